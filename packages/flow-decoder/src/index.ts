@@ -1,3 +1,32 @@
-// Pure NetFlow/IPFIX decoder: bytes in, flow records out; no sockets, clocks, Kafka or logging.
-export { decodePacket } from './decode.ts';
-export type { DecodeContext, DecodeError, DecodeErrorCode, DecodeResult } from './result.ts';
+// Pure NetFlow v5/v9 and IPFIX decoder: bytes in, flow records out; no sockets, clocks, Kafka or logging.
+export {
+  type CapturedDatagram,
+  CaptureFormatError,
+  isCapture,
+  readCaptureDatagrams,
+} from './capture/pcap.ts';
+export { decodePacket, expireHeld } from './decode.ts';
+export { describeField, type DescribedField } from './describe.ts';
+export { type InformationElement, informationElement, REVERSE_PEN } from './iana/elements.ts';
+export type { AbstractDataType } from './iana/types.ts';
+export type {
+  DecodeContext,
+  DecodeError,
+  DecodeErrorCode,
+  DecodeResult,
+  DecodeStats,
+  OptionField,
+  OptionsRecord,
+  SequenceUnit,
+} from './result.ts';
+export { splitExportPackets } from './split.ts';
+export {
+  createDecoderState,
+  DEFAULT_LIMITS,
+  type DecoderLimits,
+  type DecoderOptions,
+  type DecoderState,
+  exportTemplates,
+  importTemplates,
+  type TemplateSnapshot,
+} from './state.ts';

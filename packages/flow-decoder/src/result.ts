@@ -1,23 +1,123 @@
 import type { FlowRecord } from '@wardwatch/flow-schema';
 
-/** Stable codes for packets that cannot be decoded. */
-export type DecodeErrorCode = 'TRUNCATED' | 'UNSUPPORTED_VERSION' | 'MALFORMED';
+/** Stable codes for packets (or parts of packets) that cannot be decoded. */
+export type DecodeErrorCode =
+  /** Shorter than its header, or a set / record runs past the end of the message. */
+  | 'TRUNCATED'
+  /** Not NetFlow v5, v9 or IPFIX. */
+  | 'UNSUPPORTED_VERSION'
+  /** Lengths or counts that contradict each other, reserved set ids, impossible templates. */
+  | 'MALFORMED';
 
-/** Why a packet (or its remainder) could not be decoded. */
+/** Why a packet (or its remainder) could not be decoded. Decoding faults are never retriable. */
 export interface DecodeError {
   code: DecodeErrorCode;
   message: string;
+  /** Byte offset in the packet where the fault was found. */
+  offset: number;
 }
 
 /** Where and when a packet was received; the decoder never reads clocks or sockets itself. */
 export interface DecodeContext {
-  /** Exporter address (the UDP source address). */
+  /** Exporter address (the UDP source address, without the port: RFC 7011 §8 scopes templates by it). */
   exporter: string;
-  /** Receive time, Unix milliseconds. */
+  /** Receive time, Unix milliseconds. Also the clock for held-data expiry. */
   receivedMs: number;
 }
 
-/** The outcome of decoding one export packet: records, or a typed error. */
+/** Unit in which sequence loss is counted: v5 counts flows, v9 export packets, IPFIX data records. */
+export type SequenceUnit = 'flows' | 'packets' | 'records';
+
+/** Per-packet counters for the collector's metrics; every field is a non-negative increment. */
+export interface DecodeStats {
+  /** Templates and options templates first seen or changed. */
+  templatesLearned: number;
+  /** Templates re-announced unchanged. */
+  templatesRefreshed: number;
+  /** Templates withdrawn (IPFIX withdrawal, single or all). */
+  templatesWithdrawn: number;
+  /** Templates refused: over the memory limits or impossible. */
+  templatesRejected: number;
+  /** Data sets whose template was unknown when they arrived. */
+  unknownTemplateSets: number;
+  /** Of those, sets kept to decode when their template arrives. */
+  setsHeld: number;
+  /** Held sets decoded during this call (their records are in `records`). */
+  heldSetsReleased: number;
+  /** Records decoded from held sets during this call. */
+  heldRecordsReleased: number;
+  /** Held sets dropped unreleased during this call: too old, or pushed out by the count/byte bound. */
+  heldSetsExpired: number;
+  /** Options data records decoded (sampling, interface tables, ...). */
+  optionsRecords: number;
+  /** Sets with a reserved set id, skipped. */
+  reservedSets: number;
+  /** Units lost per the exporter's sequence numbers, counted once a gap is older than the reorder window. */
+  sequenceLost: number;
+  /** Unit of `sequenceLost` for this packet's protocol. */
+  sequenceUnit: SequenceUnit;
+  /** Sequence jumps treated as an exporter restart (not counted as loss). */
+  sequenceResets: number;
+  /** Packets that arrived late and filled a gap (not counted as loss). */
+  sequenceReordered: number;
+}
+
+/** One field of an options data record, raw. */
+export interface OptionField {
+  id: number;
+  pen: number;
+  /** True for scope fields. In NetFlow v9 scope ids are scope types (1 system, 2 interface, ...). */
+  scope: boolean;
+  value: Uint8Array;
+}
+
+/** An options data record (sampler configuration, interface table, application names...). */
+export interface OptionsRecord {
+  exporter: string;
+  observationDomain: number;
+  version: number;
+  templateId: number;
+  fields: OptionField[];
+}
+
+/**
+ * The outcome of decoding one export packet. On failure, `records` holds what was decoded before
+ * the fault (self-consistent records from intact sets), so a collector can keep or drop them.
+ */
 export type DecodeResult =
-  | { ok: true; version: number; records: FlowRecord[] }
-  | { ok: false; version: number; error: DecodeError };
+  | {
+      ok: true;
+      version: number;
+      records: FlowRecord[];
+      options: OptionsRecord[];
+      stats: DecodeStats;
+    }
+  | {
+      ok: false;
+      version: number;
+      error: DecodeError;
+      records: FlowRecord[];
+      options: OptionsRecord[];
+      stats: DecodeStats;
+    };
+
+/** Fresh all-zero stats. */
+export function createStats(unit: SequenceUnit): DecodeStats {
+  return {
+    templatesLearned: 0,
+    templatesRefreshed: 0,
+    templatesWithdrawn: 0,
+    templatesRejected: 0,
+    unknownTemplateSets: 0,
+    setsHeld: 0,
+    heldSetsReleased: 0,
+    heldRecordsReleased: 0,
+    heldSetsExpired: 0,
+    optionsRecords: 0,
+    reservedSets: 0,
+    sequenceLost: 0,
+    sequenceUnit: unit,
+    sequenceResets: 0,
+    sequenceReordered: 0,
+  };
+}

@@ -91,43 +91,107 @@ function readRecord(r: BinaryReader, end: number): FlowRecord {
   while (r.pos < end) {
     const [field, wire] = r.tag();
     switch (field) {
-      case 1: f.exporter = r.string(); break;
-      case 2: f.observationDomain = r.uint32(); break;
-      case 3: f.version = r.uint32(); break;
-      case 4: f.templateId = r.uint32(); break;
-      case 5: f.srcAddr = r.string(); break;
-      case 6: f.dstAddr = r.string(); break;
-      case 7: f.srcPort = r.uint32(); break;
-      case 8: f.dstPort = r.uint32(); break;
-      case 9: f.protocol = r.uint32(); break;
-      case 10: f.tcpFlags = r.uint32(); break;
-      case 11: f.tos = r.uint32(); break;
-      case 12: f.bytes = Number(r.uint64()); break;
-      case 13: f.packets = Number(r.uint64()); break;
-      case 14: f.reverseBytes = Number(r.uint64()); break;
-      case 15: f.reversePackets = Number(r.uint64()); break;
-      case 16: f.startMs = Number(r.int64()); break;
-      case 17: f.endMs = Number(r.int64()); break;
-      case 18: f.inputIf = r.uint32(); break;
-      case 19: f.outputIf = r.uint32(); break;
-      case 20: f.srcVlan = r.uint32(); break;
-      case 21: f.dstVlan = r.uint32(); break;
-      case 22: f.srcMac = r.string(); break;
-      case 23: f.dstMac = r.string(); break;
-      case 24: f.srcAs = r.uint32(); break;
-      case 25: f.dstAs = r.uint32(); break;
-      case 26: f.nextHop = r.string(); break;
-      case 27: f.srcMask = r.uint32(); break;
-      case 28: f.dstMask = r.uint32(); break;
-      case 29: f.samplingRate = r.uint32(); break;
-      case 30: f.direction = r.uint32(); break;
+      case 1:
+        f.exporter = r.string();
+        break;
+      case 2:
+        f.observationDomain = r.uint32();
+        break;
+      case 3:
+        f.version = r.uint32();
+        break;
+      case 4:
+        f.templateId = r.uint32();
+        break;
+      case 5:
+        f.srcAddr = r.string();
+        break;
+      case 6:
+        f.dstAddr = r.string();
+        break;
+      case 7:
+        f.srcPort = r.uint32();
+        break;
+      case 8:
+        f.dstPort = r.uint32();
+        break;
+      case 9:
+        f.protocol = r.uint32();
+        break;
+      case 10:
+        f.tcpFlags = r.uint32();
+        break;
+      case 11:
+        f.tos = r.uint32();
+        break;
+      case 12:
+        f.bytes = Number(r.uint64());
+        break;
+      case 13:
+        f.packets = Number(r.uint64());
+        break;
+      case 14:
+        f.reverseBytes = Number(r.uint64());
+        break;
+      case 15:
+        f.reversePackets = Number(r.uint64());
+        break;
+      case 16:
+        f.startMs = Number(r.int64());
+        break;
+      case 17:
+        f.endMs = Number(r.int64());
+        break;
+      case 18:
+        f.inputIf = r.uint32();
+        break;
+      case 19:
+        f.outputIf = r.uint32();
+        break;
+      case 20:
+        f.srcVlan = r.uint32();
+        break;
+      case 21:
+        f.dstVlan = r.uint32();
+        break;
+      case 22:
+        f.srcMac = r.string();
+        break;
+      case 23:
+        f.dstMac = r.string();
+        break;
+      case 24:
+        f.srcAs = r.uint32();
+        break;
+      case 25:
+        f.dstAs = r.uint32();
+        break;
+      case 26:
+        f.nextHop = r.string();
+        break;
+      case 27:
+        f.srcMask = r.uint32();
+        break;
+      case 28:
+        f.dstMask = r.uint32();
+        break;
+      case 29:
+        f.samplingRate = r.uint32();
+        break;
+      case 30:
+        f.direction = r.uint32();
+        break;
       case 31: {
         const len = r.uint32();
-        (f.extra ??= []).push(readExtra(r, r.pos + len));
+        if (!f.extra) f.extra = [];
+        f.extra.push(readExtra(r, r.pos + len));
         break;
       }
-      case 32: f.receivedMs = Number(r.int64()); break;
-      default: r.skip(wire);
+      case 32:
+        f.receivedMs = Number(r.int64());
+        break;
+      default:
+        r.skip(wire);
     }
   }
   return f;

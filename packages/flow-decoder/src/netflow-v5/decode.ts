@@ -1,11 +1,14 @@
 import { createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
-import type { DecodeContext, DecodeResult } from '../result.ts';
+import { ipv4Text } from '../format.ts';
+import { createStats, type DecodeContext, type DecodeResult } from '../result.ts';
+import { observeSequence } from '../sequence.ts';
+import { type DecoderState, touchSession } from '../state.ts';
 
 // NetFlow v5 (Cisco), all fields big-endian.
 //
 // Header (24 bytes)
 //   0  version (5)         2  count (1-30)       4  sys_uptime (ms)
-//   8  unix_secs          12  unix_nsecs        16  flow_sequence
+//   8  unix_secs          12  unix_nsecs        16  flow_sequence (flows exported before this packet)
 //  20  engine_type        21  engine_id         22  sampling_interval (2 bits mode, 14 bits interval)
 // Record (48 bytes)
 //   0  srcaddr   4  dstaddr   8  nexthop  12  input  14  output  16  dPkts  20  dOctets
@@ -13,34 +16,64 @@ import type { DecodeContext, DecodeResult } from '../result.ts';
 //  40  src_as   42  dst_as   44  src_mask 45  dst_mask 46  pad2
 const HEADER = 24;
 const RECORD = 48;
+const TWO31 = 2147483648;
+const TWO32 = 4294967296;
 
-function ipv4(v: DataView, off: number): string {
-  return `${v.getUint8(off)}.${v.getUint8(off + 1)}.${v.getUint8(off + 2)}.${v.getUint8(off + 3)}`;
+function u16(b: Uint8Array, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
 }
 
-/** Decodes a NetFlow v5 export packet. */
-export function decodeV5(buf: Uint8Array, ctx: DecodeContext): DecodeResult {
-  if (buf.length < HEADER) {
-    return { ok: false, version: 5, error: { code: 'TRUNCATED', message: `v5 header needs 24 bytes, got ${buf.length}` } };
-  }
-  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const count = v.getUint16(2);
-  if (count === 0 || count > 30) {
-    return { ok: false, version: 5, error: { code: 'MALFORMED', message: `v5 record count ${count} outside 1-30` } };
-  }
-  if (buf.length < HEADER + count * RECORD) {
+function u32(b: Uint8Array, o: number): number {
+  return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+}
+
+/** Decodes a NetFlow v5 export packet (bytes past the announced records are ignored). */
+export function decodeV5(b: Uint8Array, state: DecoderState, ctx: DecodeContext): DecodeResult {
+  const stats = createStats('flows');
+  if (b.length < HEADER) {
     return {
       ok: false,
       version: 5,
-      error: { code: 'TRUNCATED', message: `v5 packet announces ${count} records but holds ${buf.length} bytes` },
+      error: { code: 'TRUNCATED', message: `v5 header needs 24 bytes, got ${b.length}`, offset: 0 },
+      records: [],
+      options: [],
+      stats,
     };
   }
-  const uptime = v.getUint32(4);
+  const count = u16(b, 2);
+  if (count === 0 || count > 30) {
+    return {
+      ok: false,
+      version: 5,
+      error: { code: 'MALFORMED', message: `v5 record count ${count} outside 1-30`, offset: 2 },
+      records: [],
+      options: [],
+      stats,
+    };
+  }
+  if (b.length < HEADER + count * RECORD) {
+    return {
+      ok: false,
+      version: 5,
+      error: {
+        code: 'TRUNCATED',
+        message: `v5 packet announces ${count} records but holds ${b.length} bytes`,
+        offset: 2,
+      },
+      records: [],
+      options: [],
+      stats,
+    };
+  }
+  const uptime = u32(b, 4);
   // Absolute export time; first/last are sysUptime milliseconds at the exporter.
-  const exportMs = v.getUint32(8) * 1000 + Math.floor(v.getUint32(12) / 1e6);
+  const exportMs = u32(b, 8) * 1000 + Math.floor(u32(b, 12) / 1e6);
   const bootMs = exportMs - uptime;
-  const domain = (v.getUint8(20) << 8) | v.getUint8(21);
-  const sampling = v.getUint16(22) & 0x3fff;
+  const domain = (b[20]! << 8) | b[21]!;
+  const sampling = u16(b, 22) & 0x3fff;
+  const rate = sampling > 0 ? sampling : 1;
+  const scale = state.scaleCounters && rate > 1 ? rate : 1;
+  const session = touchSession(state, ctx.exporter, 5, domain);
   const records: FlowRecord[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const o = HEADER + i * RECORD;
@@ -48,27 +81,32 @@ export function decodeV5(buf: Uint8Array, ctx: DecodeContext): DecodeResult {
     r.exporter = ctx.exporter;
     r.observationDomain = domain;
     r.version = 5;
-    r.srcAddr = ipv4(v, o);
-    r.dstAddr = ipv4(v, o + 4);
-    r.nextHop = ipv4(v, o + 8);
-    r.inputIf = v.getUint16(o + 12);
-    r.outputIf = v.getUint16(o + 14);
-    r.packets = v.getUint32(o + 16);
-    r.bytes = v.getUint32(o + 20);
-    r.startMs = bootMs + v.getUint32(o + 24);
-    r.endMs = bootMs + v.getUint32(o + 28);
-    r.srcPort = v.getUint16(o + 32);
-    r.dstPort = v.getUint16(o + 34);
-    r.tcpFlags = v.getUint8(o + 37);
-    r.protocol = v.getUint8(o + 38);
-    r.tos = v.getUint8(o + 39);
-    r.srcAs = v.getUint16(o + 40);
-    r.dstAs = v.getUint16(o + 42);
-    r.srcMask = v.getUint8(o + 44);
-    r.dstMask = v.getUint8(o + 45);
-    r.samplingRate = sampling > 0 ? sampling : 1;
+    r.srcAddr = ipv4Text(b, o);
+    r.dstAddr = ipv4Text(b, o + 4);
+    r.nextHop = ipv4Text(b, o + 8);
+    r.inputIf = u16(b, o + 12);
+    r.outputIf = u16(b, o + 14);
+    r.packets = u32(b, o + 16) * scale;
+    r.bytes = u32(b, o + 20) * scale;
+    const first = u32(b, o + 24);
+    const last = u32(b, o + 28);
+    // first/last may predate a 32-bit sysUptime wrap.
+    r.startMs = bootMs + (first - uptime > TWO31 ? first - TWO32 : first);
+    r.endMs = bootMs + (last - uptime > TWO31 ? last - TWO32 : last);
+    r.srcPort = u16(b, o + 32);
+    r.dstPort = u16(b, o + 34);
+    r.tcpFlags = b[o + 37]!;
+    r.protocol = b[o + 38]!;
+    r.tos = b[o + 39]!;
+    r.srcAs = u16(b, o + 40);
+    r.dstAs = u16(b, o + 42);
+    r.srcMask = b[o + 44]!;
+    r.dstMask = b[o + 45]!;
+    r.samplingRate = rate;
     r.receivedMs = ctx.receivedMs;
     records[i] = r;
   }
-  return { ok: true, version: 5, records };
+  const lim = state.limits;
+  observeSequence(session.seq, u32(b, 16), count, lim.reorderWindowRecords, lim.maxSequenceGap, stats);
+  return { ok: true, version: 5, records, options: [], stats };
 }

@@ -1,0 +1,50 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '@wardwatch/config';
+import { countLiveApiKeys, createApiKey } from '@wardwatch/policy';
+import { createLogger } from '@wardwatch/telemetry';
+import { ALL_SERVICES, type ServiceName, startWardwatch } from '../assemble.ts';
+
+/** `wardwatch start [--service collector,analytics,policy] [--config file] [--check]` */
+export async function startCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      service: { type: 'string', default: ALL_SERVICES.join(',') },
+      config: { type: 'string' },
+      check: { type: 'boolean', default: false },
+    },
+  });
+  const config = loadConfig({ file: values.config });
+  const services = values.service.split(',').map((s) => s.trim()) as ServiceName[];
+  for (const s of services) {
+    if (!ALL_SERVICES.includes(s))
+      throw new Error(`unknown service ${JSON.stringify(s)} (${ALL_SERVICES.join(', ')})`);
+  }
+  if (values.check) {
+    console.log(JSON.stringify({ ok: true, mode: config.mode, services }, null, 2));
+    return 0;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  logger.info({ mode: config.mode, services }, 'starting Wardwatch');
+  const ww = await startWardwatch(config, logger, services);
+
+  if (ww.policy && ww.db && (await countLiveApiKeys(ww.db.pool)) === 0) {
+    // First run with no key at all: make one admin key so the API is usable, and show it once.
+    const { key } = await createApiKey(ww.db.pool, { name: 'initial-admin', role: 'admin' });
+    process.stdout.write(
+      `\n  First start: created an admin API key (stored hashed, shown only now):\n\n    ${key}\n\n` +
+        `  Try: curl -H "Authorization: Bearer ${key}" ${ww.policy.url()}/v1/devices\n\n`,
+    );
+  }
+
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  });
+  await ww.stop();
+  return 0;
+}

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from './load.ts';
+
+test('an empty environment gives the documented defaults', () => {
+  const c = loadConfig({ env: {} });
+  assert.equal(c.mode, 'embedded');
+  assert.equal(c.api.port, 8080);
+  assert.deepEqual(c.collector.udpPorts, [2055, 4739]);
+  assert.equal(c.dataDir, './data');
+  assert.ok(c.monitoredNetworks.includes('10.0.0.0/8'));
+  assert.ok(Object.isFrozen(c.collector));
+});
+
+test('environment overrides the file, and both are validated', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-config-'));
+  const file = join(dir, 'wardwatch.yaml');
+  writeFileSync(file, 'api:\n  port: 9000\ncollector:\n  udpPorts: [9995]\n');
+  const c = loadConfig({
+    file,
+    env: { WARDWATCH_API_PORT: '9100', WARDWATCH_MONITORED_NETWORKS: '10.20.0.0/16' },
+  });
+  assert.equal(c.api.port, 9100);
+  assert.deepEqual(c.collector.udpPorts, [9995]);
+  assert.deepEqual(c.monitoredNetworks, ['10.20.0.0/16']);
+});
+
+test('bad values are reported together, with their paths', () => {
+  try {
+    loadConfig({ env: { WARDWATCH_API_PORT: 'eighty', WARDWATCH_MONITORED_NETWORKS: '10.0.0.0/40' } });
+    assert.fail('expected ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /\/api\/port/);
+    assert.match(err.message, /10\.0\.0\.0\/40/);
+  }
+});
+
+test('DATABASE_URL with KAFKA_BROKERS selects cluster mode unless a mode is named', () => {
+  const env = { DATABASE_URL: 'postgres://db/ww', KAFKA_BROKERS: 'k1:9092,k2:9092' };
+  assert.equal(loadConfig({ env }).mode, 'cluster');
+  assert.deepEqual(loadConfig({ env }).kafka.brokers, ['k1:9092', 'k2:9092']);
+  assert.equal(loadConfig({ env: { ...env, WARDWATCH_MODE: 'embedded' } }).mode, 'embedded');
+});

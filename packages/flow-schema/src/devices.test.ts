@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createDeviceMatcher } from './devices.ts';
+
+test('private ranges match, public addresses and malformed text do not', () => {
+  const m = createDeviceMatcher(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']);
+  for (const a of ['10.0.0.1', '10.255.255.255', '172.16.0.1', '172.31.255.254', '192.168.1.1', 'fd00::1']) {
+    assert.equal(m.isDevice(a), true, a);
+  }
+  for (const a of [
+    '11.0.0.1',
+    '172.32.0.1',
+    '8.8.8.8',
+    '2001:db8::1',
+    '',
+    'not-an-ip',
+    '10.0.0',
+    '10.0.0.256',
+  ]) {
+    assert.equal(m.isDevice(a), false, a);
+  }
+});
+
+test('a CIDR whose address has host bits set still covers its whole network', () => {
+  const m = createDeviceMatcher(['10.20.30.40/16']);
+  assert.equal(m.isDevice('10.20.0.1'), true);
+  assert.equal(m.isDevice('10.21.0.1'), false);
+});
+
+test('IPv4-mapped IPv6 addresses are judged by their IPv4 address', () => {
+  const m = createDeviceMatcher(['192.168.0.0/16']);
+  assert.equal(m.isDevice('::ffff:192.168.4.5'), true);
+});

@@ -1,0 +1,68 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** True when `cmd` is on the PATH. */
+export function hasTool(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Installs a Debian package when its command is missing (tests run as root on CI machines). */
+export function ensureTool(cmd: string, aptPackage = cmd): void {
+  if (hasTool(cmd)) return;
+  execFileSync(
+    'sh',
+    ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${aptPackage}`],
+    {
+      stdio: 'inherit',
+    },
+  );
+  if (!hasTool(cmd)) throw new Error(`${cmd} is missing and apt-get could not install ${aptPackage}`);
+}
+
+/** Options for {@link runSoftflowd}. */
+export interface SoftflowdOptions {
+  pcap: string;
+  /** Collector address, host:port. */
+  target: string;
+  /** 5, 9 or 10 (IPFIX). */
+  version: 5 | 9 | 10;
+  /** RFC 5103 bidirectional flows (IPFIX only). */
+  bidirectional?: boolean;
+  /** Export over TCP instead of UDP (IPFIX only). */
+  tcp?: boolean;
+}
+
+/**
+ * Runs the real softflowd over a pcap file: it tracks the flows, expires all of them at the end of the
+ * file, sends the exports to `target` and exits.
+ */
+export async function runSoftflowd(opts: SoftflowdOptions): Promise<void> {
+  ensureTool('softflowd');
+  const dir = mkdtempSync(join(tmpdir(), 'ww-softflowd-'));
+  // No `-c`: with `-r` softflowd has no control socket, and naming one re-enables it in a loop that
+  // then polls an uninitialised descriptor set and can block in accept() forever (softflowd 1.1.0).
+  const args = ['-d', '-p', join(dir, 'pid'), '-r', opts.pcap, '-n', opts.target, '-v', String(opts.version)];
+  if (opts.bidirectional) args.push('-b');
+  if (opts.tcp) args.push('-P', 'tcp');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('softflowd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`softflowd exited with ${code}: ${stderr.trim()}`));
+    });
+  });
+}
