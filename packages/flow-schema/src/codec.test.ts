@@ -31,15 +31,20 @@ function sample() {
   return r;
 }
 
-test('FlowBatch round-trips through the hand codec', () => {
+test('FlowBatch round-trips through the hand codec, with the device of each record', () => {
   const records = [sample(), createFlowRecord()];
-  assert.deepEqual(decodeFlowBatch(encodeFlowBatch(records)), records);
+  assert.deepEqual(decodeFlowBatch(encodeFlowBatch(records, ['10.1.2.3', '10.9.9.9'])), {
+    records,
+    devices: ['10.1.2.3', '10.9.9.9'],
+  });
+  assert.deepEqual(decodeFlowBatch(encodeFlowBatch(records)).devices, ['', '']);
 });
 
 test('the hand codec writes what the generated protobuf schema reads', () => {
   const r = sample();
-  const batch = fromBinary(FlowBatchSchema, encodeFlowBatch([r]));
+  const batch = fromBinary(FlowBatchSchema, encodeFlowBatch([r], ['10.1.2.3']));
   assert.equal(batch.records.length, 1);
+  assert.deepEqual(batch.devices, ['10.1.2.3']);
   const g = batch.records[0]!;
   assert.equal(g.exporter, r.exporter);
   assert.equal(g.dstAddr, r.dstAddr);

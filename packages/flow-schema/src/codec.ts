@@ -61,14 +61,25 @@ function writeRecord(w: BinaryWriter, r: FlowRecord): void {
   i64(w, 32, r.receivedMs);
 }
 
-/** Encodes records as one `FlowBatch` protobuf message (the value of a `flows-v1` Kafka message). */
-export function encodeFlowBatch(records: readonly FlowRecord[]): Uint8Array {
+/** A decoded `FlowBatch`: records and, index for index, the device each one is routed to. */
+export interface FlowBatch {
+  records: FlowRecord[];
+  /** `devices[i]` is the device `records[i]` is routed to ('' when the producer did not say). */
+  devices: string[];
+}
+
+/**
+ * Encodes records as one `FlowBatch` protobuf message (the value of a `flows-v1` Kafka message);
+ * `devices[i]`, when given, names the device `records[i]` is routed to.
+ */
+export function encodeFlowBatch(records: readonly FlowRecord[], devices?: readonly string[]): Uint8Array {
   const w = new BinaryWriter();
   for (const r of records) {
     w.tag(1, WireType.LengthDelimited).fork();
     writeRecord(w, r);
     w.join();
   }
+  if (devices) for (const d of devices) w.tag(2, WireType.LengthDelimited).string(d);
   return w.finish();
 }
 
@@ -198,17 +209,21 @@ function readRecord(r: BinaryReader, end: number): FlowRecord {
 }
 
 /** Decodes a `FlowBatch` protobuf message; throws on malformed bytes. */
-export function decodeFlowBatch(bytes: Uint8Array): FlowRecord[] {
+export function decodeFlowBatch(bytes: Uint8Array): FlowBatch {
   const r = new BinaryReader(bytes);
-  const out: FlowRecord[] = [];
+  const records: FlowRecord[] = [];
+  const devices: string[] = [];
   while (r.pos < r.len) {
     const [field, wire] = r.tag();
     if (field === 1 && wire === WireType.LengthDelimited) {
       const len = r.uint32();
-      out.push(readRecord(r, r.pos + len));
+      records.push(readRecord(r, r.pos + len));
+    } else if (field === 2 && wire === WireType.LengthDelimited) {
+      devices.push(r.string());
     } else {
       r.skip(wire);
     }
   }
-  return out;
+  while (devices.length < records.length) devices.push('');
+  return { records, devices };
 }

@@ -1,6 +1,6 @@
 // Analytics: consumes flow records as a consumer group and maintains the device inventory in PostgreSQL.
 import type { WardwatchConfig } from '@wardwatch/config';
-import { decodeFlowBatch, Topics } from '@wardwatch/flow-schema';
+import { decodeFlowBatch, type FlowBatch, Topics } from '@wardwatch/flow-schema';
 import { type Database, withTransaction } from '@wardwatch/storage';
 import { createRateLimitedLog, type Logger, type Registry } from '@wardwatch/telemetry';
 import type { ConsumedBatch, Subscriber, Transport } from '@wardwatch/transport';
@@ -36,8 +36,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     const deltas = new Map<string, DeviceDelta>();
     let records = 0;
     for (const m of batch.messages) {
-      // The message key is the device this copy of the records is for.
-      let flows: ReturnType<typeof decodeFlowBatch>;
+      let flows: FlowBatch;
       try {
         flows = decodeFlowBatch(m.value);
       } catch (err) {
@@ -45,8 +44,11 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
         badMessage({ partition: batch.partition, offset: m.offset, err }, 'undecodable flow batch skipped');
         continue;
       }
-      for (const r of flows) addRecord(deltas, m.key, r);
-      records += flows.length;
+      // Each record comes with the device it was routed to (older producers: the message key).
+      for (let i = 0; i < flows.records.length; i++) {
+        addRecord(deltas, flows.devices[i] || m.key, flows.records[i]!);
+      }
+      records += flows.records.length;
     }
     try {
       await withTransaction(db.pool, (client) => applyDeltas(client, deltas.values()));

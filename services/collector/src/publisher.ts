@@ -61,7 +61,9 @@ export function createFlowPublisher(opts: FlowPublisherOptions) {
     waiting = 0;
     opts.metrics.pending.set(0);
     const messages: TransportMessage[] = [];
-    for (const [device, records] of batch) messages.push({ key: device, value: encodeFlowBatch(records) });
+    for (const [device, records] of batch) {
+      messages.push({ key: device, value: encodeFlowBatch(records, new Array(records.length).fill(device)) });
+    }
     inflight = inflight.then(async () => {
       try {
         await opts.publisher.publish(Topics.flows, messages);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file wardwatch/flow/v1/flow.proto.
  */
 export const file_wardwatch_flow_v1_flow: GenFile = /*@__PURE__*/
-  fileDesc("Chx3YXJkd2F0Y2gvZmxvdy92MS9mbG93LnByb3RvEhF3YXJkd2F0Y2guZmxvdy52MSL6BAoKRmxvd1JlY29yZBIQCghleHBvcnRlchgBIAEoCRIaChJvYnNlcnZhdGlvbl9kb21haW4YAiABKA0SDwoHdmVyc2lvbhgDIAEoDRITCgt0ZW1wbGF0ZV9pZBgEIAEoDRIQCghzcmNfYWRkchgFIAEoCRIQCghkc3RfYWRkchgGIAEoCRIQCghzcmNfcG9ydBgHIAEoDRIQCghkc3RfcG9ydBgIIAEoDRIQCghwcm90b2NvbBgJIAEoDRIRCgl0Y3BfZmxhZ3MYCiABKA0SCwoDdG9zGAsgASgNEg0KBWJ5dGVzGAwgASgEEg8KB3BhY2tldHMYDSABKAQSFQoNcmV2ZXJzZV9ieXRlcxgOIAEoBBIXCg9yZXZlcnNlX3BhY2tldHMYDyABKAQSEAoIc3RhcnRfbXMYECABKAMSDgoGZW5kX21zGBEgASgDEhAKCGlucHV0X2lmGBIgASgNEhEKCW91dHB1dF9pZhgTIAEoDRIQCghzcmNfdmxhbhgUIAEoDRIQCghkc3RfdmxhbhgVIAEoDRIPCgdzcmNfbWFjGBYgASgJEg8KB2RzdF9tYWMYFyABKAkSDgoGc3JjX2FzGBggASgNEg4KBmRzdF9hcxgZIAEoDRIQCghuZXh0X2hvcBgaIAEoCRIQCghzcmNfbWFzaxgbIAEoDRIQCghkc3RfbWFzaxgcIAEoDRIVCg1zYW1wbGluZ19yYXRlGB0gASgNEhEKCWRpcmVjdGlvbhgeIAEoDRIsCgVleHRyYRgfIAMoCzIdLndhcmR3YXRjaC5mbG93LnYxLkV4dHJhRmllbGQSEwoLcmVjZWl2ZWRfbXMYICABKAMiNAoKRXh0cmFGaWVsZBIKCgJpZBgBIAEoDRILCgNwZW4YAiABKA0SDQoFdmFsdWUYAyABKAwiOwoJRmxvd0JhdGNoEi4KB3JlY29yZHMYASADKAsyHS53YXJkd2F0Y2guZmxvdy52MS5GbG93UmVjb3JkYgZwcm90bzM");
+  fileDesc("Chx3YXJkd2F0Y2gvZmxvdy92MS9mbG93LnByb3RvEhF3YXJkd2F0Y2guZmxvdy52MSL6BAoKRmxvd1JlY29yZBIQCghleHBvcnRlchgBIAEoCRIaChJvYnNlcnZhdGlvbl9kb21haW4YAiABKA0SDwoHdmVyc2lvbhgDIAEoDRITCgt0ZW1wbGF0ZV9pZBgEIAEoDRIQCghzcmNfYWRkchgFIAEoCRIQCghkc3RfYWRkchgGIAEoCRIQCghzcmNfcG9ydBgHIAEoDRIQCghkc3RfcG9ydBgIIAEoDRIQCghwcm90b2NvbBgJIAEoDRIRCgl0Y3BfZmxhZ3MYCiABKA0SCwoDdG9zGAsgASgNEg0KBWJ5dGVzGAwgASgEEg8KB3BhY2tldHMYDSABKAQSFQoNcmV2ZXJzZV9ieXRlcxgOIAEoBBIXCg9yZXZlcnNlX3BhY2tldHMYDyABKAQSEAoIc3RhcnRfbXMYECABKAMSDgoGZW5kX21zGBEgASgDEhAKCGlucHV0X2lmGBIgASgNEhEKCW91dHB1dF9pZhgTIAEoDRIQCghzcmNfdmxhbhgUIAEoDRIQCghkc3RfdmxhbhgVIAEoDRIPCgdzcmNfbWFjGBYgASgJEg8KB2RzdF9tYWMYFyABKAkSDgoGc3JjX2FzGBggASgNEg4KBmRzdF9hcxgZIAEoDRIQCghuZXh0X2hvcBgaIAEoCRIQCghzcmNfbWFzaxgbIAEoDRIQCghkc3RfbWFzaxgcIAEoDRIVCg1zYW1wbGluZ19yYXRlGB0gASgNEhEKCWRpcmVjdGlvbhgeIAEoDRIsCgVleHRyYRgfIAMoCzIdLndhcmR3YXRjaC5mbG93LnYxLkV4dHJhRmllbGQSEwoLcmVjZWl2ZWRfbXMYICABKAMiNAoKRXh0cmFGaWVsZBIKCgJpZBgBIAEoDRILCgNwZW4YAiABKA0SDQoFdmFsdWUYAyABKAwiTAoJRmxvd0JhdGNoEi4KB3JlY29yZHMYASADKAsyHS53YXJkd2F0Y2guZmxvdy52MS5GbG93UmVjb3JkEg8KB2RldmljZXMYAiADKAliBnByb3RvMw");
 
 /**
  * One normalised flow record from NetFlow v5, v9 or IPFIX.
@@ -262,7 +262,10 @@ export const ExtraFieldSchema: GenMessage<ExtraField> = /*@__PURE__*/
   messageDesc(file_wardwatch_flow_v1_flow, 1);
 
 /**
- * The value of one Kafka message on `flows-v1`: many records for one device partition.
+ * The value of one Kafka message on `flows-v1`: many records routed to one partition.
+ * Routing is by device (an endpoint inside the monitored networks): every record of a device lands on
+ * that device's partition, so one analytics worker owns each device model. `devices[i]` names the
+ * device that `records[i]` is routed to; a flow between two devices is routed twice, once per device.
  *
  * @generated from message wardwatch.flow.v1.FlowBatch
  */
@@ -271,6 +274,11 @@ export type FlowBatch = Message<"wardwatch.flow.v1.FlowBatch"> & {
    * @generated from field: repeated wardwatch.flow.v1.FlowRecord records = 1;
    */
   records: FlowRecord[];
+
+  /**
+   * @generated from field: repeated string devices = 2;
+   */
+  devices: string[];
 };
 
 /**
