@@ -22,7 +22,7 @@ const list = (v: string) =>
 const num = (v: string) => (/^-?\d+$/.test(v.trim()) ? Number(v) : v);
 
 /** Environment variable -> config path and parser. Documented in docs/configuration.md. */
-const ENV: Array<[string, string[], (v: string) => unknown]> = [
+export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_MODE', ['mode'], String],
   ['WARDWATCH_DATA_DIR', ['dataDir'], String],
   ['WARDWATCH_LOG_LEVEL', ['logLevel'], String],
