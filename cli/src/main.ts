@@ -13,8 +13,12 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Command> }> =
     help: 'decode <file.pcap|file.dat|->: print flow records as JSON lines',
     load: async () => (await import('./commands/decode.ts')).decodeCommand,
   },
+  simulate: {
+    help: 'simulate [--target HOST:PORT] [--protocol v9|ipfix] [--rate N]: a simulated hospital exporting flows',
+    load: async () => (await import('./commands/simulate.ts')).simulateCommand,
+  },
   apikey: {
-    help: 'apikey create --role viewer|analyst|admin [--name NAME]: create an API key',
+    help: 'apikey create --role viewer|analyst|admin [--name NAME] [--expires-days N] | list | revoke ID',
     load: async () => (await import('./commands/apikey.ts')).apikeyCommand,
   },
 };

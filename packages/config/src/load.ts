@@ -37,11 +37,27 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_COLLECTOR_HOST', ['collector', 'host'], String],
   ['WARDWATCH_UDP_PORTS', ['collector', 'udpPorts'], (v) => list(v).map(num)],
   ['WARDWATCH_COLLECTOR_HTTP_PORT', ['collector', 'httpPort'], num],
+  ['WARDWATCH_TCP_PORTS', ['collector', 'tcpPorts'], (v) => list(v).map(num)],
+  ['WARDWATCH_DECODE_WORKERS', ['collector', 'decodeWorkers'], num],
+  ['WARDWATCH_EXPORTER_ALLOWLIST', ['collector', 'exporterAllowlist'], list],
+  ['WARDWATCH_COLLECTOR_BUFFER_BYTES', ['collector', 'bufferBytes'], num],
+  ['WARDWATCH_KAFKA_COMPRESSION', ['kafka', 'compression'], String],
   ['WARDWATCH_ANALYTICS_GROUP', ['analytics', 'groupId'], String],
   ['WARDWATCH_ANALYTICS_HTTP_PORT', ['analytics', 'httpPort'], num],
+  ['WARDWATCH_LEARNING_PERIOD', ['analytics', 'learningPeriod'], String],
+  ['WARDWATCH_BASELINE_BUCKET', ['analytics', 'baselineBucket'], String],
+  ['WARDWATCH_SIGNATURES_FILE', ['analytics', 'signaturesFile'], String],
+  ['WARDWATCH_THREAT_INTEL_FILE', ['analytics', 'threatIntelFile'], String],
   ['WARDWATCH_API_HOST', ['api', 'host'], String],
   ['WARDWATCH_API_PORT', ['api', 'port'], num],
   ['WARDWATCH_BOOTSTRAP_API_KEY', ['api', 'bootstrapApiKey'], String],
+  ['WARDWATCH_API_RATE_LIMIT', ['api', 'rateLimitPerMinute'], num],
+  ['WARDWATCH_API_BODY_LIMIT', ['api', 'bodyLimitBytes'], num],
+  ['WARDWATCH_WEBHOOK_SECRET_KEY', ['webhooks', 'secretKey'], String],
+  ['WARDWATCH_WEBHOOK_MAX_ATTEMPTS', ['webhooks', 'maxAttempts'], num],
+  ['WARDWATCH_SIEM_HOST', ['siem', 'host'], String],
+  ['WARDWATCH_SIEM_PORT', ['siem', 'port'], num],
+  ['WARDWATCH_SIEM_PROTOCOL', ['siem', 'protocol'], String],
 ];
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
@@ -111,6 +127,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
   const config = withDefaults as WardwatchConfig;
   for (const cidr of config.monitoredNetworks ?? []) {
     if (!isCidr(cidr)) problems.push(`/monitoredNetworks: ${JSON.stringify(cidr)} is not a CIDR`);
+  }
+  for (const cidr of config.collector?.exporterAllowlist ?? []) {
+    if (!isCidr(cidr)) problems.push(`/collector/exporterAllowlist: ${JSON.stringify(cidr)} is not a CIDR`);
+  }
+  if (config.collector && config.collector.retryMaxMs < config.collector.retryInitialMs) {
+    problems.push('/collector/retryMaxMs: must not be below retryInitialMs');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -83,7 +83,10 @@ function sessions(): Session[] {
     .filter((l) => l.trim() !== '' && !l.startsWith('#'))
     .map((l) => {
       const [name, files] = l.split('|');
-      return { name: name!, files: files!.split(',').map((f) => `logstash-codec-netflow/spec/codecs/${f.trim()}`) };
+      return {
+        name: name!,
+        files: files!.split(',').map((f) => `logstash-codec-netflow/spec/codecs/${f.trim()}`),
+      };
     });
 }
 
@@ -98,7 +101,9 @@ function feed(files: string[], options: DecoderOptions = {}): DecodeResult[] {
   const state = createDecoderState(options);
   let t = 1_000;
   return files.flatMap((f) =>
-    corpusPackets(f, '1').map((p) => decodePacket(p.payload, state, { exporter: '192.0.2.1', receivedMs: t++ })),
+    corpusPackets(f, '1').map((p) =>
+      decodePacket(p.payload, state, { exporter: '192.0.2.1', receivedMs: t++ }),
+    ),
   );
 }
 
@@ -153,8 +158,25 @@ describe('flow corpus: exporter sessions (SEQUENCES.txt)', { skip }, () => {
 
 type Json = Record<string, unknown>;
 
-const PROTOCOLS: Record<string, number> = { ICMP: 1, IPv4: 4, TCP: 6, UDP: 17, IPv6: 41, IPv6ICMP: 58, VRRP: 112 };
-const TCP_BITS: Record<string, number> = { FIN: 1, SYN: 2, RST: 4, PSH: 8, ACK: 16, URG: 32, ECE: 64, CWR: 128 };
+const PROTOCOLS: Record<string, number> = {
+  ICMP: 1,
+  IPv4: 4,
+  TCP: 6,
+  UDP: 17,
+  IPv6: 41,
+  IPv6ICMP: 58,
+  VRRP: 112,
+};
+const TCP_BITS: Record<string, number> = {
+  FIN: 1,
+  SYN: 2,
+  RST: 4,
+  PSH: 8,
+  ACK: 16,
+  URG: 32,
+  ECE: 64,
+  CWR: 128,
+};
 
 function mac(v: unknown): string {
   return (v as number[]).map((x) => x.toString(16).padStart(2, '0')).join(':');
@@ -235,7 +257,8 @@ function expectFromNetGauze(fields: Json[], header: Json, isV9: boolean): Partia
         break;
       case 'tcpControlBits': {
         let bits = 0;
-        for (const [flag, set] of Object.entries(v as Record<string, boolean>)) if (set) bits |= TCP_BITS[flag]!;
+        for (const [flag, set] of Object.entries(v as Record<string, boolean>))
+          if (set) bits |= TCP_BITS[flag]!;
         e.tcpFlags = bits;
         break;
       }
@@ -261,10 +284,12 @@ function expectFromNetGauze(fields: Json[], header: Json, isV9: boolean): Partia
 }
 
 describe('flow corpus: NetGauze per-datagram decodes', { skip }, () => {
-  const rows = haveCorpus() ? readManifest().filter((r) => r.file.startsWith('NetGauze/') && r.file.endsWith('.pcap')) : [];
+  const rows = haveCorpus()
+    ? readManifest().filter((r) => r.file.startsWith('NetGauze/') && r.file.endsWith('.pcap'))
+    : [];
   for (const row of rows) {
     const jsonFile = row.file.replace(/\.pcap$/, '-flow.json').replace(/srv6\.pcap-flow/, 'srv6-flow');
-    test(path.basename(path.dirname(row.file)) + '/' + path.basename(row.file), () => {
+    test(`${path.basename(path.dirname(row.file))}/${path.basename(row.file)}`, () => {
       const lines = readFileSync(path.join(corpusDir(), jsonFile), 'utf8').trim().split('\n');
       const results = decodeAll(row.file, row.packets);
       assert.equal(results.length, lines.length, 'one JSON object per datagram');
@@ -286,9 +311,11 @@ describe('flow corpus: NetGauze per-datagram decodes', { skip }, () => {
         assert.ok(r.ok, `datagram ${i}: ${r.ok ? '' : r.error.message}`);
         assert.equal(r.records.length, expected.length, `datagram ${i}: record count`);
         for (let j = 0; j < expected.length; j++) {
-          const got = r.records[j]!;
+          const got: FlowRecord = r.records[j]!;
           const want = expected[j]!;
-          const picked = Object.fromEntries(Object.keys(want).map((k) => [k, got[k as keyof FlowRecord]]));
+          const picked: Record<string, unknown> = Object.fromEntries(
+            Object.keys(want).map((k): [string, unknown] => [k, got[k as keyof FlowRecord]]),
+          );
           assert.deepEqual(picked, want, `datagram ${i} record ${j}`);
           compared++;
         }
@@ -363,7 +390,10 @@ describe('flow corpus: telegraf expected.out', { skip }, () => {
       const results = feed(bins, { maxHeldSets: 0 });
       const records = results.flatMap((r) => r.records);
       const options = results.flatMap((r) => r.options);
-      const lines = readFileSync(path.join(base, dir, 'expected.out'), 'utf8').trim().split('\n').map(parseLine);
+      const lines = readFileSync(path.join(base, dir, 'expected.out'), 'utf8')
+        .trim()
+        .split('\n')
+        .map(parseLine);
       const flows = lines.filter((l) => l.measurement === 'netflow');
       const opts = lines.filter((l) => l.measurement === 'netflow_options');
       assert.equal(records.length, flows.length, 'flow record count');
@@ -382,4 +412,27 @@ describe('flow corpus: telegraf expected.out', { skip }, () => {
       assert.ok(flows.length === 0 || fieldsCompared > flows.length * 5, `compared ${fieldsCompared} fields`);
     });
   }
+});
+
+describe('flow corpus: sampling from options data', { skip }, () => {
+  test('Cisco random 1-out-of-256 (selectorId scope, samplingSize/Population) applies to later flows', () => {
+    const results = decodeAll(
+      'NetGauze/assets/pcaps/pmacct-tests/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap',
+      '5',
+    );
+    const at = results.findIndex((r) => r.options.length > 0);
+    assert.ok(at >= 0);
+    const after = results.slice(at + 1).flatMap((r) => r.records);
+    assert.ok(after.length > 0);
+    for (const r of after) assert.equal(r.samplingRate, 256);
+  });
+
+  test('NetFlow v9 options (scope interface, samplingInterval 100) apply to the flows', () => {
+    const [r] = decodeAll('logstash-codec-netflow/spec/codecs/netflow9_test_invalid01.dat', '1');
+    assert.ok(r?.ok);
+    assert.deepEqual(
+      r.records.map((x) => x.samplingRate),
+      [100, 100],
+    );
+  });
 });

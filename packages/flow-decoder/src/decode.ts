@@ -70,7 +70,11 @@ export function decodePacket(buf: Uint8Array, state: DecoderState, ctx: DecodeCo
       return {
         ok: false,
         version,
-        error: { code: 'UNSUPPORTED_VERSION', message: `export version ${version} is not supported`, offset: 0 },
+        error: {
+          code: 'UNSUPPORTED_VERSION',
+          message: `export version ${version} is not supported`,
+          offset: 0,
+        },
         records: [],
         options: [],
         stats,

@@ -42,7 +42,10 @@ export function describeField(f: ExtraField): DescribedField {
     case 'signed64':
       if (len >= 1 && len <= 8) {
         const n = BigInt.asIntN(len * 8, BigInt(`0x${hexText(v)}`));
-        value = n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString();
+        value =
+          n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER)
+            ? Number(n)
+            : n.toString();
       }
       break;
     case 'float32':

@@ -6,7 +6,7 @@ export {
   readCaptureDatagrams,
 } from './capture/pcap.ts';
 export { decodePacket, expireHeld } from './decode.ts';
-export { describeField, type DescribedField } from './describe.ts';
+export { type DescribedField, describeField } from './describe.ts';
 export { type InformationElement, informationElement, REVERSE_PEN } from './iana/elements.ts';
 export type { AbstractDataType } from './iana/types.ts';
 export type {

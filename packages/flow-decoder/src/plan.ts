@@ -1,4 +1,4 @@
-import { createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
+import { createFlowRecord, type ExtraField, type FlowRecord } from '@wardwatch/flow-schema';
 import { allZero, ipv4Text, ipv6Text, macText, readUint } from './format.ts';
 import { REVERSE_PEN } from './iana/elements.ts';
 
@@ -16,7 +16,8 @@ export interface TemplateField {
  * What the decoder does with one field of a data record. Templates are compiled once into arrays of
  * these kinds (a field-offset plan) so the per-record loop is a switch over small integers.
  */
-export const enum Kind {
+export enum Kind {
+  // Kinds that take the raw bytes.
   Skip = 0,
   Extra,
   SrcV4,
@@ -25,6 +26,13 @@ export const enum Kind {
   DstV6,
   NextHopV4,
   NextHopV6,
+  SrcMac,
+  DstMac,
+  PostDstMac,
+  PostSrcMac,
+  StartNtp,
+  EndNtp,
+  // Kinds that take an unsigned integer (read once, before the switch); Numeric is the first.
   SrcPort,
   DstPort,
   Protocol,
@@ -38,10 +46,6 @@ export const enum Kind {
   OutIf,
   SrcVlan,
   DstVlan,
-  SrcMac,
-  DstMac,
-  PostDstMac,
-  PostSrcMac,
   SrcAs,
   DstAs,
   SrcMask,
@@ -53,8 +57,6 @@ export const enum Kind {
   EndSec,
   StartMs,
   EndMs,
-  StartNtp,
-  EndNtp,
   StartDeltaUs,
   EndDeltaUs,
   SysInitMs,
@@ -81,6 +83,11 @@ export interface Plan {
   /** The record needs the second pass (relative times, durations, sampling fields). */
   post: boolean;
 }
+
+// Shared extra fields for one-byte values of IANA elements below FLYWEIGHT_IDS, by id * 256 +
+// value: a fixed 1 MB table whatever the exporters send. Their bytes must be treated as read-only.
+const FLYWEIGHT_IDS = 512;
+const byteExtras: (ExtraField | undefined)[] = new Array(FLYWEIGHT_IDS * 256).fill(undefined);
 
 /** A template as kept in the decoder state. */
 export interface Template {
@@ -254,7 +261,16 @@ export function compilePlan(fields: readonly TemplateField[]): Plan {
       minLength += f.length;
     }
   }
-  return { kinds, lengths, offsets, ids, pens, fixedLength: variable ? -1 : fixed, minLength, post };
+  return {
+    kinds,
+    lengths,
+    offsets,
+    ids,
+    pens,
+    fixedLength: variable ? -1 : fixed,
+    minLength,
+    post,
+  };
 }
 
 /** True when two field lists are identical. */
@@ -269,7 +285,12 @@ export function sameFields(a: readonly TemplateField[], b: readonly TemplateFiel
 }
 
 /** Builds a template, compiling data templates. */
-export function createTemplate(id: number, options: boolean, scopeCount: number, fields: TemplateField[]): Template {
+export function createTemplate(
+  id: number,
+  options: boolean,
+  scopeCount: number,
+  fields: TemplateField[],
+): Template {
   return { id, options, scopeCount, fields, plan: options ? undefined : compilePlan(fields) };
 }
 
@@ -367,19 +388,50 @@ export function decodeRecords(
           dc.fault = o;
           return count;
         }
+      } else if (fixed < 0 && o + len > end) {
+        // After long variable-length values, a fixed field may no longer fit.
+        dc.fault = o;
+        return count;
       }
-      switch (kinds[i]) {
+      const kind = kinds[i]!;
+      let v = 0;
+      if (kind >= Kind.SrcPort) {
+        if (len === 1) v = b[o]!;
+        else if (len === 2) v = (b[o]! << 8) | b[o + 1]!;
+        else if (len === 4) v = b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+        else v = readUint(b, o, len);
+      }
+      switch (kind) {
         case Kind.Skip:
           break;
-        case Kind.Extra:
-          if (r.extra === undefined) r.extra = [];
-          r.extra.push({ id: plan.ids[i]!, pen: plan.pens[i]!, value: new Uint8Array(b.subarray(o, o + len)) });
+        case Kind.Extra: {
+          let f: ExtraField | undefined;
+          const id = plan.ids[i]!;
+          if (len === 1 && id < FLYWEIGHT_IDS && plan.pens[i] === 0) {
+            // One-byte IANA values (reasons, flags, TTLs) are shared flyweights: no allocation per record.
+            const key = id * 256 + b[o]!;
+            f = byteExtras[key];
+            if (f === undefined) {
+              f = { id, pen: 0, value: Uint8Array.of(b[o]!) };
+              byteExtras[key] = f;
+            }
+          } else {
+            // A copy (not a view) so records never alias the receive buffer.
+            const value = new Uint8Array(len);
+            for (let k = 0; k < len; k++) value[k] = b[o + k]!;
+            f = { id, pen: plan.pens[i]!, value };
+          }
+          if (r.extra === undefined) r.extra = [f];
+          else r.extra.push(f);
           break;
+        }
         case Kind.SrcV4:
-          if (r.srcAddr === '' || (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]!) !== 0) r.srcAddr = ipv4Text(b, o);
+          if (r.srcAddr === '' || (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]!) !== 0)
+            r.srcAddr = ipv4Text(b, o);
           break;
         case Kind.DstV4:
-          if (r.dstAddr === '' || (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]!) !== 0) r.dstAddr = ipv4Text(b, o);
+          if (r.dstAddr === '' || (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]!) !== 0)
+            r.dstAddr = ipv4Text(b, o);
           break;
         case Kind.SrcV6:
           if (r.srcAddr === '' || !allZero(b, o, 16)) r.srcAddr = ipv6Text(b, o);
@@ -388,49 +440,50 @@ export function decodeRecords(
           if (r.dstAddr === '' || !allZero(b, o, 16)) r.dstAddr = ipv6Text(b, o);
           break;
         case Kind.NextHopV4:
-          if (r.nextHop === '' || (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]!) !== 0) r.nextHop = ipv4Text(b, o);
+          if (r.nextHop === '' || (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]!) !== 0)
+            r.nextHop = ipv4Text(b, o);
           break;
         case Kind.NextHopV6:
           if (r.nextHop === '' || !allZero(b, o, 16)) r.nextHop = ipv6Text(b, o);
           break;
         case Kind.SrcPort:
-          r.srcPort = readUint(b, o, len);
+          r.srcPort = v;
           break;
         case Kind.DstPort:
-          r.dstPort = readUint(b, o, len);
+          r.dstPort = v;
           break;
         case Kind.Protocol:
-          r.protocol = readUint(b, o, len);
+          r.protocol = v;
           break;
         case Kind.TcpFlags:
-          r.tcpFlags = readUint(b, o, len);
+          r.tcpFlags = v;
           break;
         case Kind.Tos:
-          r.tos = readUint(b, o, len);
+          r.tos = v;
           break;
         case Kind.Bytes:
-          r.bytes = readUint(b, o, len);
+          r.bytes = v;
           break;
         case Kind.Packets:
-          r.packets = readUint(b, o, len);
+          r.packets = v;
           break;
         case Kind.RevBytes:
-          r.reverseBytes = readUint(b, o, len);
+          r.reverseBytes = v;
           break;
         case Kind.RevPackets:
-          r.reversePackets = readUint(b, o, len);
+          r.reversePackets = v;
           break;
         case Kind.InIf:
-          r.inputIf = readUint(b, o, len);
+          r.inputIf = v;
           break;
         case Kind.OutIf:
-          r.outputIf = readUint(b, o, len);
+          r.outputIf = v;
           break;
         case Kind.SrcVlan:
-          r.srcVlan = readUint(b, o, len);
+          r.srcVlan = v;
           break;
         case Kind.DstVlan:
-          r.dstVlan = readUint(b, o, len);
+          r.dstVlan = v;
           break;
         case Kind.SrcMac:
           r.srcMac = macText(b, o);
@@ -445,37 +498,37 @@ export function decodeRecords(
           if (r.srcMac === '') r.srcMac = macText(b, o);
           break;
         case Kind.SrcAs:
-          r.srcAs = readUint(b, o, len);
+          r.srcAs = v;
           break;
         case Kind.DstAs:
-          r.dstAs = readUint(b, o, len);
+          r.dstAs = v;
           break;
         case Kind.SrcMask:
-          r.srcMask = readUint(b, o, len);
+          r.srcMask = v;
           break;
         case Kind.DstMask:
-          r.dstMask = readUint(b, o, len);
+          r.dstMask = v;
           break;
         case Kind.Direction:
-          r.direction = readUint(b, o, len);
+          r.direction = v;
           break;
         case Kind.StartUptime:
-          upStart = readUint(b, o, len);
+          upStart = v;
           break;
         case Kind.EndUptime:
-          upEnd = readUint(b, o, len);
+          upEnd = v;
           break;
         case Kind.StartSec:
-          r.startMs = readUint(b, o, len) * 1000;
+          r.startMs = v * 1000;
           break;
         case Kind.EndSec:
-          r.endMs = readUint(b, o, len) * 1000;
+          r.endMs = v * 1000;
           break;
         case Kind.StartMs:
-          r.startMs = readUint(b, o, len);
+          r.startMs = v;
           break;
         case Kind.EndMs:
-          r.endMs = readUint(b, o, len);
+          r.endMs = v;
           break;
         case Kind.StartNtp:
           if (len === 8) r.startMs = ntpMs(b, o);
@@ -484,38 +537,38 @@ export function decodeRecords(
           if (len === 8) r.endMs = ntpMs(b, o);
           break;
         case Kind.StartDeltaUs:
-          deltaStart = readUint(b, o, len);
+          deltaStart = v;
           break;
         case Kind.EndDeltaUs:
-          deltaEnd = readUint(b, o, len);
+          deltaEnd = v;
           break;
         case Kind.SysInitMs:
-          sysInit = readUint(b, o, len);
+          sysInit = v;
           break;
         case Kind.DurationMs:
-          duration = readUint(b, o, len);
+          duration = v;
           break;
         case Kind.DurationUs:
-          duration = readUint(b, o, len) / 1000;
+          duration = v / 1000;
           break;
         case Kind.SamplingInterval:
-          rate = readUint(b, o, len);
+          rate = v;
           break;
         case Kind.SamplerId:
-          sampler = readUint(b, o, len);
+          sampler = v;
           break;
         case Kind.SamplingPacketInterval:
-          pktInterval = readUint(b, o, len);
+          pktInterval = v;
           break;
         case Kind.SamplingPacketSpace:
-          pktSpace = readUint(b, o, len);
+          pktSpace = v;
           break;
       }
       o += len;
     }
     if (plan.post) {
       const boot = sysInit > 0 ? sysInit : dc.bootMs;
-      if (boot === boot) {
+      if (!Number.isNaN(boot)) {
         const up = dc.sysUptime;
         if (upStart >= 0) r.startMs = boot + (up >= 0 && upStart - up > TWO31 ? upStart - TWO32 : upStart);
         if (upEnd >= 0) r.endMs = boot + (up >= 0 && upEnd - up > TWO31 ? upEnd - TWO32 : upEnd);

@@ -85,7 +85,12 @@ export function observeSequence(
   } else {
     const behind = TWO32 - diff;
     const at = t.expected - behind;
-    if (behind <= window) {
+    if (at + count > t.expected) {
+      // Overlaps the expected position: the exporter miscounted its last packet (softflowd IPFIX
+      // does), so the stream simply continues from here.
+      fill(t, at, t.expected);
+      t.expected = at + count;
+    } else if (behind <= window) {
       if (count > 0 && fill(t, at, at + count)) stats.sequenceReordered++;
     } else {
       stats.sequenceResets++;

@@ -1,6 +1,12 @@
 import type { FlowRecord } from '@wardwatch/flow-schema';
 import { readUint } from './format.ts';
-import { type DataContext, decodeRecords, type Template, type TemplateField, VARIABLE_LENGTH } from './plan.ts';
+import {
+  type DataContext,
+  decodeRecords,
+  type Template,
+  type TemplateField,
+  VARIABLE_LENGTH,
+} from './plan.ts';
 import type { DecodeError, DecodeErrorCode, DecodeStats, OptionField, OptionsRecord } from './result.ts';
 import { type DecoderState, type Session, storeTemplate } from './state.ts';
 
@@ -50,7 +56,13 @@ export function fail(run: PacketRun, code: DecodeErrorCode, message: string, off
 }
 
 /** Stores a parsed template and counts the outcome. */
-export function learn(run: PacketRun, id: number, options: boolean, scopeCount: number, fields: TemplateField[]): void {
+export function learn(
+  run: PacketRun,
+  id: number,
+  options: boolean,
+  scopeCount: number,
+  fields: TemplateField[],
+): void {
   const outcome = storeTemplate(run.state, run.session, id, options, scopeCount, fields);
   if (outcome === 'rejected') {
     run.stats.templatesRejected++;
@@ -62,11 +74,19 @@ export function learn(run: PacketRun, id: number, options: boolean, scopeCount: 
 }
 
 /** Decodes one data set body `[start, end)` with a known template; returns the records decoded. */
-export function decodeWith(run: PacketRun, t: Template, b: Uint8Array, start: number, end: number, dc: DataContext): number {
+export function decodeWith(
+  run: PacketRun,
+  t: Template,
+  b: Uint8Array,
+  start: number,
+  end: number,
+  dc: DataContext,
+): number {
   dc.templateId = t.id;
   if (t.plan !== undefined) {
     const n = decodeRecords(t.plan, b, start, end, dc, run.records);
-    if (dc.fault >= 0) fail(run, 'MALFORMED', `template ${t.id}: variable-length field overruns its set`, dc.fault);
+    if (dc.fault >= 0)
+      fail(run, 'MALFORMED', `template ${t.id}: variable-length field overruns its set`, dc.fault);
     return n;
   }
   return decodeOptions(run, t, b, start, end);
@@ -117,7 +137,7 @@ export function releaseHeld(run: PacketRun): void {
     const dc: DataContext = {
       ...run.dc,
       exportMs: h.exportMs,
-      bootMs: h.bootMs === h.bootMs ? h.bootMs : session.sysInitMs,
+      bootMs: Number.isNaN(h.bootMs) ? session.sysInitMs : h.bootMs,
       sysUptime: h.sysUptime,
       receivedMs: h.receivedMs,
     };
@@ -155,7 +175,12 @@ function decodeOptions(run: PacketRun, t: Template, b: Uint8Array, start: number
         fail(run, 'MALFORMED', `options template ${t.id}: field overruns its set`, o);
         return count;
       }
-      out.push({ id: f.id, pen: f.pen, scope: i < t.scopeCount, value: new Uint8Array(b.subarray(o, o + len)) });
+      out.push({
+        id: f.id,
+        pen: f.pen,
+        scope: i < t.scopeCount,
+        value: new Uint8Array(b.subarray(o, o + len)),
+      });
       o += len;
     }
     applyOptions(run.state.limits.maxSamplersPerSession, session, out);
@@ -172,13 +197,13 @@ function decodeOptions(run: PacketRun, t: Template, b: Uint8Array, start: number
   }
   dc.samplingRate = session.defaultRate > 0 ? session.defaultRate : 1;
   dc.samplers = session.samplers.size > 0 ? session.samplers : undefined;
-  if (session.sysInitMs === session.sysInitMs && session.version === 10) dc.bootMs = session.sysInitMs;
+  if (!Number.isNaN(session.sysInitMs) && session.version === 10) dc.bootMs = session.sysInitMs;
   return count;
 }
 
 // Sampler configuration: samplerId (48) / selectorId (302) name a sampler; samplingInterval (34),
-// samplerRandomInterval (50), samplingPacketInterval/Space (305/306, systematic count-based) or
-// samplingSize/Population (309/310, random n-out-of-N) give its interval.
+// samplerRandomInterval (50), samplingPacketInterval/Space (305/306, systematic count-based),
+// samplingSize/Population (309/310, random n-out-of-N) or samplingProbability (311) its interval.
 function applyOptions(maxSamplers: number, s: Session, fields: OptionField[]): void {
   let sampler = -1;
   let interval = 0;
@@ -186,11 +211,17 @@ function applyOptions(maxSamplers: number, s: Session, fields: OptionField[]): v
   let pktSpace = 0;
   let size = 0;
   let population = 0;
+  let algorithm = 0;
+  let probability = 0;
   for (const f of fields) {
     // v9 scope ids are scope types (1 system, 2 interface...), not element ids.
     if (f.pen !== 0 || (f.scope && s.version === 9)) continue;
     const len = f.value.length;
     if (len < 1 || len > 8) continue;
+    if (f.id === 311 && len === 8) {
+      probability = new DataView(f.value.buffer, f.value.byteOffset, 8).getFloat64(0);
+      continue;
+    }
     const v = readUint(f.value, 0, len);
     switch (f.id) {
       case 48:
@@ -207,6 +238,9 @@ function applyOptions(maxSamplers: number, s: Session, fields: OptionField[]): v
       case 306:
         pktSpace = v;
         break;
+      case 304:
+        algorithm = v;
+        break;
       case 309:
         size = v;
         break;
@@ -218,10 +252,18 @@ function applyOptions(maxSamplers: number, s: Session, fields: OptionField[]): v
         break;
     }
   }
+  // selectorAlgorithm (RFC 5475): 1 systematic count-based, 3 random n-out-of-N, 4 uniform
+  // probabilistic. Without it, infer from the elements present (Cisco also sends a stray
+  // samplingPacketInterval of 1 with random n-out-of-N).
+  const countBased = pktInterval > 0 ? (pktInterval + pktSpace) / pktInterval : 0;
+  const nOutOfN = size > 0 && population >= size ? population / size : 0;
+  const probabilistic = probability > 0 && probability <= 1 ? 1 / probability : 0;
   let rate = 0;
   if (interval > 0) rate = interval;
-  else if (pktInterval > 0) rate = (pktInterval + pktSpace) / pktInterval;
-  else if (size > 0 && population >= size) rate = population / size;
+  else if (algorithm === 1) rate = countBased;
+  else if (algorithm === 3) rate = nOutOfN;
+  else if (algorithm === 4) rate = probabilistic;
+  else rate = nOutOfN || (pktSpace > 0 ? countBased : 0) || probabilistic || countBased;
   if (rate <= 0) return;
   if (sampler < 0) s.defaultRate = rate;
   else if (s.samplers.has(sampler) || s.samplers.size < maxSamplers) s.samplers.set(sampler, rate);

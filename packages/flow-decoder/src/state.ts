@@ -1,5 +1,5 @@
-import { createSequenceTracker, type SequenceTracker } from './sequence.ts';
 import { createTemplate, sameFields, type Template, type TemplateField } from './plan.ts';
+import { createSequenceTracker, type SequenceTracker } from './sequence.ts';
 
 /** Memory bounds and policies of a decoder state. */
 export interface DecoderLimits {
@@ -11,6 +11,8 @@ export interface DecoderLimits {
   maxSessions: number;
   /** Fields in one template; longer templates are rejected. */
   maxTemplateFields: number;
+  /** Fields of all templates together (each costs about 80 bytes compiled). */
+  maxTemplateFieldsTotal: number;
   /** Data sets held while waiting for their template (0 disables holding). */
   maxHeldSets: number;
   /** Bytes of held data sets. */
@@ -35,16 +37,17 @@ export interface DecoderOptions extends Partial<DecoderLimits> {
 
 /** Default limits: roomy for a hospital's routers, small enough that a hostile exporter cannot exhaust memory. */
 export const DEFAULT_LIMITS: Readonly<DecoderLimits> = Object.freeze({
-  maxTemplatesPerExporter: 1024,
-  maxTemplates: 32768,
+  maxTemplatesPerExporter: 512,
+  maxTemplates: 16384,
   maxSessions: 4096,
   maxTemplateFields: 512,
+  maxTemplateFieldsTotal: 500_000,
   maxHeldSets: 1024,
   maxHeldBytes: 8 * 1024 * 1024,
   maxHeldAgeMs: 120_000,
   maxSamplersPerSession: 256,
-  reorderWindowPackets: 64,
-  reorderWindowRecords: 64 * 64,
+  reorderWindowPackets: 32,
+  reorderWindowRecords: 1024,
   maxSequenceGap: 10_000_000,
 });
 
@@ -84,6 +87,8 @@ export interface DecoderState {
   /** Templates per exporter address. */
   exporterTemplates: Map<string, number>;
   templateCount: number;
+  /** Fields of all templates. */
+  templateFields: number;
   held: HeldSet[];
   heldBytes: number;
 }
@@ -93,7 +98,8 @@ export function createDecoderState(options: DecoderOptions = {}): DecoderState {
   const { scaleCounters, ...limits } = options;
   const merged: DecoderLimits = { ...DEFAULT_LIMITS };
   for (const [k, v] of Object.entries(limits)) {
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) (merged as unknown as Record<string, number>)[k] = v;
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0)
+      (merged as unknown as Record<string, number>)[k] = v;
   }
   return {
     limits: Object.freeze(merged),
@@ -101,6 +107,7 @@ export function createDecoderState(options: DecoderOptions = {}): DecoderState {
     sessions: new Map(),
     exporterTemplates: new Map(),
     templateCount: 0,
+    templateFields: 0,
     held: [],
     heldBytes: 0,
   };
@@ -113,6 +120,7 @@ export function sessionKey(exporter: string, version: number, domain: number): s
 
 function dropSession(state: DecoderState, s: Session): void {
   state.sessions.delete(s.key);
+  for (const t of s.templates.values()) state.templateFields -= t.fields.length;
   const n = s.templates.size;
   if (n > 0) {
     state.templateCount -= n;
@@ -123,7 +131,12 @@ function dropSession(state: DecoderState, s: Session): void {
 }
 
 /** Finds or creates the session and marks it most recently active. */
-export function touchSession(state: DecoderState, exporter: string, version: number, domain: number): Session {
+export function touchSession(
+  state: DecoderState,
+  exporter: string,
+  version: number,
+  domain: number,
+): Session {
   const key = sessionKey(exporter, version, domain);
   let s = state.sessions.get(key);
   if (s !== undefined) {
@@ -166,15 +179,23 @@ export function storeTemplate(
 ): StoreOutcome {
   if (fields.length > state.limits.maxTemplateFields) return 'rejected';
   const old = s.templates.get(id);
-  if (old !== undefined) {
-    if (old.options === options && old.scopeCount === scopeCount && sameFields(old.fields, fields)) return 'refreshed';
-    s.templates.set(id, createTemplate(id, options, scopeCount, fields));
-    return 'learned';
+  if (
+    old !== undefined &&
+    old.options === options &&
+    old.scopeCount === scopeCount &&
+    sameFields(old.fields, fields)
+  ) {
+    return 'refreshed';
   }
   const perExporter = state.exporterTemplates.get(s.exporter) ?? 0;
-  if (perExporter >= state.limits.maxTemplatesPerExporter) return 'rejected';
+  if (old === undefined && perExporter >= state.limits.maxTemplatesPerExporter) return 'rejected';
+  if (fields.length > state.limits.maxTemplateFieldsTotal) return 'rejected';
   // Evict whole least-recently-active sessions of other exporters until there is room.
-  while (state.templateCount >= state.limits.maxTemplates) {
+  const growth = fields.length - (old?.fields.length ?? 0);
+  while (
+    (old === undefined && state.templateCount >= state.limits.maxTemplates) ||
+    state.templateFields + growth > state.limits.maxTemplateFieldsTotal
+  ) {
     let victim: Session | undefined;
     for (const cand of state.sessions.values()) {
       if (cand !== s && cand.templates.size > 0) {
@@ -185,12 +206,16 @@ export function storeTemplate(
     if (victim === undefined) return 'rejected';
     dropSession(state, victim);
   }
+  state.templateFields += growth;
+  if (old !== undefined) {
+    s.templates.set(id, createTemplate(id, options, scopeCount, fields));
+    return 'learned';
+  }
   s.templates.set(id, createTemplate(id, options, scopeCount, fields));
   state.templateCount++;
   state.exporterTemplates.set(s.exporter, perExporter + 1);
   return 'learned';
 }
-
 
 /** Removes templates matching `pred`; returns how many. */
 export function withdrawTemplates(state: DecoderState, s: Session, pred: (t: Template) => boolean): number {
@@ -198,6 +223,7 @@ export function withdrawTemplates(state: DecoderState, s: Session, pred: (t: Tem
   for (const [id, t] of s.templates) {
     if (pred(t)) {
       s.templates.delete(id);
+      state.templateFields -= t.fields.length;
       n++;
     }
   }
@@ -232,7 +258,8 @@ export interface TemplateSnapshot {
 export function exportTemplates(state: DecoderState): TemplateSnapshot {
   const sessions: TemplateSnapshot['sessions'] = [];
   for (const s of state.sessions.values()) {
-    if (s.templates.size === 0 && s.samplers.size === 0 && s.defaultRate === 0 && Number.isNaN(s.sysInitMs)) continue;
+    if (s.templates.size === 0 && s.samplers.size === 0 && s.defaultRate === 0 && Number.isNaN(s.sysInitMs))
+      continue;
     sessions.push({
       exporter: s.exporter,
       version: s.version,
@@ -258,7 +285,10 @@ const isUint = (v: unknown, max: number): v is number =>
  * Imports a snapshot into a state (merging; imported templates replace same-id ones), validating
  * every value and applying the state's limits. Returns how many templates were taken and refused.
  */
-export function importTemplates(state: DecoderState, snapshot: unknown): { imported: number; rejected: number } {
+export function importTemplates(
+  state: DecoderState,
+  snapshot: unknown,
+): { imported: number; rejected: number } {
   let imported = 0;
   let rejected = 0;
   const snap = snapshot as Partial<TemplateSnapshot> | null;
@@ -279,14 +309,25 @@ export function importTemplates(state: DecoderState, snapshot: unknown): { impor
     const s = touchSession(state, exporter, version, domain);
     for (const t of Array.isArray(raw.templates) ? raw.templates : []) {
       const [id, options, scopeCount, list] = Array.isArray(t) ? t : [];
-      if (!isUint(id, 0xffff) || id < 256 || !isUint(options, 1) || !isUint(scopeCount, 0xffff) || !Array.isArray(list)) {
+      if (
+        !isUint(id, 0xffff) ||
+        id < 256 ||
+        !isUint(options, 1) ||
+        !isUint(scopeCount, 0xffff) ||
+        !Array.isArray(list)
+      ) {
         rejected++;
         continue;
       }
       const fields: TemplateField[] = [];
       let valid = scopeCount <= list.length;
       for (const f of list) {
-        if (!Array.isArray(f) || !isUint(f[0], 0xffff) || !isUint(f[1], 0xffff) || !isUint(f[2], 0xffffffff)) {
+        if (
+          !Array.isArray(f) ||
+          !isUint(f[0], 0xffff) ||
+          !isUint(f[1], 0xffff) ||
+          !isUint(f[2], 0xffffffff)
+        ) {
           valid = false;
           break;
         }
@@ -297,7 +338,8 @@ export function importTemplates(state: DecoderState, snapshot: unknown): { impor
     }
     for (const p of Array.isArray(raw.samplers) ? raw.samplers : []) {
       if (Array.isArray(p) && isUint(p[0], Number.MAX_SAFE_INTEGER) && typeof p[1] === 'number' && p[1] > 0) {
-        if (s.samplers.size < state.limits.maxSamplersPerSession || s.samplers.has(p[0])) s.samplers.set(p[0], p[1]);
+        if (s.samplers.size < state.limits.maxSamplersPerSession || s.samplers.has(p[0]))
+          s.samplers.set(p[0], p[1]);
       }
     }
     if (typeof raw.defaultRate === 'number' && raw.defaultRate >= 0) s.defaultRate = raw.defaultRate;

@@ -2,5 +2,6 @@
 
 export { decodeFlowBatch, encodeFlowBatch, type FlowBatch } from './codec.ts';
 export { createDeviceMatcher, type DeviceMatcher } from './devices.ts';
+export { decodeExporterStatus, type ExporterStatus, encodeExporterStatus, exporterKey } from './exporters.ts';
 export { createFlowRecord, type ExtraField, type FlowRecord } from './record.ts';
 export { Topics } from './topics.ts';

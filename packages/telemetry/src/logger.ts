@@ -1,11 +1,29 @@
 import { pino } from 'pino';
+import { activeTraceIds } from './trace.ts';
 
 /** The structured JSON logger every component receives. */
 export type Logger = pino.Logger;
 
-/** Creates a JSON logger (pino) for one component. */
-export function createLogger(opts: { level: string; name?: string }): Logger {
-  return pino({ level: opts.level, name: opts.name ?? 'wardwatch', base: { pid: process.pid } });
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  level: string;
+  name?: string;
+  /** Where lines go (default stdout); tests pass a stream. */
+  destination?: pino.DestinationStream;
+}
+
+/**
+ * Creates a JSON logger (pino) for one component. A line written inside an active OpenTelemetry span
+ * carries its `trace_id` and `span_id`, so logs and traces can be joined.
+ */
+export function createLogger(opts: LoggerOptions): Logger {
+  const options: pino.LoggerOptions = {
+    level: opts.level,
+    name: opts.name ?? 'wardwatch',
+    base: { pid: process.pid },
+    mixin: activeTraceIds,
+  };
+  return opts.destination ? pino(options, opts.destination) : pino(options);
 }
 
 /**

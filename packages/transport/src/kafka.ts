@@ -1,3 +1,4 @@
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   type Admin,
   CompressionTypes,
@@ -7,7 +8,25 @@ import {
   type LogEntry,
   type Producer,
 } from 'kafkajs';
-import type { BatchHandler, Publisher, Subscriber, Transport, TransportMessage } from './types.ts';
+import type {
+  BatchHandler,
+  Compression,
+  ConsumedMessage,
+  Publisher,
+  PublisherOptions,
+  SubscribeOptions,
+  Subscriber,
+  TopicOptions,
+  TopicSnapshot,
+  Transport,
+  TransportMessage,
+} from './types.ts';
+
+const tracer = trace.getTracer('@wardwatch/transport');
+const CODECS: Record<Compression, CompressionTypes> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+};
 
 /** Options for {@link createKafkaTransport}. */
 export interface KafkaTransportOptions {
@@ -27,25 +46,46 @@ function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | und
   return out;
 }
 
+const asBuffer = (v: Uint8Array | null) =>
+  v === null ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
 class KafkaPublisher implements Publisher {
   constructor(
     private readonly producer: Producer,
     private readonly prefix: string,
+    private readonly compression: CompressionTypes,
   ) {}
 
   async publish(topic: string, messages: TransportMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    await this.producer.send({
-      topic: this.prefix + topic,
-      // Acknowledged by every in-sync replica; with the idempotent producer a retry cannot duplicate.
-      acks: -1,
-      compression: CompressionTypes.GZIP,
-      messages: messages.map((m) => ({
-        key: m.key,
-        value: Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength),
-        ...(m.headers ? { headers: m.headers } : {}),
-      })),
+    const span = tracer.startSpan('kafka.produce', {
+      attributes: {
+        'messaging.destination.name': this.prefix + topic,
+        'messaging.batch.message_count': messages.length,
+      },
     });
+    try {
+      await this.producer.send({
+        topic: this.prefix + topic,
+        // Acknowledged by every in-sync replica; with the idempotent producer a retry cannot duplicate.
+        acks: -1,
+        compression: this.compression,
+        messages: messages.map((m) => ({
+          key: m.key,
+          value: asBuffer(m.value),
+          ...(m.partition !== undefined ? { partition: m.partition } : {}),
+          ...(m.headers ? { headers: m.headers } : {}),
+        })),
+      });
+    } catch (err) {
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: err instanceof Error ? err.message : String(err),
+      });
+      throw err;
+    } finally {
+      span.end();
+    }
   }
 
   async close(): Promise<void> {
@@ -59,14 +99,32 @@ class KafkaSubscriber implements Subscriber {
     private readonly prefix: string,
   ) {}
 
-  async start(topic: string, handler: BatchHandler): Promise<void> {
+  async start(topic: string, handler: BatchHandler, options?: SubscribeOptions): Promise<void> {
+    const name = this.prefix + topic;
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.prefix + topic, fromBeginning: true });
+    await this.consumer.subscribe({ topic: name, fromBeginning: true });
+    let assigned: Promise<void> = Promise.resolve();
+    const onAssign = options?.onAssign;
+    if (onAssign) {
+      // kafkajs does not await event listeners: batches wait for `assigned` before reaching the handler.
+      this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+        const partitions = e.payload.memberAssignment[name] ?? [];
+        // A failed onAssign only skips the seek: the consumer then resumes from the group's offsets,
+        // which exactly-once consumers filter themselves.
+        assigned = assigned
+          .then(() => onAssign(partitions))
+          .then((offsets) => {
+            for (const [partition, offset] of offsets) this.consumer.seek({ topic: name, partition, offset });
+          })
+          .catch(() => {});
+      });
+    }
     await this.consumer.run({
       autoCommit: true,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
         if (batch.messages.length === 0) return;
+        await assigned;
         await handler({
           topic,
           partition: batch.partition,
@@ -95,11 +153,13 @@ class KafkaTransport implements Transport {
   readonly kind = 'kafka' as const;
   private readonly kafka: Kafka;
   private readonly prefix: string;
+  private readonly clientId: string;
   private admin: Admin | undefined;
   private readonly closers: Array<() => Promise<void>> = [];
 
   constructor(opts: KafkaTransportOptions) {
     this.prefix = opts.topicPrefix ?? '';
+    this.clientId = opts.clientId;
     const log = opts.log;
     this.kafka = new Kafka({
       clientId: opts.clientId,
@@ -125,24 +185,104 @@ class KafkaTransport implements Transport {
     return this.admin;
   }
 
-  async ensureTopic(topic: string, partitions: number): Promise<void> {
+  async ensureTopic(topic: string, partitions: number, opts: TopicOptions = {}): Promise<void> {
     const admin = await this.getAdmin();
     const name = this.prefix + topic;
     const existing = await admin.listTopics();
     if (existing.includes(name)) return;
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: partitions }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: name,
+          numPartitions: partitions,
+          ...(opts.compacted ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
+        },
+      ],
+    });
   }
 
-  async createPublisher(): Promise<Publisher> {
+  async partitionCount(topic: string): Promise<number> {
+    const admin = await this.getAdmin();
+    const name = this.prefix + topic;
+    if (!(await admin.listTopics()).includes(name)) return 0;
+    const { topics } = await admin.fetchTopicMetadata({ topics: [name] });
+    return topics[0]?.partitions.length ?? 0;
+  }
+
+  async createPublisher(opts: PublisherOptions = {}): Promise<Publisher> {
     const producer = this.kafka.producer({
+      // Idempotence needs acks from all in-sync replicas and one request in flight per connection.
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 200, retries: opts.retries ?? 2, maxRetryTime: 2_000 },
+      ...(opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {}),
     });
     await producer.connect();
-    const p = new KafkaPublisher(producer, this.prefix);
+    const p = new KafkaPublisher(producer, this.prefix, CODECS[opts.compression ?? 'gzip']);
     this.closers.push(() => p.close());
     return p;
+  }
+
+  async readTopic(topic: string, opts: { timeoutMs?: number } = {}): Promise<TopicSnapshot> {
+    const admin = await this.getAdmin();
+    const name = this.prefix + topic;
+    if (!(await admin.listTopics()).includes(name)) return { messages: [], complete: true };
+    // The end as of now, per partition; an empty partition has low == high.
+    const want = new Map<number, bigint>();
+    for (const o of await admin.fetchTopicOffsets(name)) {
+      if (BigInt(o.high) > BigInt(o.low)) want.set(o.partition, BigInt(o.high) - 1n);
+    }
+    if (want.size === 0) return { messages: [], complete: true };
+    const groupId = `${this.clientId}-reader-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    const byPartition = new Map<number, ConsumedMessage[]>();
+    let complete = false;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: name, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, opts.timeoutMs ?? 30_000);
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              const last = want.get(batch.partition);
+              if (last === undefined) return;
+              let list = byPartition.get(batch.partition);
+              if (!list) {
+                list = [];
+                byPartition.set(batch.partition, list);
+              }
+              for (const m of batch.messages) {
+                if (BigInt(m.offset) > last) break;
+                list.push({
+                  key: m.key ? m.key.toString() : '',
+                  value: m.value
+                    ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength)
+                    : new Uint8Array(0),
+                  headers: headersOf(m.headers),
+                  offset: m.offset,
+                });
+                if (BigInt(m.offset) >= last) want.delete(batch.partition);
+              }
+              if (BigInt(batch.lastOffset()) >= last) want.delete(batch.partition);
+              if (want.size === 0) {
+                complete = true;
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect().catch(() => {});
+      await admin.deleteGroups([groupId]).catch(() => {});
+    }
+    const messages = [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
+    return { messages, complete };
   }
 
   async createSubscriber(groupId: string): Promise<Subscriber> {

@@ -1,8 +1,11 @@
+import { partitionFor } from './partition.ts';
 import type {
   BatchHandler,
   ConsumedMessage,
   Publisher,
   Subscriber,
+  TopicOptions,
+  TopicSnapshot,
   Transport,
   TransportMessage,
 } from './types.ts';
@@ -11,7 +14,11 @@ interface Topic {
   partitions: ConsumedMessage[][];
   nextOffset: number[];
   subscribers: Set<MemorySubscriber>;
+  /** Compacted topics: the latest message per key (tombstones remove it); undefined otherwise. */
+  latest: Map<string, { partition: number; message: ConsumedMessage }> | undefined;
 }
+
+const EMPTY = new Uint8Array(0);
 
 class MemorySubscriber implements Subscriber {
   private handler: BatchHandler | undefined;
@@ -26,6 +33,11 @@ class MemorySubscriber implements Subscriber {
     this.handler = handler;
     this.topicName = topic;
     this.topic = this.bus.topic(topic);
+    // A compacted topic is read from the beginning: what compaction kept is delivered first.
+    if (this.topic.latest && this.topic.subscribers.size === 0) {
+      for (const { partition, message } of this.topic.latest.values())
+        this.topic.partitions[partition]!.push(message);
+    }
     this.topic.subscribers.add(this);
     this.kick();
   }
@@ -75,42 +87,64 @@ export class MemoryBus implements Transport {
   private readonly topics = new Map<string, Topic>();
   private readonly subscribers = new Set<MemorySubscriber>();
 
-  topic(name: string, partitions = 1): Topic {
+  topic(name: string, partitions = 1, opts: TopicOptions = {}): Topic {
     let t = this.topics.get(name);
     if (!t) {
       t = {
         partitions: Array.from({ length: partitions }, () => []),
         nextOffset: new Array(partitions).fill(0),
         subscribers: new Set(),
+        latest: opts.compacted ? new Map() : undefined,
       };
       this.topics.set(name, t);
     }
     return t;
   }
 
-  async ensureTopic(topic: string, partitions: number): Promise<void> {
-    this.topic(topic, partitions);
+  async ensureTopic(topic: string, partitions: number, opts?: TopicOptions): Promise<void> {
+    this.topic(topic, partitions, opts);
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    return this.topics.get(topic)?.partitions.length ?? 0;
   }
 
   async createPublisher(): Promise<Publisher> {
     return {
       publish: async (topic: string, messages: TransportMessage[]) => {
         const t = this.topic(topic);
+        const n = t.partitions.length;
         for (const m of messages) {
-          const p = partitionFor(m.key, t.partitions.length);
+          const p =
+            m.partition !== undefined && m.partition >= 0 && m.partition < n
+              ? m.partition
+              : partitionFor(m.key, n);
           const offset = t.nextOffset[p]!;
           t.nextOffset[p] = offset + 1;
-          t.partitions[p]!.push({
+          const message = {
             key: m.key,
-            value: m.value,
+            value: m.value ?? EMPTY,
             headers: m.headers ?? {},
             offset: String(offset),
-          });
+          };
+          if (t.latest) {
+            if (m.value === null) t.latest.delete(m.key);
+            else t.latest.set(m.key, { partition: p, message });
+            // Compacted state is kept in `latest`; the queue only feeds live subscribers (bounded memory).
+            if (t.subscribers.size === 0) continue;
+          }
+          t.partitions[p]!.push(message);
         }
         for (const s of t.subscribers) s.kick();
       },
       close: async () => {},
     };
+  }
+
+  async readTopic(topic: string): Promise<TopicSnapshot> {
+    const t = this.topics.get(topic);
+    if (!t?.latest) return { messages: [], complete: true };
+    return { messages: [...t.latest.values()].map((e) => e.message), complete: true };
   }
 
   async createSubscriber(_groupId: string): Promise<Subscriber> {
@@ -131,17 +165,6 @@ export class MemoryBus implements Transport {
   async close(): Promise<void> {
     await Promise.all([...this.subscribers].map((s) => s.close()));
   }
-}
-
-/** FNV-1a over the key: stable across processes, like Kafka's murmur2 partitioner. */
-export function partitionFor(key: string, partitions: number): number {
-  if (partitions <= 1) return 0;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % partitions;
 }
 
 /** Creates the in-process transport used in embedded mode. */

@@ -1,11 +1,16 @@
-/** One message on a topic; the key names the device it concerns and so chooses the partition. */
+/**
+ * One message on a topic. The key names what it concerns (a device, an exporter); `partition`, when
+ * given, is where it goes (explicit, stable partitioning that does not depend on client internals),
+ * otherwise the transport hashes the key. A `null` value is a tombstone on a compacted topic.
+ */
 export interface TransportMessage {
   key: string;
-  value: Uint8Array;
+  value: Uint8Array | null;
   headers?: Record<string, string>;
+  partition?: number;
 }
 
-/** A message as consumed, with where it came from. */
+/** A message as consumed, with where it came from. A tombstone arrives with an empty value. */
 export interface ConsumedMessage {
   key: string;
   value: Uint8Array;
@@ -33,9 +38,52 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
+/** How a publisher compresses message batches. */
+export type Compression = 'none' | 'gzip';
+
+/** Options of {@link Transport.createPublisher}. */
+export interface PublisherOptions {
+  /** Batch compression (Kafka); default gzip. */
+  compression?: Compression;
+  /**
+   * Retries inside the client before `publish` rejects (default 2): keep it small when a
+   * {@link BufferedPublisher} retries with its own backoff above it.
+   */
+  retries?: number;
+  /** How long the broker may take to answer a produce request, ms (default 30 000). */
+  requestTimeoutMs?: number;
+}
+
+/** Options of {@link Transport.ensureTopic}. */
+export interface TopicOptions {
+  /** Log compaction: the latest value per key is kept (state topics such as `templates-v1`). */
+  compacted?: boolean;
+}
+
+/** Outcome of {@link Transport.readTopic}. */
+export interface TopicSnapshot {
+  /** Messages from the beginning to the end as it was when the read started, in partition order. */
+  messages: ConsumedMessage[];
+  /** False when the read timed out before reaching the end (then `messages` is a prefix). */
+  complete: boolean;
+}
+
+/**
+ * Options for consumers that store their offsets with their own writes (exactly once): the transport
+ * tells them which partitions they now own and resumes each from the offset they answer.
+ */
+export interface SubscribeOptions {
+  /**
+   * Called when the consumer group assigns partitions of the topic to this member, before batches of
+   * the new assignment are handled; resolves to the next offset to consume per partition (partitions
+   * left out resume from the group's committed offset). Not called by transports without groups.
+   */
+  onAssign?: (partitions: number[]) => Promise<Map<number, string>>;
+}
+
 /** A member of a consumer group on one topic. */
 export interface Subscriber {
-  start(topic: string, handler: BatchHandler): Promise<void>;
+  start(topic: string, handler: BatchHandler, options?: SubscribeOptions): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,9 +91,16 @@ export interface Subscriber {
 export interface Transport {
   readonly kind: 'kafka' | 'memory';
   /** Creates the topic if missing (idempotent). */
-  ensureTopic(topic: string, partitions: number): Promise<void>;
-  createPublisher(): Promise<Publisher>;
+  ensureTopic(topic: string, partitions: number, opts?: TopicOptions): Promise<void>;
+  /** The topic's partition count, from the cluster's metadata (0 when the topic does not exist). */
+  partitionCount(topic: string): Promise<number>;
+  createPublisher(opts?: PublisherOptions): Promise<Publisher>;
   createSubscriber(groupId: string): Promise<Subscriber>;
+  /**
+   * Reads a topic from the beginning up to its end as of now, outside any consumer group's offsets
+   * (loading the state kept in a compacted topic at start).
+   */
+  readTopic(topic: string, opts?: { timeoutMs?: number }): Promise<TopicSnapshot>;
   /** Answers whether the transport is reachable now (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

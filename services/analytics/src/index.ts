@@ -1,12 +1,56 @@
-// Analytics: consumes flow records as a consumer group and maintains the device inventory in PostgreSQL.
+// Analytics: consumes flow records as a consumer group into the device inventory, classification,
+// behaviour models (profiles, baselines, rollups) and alerts, exactly once (models and offsets commit together).
 import type { WardwatchConfig } from '@wardwatch/config';
-import { decodeFlowBatch, type FlowBatch, Topics } from '@wardwatch/flow-schema';
+import {
+  createDeviceMatcher,
+  decodeFlowBatch,
+  type FlowBatch,
+  type FlowRecord,
+  Topics,
+} from '@wardwatch/flow-schema';
 import { type Database, withTransaction } from '@wardwatch/storage';
 import { createRateLimitedLog, type Logger, type Registry } from '@wardwatch/telemetry';
 import type { ConsumedBatch, Subscriber, Transport } from '@wardwatch/transport';
-import { addRecord, type DeviceDelta } from './aggregate.ts';
-import { applyDeltas } from './inventory.ts';
+import { type AnalyticsSettings, analyticsSettings } from './config.ts';
+import {
+  type AlertDraft,
+  checkSilence,
+  type DetectEnv,
+  finishDevice,
+  type QuarantineRequest,
+} from './detect.ts';
 import { createAnalyticsMetrics } from './metrics.ts';
+import {
+  type ApplyContext,
+  applyRecord,
+  createDeviceModel,
+  type DeviceModel,
+  effectiveClass,
+  markCommitted,
+} from './model.ts';
+import { loadPolicies, NO_POLICIES, type PolicySet } from './policies.ts';
+import { type Classification, loadSignatures, type Signatures } from './signatures.ts';
+import { commitOffset, FencedError, loadModels, loadOffsets, writeBatch } from './store.ts';
+import { createThreatIntel, type ThreatIntel, type ThreatIntelLoad } from './threat-intel.ts';
+
+export { type AnalyticsSettings, analyticsSettings, parseDuration } from './config.ts';
+export type { AlertDraft, AlertKind, Severity } from './detect.ts';
+export {
+  BUILTIN_SIGNATURES,
+  type Classification,
+  type ClassSignature,
+  classify,
+  type DeviceFeatures,
+  loadSignatures,
+  SignatureError,
+  type Signatures,
+} from './signatures.ts';
+export {
+  createThreatIntel,
+  parseThreatIntel,
+  type ThreatIntel,
+  type ThreatIntelLoad,
+} from './threat-intel.ts';
 
 /** What an analytics worker needs from its assembly. */
 export interface AnalyticsDeps {
@@ -17,60 +61,329 @@ export interface AnalyticsDeps {
   registry: Registry;
 }
 
+/** What a reload found. */
+export interface ReloadResult {
+  policies: number;
+  threatIntel: ThreatIntelLoad;
+}
+
 /** A running analytics worker. */
 export interface Analytics {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Applies one batch (exposed for tests and benchmarks; the subscriber calls it). */
   handle(batch: ConsumedBatch): Promise<void>;
+  /** Re-reads policies, class overrides and the threat-intel list now (they are also re-read periodically). */
+  reload(): Promise<ReloadResult>;
+  /** Counts since start: records applied, records skipped as unusable, batches committed. */
+  counts(): AnalyticsCounts;
 }
 
-/** Creates an analytics worker; it joins the consumer group on `start()`. */
+/** What {@link Analytics.counts} reports. */
+export interface AnalyticsCounts {
+  records: number;
+  skipped: number;
+  batches: number;
+  duplicates: number;
+}
+
+const CRITICALITY_RISK: Record<string, number> = { low: 5, medium: 10, high: 15, critical: 20 };
+
+interface PartitionState {
+  /** Next offset to consume as stored (-1: nothing stored yet). */
+  next: bigint;
+  watermark: number;
+}
+
+/** Creates an analytics worker; it joins the consumer group on `start()`. Throws SignatureError on bad signatures. */
 export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const { config, transport, db, logger } = deps;
+  const settings: AnalyticsSettings = analyticsSettings(config);
   const metrics = createAnalyticsMetrics(deps.registry);
   const badMessage = createRateLimitedLog((f, m) => logger.warn(f, m));
-  let subscriber: Subscriber | undefined;
+  const signatures: Signatures = loadSignatures(settings.signaturesFile);
+  const threatIntel: ThreatIntel = createThreatIntel(settings.threatIntelFile);
+  const matcher = createDeviceMatcher(settings.monitoredNetworks);
+  const isInternal = (addr: string) => matcher.isDevice(addr);
+  // Offsets are stored with the models only on Kafka: the in-process bus restarts from zero every run.
+  const exactlyOnce = transport.kind === 'kafka';
+  const topic = Topics.flows;
 
-  async function handle(batch: ConsumedBatch): Promise<void> {
-    const deltas = new Map<string, DeviceDelta>();
-    let records = 0;
-    for (const m of batch.messages) {
+  const models = new Map<string, DeviceModel>();
+  const partitions = new Map<number, PartitionState>();
+  let policies: PolicySet = NO_POLICIES;
+  let quarantinesTable = false;
+  let quarantinesChecked = false;
+  let subscriber: Subscriber | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+  const late = { count: 0 };
+  const counts: AnalyticsCounts = { records: 0, skipped: 0, batches: 0, duplicates: 0 };
+  const ctx: ApplyContext = {
+    isInternal,
+    servicePorts: signatures.servicePorts,
+    maxPeers: settings.maxProfilePeers,
+    learningMs: settings.learningMs,
+    scanWindowMs: settings.scanWindowMs,
+    isThreat: (addr) => threatIntel.matches(addr),
+    late,
+  };
+
+  /** Runs `fn` after everything queued before it (batches, assignments and reloads never interleave). */
+  function serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Forgets every cached model and offset: after a failed write or a rebalance the database is the truth. */
+  function dropCaches(): void {
+    models.clear();
+    partitions.clear();
+    metrics.models.set(0);
+  }
+
+  async function partitionState(p: number): Promise<PartitionState> {
+    let st = partitions.get(p);
+    if (!st) {
+      st = { next: -1n, watermark: 0 };
+      if (exactlyOnce) {
+        const stored = (await loadOffsets(db.pool, settings.groupId, topic, [p])).get(p);
+        if (stored) st = { next: stored.nextOffset, watermark: stored.watermark };
+      }
+      partitions.set(p, st);
+    }
+    return st;
+  }
+
+  function applyOverrides(): void {
+    for (const m of models.values()) m.classOverride = policies.overrides.get(m.ip) ?? null;
+  }
+
+  async function reload(): Promise<ReloadResult> {
+    if (!quarantinesChecked) {
+      // The policy service's quarantine history, when its migration is present.
+      const q = await db.pool.query<{ t: string | null }>(`SELECT to_regclass('quarantines')::text AS t`);
+      quarantinesTable = q.rows[0]?.t != null;
+      quarantinesChecked = true;
+    }
+    const ti = threatIntel.reload();
+    if (ti.status === 'loaded') {
+      metrics.reloads.inc({ what: 'threat_intel', outcome: 'loaded' });
+      logger.info({ entries: ti.entries, invalid: ti.invalid.length }, 'threat-intelligence list loaded');
+      if (ti.invalid.length > 0)
+        logger.warn({ lines: ti.invalid.slice(0, 10) }, 'threat-intel lines ignored');
+    } else if (ti.status === 'failed') {
+      metrics.reloads.inc({ what: 'threat_intel', outcome: 'failed' });
+      logger.warn({ error: ti.error }, 'threat-intelligence list not reloaded; keeping the previous one');
+    }
+    try {
+      const next = await loadPolicies(db.pool);
+      await serial(async () => {
+        policies = next;
+        applyOverrides();
+      });
+      metrics.reloads.inc({ what: 'policies', outcome: 'loaded' });
+    } catch (err) {
+      metrics.reloads.inc({ what: 'policies', outcome: 'failed' });
+      logger.warn({ err }, 'policies not reloaded; keeping the previous ones');
+    }
+    return { policies: policies.size(), threatIntel: ti };
+  }
+
+  async function onAssign(assigned: number[]): Promise<Map<number, string>> {
+    return serial(async () => {
+      dropCaches();
+      const stored = await loadOffsets(db.pool, settings.groupId, topic, assigned);
+      const seek = new Map<number, string>();
+      for (const p of assigned) {
+        const s = stored.get(p);
+        partitions.set(p, s ? { next: s.nextOffset, watermark: s.watermark } : { next: -1n, watermark: 0 });
+        if (s) seek.set(p, s.nextOffset.toString());
+      }
+      // Every model of the new partitions, so that silence is noticed for devices that never send again.
+      if (assigned.length > 0) {
+        const loaded = await loadModels(
+          db.pool,
+          { partitions: assigned },
+          settings.learningMs,
+          settings.bucketMs,
+        );
+        for (const [ip, m] of loaded) {
+          m.classOverride = policies.overrides.get(ip) ?? m.classOverride;
+          models.set(ip, m);
+        }
+      }
+      metrics.models.set(models.size);
+      logger.info(
+        { partitions: assigned, devices: models.size },
+        'partitions assigned; resuming from stored offsets',
+      );
+      return seek;
+    });
+  }
+
+  async function handleBatch(batch: ConsumedBatch): Promise<void> {
+    const p = batch.partition;
+    const st = await partitionState(p);
+    let messages = batch.messages;
+    if (exactlyOnce && st.next >= 0n) {
+      const fresh = messages.filter((m) => BigInt(m.offset) >= st.next);
+      if (fresh.length < messages.length) {
+        metrics.duplicates.inc(messages.length - fresh.length);
+        counts.duplicates += messages.length - fresh.length;
+      }
+      messages = fresh;
+    }
+    if (messages.length === 0) return;
+    const lastOffset = BigInt(messages[messages.length - 1]!.offset);
+
+    // Decode, and find the models of the devices the batch names (loading those not cached).
+    const decoded: Array<[FlowBatch, string]> = [];
+    const unknown = new Set<string>();
+    for (const m of messages) {
       let flows: FlowBatch;
       try {
         flows = decodeFlowBatch(m.value);
       } catch (err) {
         metrics.badMessages.inc();
-        badMessage({ partition: batch.partition, offset: m.offset, err }, 'undecodable flow batch skipped');
+        badMessage({ partition: p, offset: m.offset, err }, 'undecodable flow batch skipped');
         continue;
       }
-      // Each record comes with the device it was routed to (older producers: the message key).
+      decoded.push([flows, m.key]);
       for (let i = 0; i < flows.records.length; i++) {
-        addRecord(deltas, flows.devices[i] || m.key, flows.records[i]!);
+        const device = flows.devices[i] || m.key;
+        if (device !== '' && !models.has(device)) unknown.add(device);
       }
-      records += flows.records.length;
     }
+    if (unknown.size > 0) {
+      const loaded = await loadModels(db.pool, { ips: [...unknown] }, settings.learningMs, settings.bucketMs);
+      for (const ip of unknown) {
+        const m = loaded.get(ip) ?? createDeviceModel(ip, p);
+        m.classOverride = policies.overrides.get(ip) ?? m.classOverride;
+        m.partition = p;
+        models.set(ip, m);
+      }
+    }
+
+    // Apply every record to its device's model.
+    const touched: DeviceModel[] = [];
+    let records = 0;
+    let skipped = 0;
+    let watermark = st.watermark;
+    late.count = 0;
+    for (const [flows, key] of decoded) {
+      const rs: FlowRecord[] = flows.records;
+      for (let i = 0; i < rs.length; i++) {
+        const r = rs[i]!;
+        const device = flows.devices[i] || key;
+        const m = device === '' ? undefined : models.get(device);
+        if (!m) {
+          skipped++;
+          continue;
+        }
+        const wasTouched = m.touched;
+        if (!applyRecord(m, r, ctx, settings.bucketMs)) {
+          skipped++;
+          continue;
+        }
+        if (!wasTouched) touched.push(m);
+        m.partition = p;
+        const end = r.endMs > 0 ? r.endMs : r.startMs > 0 ? r.startMs : r.receivedMs;
+        if (end > watermark) watermark = end;
+        records++;
+      }
+    }
+
+    // End of batch: detections, classification, and what to write.
+    const env: DetectEnv = { settings, signatures, policies, isInternal, watermark };
+    const devices: DeviceModel[] = [];
+    const classifications: Array<[DeviceModel, Classification]> = [];
+    const alerts: AlertDraft[] = [];
+    const quarantines: QuarantineRequest[] = [];
+    const risk = new Map<string, number>();
+    const evict: string[] = [];
+    for (const m of touched) {
+      // An address that only receives (a scan target) is not a device: nothing to store.
+      if (!m.stored && m.flowsSent === 0) {
+        evict.push(m.ip);
+        continue;
+      }
+      devices.push(m);
+      const out = finishDevice(m, env);
+      if (out.classification) classifications.push([m, out.classification]);
+      if (out.quarantine) quarantines.push(out.quarantine);
+      for (const a of out.alerts) alerts.push(a);
+      if (out.alerts.length > 0 || out.classification) {
+        risk.set(m.ip, CRITICALITY_RISK[signatures.byClass.get(effectiveClass(m))?.criticality ?? ''] ?? 0);
+      }
+    }
+    for (const m of models.values()) {
+      if (m.partition !== p) continue;
+      const silent = checkSilence(m, env);
+      if (silent) {
+        alerts.push(silent);
+        risk.set(m.ip, CRITICALITY_RISK[signatures.byClass.get(effectiveClass(m))?.criticality ?? ''] ?? 0);
+      }
+    }
+
+    const startedAt = process.hrtime.bigint();
     try {
-      await withTransaction(db.pool, (client) => applyDeltas(client, deltas.values()));
+      await withTransaction(db.pool, async (client) => {
+        if (exactlyOnce)
+          await commitOffset(client, settings.groupId, topic, p, st.next, lastOffset + 1n, watermark);
+        await writeBatch(client, { devices, classifications, alerts, quarantines, risk }, quarantinesTable);
+      });
     } catch (err) {
-      metrics.failures.inc();
-      logger.error({ err, partition: batch.partition }, 'writing the batch failed; it will be redelivered');
+      // The cache now holds uncommitted changes: drop it, and let the transport deliver the batch again.
+      dropCaches();
+      const fenced = err instanceof FencedError;
+      metrics.failures.inc({ reason: fenced ? 'fenced' : 'write' });
+      if (fenced) logger.warn({ partition: p }, err.message);
+      else logger.error({ err, partition: p }, 'writing the batch failed; it will be redelivered');
       throw err;
     }
+    metrics.commitSeconds.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
+    for (const m of devices) markCommitted(m);
+    for (const ip of evict) models.delete(ip);
+    st.next = lastOffset + 1n;
+    st.watermark = watermark;
     metrics.batches.inc();
     metrics.records.inc(records);
+    if (skipped > 0) metrics.badRecords.inc(skipped);
+    counts.records += records;
+    counts.skipped += skipped;
+    counts.batches += 1;
+    if (late.count > 0) metrics.late.inc(late.count);
+    for (const a of alerts) metrics.alerts.inc({ kind: a.kind });
+    metrics.models.set(models.size);
   }
 
   return {
-    handle,
+    handle: (batch) => serial(() => handleBatch(batch)),
+    reload,
+    counts: () => ({ ...counts }),
     async start() {
-      await transport.ensureTopic(Topics.flows, config.kafka.flowPartitions);
-      subscriber = await transport.createSubscriber(config.analytics.groupId);
-      await subscriber.start(Topics.flows, handle);
-      logger.info({ groupId: config.analytics.groupId }, 'analytics consuming flow records');
+      await reload();
+      timer = setInterval(() => void reload(), settings.reloadMs);
+      timer.unref();
+      await transport.ensureTopic(topic, config.kafka.flowPartitions);
+      subscriber = await transport.createSubscriber(settings.groupId);
+      await subscriber.start(topic, (batch) => serial(() => handleBatch(batch)), { onAssign });
+      logger.info(
+        {
+          groupId: settings.groupId,
+          exactlyOnce,
+          classes: signatures.classes.length,
+          threatIntel: threatIntel.size(),
+        },
+        'analytics consuming flow records',
+      );
     },
     async stop() {
+      if (timer) clearInterval(timer);
       await subscriber?.close();
+      await queue;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { Counter, type Registry } from '@wardwatch/telemetry';
+import { Counter, Gauge, Histogram, type Registry } from '@wardwatch/telemetry';
 
 /** The analytics worker's Prometheus metrics. */
 export function createAnalyticsMetrics(registry: Registry) {
@@ -18,10 +18,52 @@ export function createAnalyticsMetrics(registry: Registry) {
       help: 'Messages that could not be decoded and were skipped',
       registers: [registry],
     }),
+    badRecords: new Counter({
+      name: 'wardwatch_analytics_bad_records_total',
+      help: 'Records skipped: no device named, or the device is neither endpoint',
+      registers: [registry],
+    }),
     failures: new Counter({
       name: 'wardwatch_analytics_batch_failures_total',
       help: 'Batches whose database write failed (redelivered)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    duplicates: new Counter({
+      name: 'wardwatch_analytics_duplicate_messages_total',
+      help: 'Redelivered messages skipped because their offsets were already committed with the models',
+      registers: [registry],
+    }),
+    late: new Counter({
+      name: 'wardwatch_analytics_late_contributions_total',
+      help: 'Record minutes that arrived after their baseline bucket was folded (kept in rollups, not in baselines)',
+      registers: [registry],
+    }),
+    alerts: new Counter({
+      name: 'wardwatch_analytics_alerts_total',
+      help: 'Alert detections written (new alerts and updates of open ones)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    reloads: new Counter({
+      name: 'wardwatch_analytics_reloads_total',
+      help: 'Reloads of policies and the threat-intelligence list, by what and outcome',
+      labelNames: ['what', 'outcome'] as const,
+      registers: [registry],
+    }),
+    models: new Gauge({
+      name: 'wardwatch_analytics_device_models',
+      help: 'Device models held in memory by this worker',
+      registers: [registry],
+    }),
+    commitSeconds: new Histogram({
+      name: 'wardwatch_analytics_commit_seconds',
+      help: 'Time to write one batch (models, alerts and offsets) in one transaction',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
   };
 }
+
+/** The metrics object {@link createAnalyticsMetrics} returns. */
+export type AnalyticsMetrics = ReturnType<typeof createAnalyticsMetrics>;

@@ -1,12 +1,27 @@
-// The collector: receives NetFlow v5/v9 and IPFIX exports over UDP, decodes them and publishes flow records.
-import { createSocket, type Socket } from 'node:dgram';
+// The collector: receives NetFlow v5/v9 and IPFIX (UDP, and IPFIX over TCP), decodes on worker threads
+// sharded by exporter, routes records to device partitions and publishes them through a bounded buffer.
+import type { Socket } from 'node:dgram';
+import type { Server as HttpServer } from 'node:http';
 import type { WardwatchConfig } from '@wardwatch/config';
-import { createDecoderState, decodePacket } from '@wardwatch/flow-decoder';
 import { Topics } from '@wardwatch/flow-schema';
-import { createRateLimitedLog, type Logger, type Registry } from '@wardwatch/telemetry';
-import type { Transport } from '@wardwatch/transport';
+import { createRateLimitedLog, Gauge, type Logger, type Registry } from '@wardwatch/telemetry';
+import {
+  type BufferedPublisher,
+  createBufferedPublisher,
+  type Publisher,
+  type Transport,
+  type TransportMessage,
+} from '@wardwatch/transport';
+import { collectorId, decodeWorkerCount } from './config.ts';
+import { startOpsServer } from './http.ts';
+import { readUdpCounters } from './kernel-drops.ts';
 import { createCollectorMetrics } from './metrics.ts';
-import { createFlowPublisher } from './publisher.ts';
+import { createShardPool, type ShardPool } from './pool.ts';
+import { bindUdp, createAllowlist, listenTcp, type ReceiverEvents, type TcpListener } from './receivers.ts';
+import type { ShardOutput } from './shard.ts';
+
+export { parseProcNetUdp } from './kernel-drops.ts';
+export { DecodeShard, type ShardOutput, type ShardSettings, templateKey } from './shard.ts';
 
 /** What the collector needs from its assembly. */
 export interface CollectorDeps {
@@ -16,85 +31,278 @@ export interface CollectorDeps {
   registry: Registry;
 }
 
+/** Record accounting since start (the same numbers as the metrics). */
+export interface CollectorCounts {
+  decoded: number;
+  unmonitored: number;
+  /** Record copies routed to device partitions. */
+  routed: number;
+  published: number;
+  dropped: Record<string, number>;
+  /** Routed copies neither published nor dropped yet. */
+  pending: number;
+}
+
 /** A running collector. */
 export interface Collector {
   start(): Promise<void>;
-  /** Stops receiving and publishes what is still waiting. */
+  /** Stops receiving, decodes what was read, publishes what is waiting (bounded wait), then stops. */
   stop(): Promise<void>;
   /** The UDP ports actually bound (useful when configured as 0). */
   ports(): number[];
-  /** Publishes what is waiting now (tests, shutdown). */
-  flush(): Promise<void>;
+  /** The TCP (IPFIX) ports actually bound. */
+  tcpPorts(): number[];
+  /** Decodes what was read and publishes what is waiting; resolves false if the transport did not take it within `timeoutMs`. */
+  flush(timeoutMs?: number): Promise<boolean>;
+  /** Record accounting since start. */
+  counts(): CollectorCounts;
+  /** Base URL of /metrics, /healthz, /readyz, when served (cluster mode with `collector.httpPort`). */
+  opsUrl(): string | undefined;
 }
 
 /** Creates the collector; nothing is bound until `start()`. */
 export function createCollector(deps: CollectorDeps): Collector {
   const { config, transport, logger } = deps;
+  const c = config.collector;
   const metrics = createCollectorMetrics(deps.registry);
-  const sockets: Socket[] = [];
-  const badPacket = createRateLimitedLog((f, m) => logger.warn(f, m));
-  let flows: ReturnType<typeof createFlowPublisher> | undefined;
-  // Templates, sampling, sequence and held data of every exporter; bounded by the decoder's limits.
-  const decoderState = createDecoderState();
+  const udp: Socket[] = [];
+  const tcp: TcpListener[] = [];
+  let ops: HttpServer | undefined;
+  let pool: ShardPool | undefined;
+  let publisher: Publisher | undefined;
+  let flows: BufferedPublisher | undefined;
+  let control: BufferedPublisher | undefined;
+  let started = false;
+  let stopGauges = () => {};
+  const levels = { templates: [] as number[], held: [] as number[], exporters: [] as number[] };
+  const counts: CollectorCounts = {
+    decoded: 0,
+    unmonitored: 0,
+    routed: 0,
+    published: 0,
+    dropped: {},
+    pending: 0,
+  };
+  const warnRetry = createRateLimitedLog((f, m) => logger.warn(f, m));
+  const warnDrop = createRateLimitedLog((f, m) => logger.warn(f, m));
+  const warnSocket = createRateLimitedLog((f, m) => logger.error(f, m));
 
-  function onMessage(msg: Buffer, rinfo: { address: string }): void {
-    // Never let one packet take the collector down: every outcome is a value or a counted drop.
-    try {
-      const result = decodePacket(msg, decoderState, { exporter: rinfo.address, receivedMs: Date.now() });
-      metrics.packets.inc({ version: String(result.version) });
-      if (!result.ok) {
-        metrics.packetsDropped.inc({ reason: result.error.code.toLowerCase() });
-        badPacket({ exporter: rinfo.address, code: result.error.code }, result.error.message);
-        return;
-      }
-      metrics.records.inc(result.records.length);
-      flows?.add(result.records);
-    } catch (err) {
-      metrics.packetsDropped.inc({ reason: 'decoder_fault' });
-      badPacket({ exporter: rinfo.address, err }, 'decoder fault');
-    }
-  }
+  const drop = (reason: string, n: number) => {
+    counts.dropped[reason] = (counts.dropped[reason] ?? 0) + n;
+    metrics.recordsDropped.inc({ reason }, n);
+    metrics.otelDropped.add(n, { reason });
+  };
 
-  async function bind(port: number): Promise<Socket> {
-    const socket = createSocket({
-      type: config.collector.host.includes(':') ? 'udp6' : 'udp4',
-      recvBufferSize: config.collector.receiveBufferBytes,
-    });
-    socket.on('message', onMessage);
-    socket.on('error', (err) => logger.error({ err, port }, 'UDP socket error'));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, config.collector.host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    return socket;
-  }
-
-  return {
-    async start() {
-      await transport.ensureTopic(Topics.flows, config.kafka.flowPartitions);
-      const publisher = await transport.createPublisher();
-      flows = createFlowPublisher({
-        publisher,
-        monitoredNetworks: config.monitoredNetworks,
-        metrics,
-        batchRecords: config.collector.batchRecords,
-        lingerMs: config.collector.lingerMs,
-        onError: (err) => logger.error({ err }, 'publishing flow records failed'),
-      });
-      for (const port of config.collector.udpPorts) sockets.push(await bind(port));
-      logger.info({ ports: this.ports() }, 'collector listening for NetFlow/IPFIX over UDP');
+  // Kernel counters are read when scraped: cheap, and always current.
+  const udpPorts = new Set<number>();
+  new Gauge({
+    name: 'wardwatch_collector_udp_kernel_drops',
+    help: 'Datagrams the kernel dropped for a collector socket since it was opened (/proc/net/udp), by port',
+    labelNames: ['port'] as const,
+    registers: [deps.registry],
+    collect() {
+      for (const [port, v] of readUdpCounters(udpPorts)) this.set({ port: String(port) }, v.drops);
     },
-    ports: () => sockets.map((s) => s.address().port),
-    flush: async () => {
-      await flows?.flush();
+  });
+  new Gauge({
+    name: 'wardwatch_collector_udp_receive_queue_bytes',
+    help: 'Bytes waiting in a collector socket receive queue (/proc/net/udp), by port',
+    labelNames: ['port'] as const,
+    registers: [deps.registry],
+    collect() {
+      for (const [port, v] of readUdpCounters(udpPorts)) this.set({ port: String(port) }, v.rxQueue);
+    },
+  });
+
+  function onOutput(out: ShardOutput, shard: number): void {
+    const s = out.stats;
+    counts.decoded += s.records;
+    counts.unmonitored += s.unmonitored;
+    counts.routed += s.routed;
+    metrics.applyStats(s, levels, shard);
+    if (s.unmonitored > 0) counts.dropped.unmonitored = (counts.dropped.unmonitored ?? 0) + s.unmonitored;
+    for (const b of out.batches) {
+      const m: TransportMessage = { key: b.key, value: b.value, partition: b.partition };
+      flows?.offer(Topics.flows, [m], b.records);
+    }
+    if (out.templates.length > 0) control?.offer(Topics.templates, out.templates, 0);
+    if (out.exporters.length > 0) control?.offer(Topics.exporters, out.exporters, 0);
+    metrics.bufferBytes.set(flows?.queuedBytes() ?? 0);
+    metrics.bufferFill.set(flows?.fill() ?? 0);
+  }
+
+  const events: ReceiverEvents = {
+    received: (t) => metrics.received.inc({ transport: t }),
+    dropped: (reason) => metrics.packetsDropped.inc({ reason }),
+    connections: (d) => metrics.tcpConnections.inc(d),
+    error: (err, where) => warnSocket({ err, where }, 'socket error'),
+  };
+
+  /** Loads the shared template state so data is decoded at once after a restart. */
+  async function loadTemplates(p: ShardPool): Promise<void> {
+    const t0 = Date.now();
+    const snap = await transport.readTopic(Topics.templates, { timeoutMs: 15_000 });
+    const latest = new Map<string, string>();
+    const text = new TextDecoder();
+    for (const m of snap.messages) {
+      if (m.value.length === 0) latest.delete(m.key);
+      else latest.set(m.key, text.decode(m.value));
+    }
+    const entries = [...latest].map(([key, t]) => ({
+      exporter: key.slice(0, key.indexOf('|')),
+      key,
+      text: t,
+    }));
+    const r = await p.importTemplates(entries);
+    metrics.templateEvents.inc({ event: 'imported' }, r.imported);
+    logger.info(
+      {
+        entries: entries.length,
+        imported: r.imported,
+        rejected: r.rejected,
+        complete: snap.complete,
+        ms: Date.now() - t0,
+      },
+      'templates loaded from templates-v1',
+    );
+  }
+
+  function routedPending(): number {
+    let dropped = 0;
+    for (const [k, v] of Object.entries(counts.dropped)) if (k !== 'unmonitored') dropped += v;
+    return counts.routed - counts.published - dropped;
+  }
+
+  async function startInner(): Promise<void> {
+    await transport.ensureTopic(Topics.flows, config.kafka.flowPartitions);
+    await transport.ensureTopic(Topics.templates, 1, { compacted: true });
+    await transport.ensureTopic(Topics.exporters, 1, { compacted: true });
+    const partitions = (await transport.partitionCount(Topics.flows)) || config.kafka.flowPartitions;
+    publisher = await transport.createPublisher({ compression: config.kafka.compression, retries: 2 });
+    const common = {
+      publisher,
+      initialBackoffMs: c.retryInitialMs,
+      maxBackoffMs: c.retryMaxMs,
+      onRetry: (err: unknown, attempt: number, delayMs: number) => {
+        metrics.publishRetries.inc();
+        warnRetry(
+          { err: err instanceof Error ? err.message : String(err), attempt, delayMs },
+          'publish failed; retrying',
+        );
+      },
+    };
+    flows = createBufferedPublisher({
+      ...common,
+      maxBytes: c.bufferBytes,
+      onPublished: (topic, _n, weight, ms) => {
+        counts.published += weight;
+        metrics.recordsPublished.inc(weight);
+        metrics.otelPublished.add(weight);
+        metrics.publishSeconds.observe({ topic }, ms / 1000);
+      },
+      onDropped: (_topic, _n, weight, reason) => {
+        drop(reason, weight);
+        warnDrop({ reason, records: weight }, 'flow records dropped');
+      },
+    });
+    // Templates and exporter statuses: small, keyed, and never behind a flow backlog.
+    control = createBufferedPublisher({
+      ...common,
+      maxBytes: 16 << 20,
+      onPublished: (topic, _n, _w, ms) => metrics.publishSeconds.observe({ topic }, ms / 1000),
+      onDropped: (topic, n, _w, reason) => warnDrop({ topic, messages: n, reason }, 'state messages dropped'),
+    });
+    const workers = decodeWorkerCount(c.decodeWorkers);
+    pool = createShardPool({
+      workers,
+      backlogBytes: c.decodeBacklogBytes,
+      settings: {
+        monitoredNetworks: config.monitoredNetworks,
+        partitions,
+        batchRecords: c.batchRecords,
+        lingerMs: c.lingerMs,
+        exporterReportMs: c.exporterReportMs,
+        collectorId: collectorId(),
+      },
+      onOutput,
+      onWorkerError: (err, shard) => logger.error({ err, shard }, 'decode worker failed'),
+    });
+    await loadTemplates(pool);
+    const allowed = createAllowlist(c.exporterAllowlist);
+    for (const port of c.udpPorts) {
+      const s = await bindUdp(c.host, port, c.receiveBufferBytes, pool, allowed, events);
+      udp.push(s);
+      udpPorts.add(s.address().port);
+    }
+    for (const port of c.tcpPorts) {
+      // IPFIX over TCP is the secondary path: a port already taken (another collector on this host)
+      // is reported, and UDP keeps working.
+      try {
+        tcp.push(await listenTcp(c.host, port, pool, allowed, events));
+      } catch (err) {
+        logger.error({ err, port }, 'cannot listen for IPFIX over TCP; continuing with UDP only');
+      }
+    }
+    if (config.mode === 'cluster' && c.httpPort > 0) {
+      ops = await startOpsServer(c.host, c.httpPort, {
+        registry: deps.registry,
+        notReady: async () => {
+          if (!started) return 'starting';
+          if (!(await transport.ping())) return 'transport unreachable';
+          if ((flows?.fill() ?? 0) >= 0.9) return 'publish buffer nearly full';
+          return undefined;
+        },
+      });
+    }
+    const gaugeTimer = setInterval(() => metrics.backlogBytes.set(pool?.backlogBytes() ?? 0), 1000);
+    gaugeTimer.unref();
+    stopGauges = () => clearInterval(gaugeTimer);
+    started = true;
+    logger.info(
+      { udp: collector.ports(), tcp: collector.tcpPorts(), workers, partitions, ops: collector.opsUrl() },
+      'collector listening for NetFlow/IPFIX',
+    );
+  }
+
+  const collector: Collector = {
+    async start() {
+      try {
+        await startInner();
+      } catch (err) {
+        // Leave nothing running (workers, sockets) behind a failed start.
+        await collector.stop().catch(() => {});
+        throw err;
+      }
+    },
+    ports: () => udp.map((s) => s.address().port),
+    tcpPorts: () => tcp.map((s) => s.port()),
+    opsUrl() {
+      const a = ops?.address();
+      return a && typeof a === 'object'
+        ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+        : undefined;
+    },
+    counts: () => ({ ...counts, dropped: { ...counts.dropped }, pending: routedPending() }),
+    async flush(timeoutMs = 30_000) {
+      await pool?.flush();
+      const [a, b] = await Promise.all([flows?.drain(timeoutMs), control?.drain(timeoutMs)]);
+      return a !== false && b !== false;
     },
     async stop() {
-      await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
-      sockets.length = 0;
-      await flows?.flush();
+      started = false;
+      stopGauges();
+      await Promise.all(udp.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await Promise.all(tcp.map((s) => s.close()));
+      udp.length = 0;
+      tcp.length = 0;
+      await pool?.stop();
+      pool = undefined;
+      await flows?.close(10_000);
+      await control?.close(5_000);
+      await publisher?.close().catch(() => {});
+      await new Promise<void>((r) => (ops ? ops.close(() => r()) : r()));
+      ops = undefined;
     },
   };
+  return collector;
 }

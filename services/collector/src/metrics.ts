@@ -1,42 +1,185 @@
-import { Counter, Gauge, type Registry } from '@wardwatch/telemetry';
+import { metrics as otelMetrics } from '@opentelemetry/api';
+import { Counter, Gauge, Histogram, type Registry } from '@wardwatch/telemetry';
+import type { ShardStats } from './shard.ts';
 
-/** The collector's Prometheus metrics; every received record ends in exactly one outcome counter. */
+/** Exporters that get their own `exporter` label; the rest share `other` (bounded cardinality). */
+const MAX_EXPORTER_LABELS = 256;
+
+/**
+ * The collector's Prometheus metrics (and OpenTelemetry API counters beside them). Accounting:
+ * every decoded record is either `unmonitored` or routed to one device partition per monitored
+ * endpoint; every routed copy ends as published, dropped (`buffer_full`, `shutdown`) or pending.
+ */
 export function createCollectorMetrics(registry: Registry) {
-  return {
+  const r = [registry];
+  const meter = otelMetrics.getMeter('@wardwatch/collector');
+  const m = {
+    received: new Counter({
+      name: 'wardwatch_collector_packets_received_total',
+      help: 'Export packets read from the sockets (UDP datagrams, IPFIX messages over TCP), by transport',
+      labelNames: ['transport'] as const,
+      registers: r,
+    }),
     packets: new Counter({
       name: 'wardwatch_collector_packets_total',
-      help: 'Export packets received, by export version',
+      help: 'Export packets decoded, by export version',
       labelNames: ['version'] as const,
-      registers: [registry],
+      registers: r,
     }),
     packetsDropped: new Counter({
       name: 'wardwatch_collector_packets_dropped_total',
-      help: 'Export packets that could not be decoded, by reason',
+      help: 'Export packets dropped (not_allowed, decode_backlog, tcp_framing) or not wholly decodable (truncated, malformed, unsupported_version; records before the fault are kept)',
       labelNames: ['reason'] as const,
-      registers: [registry],
+      registers: r,
     }),
     records: new Counter({
       name: 'wardwatch_collector_records_decoded_total',
       help: 'Flow records decoded',
-      registers: [registry],
+      registers: r,
+    }),
+    recordsRouted: new Counter({
+      name: 'wardwatch_collector_records_routed_total',
+      help: 'Record copies routed to a device partition (a flow between two devices counts twice)',
+      registers: r,
     }),
     recordsPublished: new Counter({
       name: 'wardwatch_collector_records_published_total',
-      help: 'Flow records accepted by the transport (a record for two devices counts once)',
-      registers: [registry],
+      help: 'Record copies acknowledged by the transport (Kafka: by all in-sync replicas)',
+      registers: r,
     }),
     recordsDropped: new Counter({
       name: 'wardwatch_collector_records_dropped_total',
-      help: 'Flow records not published, by reason',
+      help: 'Records not published, by reason: unmonitored (records without a device endpoint), buffer_full and shutdown (record copies)',
       labelNames: ['reason'] as const,
-      registers: [registry],
+      registers: r,
     }),
-    pending: new Gauge({
-      name: 'wardwatch_collector_records_pending',
-      help: 'Records decoded and waiting to be published',
-      registers: [registry],
+    templates: new Gauge({
+      name: 'wardwatch_collector_templates',
+      help: 'Templates held by the decoders',
+      registers: r,
+    }),
+    templateEvents: new Counter({
+      name: 'wardwatch_collector_template_events_total',
+      help: 'Template events: learned, withdrawn, rejected, imported (from templates-v1)',
+      labelNames: ['event'] as const,
+      registers: r,
+    }),
+    unknownTemplateSets: new Counter({
+      name: 'wardwatch_collector_unknown_template_sets_total',
+      help: 'Data sets that arrived before their template',
+      registers: r,
+    }),
+    heldSets: new Gauge({
+      name: 'wardwatch_collector_held_sets',
+      help: 'Data sets held waiting for their template',
+      registers: r,
+    }),
+    heldRecordsReleased: new Counter({
+      name: 'wardwatch_collector_held_records_released_total',
+      help: 'Records decoded from held data sets once their template arrived',
+      registers: r,
+    }),
+    heldSetsExpired: new Counter({
+      name: 'wardwatch_collector_held_sets_expired_total',
+      help: 'Held data sets dropped because their template never arrived in time (or the hold bound was hit)',
+      registers: r,
+    }),
+    sequenceLost: new Counter({
+      name: 'wardwatch_collector_sequence_lost_total',
+      help: 'Loss reported by exporter sequence numbers (v5 flows, v9 packets, IPFIX records), by exporter',
+      labelNames: ['exporter'] as const,
+      registers: r,
+    }),
+    sequenceResets: new Counter({
+      name: 'wardwatch_collector_sequence_resets_total',
+      help: 'Sequence jumps taken as an exporter restart',
+      registers: r,
+    }),
+    exporters: new Gauge({
+      name: 'wardwatch_collector_exporters',
+      help: 'Exporters known to the decoders',
+      registers: r,
+    }),
+    bufferBytes: new Gauge({
+      name: 'wardwatch_collector_buffer_bytes',
+      help: 'Bytes queued between decoding and the transport',
+      registers: r,
+    }),
+    bufferFill: new Gauge({
+      name: 'wardwatch_collector_buffer_fill_ratio',
+      help: 'Fill of the buffer between decoding and the transport, 0..1',
+      registers: r,
+    }),
+    backlogBytes: new Gauge({
+      name: 'wardwatch_collector_decode_backlog_bytes',
+      help: 'Bytes of datagrams handed to decode workers and not yet decoded',
+      registers: r,
+    }),
+    publishSeconds: new Histogram({
+      name: 'wardwatch_collector_kafka_publish_seconds',
+      help: 'Latency of a successful publish to the transport (Kafka produce with acks=all)',
+      labelNames: ['topic'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    }),
+    publishRetries: new Counter({
+      name: 'wardwatch_collector_kafka_retries_total',
+      help: 'Failed publishes that will be retried with backoff',
+      registers: r,
+    }),
+    tcpConnections: new Gauge({
+      name: 'wardwatch_collector_tcp_connections',
+      help: 'Open IPFIX-over-TCP connections',
+      registers: r,
+    }),
+    otelPublished: meter.createCounter('wardwatch.collector.records.published', {
+      description: 'Record copies acknowledged by the transport',
+    }),
+    otelDropped: meter.createCounter('wardwatch.collector.records.dropped', {
+      description: 'Records not published',
     }),
   };
+  const labelled = new Set<string>();
+
+  /** Adds one shard output's counters. */
+  function applyStats(
+    s: ShardStats,
+    shardLevels: { templates: number[]; held: number[]; exporters: number[] },
+    shard: number,
+  ) {
+    for (const v in s.packets) m.packets.inc({ version: v }, s.packets[v]!);
+    for (const c in s.invalid) m.packetsDropped.inc({ reason: c }, s.invalid[c]!);
+    if (s.records > 0) m.records.inc(s.records);
+    if (s.routed > 0) m.recordsRouted.inc(s.routed);
+    if (s.unmonitored > 0) {
+      m.recordsDropped.inc({ reason: 'unmonitored' }, s.unmonitored);
+      m.otelDropped.add(s.unmonitored, { reason: 'unmonitored' });
+    }
+    if (s.templatesLearned > 0) m.templateEvents.inc({ event: 'learned' }, s.templatesLearned);
+    if (s.templatesWithdrawn > 0) m.templateEvents.inc({ event: 'withdrawn' }, s.templatesWithdrawn);
+    if (s.templatesRejected > 0) m.templateEvents.inc({ event: 'rejected' }, s.templatesRejected);
+    if (s.unknownTemplateSets > 0) m.unknownTemplateSets.inc(s.unknownTemplateSets);
+    if (s.heldRecordsReleased > 0) m.heldRecordsReleased.inc(s.heldRecordsReleased);
+    if (s.heldSetsExpired > 0) m.heldSetsExpired.inc(s.heldSetsExpired);
+    if (s.sequenceResets > 0) m.sequenceResets.inc(s.sequenceResets);
+    for (const exporter in s.sequenceLost) {
+      let label = exporter;
+      if (!labelled.has(exporter)) {
+        if (labelled.size < MAX_EXPORTER_LABELS) labelled.add(exporter);
+        else label = 'other';
+      }
+      m.sequenceLost.inc({ exporter: label }, s.sequenceLost[exporter]!);
+    }
+    shardLevels.templates[shard] = s.templateCount;
+    shardLevels.held[shard] = s.heldSets;
+    shardLevels.exporters[shard] = s.exporters;
+    const sum = (a: number[]) => a.reduce((x, y) => x + (y ?? 0), 0);
+    m.templates.set(sum(shardLevels.templates));
+    m.heldSets.set(sum(shardLevels.held));
+    m.exporters.set(sum(shardLevels.exporters));
+  }
+
+  return { ...m, applyStats };
 }
 
 export type CollectorMetrics = ReturnType<typeof createCollectorMetrics>;

@@ -25,22 +25,25 @@ export function hashApiKey(key: string): string {
 /** Creates a key: returns the key itself (shown once) and stores only its hash. */
 export async function createApiKey(
   pool: pg.Pool | pg.PoolClient,
-  opts: { name: string; role: Role; key?: string },
-): Promise<{ id: string; key: string }> {
+  opts: { name: string; role: Role; key?: string; expiresAt?: Date | null; createdBy?: string },
+): Promise<{ id: string; key: string; prefix: string }> {
   const key = opts.key ?? `ww_${randomBytes(24).toString('base64url')}`;
+  const prefix = key.slice(0, 7);
   const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO api_keys (name, role, key_hash, key_prefix) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (key_hash) DO UPDATE SET role = EXCLUDED.role, revoked_at = NULL
+    `INSERT INTO api_keys (name, role, key_hash, key_prefix, expires_at, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (key_hash) DO UPDATE SET role = EXCLUDED.role, revoked_at = NULL, expires_at = EXCLUDED.expires_at
      RETURNING id`,
-    [opts.name, opts.role, hashApiKey(key), key.slice(0, 7)],
+    [opts.name, opts.role, hashApiKey(key), prefix, opts.expiresAt ?? null, opts.createdBy ?? null],
   );
-  return { id: rows[0]!.id, key };
+  return { id: rows[0]!.id, key, prefix };
 }
 
-/** Finds the live key behind a presented secret. */
+/** Finds the live (not revoked, not expired) key behind a presented secret. */
 export async function findApiKey(pool: pg.Pool, key: string): Promise<Principal | undefined> {
   const { rows } = await pool.query<{ id: string; name: string; role: Role }>(
-    'SELECT id, name, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+    `SELECT id, name, role FROM api_keys
+     WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
     [hashApiKey(key)],
   );
   const row = rows[0];
@@ -50,7 +53,45 @@ export async function findApiKey(pool: pg.Pool, key: string): Promise<Principal 
 /** Counts keys that can still be used (first-run detection). */
 export async function countLiveApiKeys(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM api_keys WHERE revoked_at IS NULL',
+    'SELECT count(*)::int AS n FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())',
   );
   return rows[0]?.n ?? 0;
 }
+
+/**
+ * Verifies presented keys with a short-lived cache in front of the database, so a busy client costs
+ * one hash per request rather than a query. Revocation through this process clears the cache at once;
+ * elsewhere it takes effect within `ttlMs`.
+ */
+export function createKeyVerifier(pool: pg.Pool, ttlMs: number) {
+  const cache = new Map<string, { principal: Principal | undefined; until: number }>();
+  const lastUsedWritten = new Map<string, number>();
+  const MAX = 10_000;
+  return {
+    async verify(key: string): Promise<Principal | undefined> {
+      const now = Date.now();
+      const hit = cache.get(key);
+      if (hit && hit.until > now) return hit.principal;
+      const principal = await findApiKey(pool, key);
+      if (ttlMs > 0) {
+        if (cache.size >= MAX) cache.clear();
+        // Unknown keys are cached too (briefly), so guessing does not turn into database load.
+        cache.set(key, { principal, until: now + ttlMs });
+      }
+      if (principal && (lastUsedWritten.get(principal.keyId) ?? 0) < now - 60_000) {
+        lastUsedWritten.set(principal.keyId, now);
+        pool
+          .query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [principal.keyId])
+          .catch(() => {});
+      }
+      return principal;
+    },
+    /** Forgets every cached verdict (after a revocation or a role change). */
+    clear(): void {
+      cache.clear();
+    },
+  };
+}
+
+/** The key verifier's interface. */
+export type KeyVerifier = ReturnType<typeof createKeyVerifier>;

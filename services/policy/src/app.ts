@@ -1,26 +1,53 @@
-import { isIP } from 'node:net';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type as T } from '@sinclair/typebox';
+import { loadConfig, type WardwatchConfig } from '@wardwatch/config';
 import type { Database } from '@wardwatch/storage';
 import type { Logger, Registry } from '@wardwatch/telemetry';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { findApiKey, type Principal, type Role, roleAllows } from './api-keys.ts';
-import { ApiError } from './errors.ts';
-import {
-  type Device,
-  DeviceList,
-  DeviceListQuery,
-  Device as DeviceSchema,
-  ErrorBody,
-  IpParams,
-} from './schemas.ts';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
+import { createKeyVerifier, type KeyVerifier, type Principal, type Role, roleAllows } from './api-keys.ts';
+import type { App, RouteContext } from './context.ts';
+import { ApiError, fromPgError } from './errors.ts';
+import { createSecretBox, type SecretBox } from './outbox/secrets.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { alertRoutes } from './routes/alerts.ts';
+import { deviceRoutes } from './routes/devices.ts';
+import { enforcementRoutes } from './routes/enforcement.ts';
+import { exporterRoutes } from './routes/exporters.ts';
+import { policyRoutes } from './routes/policies.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import { AlertSummary, Device, ErrorBody, Policy, Rule, responses } from './schemas.ts';
+
+/** One row of the route table: what the authorisation matrix test iterates over. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  auth: Role | 'public';
+  /** The request schemas (JSON Schema), for tests that generate input from them. */
+  body: unknown;
+  querystring: unknown;
+  params: unknown;
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The least role a route accepts; `public` for health probes only. */
-    auth: Role | 'public';
+    auth?: Role | 'public';
   }
   interface FastifyRequest {
     principal: Principal | undefined;
+  }
+  interface FastifyInstance {
+    /** Every route with its authorisation rule, in registration order. */
+    routeTable: RouteEntry[];
   }
 }
 
@@ -29,150 +56,264 @@ export interface PolicyAppDeps {
   db: Database;
   logger: Logger;
   registry: Registry;
+  /** Defaults to the built-in configuration (tests); the service passes its own. */
+  config?: WardwatchConfig;
   /** Extra readiness checks (e.g. the transport), by name. */
   readiness?: Record<string, () => Promise<boolean>>;
+  verifier?: KeyVerifier;
+  secrets?: SecretBox;
 }
 
-interface DeviceRow {
-  ip: string;
-  first_seen: Date;
-  last_seen: Date;
-  bytes_sent: number;
-  packets_sent: number;
-  flows_sent: number;
-  bytes_received: number;
-  packets_received: number;
-  flows_received: number;
-}
+/** Fastify's own 4xx codes, mapped to the API's stable codes. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_JSON',
+  FST_ERR_BAD_URL: 'BAD_URL',
+  FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
+};
 
-const DEVICE_COLUMNS = `host(ip) AS ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent,
-  bytes_received, packets_received, flows_received`;
-
-function toDevice(r: DeviceRow): Device {
-  return {
-    ip: r.ip,
-    firstSeen: r.first_seen.toISOString(),
-    lastSeen: r.last_seen.toISOString(),
-    bytes: r.bytes_sent + r.bytes_received,
-    packets: r.packets_sent + r.packets_received,
-    flows: r.flows_sent + r.flows_received,
-    bytesSent: r.bytes_sent,
-    packetsSent: r.packets_sent,
-    flowsSent: r.flows_sent,
-    bytesReceived: r.bytes_received,
-    packetsReceived: r.packets_received,
-    flowsReceived: r.flows_received,
-  };
+/** Presented key: `Authorization: Bearer <key>`, or Basic with the key as password (firewalls fetching EDLs). */
+function presentedKey(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const bearer = /^Bearer\s+(\S{1,512})$/i.exec(header);
+  if (bearer) return bearer[1];
+  const basic = /^Basic\s+([A-Za-z0-9+/=]{1,1024})$/i.exec(header);
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    const key = i >= 0 ? decoded.slice(i + 1) : decoded;
+    return key.length > 0 ? key : undefined;
+  }
+  return undefined;
 }
 
 /** Builds the REST API (routes, auth, error handling) without listening; `listen()` is the caller's. */
 export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
+  const config = deps.config ?? loadConfig({ env: {} });
   const { db } = deps;
+  const verifier = deps.verifier ?? createKeyVerifier(db.pool, config.api.keyCacheMs);
+  const secrets = deps.secrets ?? createSecretBox(config.webhooks.secretKey);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    bodyLimit: 1_048_576,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true } },
-  }).withTypeProvider<TypeBoxTypeProvider>();
+    // Writes are in the audit log and failures in the error handler; a log line per request would
+    // cost more than the request on the hot read paths.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.api.bodyLimitBytes,
+    routerOptions: { maxParamLength: 200 },
+    // Router-level rejections (over-long or malformed path parameters) in the API's error shape.
+    frameworkErrors: (err, _req, reply) => {
+      const code = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'PARAM_TOO_LONG' : 'BAD_URL';
+      (reply as unknown as { status(n: number): { send(b: unknown): void } })
+        .status(err.statusCode ?? 400)
+        .send({ error: { code, message: 'malformed or over-long path parameter' } });
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
-  app.addSchema(ErrorBody);
+  for (const s of [ErrorBody, Device, AlertSummary, Rule, Policy]) app.addSchema(s);
   app.decorateRequest('principal', undefined);
+  const routeTable: RouteEntry[] = [];
+  app.decorate('routeTable', routeTable);
 
-  // Every route declares who may call it; a route without that declaration is refused, so a new
-  // route cannot be public by omission.
-  app.addHook('onRequest', async (req) => {
+  // Every route declares who may call it; one that does not is refused at registration, so a new route
+  // cannot be public by omission. The documentation routes of @fastify/swagger-ui need a viewer key.
+  app.addHook('onRoute', (route) => {
+    route.config ??= {};
+    if (!route.config.auth) {
+      if (route.url.startsWith('/docs')) route.config.auth = 'viewer';
+      else throw new Error(`route ${route.method} ${route.url} declares no auth (config.auth)`);
+    }
+    const auth = route.config.auth;
+    if (route.schema && !route.schema.hide) {
+      route.schema.security = auth === 'public' ? [] : [{ apiKey: [] }];
+      if (auth !== 'public')
+        route.schema.description = `${route.schema.description ?? ''}\n\nRole: ${auth} or above.`.trim();
+    }
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === 'HEAD') continue;
+      routeTable.push({
+        method,
+        url: route.url,
+        auth,
+        body: route.schema?.body,
+        querystring: route.schema?.querystring,
+        params: route.schema?.params,
+      });
+    }
+  });
+
+  // Unknown keys are looked up in the database (then cached briefly); so are failed attempts per
+  // address, which are refused for a minute after too many.
+  const failures = new Map<string, { n: number; until: number }>();
+  app.addHook('onRequest', async (req, reply) => {
     const need = req.routeOptions.config?.auth;
     if (need === 'public') return;
-    if (!need) {
-      if (req.routeOptions.url === undefined) return; // 404 handler
-      throw new ApiError(500, 'ROUTE_WITHOUT_AUTH', 'route has no authorisation rule');
+    if (!need) return; // the 404 handler: no route, nothing to protect
+    const f = failures.get(req.ip);
+    if (f && f.until > Date.now() && f.n >= 1000)
+      throw new ApiError(429, 'RATE_LIMITED', 'too many failed authentications');
+    const key = presentedKey(req.headers.authorization);
+    const principal = key ? await verifier.verify(key) : undefined;
+    if (!principal && key) {
+      const now = Date.now();
+      const cur = f && f.until > now ? f : { n: 0, until: now + 60_000 };
+      cur.n++;
+      if (failures.size > 10_000) failures.clear();
+      failures.set(req.ip, cur);
     }
-    const header = req.headers.authorization;
-    const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!m) throw new ApiError(401, 'UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key>"');
-    const principal = await findApiKey(db.pool, m[1]!);
-    if (!principal) throw new ApiError(401, 'UNAUTHENTICATED', 'unknown or revoked API key');
-    if (!roleAllows(principal.role, need)) {
+    if (!principal) {
+      reply.header('www-authenticate', 'Bearer realm="wardwatch", Basic realm="wardwatch"');
+      throw new ApiError(
+        401,
+        'UNAUTHENTICATED',
+        key ? 'unknown, expired or revoked API key' : 'send an API key as "Authorization: Bearer <key>"',
+      );
+    }
+    if (!roleAllows(principal.role, need))
       throw new ApiError(403, 'FORBIDDEN', `this route needs the ${need} role`);
-    }
     req.principal = principal;
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
-    const status = err instanceof ApiError ? err.statusCode : (err.statusCode ?? 500);
+    const mapped = err instanceof ApiError ? err : fromPgError(err);
+    const status = mapped ? mapped.statusCode : (err.statusCode ?? 500);
     if (status >= 500) {
-      req.log.error({ err }, 'request failed');
+      req.log.error({ err, url: req.url, method: req.method }, 'request failed');
       return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
     }
-    const code =
-      err instanceof ApiError ? err.code : err.validation ? 'BAD_REQUEST' : err.code || 'BAD_REQUEST';
-    return reply.status(status).send({ error: { code, message: err.message } });
+    let code: string;
+    if (mapped) code = mapped.code;
+    else if ((err as FastifyError).validation) code = 'VALIDATION_FAILED';
+    else if (status === 429) code = 'RATE_LIMITED';
+    else code = FASTIFY_CODES[(err as FastifyError).code] ?? 'BAD_REQUEST';
+    const message = mapped ? mapped.message : err.message;
+    return reply.status(status).send({ error: { code, message: message.slice(0, 500) } });
   });
 
   app.setNotFoundHandler((_req, reply) => {
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
   });
 
-  app.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
-
-  app.get('/readyz', { config: { auth: 'public' } }, async (_req, reply) => {
-    const checks: Record<string, boolean> = { database: await db.ping() };
-    for (const [name, check] of Object.entries(deps.readiness ?? {})) checks[name] = await check();
-    const ready = Object.values(checks).every(Boolean);
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  await app.register(rateLimit, {
+    global: true,
+    max: config.api.rateLimitPerMinute,
+    timeWindow: 60_000,
+    hook: 'onRequest',
+    keyGenerator: (req) => (req.principal ? `k:${req.principal.keyId}` : `ip:${req.ip}`),
+    errorResponseBuilder: (_req, c) =>
+      new ApiError(
+        429,
+        'RATE_LIMITED',
+        `rate limit of ${c.max} requests per minute exceeded; retry in ${c.after}`,
+      ),
   });
-
-  app.get('/metrics', { config: { auth: 'viewer' } }, async (_req, reply) => {
-    reply.header('content-type', deps.registry.contentType);
-    return deps.registry.metrics();
-  });
-
-  app.get(
-    '/v1/devices',
-    {
-      config: { auth: 'viewer' },
-      schema: {
-        summary: 'List devices',
-        tags: ['devices'],
-        querystring: DeviceListQuery,
-        response: { 200: DeviceList, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody },
+  await app.register(helmet, {
+    // Swagger UI needs its own inline styles and scripts; everything else is JSON or text.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
       },
     },
-    async (req) => {
-      const { limit, cursor } = req.query;
-      if (cursor !== undefined && isIP(cursor) === 0) throw new ApiError(400, 'BAD_CURSOR', 'invalid cursor');
-      const { rows } = await db.pool.query<DeviceRow>(
-        `SELECT ${DEVICE_COLUMNS} FROM devices WHERE ($1::inet IS NULL OR ip > $1::inet) ORDER BY ip LIMIT $2`,
-        [cursor ?? null, limit + 1],
-      );
-      const more = rows.length > limit;
-      const items = rows.slice(0, limit).map(toDevice);
-      return { items, nextCursor: more ? items[items.length - 1]!.ip : null };
+    hsts: { maxAge: 31536000 },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Wardwatch API',
+        version: '1.0.0',
+        description:
+          'The SOC API of Wardwatch: device inventory and behaviour, alerts, device policies (RFC 8520 MUD), ' +
+          'enforcement (quarantine, webhooks, firewall feeds) and administration. Authenticate with ' +
+          '`Authorization: Bearer <API key>`.',
+      },
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Wardwatch API key' } },
+      },
+      security: [{ apiKey: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    uiConfig: { persistAuthorization: false },
+  });
+
+  const ctx: RouteContext = {
+    db,
+    config,
+    logger: deps.logger,
+    registry: deps.registry,
+    verifier,
+    secrets,
+    readiness: deps.readiness ?? {},
+  };
+
+  app.get(
+    '/healthz',
+    {
+      config: { auth: 'public' },
+      schema: { summary: 'Liveness', tags: ['health'], response: { 200: T.Object({ status: T.String() }) } },
+    },
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      config: { auth: 'public' },
+      schema: {
+        summary: 'Readiness: the database and the transport answer',
+        tags: ['health'],
+        response: {
+          200: T.Object({ status: T.String(), checks: T.Record(T.String(), T.Boolean()) }),
+          503: T.Object({ status: T.String(), checks: T.Record(T.String(), T.Boolean()) }),
+        },
+      },
+    },
+    async (_req, reply) => {
+      const checks: Record<string, boolean> = { database: await db.ping() };
+      for (const [name, check] of Object.entries(ctx.readiness))
+        checks[name] = await check().catch(() => false);
+      const ready = Object.values(checks).every(Boolean);
+      return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
     },
   );
 
   app.get(
-    '/v1/devices/:ip',
+    '/metrics',
     {
       config: { auth: 'viewer' },
       schema: {
-        summary: 'One device',
-        tags: ['devices'],
-        params: IpParams,
-        response: { 200: DeviceSchema, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody },
+        summary: 'Prometheus metrics',
+        tags: ['health'],
+        produces: ['text/plain'],
+        response: responses({ 200: T.String() }),
       },
     },
-    async (req) => {
-      const { ip } = req.params;
-      if (isIP(ip) === 0)
-        throw new ApiError(400, 'BAD_ADDRESS', `${JSON.stringify(ip)} is not an IP address`);
-      const { rows } = await db.pool.query<DeviceRow>(
-        `SELECT ${DEVICE_COLUMNS} FROM devices WHERE ip = $1::inet`,
-        [ip],
-      );
-      if (rows.length === 0) throw new ApiError(404, 'DEVICE_NOT_FOUND', `no device ${ip}`);
-      return toDevice(rows[0]!);
+    async (_req, reply) => {
+      reply.header('content-type', deps.registry.contentType);
+      return deps.registry.metrics();
     },
   );
+
+  app.get('/openapi.json', { config: { auth: 'viewer' }, schema: { hide: true } }, async () => app.swagger());
+
+  deviceRoutes(app, ctx);
+  alertRoutes(app, ctx);
+  policyRoutes(app, ctx);
+  enforcementRoutes(app, ctx);
+  exporterRoutes(app, ctx);
+  webhookRoutes(app, ctx);
+  adminRoutes(app, ctx);
 
   return app as unknown as FastifyInstance;
 }

@@ -1,13 +1,33 @@
-// The policy service: the SOC's REST API (fastify) over the inventory in PostgreSQL.
+// The policy service: the SOC's REST API (fastify) over the inventory in PostgreSQL, with enforcement
+// hooks: quarantine, webhooks from a PostgreSQL outbox, firewall feeds and CEF to a SIEM.
 import type { WardwatchConfig } from '@wardwatch/config';
 import type { Database } from '@wardwatch/storage';
 import type { Logger, Registry } from '@wardwatch/telemetry';
 import type { FastifyInstance } from 'fastify';
-import { createApiKey } from './api-keys.ts';
+import { createApiKey, createKeyVerifier } from './api-keys.ts';
 import { buildApp } from './app.ts';
+import { enforcePolicyViolations, pruneEvents, releaseExpired } from './enforcement.ts';
+import { createPolicyMetrics } from './metrics.ts';
+import { createDispatcher } from './outbox/dispatcher.ts';
+import { createSecretBox } from './outbox/secrets.ts';
+import { createSiemForwarder } from './outbox/siem.ts';
 
-export { countLiveApiKeys, createApiKey, hashApiKey, ROLES, type Role } from './api-keys.ts';
-export { buildApp, type PolicyAppDeps } from './app.ts';
+export {
+  countLiveApiKeys,
+  createApiKey,
+  hashApiKey,
+  type Principal,
+  ROLES,
+  type Role,
+  roleAllows,
+} from './api-keys.ts';
+export { buildApp, type PolicyAppDeps, type RouteEntry } from './app.ts';
+export { pruneEvents } from './enforcement.ts';
+export { parseCollector, renderExporterConfig, VENDORS } from './exporter-config.ts';
+export { type MudFile, MudFileSchema, renderMud, validateMud } from './mud.ts';
+export { formatCef, syslogLine } from './outbox/cef.ts';
+export { createSecretBox, type SecretBox } from './outbox/secrets.ts';
+export { signWebhook, verifyWebhook } from './outbox/signing.ts';
 
 /** What the policy service needs from its assembly. */
 export interface PolicyDeps {
@@ -27,26 +47,79 @@ export interface PolicyService {
   app(): FastifyInstance;
 }
 
-/** Creates the policy service; it listens on `start()`. */
+/**
+ * Creates the policy service; `start()` listens and starts the background loops: webhook dispatch,
+ * the SIEM forwarder (when configured), quarantine expiry and policy-action enforcement.
+ */
 export function createPolicyService(deps: PolicyDeps): PolicyService {
+  const { config, db, logger } = deps;
   let app: FastifyInstance | undefined;
   let url = '';
+  const metrics = createPolicyMetrics(deps.registry);
+  const secrets = createSecretBox(config.webhooks.secretKey);
+  const dispatcher = createDispatcher({ pool: db.pool, secrets, logger, metrics, options: config.webhooks });
+  const siemHost = config.siem.host;
+  const siem = siemHost
+    ? createSiemForwarder({
+        pool: db.pool,
+        logger,
+        metrics,
+        options: {
+          host: siemHost,
+          port: config.siem.port,
+          protocol: config.siem.protocol,
+          pollIntervalMs: config.siem.pollIntervalMs,
+        },
+      })
+    : undefined;
+  let sweeper: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> | undefined;
+  let sweeps = 0;
+
+  // Every 5 s: expired quarantines, policy actions; every 10 minutes: outbox events older than 30 days.
+  const sweep = async () => {
+    try {
+      await releaseExpired(db.pool);
+      metrics.enforced.inc(await enforcePolicyViolations(db.pool));
+      if (sweeps++ % 120 === 0) await pruneEvents(db.pool, 30);
+    } catch (err) {
+      logger.warn({ err }, 'enforcement sweep failed');
+    }
+  };
+
   return {
     async start() {
-      if (deps.config.api.bootstrapApiKey) {
-        await createApiKey(deps.db.pool, {
-          name: 'bootstrap',
-          role: 'admin',
-          key: deps.config.api.bootstrapApiKey,
-        });
+      if (config.api.bootstrapApiKey) {
+        await createApiKey(db.pool, { name: 'bootstrap', role: 'admin', key: config.api.bootstrapApiKey });
       }
-      app = await buildApp(deps);
-      url = await app.listen({ host: deps.config.api.host, port: deps.config.api.port });
+      if (!secrets.encrypting)
+        logger.warn(
+          'webhooks.secretKey is not set: webhook secrets are stored as given (set WARDWATCH_WEBHOOK_SECRET_KEY)',
+        );
+      app = await buildApp({
+        ...deps,
+        verifier: createKeyVerifier(db.pool, config.api.keyCacheMs),
+        secrets,
+      });
+      await app.listen({ host: config.api.host, port: config.api.port });
       const port = (app.server.address() as { port: number }).port;
-      url = `http://${deps.config.api.host === '0.0.0.0' ? '127.0.0.1' : deps.config.api.host}:${port}`;
-      deps.logger.info({ url }, 'REST API listening');
+      const host = config.api.host === '0.0.0.0' || config.api.host === '::' ? '127.0.0.1' : config.api.host;
+      url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      dispatcher.start();
+      siem?.start();
+      sweeper = setInterval(() => {
+        sweeping ??= sweep().finally(() => (sweeping = undefined));
+      }, 5000);
+      logger.info(
+        { url, siem: siemHost ? `${config.siem.protocol}://${siemHost}:${config.siem.port}` : 'off' },
+        'REST API listening',
+      );
     },
     async stop() {
+      if (sweeper) clearInterval(sweeper);
+      await sweeping;
+      await dispatcher.stop();
+      await siem?.stop();
       await app?.close();
     },
     url: () => url,

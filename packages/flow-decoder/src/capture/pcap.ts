@@ -36,7 +36,10 @@ function ipv4(b: Uint8Array, o: number): string {
 function ipv6(b: Uint8Array, o: number): string {
   const parts: string[] = [];
   for (let i = 0; i < 8; i++) parts.push(((b[o + 2 * i]! << 8) | b[o + 2 * i + 1]!).toString(16));
-  return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:::+/, '::');
+  return parts
+    .join(':')
+    .replace(/(^|:)0(:0)+(:|$)/, '::')
+    .replace(/:::+/, '::');
 }
 
 interface Fragments {

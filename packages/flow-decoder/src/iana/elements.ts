@@ -20,8 +20,23 @@ for (const [id, name, type, semantics, units] of IANA_ELEMENT_ROWS) {
   byId[id] = { id, pen: 0, name, type, semantics, units };
 }
 
-// Elements registered after the 2013 registry copy that test packets carry.
-const LATER: readonly [number, string, AbstractDataType][] = [
+// Elements missing from the 2013 registry copy that exporters send: NetFlow v9 (RFC 3954) field
+// types the copy lists only as "assigned for NetFlow v9 compatibility", and later registrations.
+const SUPPLEMENT: readonly [number, string, AbstractDataType][] = [
+  [34, 'samplingInterval', 'unsigned32'],
+  [35, 'samplingAlgorithm', 'unsigned8'],
+  [38, 'engineType', 'unsigned8'],
+  [39, 'engineId', 'unsigned8'],
+  [48, 'samplerId', 'unsigned8'],
+  [49, 'samplerMode', 'unsigned8'],
+  [50, 'samplerRandomInterval', 'unsigned32'],
+  [51, 'classId', 'unsigned8'],
+  [84, 'samplerName', 'string'],
+  [87, 'flagsAndSamplerId', 'unsigned32'],
+  [89, 'forwardingStatus', 'unsigned32'],
+  [92, 'srcTrafficIndex', 'unsigned32'],
+  [93, 'dstTrafficIndex', 'unsigned32'],
+  [100, 'className', 'string'],
   [403, 'rtpSequenceNumber', 'unsigned16'],
   [404, 'rtpPayloadType', 'unsigned8'],
   [407, 'mobileIMSI', 'string'],
@@ -33,7 +48,7 @@ const LATER: readonly [number, string, AbstractDataType][] = [
   [495, 'srhActiveSegmentIPv6', 'ipv6Address'],
   [500, 'srhSegmentIPv6EndpointBehavior', 'unsigned16'],
 ];
-for (const [id, name, type] of LATER) byId[id] ??= { id, pen: 0, name, type, semantics: '', units: '' };
+for (const [id, name, type] of SUPPLEMENT) byId[id] ??= { id, pen: 0, name, type, semantics: '', units: '' };
 
 const reverseCache = new Map<number, InformationElement>();
 

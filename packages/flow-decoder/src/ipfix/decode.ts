@@ -39,7 +39,11 @@ function templateSet(run: PacketRun, setId: number, b: Uint8Array, start: number
     p += 4;
     if (count === 0) {
       if (id === setId) {
-        run.stats.templatesWithdrawn += withdrawTemplates(run.state, run.session, (t) => t.options === options);
+        run.stats.templatesWithdrawn += withdrawTemplates(
+          run.state,
+          run.session,
+          (t) => t.options === options,
+        );
       } else if (id >= 256) {
         const t = run.session.templates.get(id);
         if (t !== undefined) {

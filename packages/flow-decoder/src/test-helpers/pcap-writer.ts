@@ -122,7 +122,13 @@ export function ethernetFrame(p: PacketSpec): Uint8Array {
 }
 
 /** Ethernet/IPv4/UDP frame carrying `payload` (captured export datagrams, for tshark). */
-export function udpFrame(src: string, dst: string, srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
+export function udpFrame(
+  src: string,
+  dst: string,
+  srcPort: number,
+  dstPort: number,
+  payload: Uint8Array,
+): Uint8Array {
   const f = ethernetFrame({ src, dst, protocol: 17, srcPort, dstPort, payload: payload.length });
   f.set(payload, 14 + 20 + 8);
   return f;
@@ -150,7 +156,9 @@ export function generateTraffic(seed: number, flows: number, startMs: number, sp
   const frames: Frame[] = [];
   for (let i = 0; i < flows; i++) {
     const v6 = i % 7 === 3;
-    const a = v6 ? `2001:db8:${int(1, 0xfff).toString(16)}::${int(1, 0xffff).toString(16)}` : `10.${int(0, 255)}.${int(0, 255)}.${int(1, 254)}`;
+    const a = v6
+      ? `2001:db8:${int(1, 0xfff).toString(16)}::${int(1, 0xffff).toString(16)}`
+      : `10.${int(0, 255)}.${int(0, 255)}.${int(1, 254)}`;
     const b = v6 ? `2001:db8:ffff::${int(1, 0xffff).toString(16)}` : `192.168.${int(0, 255)}.${int(1, 254)}`;
     const kind = i % 5;
     const protocol: 6 | 17 | 1 | 58 = kind < 3 ? 6 : kind === 3 ? 17 : v6 ? 58 : 1;

@@ -15,11 +15,14 @@ export function haveTool(name: string): boolean {
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { maxBuffer: 256 * 1024 * 1024 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    execFile(cmd, args, { maxBuffer: 256 * 1024 * 1024 }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    );
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A sleep whose timer does not keep the process alive. */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 /** A temporary directory removed by `cleanup()`. */
 export function tempDir(): { dir: string; cleanup: () => void } {
@@ -47,7 +50,21 @@ export async function softflowdExport(
     const pcap = path.join(dir, 'traffic.pcap');
     const ctl = path.join(dir, 'ctl');
     writeFileSync(pcap, writePcap(frames));
-    const args = ['-d', '-r', pcap, '-n', `127.0.0.1:${port}`, '-v', version, '-p', path.join(dir, 'pid'), '-c', ctl];
+    const args = [
+      '-d',
+      '-r',
+      pcap,
+      '-n',
+      `127.0.0.1:${port}`,
+      '-v',
+      version,
+      '-p',
+      path.join(dir, 'pid'),
+      '-c',
+      ctl,
+    ];
+    // With stdin at /dev/null softflowd reads the whole file, flushes every flow and exits; with a
+    // terminal on stdin it waits on its control socket instead, so poke it there if it lingers.
     const child = spawn('softflowd', [...args, ...extraArgs], { stdio: 'ignore' });
     let done = false;
     const exited = new Promise<void>((r) =>
@@ -57,15 +74,19 @@ export async function softflowdExport(
       }),
     );
     const deadline = Date.now() + 30_000;
-    while (!existsSync(ctl) && !done && Date.now() < deadline) await sleep(10);
+    await Promise.race([exited, sleep(2_000)]);
     while (!done && Date.now() < deadline) {
-      const stats = await run('softflowctl', ['-c', ctl, 'statistics']).catch(() => '');
+      const stats = existsSync(ctl)
+        ? await run('softflowctl', ['-c', ctl, 'statistics']).catch(() => '')
+        : '';
       const processed = Number(/Packets processed: (\d+)/.exec(stats)?.[1] ?? -1);
-      if (processed >= frames.length) break;
-      await sleep(10);
+      if (processed >= frames.length) {
+        await run('softflowctl', ['-c', ctl, 'shutdown']).catch(() => '');
+        await Promise.race([exited, sleep(5_000)]);
+        break;
+      }
+      await sleep(20);
     }
-    if (!done) await run('softflowctl', ['-c', ctl, 'shutdown']).catch(() => '');
-    await Promise.race([exited, sleep(10_000)]);
     if (!done) child.kill();
     // Let the last datagrams arrive.
     let n = -1;
@@ -81,49 +102,73 @@ export async function softflowdExport(
 }
 
 /** One field of tshark's JSON: a string, or an array when a packet repeats it. */
-type TsharkValue = string | string[];
+export type TsharkValue = string | string[];
+
+/** tshark's view of one export datagram: its flow records and options records, flattened. */
+export interface TsharkPacket {
+  flows: Record<string, TsharkValue>[];
+  options: Record<string, TsharkValue>[];
+}
 
 /**
  * Decodes export datagrams with tshark's cflow dissector: writes them as a pcap (127.0.0.1 ->
- * 127.0.0.1:port) and returns, per datagram, the flat `cflow` layer as tshark prints it.
+ * 127.0.0.1:port) and returns, per datagram, the records tshark shows.
  */
-export async function tsharkDecode(datagrams: readonly Uint8Array[], port: number): Promise<Record<string, TsharkValue>[][]> {
+export async function tsharkDecode(datagrams: readonly Uint8Array[], port: number): Promise<TsharkPacket[]> {
   const { dir, cleanup } = tempDir();
   try {
     const file = path.join(dir, 'exports.pcap');
     const base = Date.UTC(2030, 0, 1);
     writeFileSync(
       file,
-      writePcap(datagrams.map((d, i) => ({ tsMs: base + i, data: udpFrame('127.0.0.1', '127.0.0.1', 40000, port, d) }))),
+      writePcap(
+        datagrams.map((d, i) => ({
+          tsMs: base + i,
+          data: udpFrame('127.0.0.1', '127.0.0.1', 40000, port, d),
+        })),
+      ),
     );
-    const out = await run('tshark', ['-n', '-r', file, '-d', `udp.port==${port},cflow`, '-T', 'json', '-J', 'cflow']);
+    const out = await run('tshark', [
+      '-n',
+      '-r',
+      file,
+      '-d',
+      `udp.port==${port},cflow`,
+      '-T',
+      'json',
+      '--no-duplicate-keys',
+      '-J',
+      'cflow',
+    ]);
     const packets = JSON.parse(out) as { _source: { layers: { cflow?: unknown } } }[];
-    return packets.map((p) => flowsets(p._source.layers.cflow));
+    return packets.map((p) => records(p._source.layers.cflow));
   } finally {
     cleanup();
   }
 }
 
-// tshark nests each record as "Flow N" objects inside flowset objects; collect every object that
-// holds a flow's fields (a `cflow.*` key other than header and flowset bookkeeping).
-function flowsets(layer: unknown): Record<string, TsharkValue>[] {
-  const out: Record<string, TsharkValue>[] = [];
-  const visit = (o: unknown) => {
-    if (o === null || typeof o !== 'object') return;
-    if (Array.isArray(o)) {
-      for (const x of o) visit(x);
+// tshark nests each record as a "Flow N" object inside "Set" objects, with sub-trees such as
+// `cflow.timedelta_tree`; flatten each record with its sub-trees.
+function records(layer: unknown): TsharkPacket {
+  const out: TsharkPacket = { flows: [], options: [] };
+  const flatten = (o: Record<string, unknown>, into: Record<string, TsharkValue>) => {
+    for (const [k, v] of Object.entries(o)) {
+      if (typeof v === 'string' || Array.isArray(v)) into[k] = v as TsharkValue;
+      else if (k.endsWith('_tree') && v !== null && typeof v === 'object')
+        flatten(v as Record<string, unknown>, into);
+    }
+  };
+  const visit = (o: unknown, name: string) => {
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) return;
+    if (name.startsWith('Flow ') || name.startsWith('pdu ')) {
+      const rec: Record<string, TsharkValue> = {};
+      flatten(o as Record<string, unknown>, rec);
+      if ('cflow.srcaddr' in rec || 'cflow.srcaddrv6' in rec || 'cflow.protocol' in rec) out.flows.push(rec);
+      else out.options.push(rec);
       return;
     }
-    const rec: Record<string, TsharkValue> = {};
-    let isFlow = false;
-    for (const [k, v] of Object.entries(o)) {
-      if (typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
-        rec[k] = v as TsharkValue;
-        if (k === 'cflow.srcaddr' || k === 'cflow.srcaddrv6' || k === 'cflow.protocol') isFlow = true;
-      } else visit(v);
-    }
-    if (isFlow) out.push(rec);
+    for (const [k, v] of Object.entries(o)) if (!k.endsWith('_tree')) visit(v, k);
   };
-  visit(layer);
+  visit(layer, '');
   return out;
 }

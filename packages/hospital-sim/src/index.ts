@@ -1,0 +1,25 @@
+// A simulated hospital network for tests, benchmarks and demos: device classes with realistic schedules,
+// peers and ports, plus injected attacks, as packets (for a pcap and a real exporter) or as flow records.
+export { packetsToRecords, type RecordOptions, routeByDevice } from './records.ts';
+export {
+  createScenario,
+  type ExpectedAlert,
+  type Scenario,
+  type ScenarioOptions,
+  type SimAlertKind,
+  type SimClass,
+  type SimDevice,
+} from './scenario.ts';
+export {
+  ACK,
+  bulk,
+  ephemeral,
+  FIN,
+  PSH,
+  RST,
+  type SessionShape,
+  SYN,
+  tcp,
+  tcpSession,
+  udp,
+} from './traffic.ts';

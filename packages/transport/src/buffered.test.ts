@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createBufferedPublisher, type DropReason } from './buffered.ts';
+import type { Publisher, TransportMessage } from './types.ts';
+
+/** A sink that fails while `down` is true and records what it accepted. */
+function flakySink() {
+  const accepted: TransportMessage[] = [];
+  const state = { down: false, calls: 0 };
+  const publisher: Publisher = {
+    async publish(_topic, messages) {
+      state.calls++;
+      await new Promise((r) => setTimeout(r, 1));
+      if (state.down) throw new Error('broker unavailable');
+      accepted.push(...messages);
+    },
+    async close() {},
+  };
+  return { publisher, accepted, state };
+}
+
+const msg = (i: number, size = 100): TransportMessage => ({ key: `k${i}`, value: new Uint8Array(size) });
+
+test('publishes everything offered, grouped, and reports weights', async () => {
+  const sink = flakySink();
+  let weight = 0;
+  const b = createBufferedPublisher({
+    publisher: sink.publisher,
+    maxBytes: 1 << 20,
+    onPublished: (_t, _n, w) => {
+      weight += w;
+    },
+  });
+  for (let i = 0; i < 100; i++) assert.equal(b.offer('t', [msg(i)], 10), 'queued');
+  assert.equal(await b.drain(5_000), true);
+  assert.equal(sink.accepted.length, 100);
+  assert.deepEqual(
+    sink.accepted.map((m) => m.key),
+    Array.from({ length: 100 }, (_, i) => `k${i}`),
+    'in order',
+  );
+  assert.equal(weight, 1000);
+  assert.ok(sink.state.calls < 100, 'consecutive offers are grouped');
+});
+
+test('while the sink fails it retries with backoff, queues to the bound, drops beyond it with a count, and recovers', async () => {
+  const sink = flakySink();
+  sink.state.down = true;
+  const dropped: Record<string, number> = {};
+  let published = 0;
+  let retries = 0;
+  const b = createBufferedPublisher({
+    publisher: sink.publisher,
+    maxBytes: 10_000,
+    initialBackoffMs: 5,
+    maxBackoffMs: 20,
+    onPublished: (_t, _n, w) => {
+      published += w;
+    },
+    onDropped: (_t, _n, w, reason: DropReason) => {
+      dropped[reason] = (dropped[reason] ?? 0) + w;
+    },
+    onRetry: () => {
+      retries++;
+    },
+  });
+  let offered = 0;
+  let queued = 0;
+  for (let i = 0; i < 500; i++) {
+    offered++;
+    // offer never waits and never throws, whatever the sink does
+    if (b.offer('t', [msg(i)], 1) === 'queued') queued++;
+  }
+  assert.ok(queued > 0 && queued < 500);
+  assert.ok(b.queuedBytes() <= 10_000, 'memory stays bounded');
+  assert.equal(dropped.buffer_full, offered - queued);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(retries >= 3, 'retried with backoff');
+  assert.equal(b.failing(), true);
+  sink.state.down = false;
+  assert.equal(await b.drain(5_000), true, 'recovers by itself');
+  assert.equal(published, queued);
+  assert.equal(
+    published + (dropped.buffer_full ?? 0),
+    offered,
+    'every offer is published or counted as dropped',
+  );
+  assert.equal(b.failing(), false);
+});
+
+test('close drops what could not be published in time and reports it as shutdown', async () => {
+  const sink = flakySink();
+  sink.state.down = true;
+  const dropped: Record<string, number> = {};
+  const b = createBufferedPublisher({
+    publisher: sink.publisher,
+    maxBytes: 1 << 20,
+    initialBackoffMs: 5,
+    onDropped: (_t, _n, w, reason) => {
+      dropped[reason] = (dropped[reason] ?? 0) + w;
+    },
+  });
+  for (let i = 0; i < 10; i++) b.offer('t', [msg(i)], 3);
+  await b.close(50);
+  assert.equal(dropped.shutdown, 30);
+  assert.equal(b.offer('t', [msg(99)], 1), 'dropped');
+  assert.equal(dropped.shutdown, 31);
+});

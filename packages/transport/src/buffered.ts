@@ -1,0 +1,193 @@
+import type { Publisher, TransportMessage } from './types.ts';
+
+/** Why messages were dropped instead of published. */
+export type DropReason = 'buffer_full' | 'shutdown';
+
+/** Outcome of {@link BufferedPublisher.offer}: queued for publishing, or dropped (and reported). */
+export type OfferResult = 'queued' | 'dropped';
+
+/** Options of {@link createBufferedPublisher}. */
+export interface BufferedPublisherOptions {
+  /** The sink it wraps. */
+  publisher: Publisher;
+  /** Bound on queued message bytes (keys + values); past it, offers are dropped. */
+  maxBytes: number;
+  /** Largest group of messages handed to the sink in one call, bytes (default 1 MiB). */
+  maxBatchBytes?: number;
+  /** First retry delay after a failed publish, ms; doubles per attempt up to `maxBackoffMs`. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** A group was accepted by the sink; `weight` is the sum of the offers' weights (e.g. records). */
+  onPublished?: (topic: string, messages: number, weight: number, latencyMs: number) => void;
+  /** An offer (or, at shutdown, a queued group) was dropped. */
+  onDropped?: (topic: string, messages: number, weight: number, reason: DropReason) => void;
+  /** A publish failed and will be retried after `delayMs`. */
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * A bounded buffer with retries in front of a {@link Publisher}. `offer` never waits and never
+ * throws: the caller (a socket loop) keeps running whatever the sink does.
+ */
+export interface BufferedPublisher {
+  /** Queues messages whose combined weight is `weight`, or drops them when the bound is reached. */
+  offer(topic: string, messages: TransportMessage[], weight: number): OfferResult;
+  /** Bytes queued now (including the group being published). */
+  queuedBytes(): number;
+  /** Fill of the bound, 0..1. */
+  fill(): number;
+  /** True while the sink is failing (between a failed publish and the next success). */
+  failing(): boolean;
+  /** Resolves true once everything queued before the call is published, false after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<boolean>;
+  /** Drains for at most `timeoutMs`, drops what is left (reported as `shutdown`) and stops. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+interface Entry {
+  topic: string;
+  messages: TransportMessage[];
+  weight: number;
+  bytes: number;
+}
+
+function sizeOf(messages: readonly TransportMessage[]): number {
+  let n = 0;
+  for (const m of messages) n += m.key.length + (m.value?.byteLength ?? 0) + 16;
+  return n;
+}
+
+/**
+ * Wraps a sink with a bounded FIFO and a single publishing loop: consecutive offers for one topic are
+ * grouped up to `maxBatchBytes`; a failed group is retried with exponential backoff (with jitter) until
+ * it succeeds, while new offers queue up to `maxBytes` and are dropped (counted by `onDropped`) beyond.
+ * Memory stays bounded and nothing is lost silently.
+ */
+export function createBufferedPublisher(opts: BufferedPublisherOptions): BufferedPublisher {
+  const maxBatch = opts.maxBatchBytes ?? 1 << 20;
+  const initial = opts.initialBackoffMs ?? 100;
+  const maxBackoff = opts.maxBackoffMs ?? 5_000;
+  const queue: Entry[] = [];
+  let head = 0;
+  let bytes = 0;
+  let running = false;
+  let closed = false;
+  let isFailing = false;
+  let wake: (() => void) | undefined;
+  let idleWaiters: Array<() => void> = [];
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        wake = undefined;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(t);
+        wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  async function pump(): Promise<void> {
+    running = true;
+    try {
+      while (head < queue.length && !closed) {
+        // Group consecutive entries of one topic.
+        const first = queue[head]!;
+        let end = head + 1;
+        let groupBytes = first.bytes;
+        while (
+          end < queue.length &&
+          queue[end]!.topic === first.topic &&
+          groupBytes + queue[end]!.bytes <= maxBatch
+        ) {
+          groupBytes += queue[end]!.bytes;
+          end++;
+        }
+        const group = queue.slice(head, end);
+        const messages = group.length === 1 ? first.messages : group.flatMap((e) => e.messages);
+        const weight = group.reduce((s, e) => s + e.weight, 0);
+        for (let attempt = 1; !closed; attempt++) {
+          const t0 = performance.now();
+          try {
+            await opts.publisher.publish(first.topic, messages);
+            isFailing = false;
+            opts.onPublished?.(first.topic, messages.length, weight, performance.now() - t0);
+            break;
+          } catch (err) {
+            isFailing = true;
+            const base = Math.min(maxBackoff, initial * 2 ** Math.min(attempt - 1, 20));
+            const delay = Math.round(base / 2 + Math.random() * (base / 2));
+            opts.onRetry?.(err, attempt, delay);
+            await sleep(delay);
+          }
+        }
+        if (closed) break;
+        head = end;
+        bytes -= groupBytes;
+        // Compact the consumed prefix now and then instead of shifting per entry.
+        if (head > 1024 && head * 2 > queue.length) {
+          queue.splice(0, head);
+          head = 0;
+        }
+      }
+    } finally {
+      running = false;
+      if (head >= queue.length) {
+        queue.length = 0;
+        head = 0;
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  return {
+    offer(topic, messages, weight) {
+      if (messages.length === 0) return 'queued';
+      const size = sizeOf(messages);
+      if (closed || bytes + size > opts.maxBytes) {
+        opts.onDropped?.(topic, messages.length, weight, closed ? 'shutdown' : 'buffer_full');
+        return 'dropped';
+      }
+      queue.push({ topic, messages, weight, bytes: size });
+      bytes += size;
+      if (!running) void pump();
+      return 'queued';
+    },
+    queuedBytes: () => bytes,
+    fill: () => bytes / opts.maxBytes,
+    failing: () => isFailing,
+    async drain(timeoutMs) {
+      if (head >= queue.length && !running) return true;
+      return new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => {
+          idleWaiters = idleWaiters.filter((w) => w !== done);
+          resolve(false);
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(t);
+          resolve(true);
+        };
+        idleWaiters.push(done);
+        // Cut a backoff short: the sink may be back.
+        wake?.();
+      });
+    },
+    async close(timeoutMs) {
+      await this.drain(timeoutMs);
+      closed = true;
+      wake?.();
+      for (let i = head; i < queue.length; i++) {
+        const e = queue[i]!;
+        opts.onDropped?.(e.topic, e.messages.length, e.weight, 'shutdown');
+      }
+      queue.length = 0;
+      head = 0;
+      bytes = 0;
+    },
+  };
+}

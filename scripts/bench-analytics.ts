@@ -1,0 +1,191 @@
+// Benchmark: flow records per second one analytics worker turns into device models (inventory, profiles,
+// baselines, minute rollups, detections) and commits to PostgreSQL together with its offsets, for
+// inventories of 1k, 10k and 100k devices. Prints one line per inventory and, last, key=value figures.
+//
+//   pnpm bench:analytics                  # DATABASE_URL or the local PostgreSQL
+//   BENCH_RECORDS=300000 BENCH_BATCH_RECORDS=50000 BENCH_INVENTORIES=1000,10000 pnpm bench:analytics
+//
+// Records arrive as the collector publishes them (FlowBatch messages of one device's records, from
+// flushes of 500 records) in consumed batches of BENCH_BATCH_RECORDS records (a 1 MiB Kafka fetch of
+// gzip-compressed FlowBatches holds tens of thousands). Each inventory runs twice over the same flow
+// time span shifted forward: the first pass creates the inventory (reported as `create`), the second is
+// the steady state (reported as `records_per_s`). Decoding the protobuf messages is inside the timing.
+import { loadConfig } from '../packages/config/src/index.ts';
+import { createFlowRecord, encodeFlowBatch, type FlowRecord } from '../packages/flow-schema/src/index.ts';
+import { migrate, openDatabase } from '../packages/storage/src/index.ts';
+import { createLogger, createMetricsRegistry } from '../packages/telemetry/src/index.ts';
+import type { ConsumedBatch, ConsumedMessage, Transport } from '../packages/transport/src/index.ts';
+import { createAnalytics } from '../services/analytics/src/index.ts';
+
+const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const inventories = (process.env.BENCH_INVENTORIES ?? '1000,10000,100000').split(',').map(Number);
+const totalRecords = Number(process.env.BENCH_RECORDS ?? 400_000);
+const batchRecords = Number(process.env.BENCH_BATCH_RECORDS ?? 50_000);
+const FLUSH_RECORDS = 500;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Device i's address: 10.0.0.1 upwards (the servers live in 10.250/16, above every inventory here). */
+const deviceIp = (i: number) => `10.${((i + 1) >> 16) & 255}.${((i + 1) >> 8) & 255}.${(i + 1) & 255}`;
+const SERVICES = [443, 445, 53, 104, 2575, 3613, 2000, 9100];
+
+/**
+ * Consumed batches for one pass: every device has three (server, port) habits; records are spread
+ * uniformly over the inventory and over `spanMs` of flow time from `t0`.
+ */
+function buildBatches(
+  devices: number,
+  records: number,
+  t0: number,
+  spanMs: number,
+  seed: number,
+): ConsumedBatch[] {
+  const r = rng(seed);
+  const batches: ConsumedBatch[] = [];
+  let messages: ConsumedMessage[] = [];
+  let inBatch = 0;
+  let offset = 0;
+  let flush = new Map<string, FlowRecord[]>();
+  let inFlush = 0;
+  const emitFlush = () => {
+    for (const [device, rs] of flush) {
+      messages.push({
+        key: device,
+        value: encodeFlowBatch(rs, new Array(rs.length).fill(device)),
+        headers: {},
+        offset: String(offset++),
+      });
+    }
+    flush = new Map();
+    inFlush = 0;
+    if (inBatch >= batchRecords) {
+      batches.push({ topic: 'flows-v1', partition: 0, messages });
+      messages = [];
+      inBatch = 0;
+    }
+  };
+  for (let k = 0; k < records; k++) {
+    const d = Math.floor(r() * devices);
+    const ip = deviceIp(d);
+    const habit = (d * 7 + Math.floor(r() * 3)) % 97;
+    const f = createFlowRecord();
+    f.exporter = '192.0.2.1';
+    f.version = 9;
+    const external = habit % 11 === 0;
+    f.srcAddr = ip;
+    f.dstAddr = external ? `198.51.100.${habit}` : `10.250.${habit % 4}.${habit}`;
+    f.srcPort = 49152 + Math.floor(r() * 16000);
+    f.dstPort = SERVICES[habit % SERVICES.length]!;
+    f.protocol = habit % 5 === 0 ? 17 : 6;
+    f.tcpFlags = f.protocol === 6 ? 0x1b : 0;
+    f.packets = 2 + Math.floor(r() * 20);
+    f.bytes = f.packets * (60 + Math.floor(r() * 1200));
+    f.startMs = t0 + Math.floor((k / records) * spanMs);
+    f.endMs = f.startMs + Math.floor(r() * 20_000);
+    f.receivedMs = f.endMs;
+    let list = flush.get(ip);
+    if (!list) {
+      list = [];
+      flush.set(ip, list);
+    }
+    list.push(f);
+    inFlush++;
+    inBatch++;
+    if (inFlush >= FLUSH_RECORDS) emitFlush();
+  }
+  emitFlush();
+  if (messages.length > 0) batches.push({ topic: 'flows-v1', partition: 0, messages });
+  return batches;
+}
+
+/** A transport that only says "kafka": the worker then commits its offsets with the models. */
+const kafkaLike = { kind: 'kafka' } as unknown as Transport;
+
+async function runInventory(devices: number) {
+  const schema = `bench_an_${process.pid}_${devices}`;
+  const db = await openDatabase({ kind: 'postgres', url, schema, poolSize: 2 });
+  await migrate(db);
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      monitoredNetworks: ['10.0.0.0/8'],
+      'analytics.learningPeriod': '10m',
+      'analytics.groupId': schema,
+    },
+  });
+  const analytics = createAnalytics({
+    config,
+    transport: kafkaLike,
+    db,
+    logger: createLogger({ level: 'warn' }),
+    registry: createMetricsRegistry(),
+  });
+  await analytics.reload();
+  const spanMs = 10 * 60_000;
+  const t0 = Date.now() - 2 * spanMs;
+  const results: Array<{ seconds: number; records: number }> = [];
+  let base = 0;
+  for (const pass of [0, 1]) {
+    const batches = buildBatches(devices, totalRecords, t0 + pass * spanMs, spanMs, 7 + pass);
+    // Offsets continue from the previous pass, as on a real partition.
+    for (const b of batches) for (const m of b.messages) m.offset = String(Number(m.offset) + base);
+    base += batches.reduce((n, b) => n + b.messages.length, 0);
+    const before = analytics.counts().records;
+    const t = process.hrtime.bigint();
+    for (const b of batches) await analytics.handle(b);
+    const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+    results.push({ seconds, records: analytics.counts().records - before });
+  }
+  const rows = await db.pool.query<{ devices: string; profiles: string; rollups: string }>(
+    `SELECT (SELECT count(*) FROM devices)::text AS devices, (SELECT count(*) FROM device_profiles)::text AS profiles,
+       (SELECT count(*) FROM device_rollups_minute)::text AS rollups`,
+  );
+  await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await db.close();
+  const [create, steady] = results as [(typeof results)[0], (typeof results)[0]];
+  const line = {
+    inventory: devices,
+    records: steady.records,
+    batch_records: batchRecords,
+    seconds: steady.seconds.toFixed(2),
+    records_per_s: Math.round(steady.records / steady.seconds),
+    create_records_per_s: Math.round(create.records / create.seconds),
+    db_devices: Number(rows.rows[0]!.devices),
+    db_profiles: Number(rows.rows[0]!.profiles),
+    db_rollups: Number(rows.rows[0]!.rollups),
+  };
+  console.log(
+    Object.entries(line)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
+  );
+  return line;
+}
+
+const out: Record<string, number | string> = {};
+let last: Awaited<ReturnType<typeof runInventory>> | undefined;
+for (const n of inventories) {
+  last = await runInventory(n);
+  out[`records_per_s_${n >= 1000 ? `${n / 1000}k` : n}`] = last.records_per_s;
+}
+if (last) {
+  console.log(
+    Object.entries({
+      inventory: last.inventory,
+      records_per_s: last.records_per_s,
+      batch_records: batchRecords,
+      ...out,
+    })
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
+  );
+}

@@ -1,0 +1,191 @@
+// Benchmark of the policy API against real PostgreSQL: 100k devices (with alerts, behaviour profiles
+// and baselines for a share of them), the real service in a child process, autocannon in this one.
+// Prints one line per scenario and, last, key=value figures for device detail (rps, p99_ms).
+//
+//   pnpm bench:api [-- --devices 100000 --duration 10 --connections 32]
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { loadConfig } from '../packages/config/src/index.ts';
+import { migrate, openDatabase } from '../packages/storage/src/index.ts';
+import { createLogger, createMetricsRegistry } from '../packages/telemetry/src/index.ts';
+import { createApiKey, createPolicyService } from '../services/policy/src/index.ts';
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const KEY = 'bench-admin-key-0123456789abcdef';
+
+async function serve(schema: string): Promise<void> {
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      mode: 'cluster',
+      'database.url': DATABASE_URL,
+      'database.schema': schema,
+      'database.poolSize': 16,
+      'api.host': '127.0.0.1',
+      'api.port': 0,
+      'api.rateLimitPerMinute': 100_000_000,
+      'api.bootstrapApiKey': KEY,
+      'webhooks.secretKey': 'bench-webhook-secret-key-0123',
+      logLevel: 'warn',
+    },
+  });
+  const db = await openDatabase({ kind: 'postgres', url: DATABASE_URL, schema, poolSize: 16 });
+  const service = createPolicyService({
+    config,
+    db,
+    logger: createLogger({ level: 'warn' }),
+    registry: createMetricsRegistry(),
+  });
+  await service.start();
+  process.stdout.write(`${JSON.stringify({ url: service.url() })}\n`);
+  process.once('SIGTERM', async () => {
+    await service.stop();
+    await db.close();
+    process.exit(0);
+  });
+}
+
+async function seed(schema: string, devices: number): Promise<void> {
+  const db = await openDatabase({ kind: 'postgres', url: DATABASE_URL, schema, poolSize: 2 });
+  try {
+    await migrate(db);
+    const t0 = Date.now();
+    // 100k devices over 10.0.0.0/8: classes, risk, analyst fields, a MAC for some.
+    await db.pool.query(
+      `INSERT INTO devices (ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent, class, class_confidence, risk, label, mac)
+       SELECT ('10.0.0.0'::inet + i), now() - interval '30 days', now() - (i % 1440) * interval '1 minute',
+              i * 1000, i * 10, i, (ARRAY['infusion-pump','patient-monitor','workstation','pacs-server','printer','unknown'])[1 + i % 6],
+              0.9, (i * 37) % 101, CASE WHEN i % 10 = 0 THEN 'device ' || i END,
+              CASE WHEN i % 3 = 0 THEN ('02:00:' || lpad(to_hex((i >> 24) & 255), 2, '0') || ':' || lpad(to_hex((i >> 16) & 255), 2, '0') || ':' ||
+                    lpad(to_hex((i >> 8) & 255), 2, '0') || ':' || lpad(to_hex(i & 255), 2, '0'))::macaddr END
+       FROM generate_series(1, $1::int) AS i`,
+      [devices],
+    );
+    await db.pool.query(
+      `INSERT INTO alerts (device_ip, kind, severity, title, first_seen, last_seen)
+       SELECT '10.0.0.0'::inet + i, 'new-peer', 'medium', 'new peer', now(), now() FROM generate_series(1, $1::int, 20) AS i`,
+      [devices],
+    );
+    await db.pool.query(
+      `INSERT INTO device_profiles (device_ip, peer, service_port, protocol, direction, peer_internal, flows, bytes_out, bytes_in,
+         packets, first_seen, last_seen)
+       SELECT '10.0.0.0'::inet + i, ('10.200.0.' || p)::cidr, 443, 6, 'outbound', true, 10, 100, 100, 10, now(), now()
+       FROM generate_series(1, $1::int, 4) AS i, generate_series(1, 5) AS p`,
+      [devices],
+    );
+    await db.pool.query(
+      `INSERT INTO device_baselines (device_ip, metric, slot, n, mean, m2, last_bucket)
+       SELECT '10.0.0.0'::inet + i, m, -1, 100, 1000, 5000, now()
+       FROM generate_series(1, $1::int, 4) AS i, unnest(ARRAY['bytes_out','bytes_in','flows']) AS m`,
+      [devices],
+    );
+    await db.pool.query('ANALYZE');
+    await createApiKey(db.pool, { name: 'bench', role: 'admin', key: KEY });
+    console.log(
+      `seeded ${devices} devices, alerts, profiles and baselines in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+  } finally {
+    await db.close();
+  }
+}
+
+function ipOf(i: number): string {
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+async function run(url: string, title: string, path: () => string, duration: number, connections: number) {
+  const result = await autocannon({
+    url,
+    connections,
+    duration,
+    headers: { authorization: `Bearer ${KEY}` },
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
+  });
+  const non2xx = result.non2xx + result.errors + result.timeouts;
+  console.log(
+    `${title.padEnd(16)} rps=${Math.round(result.requests.average)} p50_ms=${result.latency.p50} p99_ms=${result.latency.p99} ` +
+      `max_ms=${result.latency.max} requests=${result.requests.total} errors=${non2xx}`,
+  );
+  return result;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      serve: { type: 'string' },
+      devices: { type: 'string', default: '100000' },
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '32' },
+      'seed-only': { type: 'string' },
+    },
+  });
+  if (values.serve) return serve(values.serve);
+  if (values['seed-only']) return seed(values['seed-only'], Number(values.devices));
+  const devices = Number(values.devices);
+  const duration = Number(values.duration);
+  const connections = Number(values.connections);
+  const schema = `bench_api_${process.pid}`;
+  let child: ChildProcess | undefined;
+  try {
+    await seed(schema, devices);
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'bench-api.ts'), '--serve', schema],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let url = '';
+    for await (const line of createInterface({ input: child.stdout! })) {
+      if (line.startsWith('{"url"')) {
+        url = (JSON.parse(line) as { url: string }).url;
+        break;
+      }
+    }
+    if (!url) throw new Error('the service did not start');
+    console.log(
+      `service ${url} (child process), autocannon ${connections} connections x ${duration} s per scenario`,
+    );
+    // Warm-up: JIT, pool connections, key cache.
+    await run(
+      url,
+      'warm-up',
+      () => `/v1/devices/${ipOf(1 + Math.floor(Math.random() * devices))}`,
+      3,
+      connections,
+    );
+    const list = await run(
+      url,
+      'filtered-list',
+      () => `/v1/devices?class=infusion-pump&minRisk=${50 + Math.floor(Math.random() * 40)}&limit=50`,
+      duration,
+      connections,
+    );
+    const detail = await run(
+      url,
+      'device-detail',
+      () => `/v1/devices/${ipOf(1 + Math.floor(Math.random() * devices))}`,
+      duration,
+      connections,
+    );
+    console.log(
+      `devices=${devices} connections=${connections} list_rps=${Math.round(list.requests.average)} list_p99_ms=${list.latency.p99} ` +
+        `rps=${Math.round(detail.requests.average)} p50_ms=${detail.latency.p50} p99_ms=${detail.latency.p99} ` +
+        `errors=${detail.non2xx + detail.errors + detail.timeouts}`,
+    );
+  } finally {
+    if (child) {
+      child.kill('SIGTERM');
+      await once(child, 'exit').catch(() => {});
+    }
+    const db = await openDatabase({ kind: 'postgres', url: DATABASE_URL, schema, poolSize: 1 });
+    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.close();
+  }
+}
+
+await main();

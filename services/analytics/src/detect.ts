@@ -1,0 +1,435 @@
+import type { AnalyticsSettings } from './config.ts';
+import {
+  baselineFor,
+  closeBuckets,
+  type DetectWindow,
+  type DeviceModel,
+  DIRECTION_NAMES,
+  type ExternalContact,
+  effectiveClass,
+  INBOUND,
+  type ProfileEntry,
+  stddev,
+} from './model.ts';
+import { evaluatePolicy, type PolicySet } from './policies.ts';
+import { type Classification, classify, type DeviceFeatures, type Signatures } from './signatures.ts';
+
+// Detections over a device's model at the end of a batch. Each returns alert drafts; the store upserts
+// them into `alerts` (one open alert per device and kind, updated with the newest evidence).
+
+/** Alert severities, lowest first. */
+export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
+
+/** Alert kinds analytics raises. */
+export type AlertKind =
+  | 'new_peer'
+  | 'new_service'
+  | 'volume_spike'
+  | 'port_scan'
+  | 'host_scan'
+  | 'lateral_movement'
+  | 'exfiltration'
+  | 'external_contact'
+  | 'threat_intel'
+  | 'policy_violation'
+  | 'device_silent';
+
+/** An alert to open or update. */
+export interface AlertDraft {
+  device: string;
+  kind: AlertKind;
+  severity: Severity;
+  title: string;
+  evidence: Record<string, unknown>;
+  /** Flow time of the evidence. */
+  first: number;
+  last: number;
+}
+
+/** A device whose quarantine a policy asks for. */
+export interface QuarantineRequest {
+  device: string;
+  policyId: number;
+  reason: string;
+}
+
+/** Everything the end-of-batch step needs besides the model. */
+export interface DetectEnv {
+  settings: AnalyticsSettings;
+  signatures: Signatures;
+  policies: PolicySet;
+  isInternal(addr: string): boolean;
+  /** Newest flow time seen on the device's partition. */
+  watermark: number;
+}
+
+/** What the end-of-batch step found for one device. */
+export interface DeviceOutcome {
+  alerts: AlertDraft[];
+  classification: Classification | undefined;
+  quarantine: QuarantineRequest | undefined;
+}
+
+/** Samples a baseline needs before spikes are judged against it. */
+export const MIN_BASELINE_SAMPLES = 6;
+const SPIKE_SIGMAS = 6;
+const SPIKE_FACTOR = 5;
+const EXFIL_FACTOR = 10;
+const REPORTED_SPIKE = 1;
+const REPORTED_EXFIL = 2;
+/** A device "sends continuously" when no gap was longer than this... */
+const PERIODIC_MAX_GAP_MS = 120_000;
+/** ...over at least this long. */
+const PERIODIC_MIN_SPAN_MS = 300_000;
+
+const RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
+
+/** The more severe of two severities. */
+export function maxSeverity(a: Severity, b: Severity): Severity {
+  return RANK[a] >= RANK[b] ? a : b;
+}
+
+/** Whether a device sends continuously (a heartbeat), from its learned gaps. */
+export function isPeriodic(m: DeviceModel): boolean {
+  return (
+    m.lastSent > 0 && m.maxSendGap <= PERIODIC_MAX_GAP_MS && m.lastSent - m.firstSeen >= PERIODIC_MIN_SPAN_MS
+  );
+}
+
+/** Reduces a profile to the features signatures look at. */
+export function featuresOf(m: DeviceModel, isPeriodicNow: boolean): DeviceFeatures {
+  const served = new Map<number, Map<number, Set<string>>>();
+  const used = new Map<number, Map<number, Set<string>>>();
+  const inPeers = new Set<string>();
+  const outPeers = new Set<string>();
+  let external = false;
+  for (const e of m.profile.values()) {
+    const table = e.dir === INBOUND ? served : used;
+    let byProto = table.get(e.port);
+    if (!byProto) {
+      byProto = new Map();
+      table.set(e.port, byProto);
+    }
+    let peers = byProto.get(e.proto);
+    if (!peers) {
+      peers = new Set();
+      byProto.set(e.proto, peers);
+    }
+    peers.add(e.peer);
+    (e.dir === INBOUND ? inPeers : outPeers).add(e.peer);
+    if (!e.internal) external = true;
+  }
+  const count = (t: Map<number, Map<number, Set<string>>>) =>
+    new Map([...t].map(([port, bp]) => [port, new Map([...bp].map(([p, s]) => [p, s.size]))]));
+  return {
+    served: count(served),
+    used: count(used),
+    fanIn: inPeers.size,
+    fanOut: outPeers.size,
+    external,
+    periodic: isPeriodicNow,
+  };
+}
+
+function topContacts(map: Map<string, ExternalContact>, n = 5) {
+  return [...map]
+    .sort((a, b) => b[1].bytes - a[1].bytes)
+    .slice(0, n)
+    .map(([peer, c]) => ({ peer, bytes: c.bytes, packets: c.packets, ports: [...c.ports].slice(0, 10) }));
+}
+
+function span(map: Map<string, ExternalContact>): [number, number] {
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  for (const c of map.values()) {
+    if (c.first < first) first = c.first;
+    if (c.last > last) last = c.last;
+  }
+  return [first, last];
+}
+
+function entryView(e: ProfileEntry) {
+  return { peer: e.peer, port: e.port, protocol: e.proto, direction: DIRECTION_NAMES[e.dir] };
+}
+
+/**
+ * The end-of-batch step for one touched device: judges the open baseline buckets (volume spike,
+ * exfiltration), folds the closed ones, reclassifies when the profile changed, and runs the scan,
+ * lateral-movement, external-contact, threat-intel, new-peer/service and policy detections.
+ */
+export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
+  const s = env.settings;
+  const alerts: AlertDraft[] = [];
+  let classification: Classification | undefined;
+  let quarantine: QuarantineRequest | undefined;
+
+  if (m.reclassify) {
+    const c = classify(env.signatures, featuresOf(m, isPeriodic(m)));
+    if (c.class !== m.inferredClass || Math.abs(c.confidence - m.classConfidence) > 0.001) {
+      m.inferredClass = c.class;
+      m.classConfidence = c.confidence;
+      classification = c;
+    }
+  }
+  const cls = effectiveClass(m);
+  const sig = env.signatures.byClass.get(cls);
+  const critical = sig?.criticality === 'critical';
+  const policy = env.policies.resolve(m.ip, cls);
+
+  // Baseline judgements on the open buckets (learned devices only), before the closed ones are folded.
+  for (const b of m.buckets.values()) {
+    if (b.start < m.learnedAt) continue;
+    const bo = baselineFor(m, 'bytes_out', b.start, MIN_BASELINE_SAMPLES);
+    if (bo && (b.reported & REPORTED_SPIKE) === 0) {
+      const limit = Math.max(s.spikeMinBytes, bo.mean + SPIKE_SIGMAS * stddev(bo), SPIKE_FACTOR * bo.mean);
+      if (b.bytesOut > limit) {
+        b.reported |= REPORTED_SPIKE;
+        alerts.push({
+          device: m.ip,
+          kind: 'volume_spike',
+          severity: critical ? 'high' : 'medium',
+          title: `Sent ${b.bytesOut} bytes in ${s.bucketMs / 60_000} min, baseline ${Math.round(bo.mean)}`,
+          evidence: {
+            bucketStart: new Date(b.start).toISOString(),
+            bytesOut: b.bytesOut,
+            baselineMean: bo.mean,
+            baselineStddev: stddev(bo),
+            baselineSamples: bo.n,
+            limit,
+          },
+          first: b.start,
+          last: Math.min(b.start + s.bucketMs, m.lastSeen),
+        });
+      }
+    }
+    const eo = baselineFor(m, 'ext_bytes_out', b.start, MIN_BASELINE_SAMPLES);
+    if (eo && (b.reported & REPORTED_EXFIL) === 0) {
+      const limit = Math.max(s.exfilMinBytes, eo.mean + SPIKE_SIGMAS * stddev(eo), EXFIL_FACTOR * eo.mean);
+      if (b.extOut > limit) {
+        b.reported |= REPORTED_EXFIL;
+        alerts.push({
+          device: m.ip,
+          kind: 'exfiltration',
+          severity: 'high',
+          title: `Sent ${b.extOut} bytes to external peers in ${s.bucketMs / 60_000} min, baseline ${Math.round(eo.mean)}`,
+          evidence: {
+            bucketStart: new Date(b.start).toISOString(),
+            externalBytesOut: b.extOut,
+            baselineMean: eo.mean,
+            baselineStddev: stddev(eo),
+            baselineSamples: eo.n,
+            limit,
+            peers: m.external ? topContacts(m.external) : [],
+          },
+          first: b.start,
+          last: Math.min(b.start + s.bucketMs, m.lastSeen),
+        });
+      }
+    }
+  }
+  closeBuckets(m, env.watermark, s.bucketMs, s.latenessMs);
+
+  // Scans and lateral movement (no baseline needed: they fire during learning too).
+  for (const w of m.pastWindows) judgeWindow(m, w, s, alerts);
+  if (m.window?.dirty) judgeWindow(m, m.window, s, alerts);
+  if (m.window && m.window.start + 2 * s.scanWindowMs < m.lastSeen) m.window = undefined;
+
+  // The internet, for a device whose class or policy says internal-only.
+  if (m.external && (sig?.internalOnly || policy?.internalOnly)) {
+    const [first, last] = span(m.external);
+    alerts.push({
+      device: m.ip,
+      kind: 'external_contact',
+      severity: critical ? 'critical' : 'high',
+      title: `Internal-only ${cls} contacted ${m.external.size} external address(es)`,
+      evidence: {
+        class: cls,
+        policy: policy?.internalOnly ? policy.name : undefined,
+        peers: topContacts(m.external, 10),
+      },
+      first,
+      last,
+    });
+  }
+
+  if (m.threats) {
+    const [first, last] = span(m.threats);
+    alerts.push({
+      device: m.ip,
+      kind: 'threat_intel',
+      severity: critical ? 'critical' : 'high',
+      title: `Contact with ${m.threats.size} address(es) on the threat-intelligence list`,
+      evidence: { peers: topContacts(m.threats, 10) },
+      first,
+      last,
+    });
+  }
+
+  // New peers and services after learning, for classes with a stable communication profile.
+  if (m.newEntries.length > 0 && (sig?.stablePeers || policy)) {
+    const peers: ReturnType<typeof entryView>[] = [];
+    const services: ReturnType<typeof entryView>[] = [];
+    let first = Number.POSITIVE_INFINITY;
+    let last = 0;
+    for (const [e, newPeer] of m.newEntries) {
+      if (e.first < first) first = e.first;
+      if (e.last > last) last = e.last;
+      if (newPeer) peers.push(entryView(e));
+      let known = false;
+      for (const o of m.profile.values()) {
+        if (o !== e && o.port === e.port && o.proto === e.proto && o.dir === e.dir && !isNewIn(m, o)) {
+          known = true;
+          break;
+        }
+      }
+      if (!known) services.push(entryView(e));
+    }
+    if (peers.length > 0) {
+      alerts.push({
+        device: m.ip,
+        kind: 'new_peer',
+        severity: 'medium',
+        title: `${peers.length} new peer(s) after learning`,
+        evidence: { class: cls, peers: peers.slice(0, 20) },
+        first,
+        last,
+      });
+    }
+    if (services.length > 0) {
+      alerts.push({
+        device: m.ip,
+        kind: 'new_service',
+        severity: 'medium',
+        title: `${services.length} new service(s) after learning`,
+        evidence: { class: cls, services: services.slice(0, 20) },
+        first,
+        last,
+      });
+    }
+  }
+
+  if (policy) {
+    const violations = evaluatePolicy(env.policies, policy, m.profile.values(), env.isInternal);
+    if (violations.length > 0) {
+      let first = Number.POSITIVE_INFINITY;
+      let last = 0;
+      for (const e of m.profile.values()) {
+        if (!e.dirty || e.flows === 0) continue;
+        if (e.first < first) first = e.first;
+        if (e.last > last) last = e.last;
+      }
+      alerts.push({
+        device: m.ip,
+        kind: 'policy_violation',
+        severity: policy.action === 'quarantine' ? 'critical' : 'high',
+        title: `${violations.length} flow(s) outside policy ${policy.name}`,
+        evidence: { policy: policy.name, policyId: policy.id, violations: violations.slice(0, 20) },
+        first: Number.isFinite(first) ? first : m.lastSeen,
+        last: last || m.lastSeen,
+      });
+      if (policy.action === 'quarantine') {
+        quarantine = { device: m.ip, policyId: policy.id, reason: `policy ${policy.name} violated` };
+      }
+    }
+  }
+  return { alerts, classification, quarantine };
+}
+
+/** Raises host scan, port scan and lateral movement for one window, each once per growth of its figure. */
+function judgeWindow(m: DeviceModel, w: DetectWindow, s: AnalyticsSettings, alerts: AlertDraft[]): void {
+  const wEnd = w.start + s.scanWindowMs;
+  if (w.probes.size >= s.scanThreshold && w.probes.size > (w.reported.host_scan ?? 0)) {
+    w.reported.host_scan = w.probes.size;
+    const byPort = new Map<number, number>();
+    for (const ports of w.probes.values()) for (const p of ports) byPort.set(p, (byPort.get(p) ?? 0) + 1);
+    alerts.push({
+      device: m.ip,
+      kind: 'host_scan',
+      severity: 'high',
+      title: `Probed ${w.probes.size} hosts within ${s.scanWindowMs / 1000} s`,
+      evidence: {
+        windowStart: new Date(w.start).toISOString(),
+        hosts: w.probes.size,
+        sampleHosts: [...w.probes.keys()].slice(0, 20),
+        ports: [...byPort].sort((a, b) => b[1] - a[1]).slice(0, 10),
+      },
+      first: w.start,
+      last: wEnd,
+    });
+  }
+  for (const [host, ports] of w.probes) {
+    if (ports.size >= s.scanThreshold && ports.size > (w.reported.port_scan ?? 0)) {
+      w.reported.port_scan = ports.size;
+      alerts.push({
+        device: m.ip,
+        kind: 'port_scan',
+        severity: 'high',
+        title: `Probed ${ports.size} ports on ${host} within ${s.scanWindowMs / 1000} s`,
+        evidence: {
+          windowStart: new Date(w.start).toISOString(),
+          target: host,
+          ports: ports.size,
+          samplePorts: [...ports].slice(0, 30),
+        },
+        first: w.start,
+        last: wEnd,
+      });
+    }
+  }
+  if (w.admin.size >= s.lateralThreshold && w.admin.size > (w.reported.lateral_movement ?? 0)) {
+    w.reported.lateral_movement = w.admin.size;
+    const ports = new Set<number>();
+    for (const ps of w.admin.values()) for (const p of ps) ports.add(p);
+    alerts.push({
+      device: m.ip,
+      kind: 'lateral_movement',
+      severity: 'high',
+      title: `Reached ${w.admin.size} internal hosts on administration ports within ${s.scanWindowMs / 1000} s`,
+      evidence: {
+        windowStart: new Date(w.start).toISOString(),
+        hosts: w.admin.size,
+        sampleHosts: [...w.admin.keys()].slice(0, 20),
+        ports: [...ports],
+      },
+      first: w.start,
+      last: wEnd,
+    });
+  }
+}
+
+function isNewIn(m: DeviceModel, e: ProfileEntry): boolean {
+  for (const [n] of m.newEntries) if (n === e) return true;
+  return false;
+}
+
+/**
+ * `device_silent`: a device of a heartbeat class that sent continuously has sent nothing for longer
+ * than `silenceAfter` (and three of its longest learned gaps), counted after the lateness allowance
+ * on its partition's flow time. For a patient monitor that is a safety event.
+ */
+export function checkSilence(m: DeviceModel, env: DetectEnv): AlertDraft | undefined {
+  const s = env.settings;
+  if (m.lastSent === 0 || !m.stored || m.silenceReported === m.lastSent) return undefined;
+  const cls = effectiveClass(m);
+  const sig = env.signatures.byClass.get(cls);
+  if (!sig?.heartbeat || !isPeriodic(m)) return undefined;
+  const silentFor = env.watermark - m.lastSent;
+  const limit = Math.max(s.silenceMs, 3 * m.maxSendGap) + s.latenessMs;
+  if (silentFor <= limit) return undefined;
+  m.silenceReported = m.lastSent;
+  return {
+    device: m.ip,
+    kind: 'device_silent',
+    severity: cls === 'patient_monitor' ? 'critical' : 'high',
+    title: `${sig.title} silent for ${Math.round(silentFor / 1000)} s`,
+    evidence: {
+      class: cls,
+      lastSent: new Date(m.lastSent).toISOString(),
+      silentForMs: silentFor,
+      longestLearnedGapMs: m.maxSendGap,
+      safety: cls === 'patient_monitor' || cls === 'infusion_pump',
+    },
+    first: m.lastSent,
+    last: env.watermark,
+  };
+}

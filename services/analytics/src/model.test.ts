@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createDeviceMatcher, createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
+import {
+  type ApplyContext,
+  applyRecord,
+  closeBuckets,
+  createDeviceModel,
+  INBOUND,
+  OUTBOUND,
+} from './model.ts';
+
+const matcher = createDeviceMatcher(['10.0.0.0/8']);
+const ctx = (): ApplyContext => ({
+  isInternal: (a) => matcher.isDevice(a),
+  servicePorts: new Set([104, 2575, 2000]),
+  maxPeers: 3,
+  learningMs: 60_000,
+  scanWindowMs: 60_000,
+  isThreat: (a) => a === '203.0.113.66',
+  late: { count: 0 },
+});
+const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
+
+function rec(p: Partial<FlowRecord>): FlowRecord {
+  return {
+    ...createFlowRecord(),
+    protocol: 6,
+    tcpFlags: 0x1b,
+    packets: 10,
+    bytes: 5000,
+    startMs: T0,
+    endMs: T0 + 1000,
+    ...p,
+  };
+}
+
+describe('device model', () => {
+  test('the service side: a known service port, else the lower port', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    const c = ctx();
+    applyRecord(
+      m,
+      rec({ srcAddr: '10.1.1.1', dstAddr: '10.9.9.9', srcPort: 50000, dstPort: 104 }),
+      c,
+      300_000,
+    );
+    applyRecord(
+      m,
+      rec({ srcAddr: '10.1.1.1', dstAddr: '10.9.9.8', srcPort: 2575, dstPort: 1000 }),
+      c,
+      300_000,
+    );
+    applyRecord(
+      m,
+      rec({ srcAddr: '10.9.9.7', dstAddr: '10.1.1.1', srcPort: 40000, dstPort: 22 }),
+      c,
+      300_000,
+    );
+    const keys = [...m.profile.values()].map((e) => [e.peer, e.port, e.dir]);
+    assert.deepEqual(keys, [
+      ['10.9.9.9/32', 104, OUTBOUND],
+      ['10.9.9.8/32', 2575, INBOUND],
+      ['10.9.9.7/32', 22, INBOUND],
+    ]);
+    assert.equal(m.bytesSent, 10_000);
+    assert.equal(m.bytesReceived, 5000);
+    assert.equal(m.flowsSent, 2);
+    assert.equal(m.flowsReceived, 1);
+  });
+
+  test('a long flow spreads over its minutes and the rollups add up exactly', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '10.9.9.9',
+        dstPort: 443,
+        srcPort: 50000,
+        bytes: 1_000_003,
+        packets: 997,
+        startMs: T0 + 30_000,
+        endMs: T0 + 30_000 + 4.5 * 60_000,
+      }),
+      ctx(),
+      300_000,
+    );
+    const minutes = [...m.minutes.values()];
+    assert.equal(minutes.length, 5);
+    assert.equal(
+      minutes.reduce((n, a) => n + a.bytesOut, 0),
+      1_000_003,
+    );
+    assert.equal(
+      minutes.reduce((n, a) => n + a.packetsOut, 0),
+      997,
+    );
+    assert.equal(
+      minutes.reduce((n, a) => n + a.flows, 0),
+      1,
+    );
+    assert.ok(Math.abs(minutes[1]!.bytesOut - 1_000_003 / 4.5) < 2);
+  });
+
+  test('control-only TCP feeds scan windows, not the profile; past the peer cap peers fold into groups', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    const c = ctx();
+    for (let h = 1; h <= 5; h++) {
+      applyRecord(
+        m,
+        rec({
+          srcAddr: '10.1.1.1',
+          dstAddr: `10.2.0.${h}`,
+          srcPort: 55000,
+          dstPort: 80,
+          tcpFlags: 0x02,
+          packets: 1,
+          bytes: 40,
+        }),
+        c,
+        300_000,
+      );
+    }
+    assert.equal(m.profile.size, 0);
+    assert.equal(m.window?.probes.size, 5);
+    for (let h = 1; h <= 5; h++) {
+      applyRecord(
+        m,
+        rec({ srcAddr: '10.1.1.1', dstAddr: `10.3.0.${h}`, srcPort: 55000, dstPort: 443 }),
+        c,
+        300_000,
+      );
+    }
+    const peers = [...m.profile.values()].map((e) => e.peer);
+    assert.deepEqual(peers, ['10.3.0.1/32', '10.3.0.2/32', '10.3.0.3/32', '10.3.0.0/24']);
+  });
+
+  test('external and threat-listed peers are noted for the batch', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    applyRecord(
+      m,
+      rec({ srcAddr: '10.1.1.1', dstAddr: '203.0.113.66', srcPort: 50000, dstPort: 443 }),
+      ctx(),
+      300_000,
+    );
+    applyRecord(
+      m,
+      rec({ srcAddr: '10.1.1.1', dstAddr: '224.0.0.251', protocol: 17, srcPort: 5353, dstPort: 5353 }),
+      ctx(),
+      300_000,
+    );
+    assert.deepEqual([...(m.external?.keys() ?? [])], ['203.0.113.66'], 'multicast is not the internet');
+    assert.deepEqual([...(m.threats?.keys() ?? [])], ['203.0.113.66']);
+  });
+
+  test('buckets fold into the baselines once flow time passes them by the lateness allowance', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    const c = ctx();
+    for (let i = 0; i < 4; i++) {
+      applyRecord(
+        m,
+        rec({
+          srcAddr: '10.1.1.1',
+          dstAddr: '10.9.9.9',
+          srcPort: 50000,
+          dstPort: 443,
+          startMs: T0 + i * 60_000,
+          endMs: T0 + i * 60_000 + 10,
+        }),
+        c,
+        60_000,
+      );
+    }
+    assert.equal(closeBuckets(m, T0 + 3 * 60_000, 60_000, 60_000).length, 2);
+    assert.equal(m.stats.get('bytes_out|-1')?.n, 2);
+    assert.equal(m.stats.get('bytes_out|-1')?.mean, 5000);
+    // Late data for a folded bucket is counted, not added to a baseline.
+    applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '10.9.9.9',
+        srcPort: 50000,
+        dstPort: 443,
+        startMs: T0 + 5,
+        endMs: T0 + 10,
+      }),
+      c,
+      60_000,
+    );
+    assert.equal(c.late.count, 1);
+  });
+
+  test('a record the device is not part of is refused', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    assert.equal(applyRecord(m, rec({ srcAddr: '10.5.5.5', dstAddr: '10.6.6.6' }), ctx(), 300_000), false);
+  });
+});

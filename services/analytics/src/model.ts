@@ -1,0 +1,657 @@
+import type { FlowRecord } from '@wardwatch/flow-schema';
+
+// The in-memory behaviour model of one device: the worker that owns the device's partition keeps it,
+// adds each record to it (hot path: no closures, no JSON), and writes what changed together with the
+// consumed offsets. The database is the truth; this is a cache of it plus the uncommitted deltas, and
+// is dropped whenever a write fails or partitions move.
+
+/** The device opened the conversation (to the peer's service port). */
+export const OUTBOUND = 0;
+/** The peer opened the conversation (to the device's service port). */
+export const INBOUND = 1;
+/** Profile direction names as stored. */
+export const DIRECTION_NAMES = ['outbound', 'inbound'] as const;
+
+/** Baseline metrics, per bucket. */
+export const METRICS = ['bytes_out', 'bytes_in', 'packets', 'flows', 'peers', 'ext_bytes_out'] as const;
+/** One of {@link METRICS}. */
+export type Metric = (typeof METRICS)[number];
+/** The all-hours baseline slot (the others are the UTC hour of day, 0..23). */
+export const ALL_HOURS = -1;
+
+const TCP = 6;
+const SYN = 0x02;
+const ACK = 0x10;
+const MINUTE = 60_000;
+
+/** One (peer, service port, protocol, direction) of a device's communication profile. */
+export interface ProfileEntry {
+  key: string;
+  peer: string;
+  port: number;
+  proto: number;
+  dir: number;
+  internal: boolean;
+  /** Deltas since the last commit. */
+  flows: number;
+  bytesOut: number;
+  bytesIn: number;
+  packets: number;
+  /** Flow time of the first and latest conversation (absolute, merged with the stored row). */
+  first: number;
+  last: number;
+  dirty: boolean;
+}
+
+/** Traffic of one device in one minute (flow time): deltas since the last commit. */
+export interface MinuteAcc {
+  bytesOut: number;
+  bytesIn: number;
+  packetsOut: number;
+  packetsIn: number;
+  flows: number;
+  extOut: number;
+}
+
+/** An open baseline bucket. */
+export interface Bucket {
+  start: number;
+  bytesOut: number;
+  bytesIn: number;
+  packets: number;
+  flows: number;
+  extOut: number;
+  peers: Set<string>;
+  /** Alert kinds already raised for this bucket (bit per kind). */
+  reported: number;
+}
+
+/** Running count, mean and M2 (Welford) of one metric in one time-of-day slot. */
+export interface Stat {
+  n: number;
+  mean: number;
+  m2: number;
+  last: number;
+  dirty: boolean;
+}
+
+/** Open scan / lateral-movement window (flow time). */
+export interface DetectWindow {
+  start: number;
+  /** Host -> ports probed with control-only TCP flows (no data). */
+  probes: Map<string, Set<number>>;
+  /** Internal hosts reached on administration ports. */
+  admin: Map<string, Set<number>>;
+  /** Figures already reported per alert kind in this window. */
+  reported: Record<string, number>;
+  dirty: boolean;
+}
+
+/** Outbound traffic to one external peer within the batch. */
+export interface ExternalContact {
+  bytes: number;
+  packets: number;
+  ports: Set<number>;
+  first: number;
+  last: number;
+}
+
+/** One device's model. */
+export interface DeviceModel {
+  ip: string;
+  partition: number;
+  /** Whether the device's inventory row exists (a device is an address that has sent traffic). */
+  stored: boolean;
+  firstSeen: number;
+  lastSeen: number;
+  learnedAt: number;
+  // Inventory deltas since the last commit.
+  bytesSent: number;
+  packetsSent: number;
+  flowsSent: number;
+  bytesReceived: number;
+  packetsReceived: number;
+  flowsReceived: number;
+  mac: string;
+  vlan: number;
+  exporter: string;
+  inputIf: number;
+  lastSent: number;
+  maxSendGap: number;
+  /** Buckets ending at or before this time are folded into the baselines. */
+  baselineThrough: number;
+  buckets: Map<number, Bucket>;
+  stats: Map<string, Stat>;
+  profile: Map<string, ProfileEntry>;
+  /** Exact (host) peers in the profile; past the cap, new peers fold into peer groups. */
+  peers: Set<string>;
+  minutes: Map<number, MinuteAcc>;
+  window: DetectWindow | undefined;
+  /** Windows closed during this batch, still to be judged. */
+  pastWindows: DetectWindow[];
+  inferredClass: string;
+  classConfidence: number;
+  classOverride: string | null;
+  /** Set when the profile gained a key (or the sending pattern changed): reclassify. */
+  reclassify: boolean;
+  /** Profile entries created in this batch after the learning period, and whether the peer was new. */
+  newEntries: Array<[ProfileEntry, boolean]>;
+  external: Map<string, ExternalContact> | undefined;
+  threats: Map<string, ExternalContact> | undefined;
+  /** `lastSent` value for which silence was reported (avoids re-reporting one silence). */
+  silenceReported: number;
+  /** MACs this device's address was seen with in the batch (IP changes tracked by MAC). */
+  macs: Map<string, [number, number]> | undefined;
+  touched: boolean;
+}
+
+/** What adding records needs besides the model. */
+export interface ApplyContext {
+  isInternal(addr: string): boolean;
+  servicePorts: ReadonlySet<number>;
+  maxPeers: number;
+  learningMs: number;
+  scanWindowMs: number;
+  isThreat(addr: string): boolean;
+  /** Records whose minute lies before the device's folded baselines (counted, not in baselines). */
+  late: { count: number };
+}
+
+/** Administration / remote-access ports: many internal hosts on these is lateral movement. */
+export const ADMIN_PORTS: ReadonlySet<number> = new Set([22, 23, 135, 139, 445, 3389, 5900, 5985, 5986]);
+
+/** A fresh model for an address not in the database. */
+export function createDeviceModel(ip: string, partition: number): DeviceModel {
+  return {
+    ip,
+    partition,
+    stored: false,
+    firstSeen: 0,
+    lastSeen: 0,
+    learnedAt: 0,
+    bytesSent: 0,
+    packetsSent: 0,
+    flowsSent: 0,
+    bytesReceived: 0,
+    packetsReceived: 0,
+    flowsReceived: 0,
+    mac: '',
+    vlan: 0,
+    exporter: '',
+    inputIf: 0,
+    lastSent: 0,
+    maxSendGap: 0,
+    baselineThrough: 0,
+    buckets: new Map(),
+    stats: new Map(),
+    profile: new Map(),
+    peers: new Set(),
+    minutes: new Map(),
+    window: undefined,
+    pastWindows: [],
+    inferredClass: 'unknown',
+    classConfidence: 0,
+    classOverride: null,
+    reclassify: false,
+    newEntries: [],
+    external: undefined,
+    threats: undefined,
+    silenceReported: 0,
+    macs: undefined,
+    touched: false,
+  };
+}
+
+/** The class detections use: the analyst's when set, else the inferred one. */
+export function effectiveClass(m: DeviceModel): string {
+  return m.classOverride ?? m.inferredClass;
+}
+
+/** Multicast, broadcast, unspecified and link-local addresses are neither devices nor the internet. */
+export function isSpecial(addr: string): boolean {
+  const c = addr.charCodeAt(0);
+  if (addr.includes(':')) {
+    const a = addr.toLowerCase();
+    return a === '::' || a.startsWith('ff') || a.startsWith('fe8');
+  }
+  const first = Number.parseInt(addr, 10);
+  return (
+    (first >= 224 && first <= 239) ||
+    addr === '255.255.255.255' ||
+    addr === '0.0.0.0' ||
+    (c === 49 && addr.startsWith('169.254.'))
+  );
+}
+
+/** The peer group an address folds into once a profile holds its maximum of host peers. */
+export function peerGroupOf(addr: string, internal: boolean): string {
+  if (addr.includes(':')) return internal ? `${addr.split(':').slice(0, 4).join(':')}::/64` : '::/0';
+  if (!internal) return '0.0.0.0/0';
+  const i = addr.lastIndexOf('.');
+  return `${addr.slice(0, i)}.0/24`;
+}
+
+function minuteAcc(m: DeviceModel, minute: number): MinuteAcc {
+  let a = m.minutes.get(minute);
+  if (!a) {
+    a = { bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0, flows: 0, extOut: 0 };
+    m.minutes.set(minute, a);
+  }
+  return a;
+}
+
+/** The open bucket a time falls in, or undefined when its bucket is already folded (late). */
+export function bucketAt(m: DeviceModel, t: number, bucketMs: number): Bucket | undefined {
+  const start = t - (t % bucketMs);
+  if (start < m.baselineThrough) return undefined;
+  let b = m.buckets.get(start);
+  if (!b) {
+    b = { start, bytesOut: 0, bytesIn: 0, packets: 0, flows: 0, extOut: 0, peers: new Set(), reported: 0 };
+    m.buckets.set(start, b);
+  }
+  return b;
+}
+
+function contact(
+  map: Map<string, ExternalContact>,
+  peer: string,
+  r: FlowRecord,
+  port: number,
+  bytes: number,
+) {
+  let c = map.get(peer);
+  if (!c) {
+    c = { bytes: 0, packets: 0, ports: new Set(), first: r.startMs, last: r.endMs };
+    map.set(peer, c);
+  }
+  c.bytes += bytes;
+  c.packets += r.packets;
+  if (c.ports.size < 32) c.ports.add(port);
+  if (r.startMs < c.first) c.first = r.startMs;
+  if (r.endMs > c.last) c.last = r.endMs;
+}
+
+/**
+ * Adds one record to the model of `m.ip` (the device the collector routed it to): inventory, minute
+ * rollups, baseline buckets (a long flow's counters spread over its minutes), profile, heartbeat
+ * gaps, scan/lateral windows and the batch's external and threat contacts. Returns false when the
+ * record does not involve the device.
+ */
+export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bucketMs: number): boolean {
+  const isSrc = r.srcAddr === m.ip;
+  if (!isSrc && r.dstAddr !== m.ip) return false;
+  const remote = isSrc ? r.dstAddr : r.srcAddr;
+  const lport = isSrc ? r.srcPort : r.dstPort;
+  const rport = isSrc ? r.dstPort : r.srcPort;
+  const outB = isSrc ? r.bytes : r.reverseBytes;
+  const outP = isSrc ? r.packets : r.reversePackets;
+  const inB = isSrc ? r.reverseBytes : r.bytes;
+  const inP = isSrc ? r.reversePackets : r.packets;
+  const start = r.startMs > 0 ? r.startMs : r.receivedMs;
+  let end = r.endMs > 0 ? r.endMs : start;
+  if (end < start) end = start;
+  m.touched = true;
+
+  // Inventory: the device as sender when it is the source; RFC 5103 reverse counters are the other way.
+  if (m.firstSeen === 0 || start < m.firstSeen) {
+    m.firstSeen = start;
+    m.learnedAt = start + ctx.learningMs;
+  }
+  if (end > m.lastSeen) m.lastSeen = end;
+  if (outP > 0) {
+    m.bytesSent += outB;
+    m.packetsSent += outP;
+    m.flowsSent += 1;
+  }
+  if (inP > 0 || (!isSrc && inB > 0)) {
+    m.bytesReceived += inB;
+    m.packetsReceived += inP;
+    m.flowsReceived += 1;
+  }
+  if (isSrc) {
+    if (r.srcMac !== '') {
+      m.mac = r.srcMac;
+      if (!m.macs) m.macs = new Map();
+      const seen = m.macs.get(r.srcMac);
+      if (!seen) m.macs.set(r.srcMac, [start, end]);
+      else {
+        if (start < seen[0]) seen[0] = start;
+        if (end > seen[1]) seen[1] = end;
+      }
+    }
+    if (r.srcVlan !== 0) m.vlan = r.srcVlan;
+    if (r.inputIf !== 0) m.inputIf = r.inputIf;
+  }
+  if (r.exporter !== '') m.exporter = r.exporter;
+
+  const internal = ctx.isInternal(remote);
+  const external = !internal && !isSpecial(remote);
+
+  // Which side serves: a known service port wins, then the lower port; ICMP and others have none.
+  let dir: number;
+  let service: number;
+  const proto = r.protocol;
+  if (proto === 6 || proto === 17 || proto === 132) {
+    const lk = ctx.servicePorts.has(lport);
+    const rk = ctx.servicePorts.has(rport);
+    if (rk && !lk) {
+      dir = OUTBOUND;
+      service = rport;
+    } else if (lk && !rk) {
+      dir = INBOUND;
+      service = lport;
+    } else if (rport < lport || (rport === lport && isSrc)) {
+      dir = OUTBOUND;
+      service = rport;
+    } else {
+      dir = INBOUND;
+      service = lport;
+    }
+  } else {
+    dir = isSrc ? OUTBOUND : INBOUND;
+    service = 0;
+  }
+  // Control-only TCP (a handshake, a reset, a probe) is not a conversation: it feeds scan detection and
+  // the counters, never the profile.
+  const totalP = r.packets + r.reversePackets;
+  const controlOnly = proto === TCP && totalP <= 3 && r.bytes + r.reverseBytes <= 64 * totalP;
+
+  // Minute rollups and baseline buckets, flow time; long flows spread evenly over their minutes.
+  const extOut = external ? outB : 0;
+  const firstMinute = start - (start % MINUTE);
+  // A flow ending exactly on a minute boundary does not reach into the next minute.
+  const lastMinute = end > start ? end - 1 - ((end - 1) % MINUTE) : firstMinute;
+  if (firstMinute === lastMinute) {
+    const a = minuteAcc(m, firstMinute);
+    a.bytesOut += outB;
+    a.bytesIn += inB;
+    a.packetsOut += outP;
+    a.packetsIn += inP;
+    a.flows += 1;
+    a.extOut += extOut;
+    const b = bucketAt(m, start, bucketMs);
+    if (b) {
+      b.bytesOut += outB;
+      b.bytesIn += inB;
+      b.packets += outP + inP;
+      b.flows += 1;
+      b.extOut += extOut;
+      if (!controlOnly) b.peers.add(remote);
+    } else ctx.late.count++;
+  } else {
+    const span = end - start;
+    for (let t = firstMinute; t <= lastMinute; t += MINUTE) {
+      const from = Math.max(t, start);
+      const to = Math.min(t + MINUTE, end);
+      const share = span > 0 ? (to - from) / span : 0;
+      const bo = Math.round(outB * share);
+      const bi = Math.round(inB * share);
+      const po = Math.round(outP * share);
+      const pi = Math.round(inP * share);
+      const eo = external ? bo : 0;
+      const a = minuteAcc(m, t);
+      a.bytesOut += bo;
+      a.bytesIn += bi;
+      a.packetsOut += po;
+      a.packetsIn += pi;
+      // The flow counts once, in its first minute.
+      if (t === firstMinute) a.flows += 1;
+      a.extOut += eo;
+      const b = bucketAt(m, from, bucketMs);
+      if (b) {
+        b.bytesOut += bo;
+        b.bytesIn += bi;
+        b.packets += po + pi;
+        if (t === firstMinute) b.flows += 1;
+        b.extOut += eo;
+        if (!controlOnly) b.peers.add(remote);
+      } else ctx.late.count++;
+    }
+    // Rounding leftovers go to the last minute so rollups add up to the record exactly.
+    const last = m.minutes.get(lastMinute)!;
+    let sumBo = 0;
+    let sumBi = 0;
+    let sumPo = 0;
+    let sumPi = 0;
+    for (let t = firstMinute; t <= lastMinute; t += MINUTE) {
+      const from = Math.max(t, start);
+      const to = Math.min(t + MINUTE, end);
+      const share = span > 0 ? (to - from) / span : 0;
+      sumBo += Math.round(outB * share);
+      sumBi += Math.round(inB * share);
+      sumPo += Math.round(outP * share);
+      sumPi += Math.round(inP * share);
+    }
+    last.bytesOut += outB - sumBo;
+    last.bytesIn += inB - sumBi;
+    last.packetsOut += outP - sumPo;
+    last.packetsIn += inP - sumPi;
+    if (external) last.extOut += outB - sumBo;
+  }
+
+  // Heartbeat: the longest gap between the device's sending, learned during the learning period.
+  if (outP > 0) {
+    if (m.lastSent > 0 && start > m.lastSent && start < m.learnedAt) {
+      const gap = start - m.lastSent;
+      if (gap > m.maxSendGap) {
+        m.maxSendGap = gap;
+        m.reclassify = true;
+      }
+    }
+    if (end > m.lastSent) {
+      if (m.lastSent === 0) m.reclassify = true;
+      m.lastSent = end;
+    }
+  }
+
+  if (outB > 0 && external) {
+    if (!m.external) m.external = new Map();
+    contact(m.external, remote, r, dir === OUTBOUND ? service : lport, outB);
+  }
+  if (ctx.isThreat(remote)) {
+    if (!m.threats) m.threats = new Map();
+    contact(m.threats, remote, r, service, outB + inB);
+  }
+
+  // Scans and lateral movement: what the device opened, counted within a flow-time window.
+  if (isSrc && proto === TCP && dir === OUTBOUND) {
+    // A probe: control-only and either never acknowledged anything or opened with a SYN.
+    const probe = controlOnly && ((r.tcpFlags & ACK) === 0 || (r.tcpFlags & SYN) !== 0);
+    const admin = internal && ADMIN_PORTS.has(service);
+    if (probe || admin) {
+      // Windows open at their first event; a full one is kept for judging at the end of the batch.
+      let w = m.window;
+      if (!w || start >= w.start + ctx.scanWindowMs) {
+        if (w && (w.probes.size >= 3 || w.admin.size >= 2)) m.pastWindows.push(w);
+        w = { start, probes: new Map(), admin: new Map(), reported: {}, dirty: true };
+        m.window = w;
+      }
+      if (probe) {
+        let ports = w.probes.get(remote);
+        if (!ports) {
+          ports = new Set();
+          w.probes.set(remote, ports);
+        }
+        ports.add(service);
+      }
+      if (admin) {
+        let ports = w.admin.get(remote);
+        if (!ports) {
+          ports = new Set();
+          w.admin.set(remote, ports);
+        }
+        ports.add(service);
+      }
+      w.dirty = true;
+    }
+  }
+
+  if (controlOnly) return true;
+
+  // Communication profile: host peers up to the cap, then peer groups.
+  let peer: string;
+  if (m.peers.has(remote) || m.peers.size < ctx.maxPeers) {
+    peer = remote;
+  } else {
+    peer = peerGroupOf(remote, internal);
+  }
+  const key = `${peer}|${service}|${proto}|${dir}`;
+  let e = m.profile.get(key);
+  if (!e) {
+    const host = peer === remote;
+    e = {
+      key,
+      peer: host ? (remote.includes(':') ? `${remote}/128` : `${remote}/32`) : peer,
+      port: service,
+      proto,
+      dir,
+      internal,
+      flows: 0,
+      bytesOut: 0,
+      bytesIn: 0,
+      packets: 0,
+      first: start,
+      last: end,
+      dirty: true,
+    };
+    m.profile.set(key, e);
+    const newPeer = host && !m.peers.has(remote);
+    if (host) m.peers.add(remote);
+    m.reclassify = true;
+    if (start >= m.learnedAt && m.stored) m.newEntries.push([e, newPeer]);
+  }
+  e.flows += 1;
+  e.bytesOut += outB;
+  e.bytesIn += inB;
+  e.packets += outP + inP;
+  if (start < e.first) e.first = start;
+  if (end > e.last) e.last = end;
+  e.dirty = true;
+  return true;
+}
+
+/** Adds one sample to a running mean/variance (Welford). */
+export function addSample(s: Stat, x: number, at: number): void {
+  s.n += 1;
+  const d = x - s.mean;
+  s.mean += d / s.n;
+  s.m2 += d * (x - s.mean);
+  s.last = at;
+  s.dirty = true;
+}
+
+/** Standard deviation of a stat (0 with fewer than two samples). */
+export function stddev(s: Stat): number {
+  return s.n > 1 ? Math.sqrt(Math.max(0, s.m2 / (s.n - 1))) : 0;
+}
+
+function statOf(m: DeviceModel, metric: Metric, slot: number): Stat {
+  const key = `${metric}|${slot}`;
+  let s = m.stats.get(key);
+  if (!s) {
+    s = { n: 0, mean: 0, m2: 0, last: 0, dirty: true };
+    m.stats.set(key, s);
+  }
+  return s;
+}
+
+/** The baseline to compare a bucket with: its hour-of-day slot when learned enough, else all hours. */
+export function baselineFor(
+  m: DeviceModel,
+  metric: Metric,
+  at: number,
+  minSamples: number,
+): Stat | undefined {
+  const hour = new Date(at).getUTCHours();
+  const slot = m.stats.get(`${metric}|${hour}`);
+  if (slot && slot.n >= minSamples) return slot;
+  const all = m.stats.get(`${metric}|${ALL_HOURS}`);
+  return all && all.n >= minSamples ? all : undefined;
+}
+
+function fold(m: DeviceModel, b: Bucket): void {
+  const hour = new Date(b.start).getUTCHours();
+  const values: Record<Metric, number> = {
+    bytes_out: b.bytesOut,
+    bytes_in: b.bytesIn,
+    packets: b.packets,
+    flows: b.flows,
+    peers: b.peers.size,
+    ext_bytes_out: b.extOut,
+  };
+  for (const metric of METRICS) {
+    addSample(statOf(m, metric, hour), values[metric], b.start);
+    addSample(statOf(m, metric, ALL_HOURS), values[metric], b.start);
+  }
+}
+
+/** Longest run of idle buckets folded as zeros in one go (a device back after a long absence). */
+const MAX_IDLE_BUCKETS = 288;
+
+/**
+ * Folds every open bucket that ended at least `latenessMs` before `watermark` into the baselines, with
+ * idle buckets in between as zeros. Returns the buckets folded.
+ */
+export function closeBuckets(
+  m: DeviceModel,
+  watermark: number,
+  bucketMs: number,
+  latenessMs: number,
+): Bucket[] {
+  const closed: Bucket[] = [];
+  if (m.buckets.size === 0) return closed;
+  const starts = [...m.buckets.keys()].sort((a, b) => a - b);
+  for (const start of starts) {
+    if (start + bucketMs + latenessMs > watermark) break;
+    const b = m.buckets.get(start)!;
+    if (m.baselineThrough > 0 && start > m.baselineThrough) {
+      const idle = Math.min(MAX_IDLE_BUCKETS, Math.floor((start - m.baselineThrough) / bucketMs));
+      for (let i = idle; i > 0; i--) {
+        fold(m, {
+          start: start - i * bucketMs,
+          bytesOut: 0,
+          bytesIn: 0,
+          packets: 0,
+          flows: 0,
+          extOut: 0,
+          peers: new Set(),
+          reported: 0,
+        });
+      }
+    }
+    fold(m, b);
+    m.buckets.delete(start);
+    m.baselineThrough = start + bucketMs;
+    closed.push(b);
+  }
+  return closed;
+}
+
+/** Clears the deltas after a commit (the absolute state stays). */
+export function markCommitted(m: DeviceModel): void {
+  m.stored = true;
+  m.bytesSent = 0;
+  m.packetsSent = 0;
+  m.flowsSent = 0;
+  m.bytesReceived = 0;
+  m.packetsReceived = 0;
+  m.flowsReceived = 0;
+  m.minutes.clear();
+  for (const e of m.profile.values()) {
+    if (!e.dirty) continue;
+    e.flows = 0;
+    e.bytesOut = 0;
+    e.bytesIn = 0;
+    e.packets = 0;
+    e.dirty = false;
+  }
+  for (const s of m.stats.values()) s.dirty = false;
+  if (m.window) m.window.dirty = false;
+  m.pastWindows.length = 0;
+  m.newEntries.length = 0;
+  m.external = undefined;
+  m.threats = undefined;
+  m.macs = undefined;
+  m.reclassify = false;
+  m.touched = false;
+}

@@ -1,0 +1,599 @@
+import type pg from 'pg';
+import type { AlertDraft, QuarantineRequest, Severity } from './detect.ts';
+import {
+  type Bucket,
+  bucketAt,
+  createDeviceModel,
+  type DetectWindow,
+  type DeviceModel,
+  DIRECTION_NAMES,
+  INBOUND,
+  OUTBOUND,
+  type ProfileEntry,
+} from './model.ts';
+import type { Classification } from './signatures.ts';
+
+// Reads device models from PostgreSQL and writes a batch's changes in set-based statements (unnest of
+// column arrays; times travel as epoch milliseconds). The caller runs the writes in one transaction
+// together with the consumed offsets.
+
+/** A partition's position as stored: next offset to consume and newest flow time seen. */
+export interface StoredOffset {
+  nextOffset: bigint;
+  watermark: number;
+}
+
+/** Thrown when another worker committed the partition since this one read it (a zombie after a rebalance). */
+export class FencedError extends Error {
+  readonly code = 'OFFSETS_FENCED';
+  readonly retriable = true;
+  constructor(readonly partition: number) {
+    super(`partition ${partition} was committed by another worker; reloading`);
+    this.name = 'FencedError';
+  }
+}
+
+const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
+const ts = (col: string) => `CASE WHEN ${col} > 0 THEN to_timestamp(${col} / 1000.0) END`;
+
+/** Reads the stored offsets of the given partitions. */
+export async function loadOffsets(
+  db: pg.Pool | pg.PoolClient,
+  groupId: string,
+  topic: string,
+  partitions: number[],
+): Promise<Map<number, StoredOffset>> {
+  const res = await db.query<{ partition: number; next_offset: string; wm: number | null }>(
+    `SELECT partition, next_offset::text AS next_offset, ${ms('flow_watermark')} AS wm FROM analytics_offsets
+     WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[])`,
+    [groupId, topic, partitions],
+  );
+  const out = new Map<number, StoredOffset>();
+  for (const r of res.rows) out.set(r.partition, { nextOffset: BigInt(r.next_offset), watermark: r.wm ?? 0 });
+  return out;
+}
+
+/**
+ * Advances a partition's stored offset from `expected` (-1: none stored yet) to `next`; throws
+ * FencedError when the stored offset is no longer `expected`. Run first in the batch's transaction.
+ */
+export async function commitOffset(
+  client: pg.PoolClient,
+  groupId: string,
+  topic: string,
+  partition: number,
+  expected: bigint,
+  next: bigint,
+  watermark: number,
+): Promise<void> {
+  const res = await client.query(
+    `INSERT INTO analytics_offsets AS o (group_id, topic, partition, next_offset, flow_watermark)
+     VALUES ($1, $2, $3, $4::bigint, ${ts('$6::float8')})
+     ON CONFLICT (group_id, topic, partition) DO UPDATE SET
+       next_offset = EXCLUDED.next_offset,
+       flow_watermark = GREATEST(o.flow_watermark, EXCLUDED.flow_watermark),
+       updated_at = now()
+     WHERE o.next_offset = $5::bigint
+     RETURNING 1`,
+    [groupId, topic, partition, next.toString(), expected.toString(), watermark],
+  );
+  if (res.rowCount !== 1) throw new FencedError(partition);
+}
+
+interface DeviceRow {
+  ip: string;
+  kafka_partition: number | null;
+  first_seen: number;
+  last_seen: number;
+  learned_at: number | null;
+  last_sent: number | null;
+  max_send_gap_ms: number;
+  baseline_through: number | null;
+  detect_state: SerializedWindow | null;
+  class: string;
+  class_confidence: number;
+  class_override: string | null;
+}
+
+interface SerializedWindow {
+  start: number;
+  probes: Record<string, number[]>;
+  admin: Record<string, number[]>;
+  reported: Record<string, number>;
+}
+
+function toWindow(s: SerializedWindow | null): DetectWindow | undefined {
+  if (!s || typeof s.start !== 'number') return undefined;
+  const sets = (o: Record<string, number[]> | undefined) =>
+    new Map(Object.entries(o ?? {}).map(([k, v]) => [k, new Set(v)]));
+  return {
+    start: s.start,
+    probes: sets(s.probes),
+    admin: sets(s.admin),
+    reported: s.reported ?? {},
+    dirty: false,
+  };
+}
+
+function fromWindow(w: DetectWindow | undefined): string | null {
+  if (!w || (w.probes.size === 0 && w.admin.size === 0)) return null;
+  const obj = (m: Map<string, Set<number>>) => Object.fromEntries([...m].map(([k, v]) => [k, [...v]]));
+  return JSON.stringify({ start: w.start, probes: obj(w.probes), admin: obj(w.admin), reported: w.reported });
+}
+
+/**
+ * Loads the stored models of the devices matching `where` ('ip': addresses; 'partition': every device
+ * of those partitions), with their profiles, baselines and open baseline buckets (rebuilt from the
+ * minute rollups after `baseline_through`). Addresses without a row are absent from the result.
+ */
+export async function loadModels(
+  db: pg.Pool | pg.PoolClient,
+  where: { ips: string[] } | { partitions: number[] },
+  learningMs: number,
+  bucketMs: number,
+): Promise<Map<string, DeviceModel>> {
+  const [cond, param] =
+    'ips' in where
+      ? ['d.ip = ANY($1::inet[])', where.ips]
+      : ['d.kafka_partition = ANY($1::int[])', where.partitions];
+  const devices = await db.query<DeviceRow>(
+    `SELECT host(d.ip) AS ip, d.kafka_partition, ${ms('d.first_seen')} AS first_seen, ${ms('d.last_seen')} AS last_seen,
+       ${ms('d.learned_at')} AS learned_at, ${ms('d.last_sent')} AS last_sent, d.max_send_gap_ms,
+       ${ms('d.baseline_through')} AS baseline_through, d.detect_state, d.class, d.class_confidence, d.class_override
+     FROM devices d WHERE ${cond}`,
+    [param],
+  );
+  const models = new Map<string, DeviceModel>();
+  if (devices.rows.length === 0) return models;
+  for (const r of devices.rows) {
+    const m = createDeviceModel(r.ip, r.kafka_partition ?? -1);
+    m.stored = true;
+    m.firstSeen = r.first_seen;
+    m.lastSeen = r.last_seen;
+    m.learnedAt = r.learned_at ?? r.first_seen + learningMs;
+    m.lastSent = r.last_sent ?? 0;
+    m.maxSendGap = Number(r.max_send_gap_ms);
+    m.baselineThrough = r.baseline_through ?? 0;
+    m.window = toWindow(r.detect_state);
+    m.inferredClass = r.class;
+    m.classConfidence = r.class_confidence;
+    m.classOverride = r.class_override;
+    models.set(r.ip, m);
+  }
+  const ips = [...models.keys()];
+  const [profiles, baselines, rollups] = await Promise.all([
+    db.query<{
+      ip: string;
+      peer: string;
+      service_port: number;
+      protocol: number;
+      direction: string;
+      peer_internal: boolean;
+      first_seen: number;
+      last_seen: number;
+    }>(
+      `SELECT host(device_ip) AS ip, peer::text AS peer, service_port, protocol, direction, peer_internal,
+         ${ms('first_seen')} AS first_seen, ${ms('last_seen')} AS last_seen
+       FROM device_profiles WHERE device_ip = ANY($1::inet[])`,
+      [ips],
+    ),
+    db.query<{ ip: string; metric: string; slot: number; n: number; mean: number; m2: number; last: number }>(
+      `SELECT host(device_ip) AS ip, metric, slot, n, mean, m2, ${ms('last_bucket')} AS last
+       FROM device_baselines WHERE device_ip = ANY($1::inet[])`,
+      [ips],
+    ),
+    db.query<{ ip: string; minute: number; bo: number; bi: number; pk: number; flows: number; eo: number }>(
+      `SELECT host(r.device_ip) AS ip, ${ms('r.minute')} AS minute, r.bytes_out AS bo, r.bytes_in AS bi,
+         r.packets_out + r.packets_in AS pk, r.flows, r.ext_bytes_out AS eo
+       FROM device_rollups_minute r JOIN devices d ON d.ip = r.device_ip
+       WHERE r.device_ip = ANY($1::inet[]) AND r.minute >= COALESCE(d.baseline_through, '-infinity')`,
+      [ips],
+    ),
+  ]);
+  for (const p of profiles.rows) {
+    const m = models.get(p.ip);
+    if (!m) continue;
+    const slash = p.peer.indexOf('/');
+    const bits = Number(p.peer.slice(slash + 1));
+    const host = p.peer.slice(0, slash);
+    const isHost = bits === 32 || bits === 128;
+    const peerKey = isHost ? host : p.peer;
+    const dir = p.direction === 'inbound' ? INBOUND : OUTBOUND;
+    const key = `${peerKey}|${p.service_port}|${p.protocol}|${dir}`;
+    const e: ProfileEntry = {
+      key,
+      peer: p.peer,
+      port: p.service_port,
+      proto: p.protocol,
+      dir,
+      internal: p.peer_internal,
+      flows: 0,
+      bytesOut: 0,
+      bytesIn: 0,
+      packets: 0,
+      first: p.first_seen,
+      last: p.last_seen,
+      dirty: false,
+    };
+    m.profile.set(key, e);
+    if (isHost) m.peers.add(host);
+  }
+  for (const b of baselines.rows) {
+    models.get(b.ip)?.stats.set(`${b.metric}|${b.slot}`, {
+      n: Number(b.n),
+      mean: b.mean,
+      m2: b.m2,
+      last: b.last,
+      dirty: false,
+    });
+  }
+  for (const r of rollups.rows) {
+    const m = models.get(r.ip);
+    if (!m) continue;
+    const b = bucketAt(m, r.minute, bucketMs);
+    if (!b) continue;
+    b.bytesOut += Number(r.bo);
+    b.bytesIn += Number(r.bi);
+    b.packets += Number(r.pk);
+    b.flows += Number(r.flows);
+    b.extOut += Number(r.eo);
+  }
+  // Distinct peers of an open bucket, approximated by the profile entries last seen within it.
+  for (const m of models.values()) {
+    if (m.buckets.size === 0) continue;
+    for (const e of m.profile.values()) {
+      const start = e.last - (e.last % bucketMs);
+      const b: Bucket | undefined = m.buckets.get(start);
+      if (b) b.peers.add(e.peer);
+    }
+  }
+  return models;
+}
+
+/** What one batch changes, gathered by the worker. */
+export interface BatchWrites {
+  devices: DeviceModel[];
+  classifications: Array<[DeviceModel, Classification]>;
+  alerts: AlertDraft[];
+  quarantines: QuarantineRequest[];
+  /** Risk base per device (class criticality) for devices whose risk must be recomputed. */
+  risk: Map<string, number>;
+}
+
+const SEVERITY_POINTS = `CASE a.severity WHEN 'critical' THEN 40 WHEN 'high' THEN 25 WHEN 'medium' THEN 10
+  WHEN 'low' THEN 5 ELSE 0 END`;
+
+/** Merges drafts of the same device and kind (one statement may touch a row only once). */
+function mergeAlerts(alerts: AlertDraft[]): AlertDraft[] {
+  const rank: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
+  const byKey = new Map<string, AlertDraft>();
+  for (const a of alerts) {
+    const key = `${a.device}|${a.kind}`;
+    const prev = byKey.get(key);
+    if (!prev) byKey.set(key, { ...a });
+    else {
+      prev.first = Math.min(prev.first, a.first);
+      prev.last = Math.max(prev.last, a.last);
+      if (rank[a.severity] > rank[prev.severity]) prev.severity = a.severity;
+      prev.title = a.title;
+      prev.evidence = a.evidence;
+    }
+  }
+  return [...byKey.values()];
+}
+
+/** Writes one batch's changes (inside the caller's transaction). Returns the number of rows written. */
+export async function writeBatch(
+  client: pg.PoolClient,
+  w: BatchWrites,
+  quarantinesTable: boolean,
+): Promise<number> {
+  let rows = 0;
+  const ds = w.devices;
+  if (ds.length > 0) {
+    const n = ds.length;
+    const ip = new Array<string>(n);
+    const fs = new Array<number>(n);
+    const ls = new Array<number>(n);
+    const bs = new Array<number>(n);
+    const ps = new Array<number>(n);
+    const fls = new Array<number>(n);
+    const br = new Array<number>(n);
+    const pr = new Array<number>(n);
+    const flr = new Array<number>(n);
+    const mac = new Array<string>(n);
+    const vlan = new Array<number>(n);
+    const exp = new Array<string>(n);
+    const inIf = new Array<number>(n);
+    const part = new Array<number>(n);
+    const la = new Array<number>(n);
+    const lsent = new Array<number>(n);
+    const gap = new Array<number>(n);
+    const bt = new Array<number>(n);
+    const det = new Array<string | null>(n);
+    for (let i = 0; i < n; i++) {
+      const m = ds[i]!;
+      ip[i] = m.ip;
+      fs[i] = m.firstSeen;
+      ls[i] = m.lastSeen;
+      bs[i] = m.bytesSent;
+      ps[i] = m.packetsSent;
+      fls[i] = m.flowsSent;
+      br[i] = m.bytesReceived;
+      pr[i] = m.packetsReceived;
+      flr[i] = m.flowsReceived;
+      mac[i] = m.mac;
+      vlan[i] = m.vlan;
+      exp[i] = m.exporter;
+      inIf[i] = m.inputIf;
+      part[i] = m.partition;
+      la[i] = m.learnedAt;
+      lsent[i] = m.lastSent;
+      gap[i] = m.maxSendGap;
+      bt[i] = m.baselineThrough;
+      det[i] = fromWindow(m.window);
+    }
+    await client.query(
+      `INSERT INTO devices AS d (ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent, bytes_received,
+         packets_received, flows_received, mac, vlan, exporter, input_if, kafka_partition, learned_at, last_sent,
+         max_send_gap_ms, baseline_through, detect_state)
+       SELECT u.ip, to_timestamp(u.fs / 1000.0), to_timestamp(u.ls / 1000.0), u.bs, u.ps, u.fls, u.br, u.pr, u.flr,
+         NULLIF(u.mac, '')::macaddr, NULLIF(u.vlan, 0), NULLIF(u.exp, '')::inet, NULLIF(u.inif, 0), u.part,
+         to_timestamp(u.la / 1000.0), ${ts('u.lsent')}, u.gap, ${ts('u.bt')}, u.det::jsonb
+       FROM unnest($1::inet[], $2::float8[], $3::float8[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+         $8::bigint[], $9::bigint[], $10::text[], $11::int[], $12::text[], $13::int[], $14::int[], $15::float8[],
+         $16::float8[], $17::bigint[], $18::float8[], $19::text[])
+         AS u(ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inif, part, la, lsent, gap, bt, det)
+       ON CONFLICT (ip) DO UPDATE SET
+         first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
+         last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen),
+         bytes_sent = d.bytes_sent + EXCLUDED.bytes_sent,
+         packets_sent = d.packets_sent + EXCLUDED.packets_sent,
+         flows_sent = d.flows_sent + EXCLUDED.flows_sent,
+         bytes_received = d.bytes_received + EXCLUDED.bytes_received,
+         packets_received = d.packets_received + EXCLUDED.packets_received,
+         flows_received = d.flows_received + EXCLUDED.flows_received,
+         mac = COALESCE(EXCLUDED.mac, d.mac),
+         vlan = COALESCE(EXCLUDED.vlan, d.vlan),
+         exporter = COALESCE(EXCLUDED.exporter, d.exporter),
+         input_if = COALESCE(EXCLUDED.input_if, d.input_if),
+         kafka_partition = EXCLUDED.kafka_partition,
+         learned_at = EXCLUDED.learned_at,
+         last_sent = EXCLUDED.last_sent,
+         max_send_gap_ms = EXCLUDED.max_send_gap_ms,
+         baseline_through = EXCLUDED.baseline_through,
+         detect_state = EXCLUDED.detect_state,
+         updated_at = now()`,
+      [ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inIf, part, la, lsent, gap, bt, det],
+    );
+    rows += n;
+  }
+
+  if (w.classifications.length > 0) {
+    const c = w.classifications;
+    await client.query(
+      `UPDATE devices AS d SET class = u.cls, class_confidence = u.conf, class_evidence = u.ev::jsonb
+       FROM unnest($1::inet[], $2::text[], $3::real[], $4::text[]) AS u(ip, cls, conf, ev) WHERE d.ip = u.ip`,
+      [
+        c.map(([m]) => m.ip),
+        c.map(([, k]) => k.class),
+        c.map(([, k]) => k.confidence),
+        c.map(([, k]) => JSON.stringify(k.evidence)),
+      ],
+    );
+    rows += c.length;
+  }
+
+  // Profiles, baselines, minute rollups and MAC addresses: every changed row in one statement each.
+  const pd: string[] = [];
+  const pPeer: string[] = [];
+  const pPort: number[] = [];
+  const pProto: number[] = [];
+  const pDir: string[] = [];
+  const pInt: boolean[] = [];
+  const pFlows: number[] = [];
+  const pBo: number[] = [];
+  const pBi: number[] = [];
+  const pPk: number[] = [];
+  const pF: number[] = [];
+  const pL: number[] = [];
+  const bd: string[] = [];
+  const bMetric: string[] = [];
+  const bSlot: number[] = [];
+  const bN: number[] = [];
+  const bMean: number[] = [];
+  const bM2: number[] = [];
+  const bLast: number[] = [];
+  const rd: string[] = [];
+  const rMin: number[] = [];
+  const rBo: number[] = [];
+  const rBi: number[] = [];
+  const rPo: number[] = [];
+  const rPi: number[] = [];
+  const rFl: number[] = [];
+  const rEo: number[] = [];
+  const aMac: string[] = [];
+  const aIp: string[] = [];
+  const aF: number[] = [];
+  const aL: number[] = [];
+  for (const m of ds) {
+    for (const e of m.profile.values()) {
+      if (!e.dirty) continue;
+      pd.push(m.ip);
+      pPeer.push(e.peer);
+      pPort.push(e.port);
+      pProto.push(e.proto);
+      pDir.push(DIRECTION_NAMES[e.dir]!);
+      pInt.push(e.internal);
+      pFlows.push(e.flows);
+      pBo.push(e.bytesOut);
+      pBi.push(e.bytesIn);
+      pPk.push(e.packets);
+      pF.push(e.first);
+      pL.push(e.last);
+    }
+    for (const [key, s] of m.stats) {
+      if (!s.dirty) continue;
+      const bar = key.indexOf('|');
+      bd.push(m.ip);
+      bMetric.push(key.slice(0, bar));
+      bSlot.push(Number(key.slice(bar + 1)));
+      bN.push(s.n);
+      bMean.push(s.mean);
+      bM2.push(s.m2);
+      bLast.push(s.last);
+    }
+    for (const [minute, a] of m.minutes) {
+      rd.push(m.ip);
+      rMin.push(minute);
+      rBo.push(a.bytesOut);
+      rBi.push(a.bytesIn);
+      rPo.push(a.packetsOut);
+      rPi.push(a.packetsIn);
+      rFl.push(a.flows);
+      rEo.push(a.extOut);
+    }
+    if (m.macs) {
+      for (const [mac, [f, l]] of m.macs) {
+        aMac.push(mac);
+        aIp.push(m.ip);
+        aF.push(f);
+        aL.push(l);
+      }
+    }
+  }
+  if (pd.length > 0) {
+    await client.query(
+      `INSERT INTO device_profiles AS p (device_ip, peer, service_port, protocol, direction, peer_internal, flows,
+         bytes_out, bytes_in, packets, first_seen, last_seen)
+       SELECT u.d, u.peer::cidr, u.port, u.proto, u.dir, u.internal, u.flows, u.bo, u.bi, u.pk,
+         to_timestamp(u.f / 1000.0), to_timestamp(u.l / 1000.0)
+       FROM unnest($1::inet[], $2::text[], $3::int[], $4::int2[], $5::text[], $6::bool[], $7::bigint[], $8::bigint[],
+         $9::bigint[], $10::bigint[], $11::float8[], $12::float8[])
+         AS u(d, peer, port, proto, dir, internal, flows, bo, bi, pk, f, l)
+       ON CONFLICT (device_ip, peer, service_port, protocol, direction) DO UPDATE SET
+         flows = p.flows + EXCLUDED.flows,
+         bytes_out = p.bytes_out + EXCLUDED.bytes_out,
+         bytes_in = p.bytes_in + EXCLUDED.bytes_in,
+         packets = p.packets + EXCLUDED.packets,
+         first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
+         last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen)`,
+      [pd, pPeer, pPort, pProto, pDir, pInt, pFlows, pBo, pBi, pPk, pF, pL],
+    );
+    rows += pd.length;
+  }
+  if (bd.length > 0) {
+    await client.query(
+      `INSERT INTO device_baselines AS b (device_ip, metric, slot, n, mean, m2, last_bucket)
+       SELECT u.d, u.metric, u.slot, u.n, u.mean, u.m2, to_timestamp(u.l / 1000.0)
+       FROM unnest($1::inet[], $2::text[], $3::int2[], $4::bigint[], $5::float8[], $6::float8[], $7::float8[])
+         AS u(d, metric, slot, n, mean, m2, l)
+       ON CONFLICT (device_ip, metric, slot) DO UPDATE SET
+         n = EXCLUDED.n, mean = EXCLUDED.mean, m2 = EXCLUDED.m2, last_bucket = EXCLUDED.last_bucket`,
+      [bd, bMetric, bSlot, bN, bMean, bM2, bLast],
+    );
+    rows += bd.length;
+  }
+  if (rd.length > 0) {
+    await client.query(
+      `INSERT INTO device_rollups_minute AS r (device_ip, minute, bytes_out, bytes_in, packets_out, packets_in, flows,
+         ext_bytes_out)
+       SELECT u.d, to_timestamp(u.m / 1000.0), u.bo, u.bi, u.po, u.pi, u.fl, u.eo
+       FROM unnest($1::inet[], $2::float8[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+         $8::bigint[]) AS u(d, m, bo, bi, po, pi, fl, eo)
+       ON CONFLICT (device_ip, minute) DO UPDATE SET
+         bytes_out = r.bytes_out + EXCLUDED.bytes_out,
+         bytes_in = r.bytes_in + EXCLUDED.bytes_in,
+         packets_out = r.packets_out + EXCLUDED.packets_out,
+         packets_in = r.packets_in + EXCLUDED.packets_in,
+         flows = r.flows + EXCLUDED.flows,
+         ext_bytes_out = r.ext_bytes_out + EXCLUDED.ext_bytes_out`,
+      [rd, rMin, rBo, rBi, rPo, rPi, rFl, rEo],
+    );
+    rows += rd.length;
+  }
+  if (aMac.length > 0) {
+    await client.query(
+      `INSERT INTO device_addresses AS a (mac, ip, first_seen, last_seen)
+       SELECT u.mac::macaddr, u.ip, to_timestamp(u.f / 1000.0), to_timestamp(u.l / 1000.0)
+       FROM unnest($1::text[], $2::inet[], $3::float8[], $4::float8[]) AS u(mac, ip, f, l)
+       ON CONFLICT (mac, ip) DO UPDATE SET
+         first_seen = LEAST(a.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen)`,
+      [aMac, aIp, aF, aL],
+    );
+    rows += aMac.length;
+  }
+
+  if (w.alerts.length > 0) {
+    const as = mergeAlerts(w.alerts);
+    await client.query(
+      `INSERT INTO alerts AS a (device_ip, kind, severity, title, evidence, first_seen, last_seen)
+       SELECT u.d, u.kind, u.sev, u.title, u.ev::jsonb, to_timestamp(u.f / 1000.0), to_timestamp(u.l / 1000.0)
+       FROM unnest($1::inet[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[])
+         AS u(d, kind, sev, title, ev, f, l)
+       ON CONFLICT (device_ip, kind) WHERE status <> 'resolved' DO UPDATE SET
+         severity = CASE WHEN array_position(ARRAY['info','low','medium','high','critical'], EXCLUDED.severity)
+           > array_position(ARRAY['info','low','medium','high','critical'], a.severity) THEN EXCLUDED.severity
+           ELSE a.severity END,
+         title = EXCLUDED.title,
+         evidence = EXCLUDED.evidence,
+         first_seen = LEAST(a.first_seen, EXCLUDED.first_seen),
+         last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen),
+         occurrences = a.occurrences + 1,
+         updated_at = now()`,
+      [
+        as.map((a) => a.device),
+        as.map((a) => a.kind),
+        as.map((a) => a.severity),
+        as.map((a) => a.title),
+        as.map((a) => JSON.stringify(a.evidence)),
+        as.map((a) => a.first),
+        as.map((a) => a.last),
+      ],
+    );
+    // Alerts over time, per minute of the evidence's flow time.
+    const counts = new Map<string, number>();
+    for (const a of w.alerts) {
+      const minute = a.last - (a.last % 60_000);
+      const key = `${minute}|${a.kind}|${a.severity}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    const keys = [...counts.keys()].map((k) => k.split('|'));
+    await client.query(
+      `INSERT INTO alert_rollups_minute AS r (minute, kind, severity, count)
+       SELECT to_timestamp(u.m / 1000.0), u.kind, u.sev, u.c
+       FROM unnest($1::float8[], $2::text[], $3::text[], $4::bigint[]) AS u(m, kind, sev, c)
+       ON CONFLICT (minute, kind, severity) DO UPDATE SET count = r.count + EXCLUDED.count`,
+      [keys.map((k) => Number(k[0])), keys.map((k) => k[1]), keys.map((k) => k[2]), [...counts.values()]],
+    );
+    rows += as.length + counts.size;
+  }
+
+  if (w.quarantines.length > 0) {
+    const q = w.quarantines;
+    await client.query(
+      `UPDATE devices SET quarantined = true, updated_at = now() WHERE ip = ANY($1::inet[])`,
+      [q.map((x) => x.device)],
+    );
+    if (quarantinesTable) {
+      await client.query(
+        `INSERT INTO quarantines (device_ip, reason, source, policy_id, created_by)
+         SELECT u.d, u.reason, 'policy', u.pid, 'analytics'
+         FROM unnest($1::inet[], $2::text[], $3::bigint[]) AS u(d, reason, pid)
+         ON CONFLICT (device_ip) WHERE released_at IS NULL DO NOTHING`,
+        [q.map((x) => x.device), q.map((x) => x.reason), q.map((x) => x.policyId)],
+      );
+    }
+  }
+
+  if (w.risk.size > 0) {
+    // Risk 0..100: the class's criticality plus points per open alert by severity.
+    await client.query(
+      `UPDATE devices AS d SET risk = LEAST(100, u.base + COALESCE(
+         (SELECT sum(${SEVERITY_POINTS}) FROM alerts a WHERE a.device_ip = d.ip AND a.status <> 'resolved'), 0))
+       FROM unnest($1::inet[], $2::int[]) AS u(ip, base) WHERE d.ip = u.ip`,
+      [[...w.risk.keys()], [...w.risk.values()]],
+    );
+  }
+  return rows;
+}

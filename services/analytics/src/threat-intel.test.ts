@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { createThreatIntel, parseThreatIntel } from './threat-intel.ts';
+
+describe('threat-intelligence list', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-ti-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('parses hosts and networks, ignores comments, reports bad lines', () => {
+    const { cidrs, invalid } = parseThreatIntel(
+      '# feed\n203.0.113.66\n198.51.100.0/24 # c2 range\n2001:db8::1, score=90\nnot-an-address\n10.0.0.0/33\n\n',
+    );
+    assert.deepEqual(cidrs, ['203.0.113.66/32', '198.51.100.0/24', '2001:db8::1/128']);
+    assert.deepEqual(invalid, ['not-an-address', '10.0.0.0/33']);
+  });
+
+  test('matches, and re-reads the file when it changes; a failed read keeps the list', () => {
+    const file = join(dir, 'ti.txt');
+    writeFileSync(file, '203.0.113.66\n198.51.100.0/24\n');
+    const ti = createThreatIntel(file);
+    assert.equal(ti.reload().status, 'loaded');
+    assert.ok(ti.matches('203.0.113.66'));
+    assert.ok(ti.matches('198.51.100.200'));
+    assert.ok(!ti.matches('203.0.113.67'));
+    assert.equal(ti.reload().status, 'unchanged');
+
+    writeFileSync(file, '192.0.2.7\n');
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    const r = ti.reload();
+    assert.equal(r.status, 'loaded');
+    assert.ok(ti.matches('192.0.2.7'));
+    assert.ok(!ti.matches('203.0.113.66'));
+
+    rmSync(file);
+    assert.equal(ti.reload().status, 'failed');
+    assert.ok(ti.matches('192.0.2.7'), 'the previous list stays in force');
+  });
+
+  test('no file configured: an empty list', () => {
+    const ti = createThreatIntel(undefined);
+    assert.equal(ti.reload().status, 'unchanged');
+    assert.ok(!ti.matches('203.0.113.66'));
+  });
+});

@@ -1,0 +1,223 @@
+// The analytics worker on the real PostgreSQL, batches handed in directly: offsets stored with the
+// models (duplicates skipped, a stale worker fenced), policies, threat intel, analyst overrides, risk.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '@wardwatch/config';
+import { createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
+import { routeByDevice } from '@wardwatch/hospital-sim';
+import { type Database, migrate, openDatabase } from '@wardwatch/storage';
+import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
+import { dropSchema, TEST_DATABASE_URL, uniqueName } from '@wardwatch/testkit';
+import { createMemoryTransport, type Transport } from '@wardwatch/transport';
+import { type Analytics, createAnalytics } from './index.ts';
+import { FencedError } from './store.ts';
+import { batchOf } from './test-support.ts';
+
+const NETS = ['10.0.0.0/8'];
+const T0 = Date.now() - 30 * 60_000;
+/** Says "kafka" so the worker stores offsets with its models; never started. */
+const kafkaLike = { kind: 'kafka' } as unknown as Transport;
+
+function rec(p: Partial<FlowRecord>): FlowRecord {
+  return {
+    ...createFlowRecord(),
+    exporter: '192.0.2.1',
+    protocol: 6,
+    tcpFlags: 0x1b,
+    packets: 10,
+    bytes: 4000,
+    srcPort: 50000,
+    startMs: T0,
+    endMs: T0 + 2000,
+    ...p,
+  };
+}
+
+describe('analytics worker on PostgreSQL', () => {
+  const schema = uniqueName('an_wrk');
+  const dir = mkdtempSync(join(tmpdir(), 'ww-an-'));
+  const tiFile = join(dir, 'threat-intel.txt');
+  let db: Database;
+
+  function worker(transport: Transport, extra: Record<string, unknown> = {}): Analytics {
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        monitoredNetworks: NETS,
+        'analytics.groupId': `${schema}-g`,
+        'analytics.learningPeriod': '5m',
+        'analytics.threatIntelFile': tiFile,
+        ...extra,
+      },
+    });
+    return createAnalytics({
+      config,
+      transport,
+      db,
+      logger: createLogger({ level: 'silent' }),
+      registry: createMetricsRegistry(),
+    });
+  }
+  const q = async <T extends Record<string, unknown>>(sql: string, params: unknown[] = []) =>
+    (await db.pool.query<T>(sql, params)).rows;
+
+  before(async () => {
+    writeFileSync(tiFile, '# test feed\n203.0.113.66\n');
+    db = await openDatabase({ kind: 'postgres', url: TEST_DATABASE_URL, schema, poolSize: 4 });
+    await migrate(db);
+  });
+
+  after(async () => {
+    await db?.close();
+    await dropSchema(schema);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('redelivered messages are skipped, and a stale worker is fenced', async () => {
+    const records = [
+      rec({ srcAddr: '10.1.0.1', dstAddr: '10.1.0.2', dstPort: 443 }),
+      rec({ srcAddr: '10.1.0.2', dstAddr: '10.1.0.1', srcPort: 443, dstPort: 50000 }),
+      rec({ srcAddr: '10.1.0.1', dstAddr: '10.1.0.99', dstPort: 80, tcpFlags: 0x02, packets: 1, bytes: 40 }),
+    ];
+    const batch = batchOf(routeByDevice(records, NETS), 3, 0);
+    const a = worker(kafkaLike);
+    await a.reload();
+    await a.handle(batch);
+    await a.handle(batch); // redelivered after a lost Kafka commit
+    assert.equal(a.counts().duplicates, batch.messages.length);
+    const totals = await q<{ ip: string; bytes_sent: number; flows_received: number }>(
+      `SELECT host(ip) AS ip, bytes_sent, flows_received FROM devices WHERE ip << '10.1.0.0/24' ORDER BY ip`,
+    );
+    assert.deepEqual(totals, [
+      { ip: '10.1.0.1', bytes_sent: 4040, flows_received: 1 },
+      { ip: '10.1.0.2', bytes_sent: 4000, flows_received: 1 },
+    ]);
+    const [off] = await q<{ next_offset: number }>(
+      'SELECT next_offset FROM analytics_offsets WHERE group_id = $1 AND partition = 3',
+      [`${schema}-g`],
+    );
+    assert.equal(off?.next_offset, batch.messages.length);
+
+    // Worker b takes the partition over and commits more; a, still believing it owns it, is fenced.
+    const more = batchOf(
+      routeByDevice([rec({ srcAddr: '10.1.0.1', dstAddr: '10.1.0.2', dstPort: 443 })], NETS),
+      3,
+      batch.messages.length,
+    );
+    const b = worker(kafkaLike);
+    await b.reload();
+    await b.handle(more);
+    await assert.rejects(a.handle(more), FencedError);
+    await a.handle(more); // after the fence: reloaded from the database, the batch is a duplicate
+    const [one] = await q<{ bytes_sent: number }>(`SELECT bytes_sent FROM devices WHERE ip = '10.1.0.1'`);
+    assert.equal(one?.bytes_sent, 8040, 'the second batch counted once');
+  });
+
+  test('an address that only receives is not a device', async () => {
+    const [row] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM devices WHERE ip = '10.1.0.99'`);
+    assert.equal(row?.n, 0);
+  });
+
+  test('policies: a flow outside the allowlist raises policy_violation; a quarantine policy quarantines', async () => {
+    await q(`INSERT INTO policies (name, rules, action) VALUES ('pump', $1::jsonb, 'quarantine')`, [
+      JSON.stringify([
+        { peer: { cidr: '10.2.0.10/32' }, ports: [3613], protocol: 6, direction: 'from-device' },
+      ]),
+    ]);
+    await q(
+      `INSERT INTO policy_assignments (policy_id, device_ip) SELECT id, '10.2.1.1' FROM policies WHERE name = 'pump'`,
+    );
+    const a = worker(createMemoryTransport());
+    await a.reload();
+    await a.handle(
+      batchOf(routeByDevice([rec({ srcAddr: '10.2.1.1', dstAddr: '10.2.0.10', dstPort: 3613 })], NETS)),
+    );
+    assert.equal((await q(`SELECT 1 FROM alerts WHERE device_ip = '10.2.1.1'`)).length, 0, 'allowed traffic');
+    await a.handle(
+      batchOf(routeByDevice([rec({ srcAddr: '10.2.1.1', dstAddr: '10.2.0.77', dstPort: 22 })], NETS)),
+    );
+    const [alert] = await q<{
+      kind: string;
+      severity: string;
+      evidence: { violations: Array<{ peer: string; port: number }> };
+    }>(`SELECT kind, severity, evidence FROM alerts WHERE device_ip = '10.2.1.1'`);
+    assert.equal(alert?.kind, 'policy_violation');
+    assert.equal(alert?.severity, 'critical');
+    assert.deepEqual(
+      alert?.evidence.violations.map((v) => [v.peer, v.port]),
+      [['10.2.0.77/32', 22]],
+    );
+    const [dev] = await q<{ quarantined: boolean; risk: number }>(
+      `SELECT quarantined, risk FROM devices WHERE ip = '10.2.1.1'`,
+    );
+    assert.equal(dev?.quarantined, true);
+    assert.ok((dev?.risk ?? 0) >= 40);
+    // Deduplicated: a second violation updates the open alert.
+    await a.handle(
+      batchOf(routeByDevice([rec({ srcAddr: '10.2.1.1', dstAddr: '10.2.0.78', dstPort: 23 })], NETS)),
+    );
+    const rows = await q<{ occurrences: number }>(
+      `SELECT occurrences FROM alerts WHERE device_ip = '10.2.1.1'`,
+    );
+    assert.deepEqual(rows, [{ occurrences: 2 }]);
+  });
+
+  test('contact with a threat-listed address raises threat_intel; the list is re-read when it changes', async () => {
+    const a = worker(createMemoryTransport());
+    await a.reload();
+    await a.handle(
+      batchOf(routeByDevice([rec({ srcAddr: '10.3.0.1', dstAddr: '203.0.113.66', dstPort: 443 })], NETS)),
+    );
+    await a.handle(
+      batchOf(routeByDevice([rec({ srcAddr: '10.3.0.2', dstAddr: '192.0.2.200', dstPort: 443 })], NETS)),
+    );
+    writeFileSync(tiFile, '203.0.113.66\n192.0.2.200\n');
+    const r = await a.reload();
+    assert.equal(r.threatIntel.status, 'loaded');
+    await a.handle(
+      batchOf(routeByDevice([rec({ srcAddr: '10.3.0.2', dstAddr: '192.0.2.200', dstPort: 443 })], NETS)),
+    );
+    const rows = await q<{ ip: string; kind: string }>(
+      `SELECT host(device_ip) AS ip, kind FROM alerts WHERE device_ip << '10.3.0.0/24' ORDER BY ip`,
+    );
+    assert.deepEqual(rows, [
+      { ip: '10.3.0.1', kind: 'threat_intel' },
+      { ip: '10.3.0.2', kind: 'threat_intel' },
+    ]);
+  });
+
+  test("an analyst's class wins over inference (an internal-only class contacting the internet)", async () => {
+    const a = worker(createMemoryTransport());
+    await a.reload();
+    const web = (t: number) =>
+      batchOf(
+        routeByDevice(
+          [rec({ srcAddr: '10.4.0.1', dstAddr: '198.51.100.7', dstPort: 443, startMs: t, endMs: t + 100 })],
+          NETS,
+        ),
+      );
+    await a.handle(web(T0));
+    assert.equal((await q(`SELECT 1 FROM alerts WHERE device_ip = '10.4.0.1'`)).length, 0);
+    await q(`UPDATE devices SET class_override = 'infusion_pump' WHERE ip = '10.4.0.1'`);
+    await a.reload();
+    await a.handle(web(T0 + 1000));
+    const rows = await q<{ kind: string }>(`SELECT kind FROM alerts WHERE device_ip = '10.4.0.1'`);
+    assert.deepEqual(rows, [{ kind: 'external_contact' }]);
+  });
+
+  test('the model is in its tables: profile, rollups, baselines, alert rollups', async () => {
+    const profile = await q<{ peer: string; service_port: number; direction: string; flows: number }>(
+      `SELECT peer::text, service_port, direction, flows FROM device_profiles WHERE device_ip = '10.1.0.1' ORDER BY peer`,
+    );
+    assert.deepEqual(profile, [{ peer: '10.1.0.2/32', service_port: 443, direction: 'outbound', flows: 3 }]);
+    const [r] = await q<{ bytes: number }>(
+      `SELECT sum(bytes_out)::int AS bytes FROM device_rollups_minute WHERE device_ip = '10.1.0.1'`,
+    );
+    assert.equal(r?.bytes, 8040);
+    const alerts = await q<{ n: number }>(`SELECT sum(count)::int AS n FROM alert_rollups_minute`);
+    assert.ok((alerts[0]?.n ?? 0) >= 4);
+  });
+});

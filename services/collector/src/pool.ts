@@ -1,0 +1,247 @@
+// The decode shards and how datagrams reach them: by a hash of the exporter address, so an exporter's
+// templates and its data always meet in one shard. Worker shards receive datagrams packed into one
+// transferred buffer per shard per event-loop turn, under a bound of unacknowledged bytes.
+import { Worker } from 'node:worker_threads';
+import { fnv1a } from '@wardwatch/transport';
+import type { FromWorker, ToWorker } from './decode-worker.ts';
+import { PACKET_HEADER, ShardRunner } from './runner.ts';
+import type { ShardOutput, ShardSettings, Via } from './shard.ts';
+
+/** Outcome of handing a datagram to its shard. */
+export type PushResult = 'accepted' | 'backlog';
+
+/** Options of {@link createShardPool}. */
+export interface ShardPoolOptions {
+  /** Worker threads; 0 decodes inline on the calling thread. */
+  workers: number;
+  settings: ShardSettings;
+  /** Bound of bytes posted to one worker and not yet decoded. */
+  backlogBytes: number;
+  onOutput: (out: ShardOutput, shard: number) => void;
+  onWorkerError: (err: unknown, shard: number) => void;
+}
+
+/** The decode shards. */
+export interface ShardPool {
+  /** Hands one export packet to its exporter's shard; never waits. */
+  push(exporter: string, buf: Uint8Array, receivedMs: number, via: Via): PushResult;
+  /** Imports template entries, each into the shard of its exporter. */
+  importTemplates(
+    entries: readonly { exporter: string; key: string; text: string }[],
+  ): Promise<{ imported: number; rejected: number }>;
+  /** Resolves when every datagram pushed so far is decoded and everything waiting has been emitted. */
+  flush(): Promise<void>;
+  /** Bytes waiting for workers. */
+  backlogBytes(): number;
+  size(): number;
+  stop(): Promise<void>;
+}
+
+interface Shard {
+  push(exporter: string, buf: Uint8Array, receivedMs: number, via: Via): PushResult;
+  request(
+    msg: { type: 'import'; entries: { key: string; text: string }[] } | { type: 'flush' } | { type: 'stop' },
+  ): Promise<FromWorker & { type: 'done' }>;
+  backlog(): number;
+}
+
+const BATCH_BYTES = 1 << 20;
+
+/**
+ * The worker bootstrap. Workers inherit `process.execArgv` (`--import tsx` when run from source), but
+ * on Node 20 that loader does not apply to a worker's own entry module, so when the entry is
+ * TypeScript the worker registers tsx's ESM hooks itself before importing it.
+ */
+function workerSource(entry: string, tsxApi: string | undefined): string {
+  const reg = tsxApi ? `(await import(${JSON.stringify(tsxApi)})).register();` : '';
+  return `(async () => { ${reg} await import(${JSON.stringify(entry)}); })().catch((e) => { throw e; });`;
+}
+
+function resolveTsx(): string | undefined {
+  if (!import.meta.url.endsWith('.ts')) return undefined;
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    return undefined;
+  }
+}
+
+class WorkerShard implements Shard {
+  private readonly worker: Worker;
+  private buf = new ArrayBuffer(BATCH_BYTES);
+  private view = new DataView(this.buf);
+  private bytes = new Uint8Array(this.buf);
+  private used = 0;
+  private exporters: string[] = [];
+  private exporterIndex = new Map<string, number>();
+  private scheduled = false;
+  private inflight = 0;
+  private nextId = 1;
+  private dead = false;
+  private readonly waiting = new Map<number, (m: FromWorker & { type: 'done' }) => void>();
+
+  constructor(
+    readonly index: number,
+    private readonly opts: ShardPoolOptions,
+    source: string,
+  ) {
+    this.worker = new Worker(source, { eval: true, workerData: { settings: opts.settings } });
+    this.worker.on('message', (m: FromWorker) => {
+      if (m.type === 'output') opts.onOutput(m.output, index);
+      else if (m.type === 'ack') this.inflight -= m.bytes;
+      else this.waiting.get(m.id)?.(m);
+    });
+    this.worker.on('error', (err) => opts.onWorkerError(err, index));
+    // A worker that died answers nothing: release whoever waits on it. Its datagrams are then refused
+    // and counted (decode_backlog), so a dead shard shows in the metrics.
+    this.worker.on('exit', () => {
+      this.dead = true;
+      for (const done of [...this.waiting.values()]) done({ type: 'done', id: 0 });
+    });
+  }
+
+  push(exporter: string, data: Uint8Array, receivedMs: number, via: Via): PushResult {
+    const need = PACKET_HEADER + data.length;
+    if (this.dead) return 'backlog';
+    if (this.inflight + this.used + need > this.opts.backlogBytes) return 'backlog';
+    if (this.used + need > this.buf.byteLength) {
+      this.send();
+      if (need > this.buf.byteLength) this.grow(need);
+    }
+    let idx = this.exporterIndex.get(exporter);
+    if (idx === undefined) {
+      idx = this.exporters.length;
+      this.exporters.push(exporter);
+      this.exporterIndex.set(exporter, idx);
+    }
+    const o = this.used;
+    this.view.setUint32(o, data.length);
+    this.view.setUint16(o + 4, idx);
+    this.view.setUint8(o + 6, via);
+    this.view.setFloat64(o + 8, receivedMs);
+    this.bytes.set(data, o + PACKET_HEADER);
+    this.used = o + need;
+    // Everything read in this turn of the event loop goes out as one message.
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.send());
+    }
+    return 'accepted';
+  }
+
+  private grow(n: number): void {
+    this.buf = new ArrayBuffer(n);
+    this.view = new DataView(this.buf);
+    this.bytes = new Uint8Array(this.buf);
+  }
+
+  /** Posts the packed datagrams (a copy of the used part, so the packing buffer is reused). */
+  send(): void {
+    this.scheduled = false;
+    if (this.used === 0) return;
+    const buffer = this.buf.slice(0, this.used);
+    const msg: ToWorker = { type: 'packets', buffer, length: this.used, exporters: this.exporters };
+    this.inflight += this.used;
+    this.used = 0;
+    this.exporters = [];
+    this.exporterIndex = new Map();
+    this.worker.postMessage(msg, [buffer]);
+  }
+
+  request(
+    msg: { type: 'import'; entries: { key: string; text: string }[] } | { type: 'flush' } | { type: 'stop' },
+  ) {
+    if (this.dead) return Promise.resolve({ type: 'done' as const, id: 0 });
+    this.send();
+    const id = this.nextId++;
+    return new Promise<FromWorker & { type: 'done' }>((resolve) => {
+      this.waiting.set(id, (m) => {
+        this.waiting.delete(id);
+        resolve(m);
+      });
+      this.worker.postMessage({ ...msg, id } as ToWorker);
+    });
+  }
+
+  backlog(): number {
+    return this.inflight + this.used;
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+class InlineShard implements Shard {
+  private readonly runner: ShardRunner;
+
+  constructor(opts: ShardPoolOptions) {
+    this.runner = new ShardRunner(opts.settings, (out) => opts.onOutput(out, 0));
+  }
+
+  push(exporter: string, data: Uint8Array, receivedMs: number, via: Via): PushResult {
+    this.runner.ingest(data, exporter, receivedMs, via);
+    return 'accepted';
+  }
+
+  async request(
+    msg: { type: 'import'; entries: { key: string; text: string }[] } | { type: 'flush' } | { type: 'stop' },
+  ) {
+    if (msg.type === 'import')
+      return { type: 'done' as const, id: 0, result: this.runner.shard.importTemplates(msg.entries) };
+    if (msg.type === 'flush') this.runner.flush();
+    else this.runner.stop();
+    return { type: 'done' as const, id: 0 };
+  }
+
+  backlog(): number {
+    return 0;
+  }
+}
+
+/** Starts the decode shards: `workers` threads, or one inline shard when `workers` is 0. */
+export function createShardPool(opts: ShardPoolOptions): ShardPool {
+  const shards: Shard[] = [];
+  if (opts.workers > 0) {
+    const source = workerSource(new URL('./decode-worker.ts', import.meta.url).href, resolveTsx());
+    for (let i = 0; i < opts.workers; i++) shards.push(new WorkerShard(i, opts, source));
+  } else {
+    shards.push(new InlineShard(opts));
+  }
+  const n = shards.length;
+  const one = n === 1 ? shards[0]! : undefined;
+  const shardOf = (exporter: string) => one ?? shards[fnv1a(exporter) % n]!;
+
+  return {
+    push: (exporter, buf, receivedMs, via) => shardOf(exporter).push(exporter, buf, receivedMs, via),
+    async importTemplates(entries) {
+      const per = new Map<Shard, { key: string; text: string }[]>();
+      for (const e of entries) {
+        const s = shardOf(e.exporter);
+        let list = per.get(s);
+        if (!list) {
+          list = [];
+          per.set(s, list);
+        }
+        list.push({ key: e.key, text: e.text });
+      }
+      let imported = 0;
+      let rejected = 0;
+      for (const [s, list] of per) {
+        const r = (await s.request({ type: 'import', entries: list })).result;
+        imported += r?.imported ?? 0;
+        rejected += r?.rejected ?? 0;
+      }
+      return { imported, rejected };
+    },
+    async flush() {
+      await Promise.all(shards.map((s) => s.request({ type: 'flush' })));
+    },
+    backlogBytes: () => shards.reduce((sum, s) => sum + s.backlog(), 0),
+    size: () => n,
+    async stop() {
+      await Promise.all(shards.map((s) => s.request({ type: 'stop' })));
+      await Promise.all(shards.map((s) => (s instanceof WorkerShard ? s.terminate() : undefined)));
+    },
+  };
+}

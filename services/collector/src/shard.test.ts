@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeExporterStatus, decodeFlowBatch } from '@wardwatch/flow-schema';
+import { partitionFor } from '@wardwatch/transport';
+import { DecodeShard, type ShardSettings, VIA_UDP } from './shard.ts';
+
+const settings: ShardSettings = {
+  monitoredNetworks: ['10.0.0.0/8'],
+  partitions: 4,
+  batchRecords: 3,
+  lingerMs: 50,
+  exporterReportMs: 1000,
+  collectorId: 'test/1',
+};
+
+/** A NetFlow v9 packet: optionally template 256 (src, dst, bytes, pkts, proto), then data records. */
+function v9(seq: number, flows: [string, string][], withTemplate: boolean): Uint8Array {
+  const parts: Buffer[] = [];
+  const h = Buffer.alloc(20);
+  h.writeUInt16BE(9, 0);
+  h.writeUInt16BE((withTemplate ? 1 : 0) + flows.length, 2);
+  h.writeUInt32BE(1000, 4);
+  h.writeUInt32BE(1_700_000_000, 8);
+  h.writeUInt32BE(seq, 12);
+  h.writeUInt32BE(5, 16);
+  parts.push(h);
+  if (withTemplate) {
+    const fields = [
+      [8, 4],
+      [12, 4],
+      [1, 4],
+      [2, 4],
+      [4, 1],
+    ];
+    const t = Buffer.alloc(8 + fields.length * 4);
+    t.writeUInt16BE(0, 0);
+    t.writeUInt16BE(t.length, 2);
+    t.writeUInt16BE(256, 4);
+    t.writeUInt16BE(fields.length, 6);
+    fields.forEach(([id, len], i) => {
+      t.writeUInt16BE(id!, 8 + 4 * i);
+      t.writeUInt16BE(len!, 10 + 4 * i);
+    });
+    parts.push(t);
+  }
+  if (flows.length > 0) {
+    const len = 4 + 17 * flows.length;
+    const d = Buffer.alloc(len + ((4 - (len % 4)) % 4));
+    d.writeUInt16BE(256, 0);
+    d.writeUInt16BE(d.length, 2);
+    flows.forEach(([src, dst], i) => {
+      const o = 4 + 17 * i;
+      Buffer.from(src.split('.').map(Number)).copy(d, o);
+      Buffer.from(dst.split('.').map(Number)).copy(d, o + 4);
+      d.writeUInt32BE(100, o + 8);
+      d.writeUInt32BE(1, o + 12);
+      d.writeUInt8(6, o + 16);
+    });
+    parts.push(d);
+  }
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+test("records are routed to each monitored endpoint's partition, batched per partition, unmonitored ones counted", () => {
+  const shard = new DecodeShard(settings);
+  shard.ingest(
+    v9(
+      1,
+      [
+        ['10.0.0.1', '8.8.8.8'], // one device
+        ['10.0.0.2', '10.0.0.3'], // two devices: routed twice
+        ['8.8.4.4', '1.1.1.1'], // none: unmonitored
+        ['10.0.0.1', '9.9.9.9'],
+        ['10.0.0.1', '9.9.9.8'],
+      ],
+      true,
+    ),
+    '192.0.2.1',
+    Date.now(),
+    VIA_UDP,
+  );
+  shard.emitPartial();
+  const out = shard.take();
+  assert.equal(out.stats.records, 5);
+  assert.equal(out.stats.unmonitored, 1);
+  assert.equal(out.stats.routed, 5);
+  assert.equal(out.stats.packets['9'], 1);
+  let copies = 0;
+  for (const b of out.batches) {
+    const { records, devices } = decodeFlowBatch(b.value);
+    assert.equal(records.length, b.records);
+    assert.ok(records.length <= settings.batchRecords);
+    assert.equal(b.key, devices[0]);
+    for (const d of devices) assert.equal(partitionFor(d, 4), b.partition);
+    copies += records.length;
+  }
+  assert.equal(copies, 5);
+  const forDevice1 = out.batches
+    .flatMap((b) => decodeFlowBatch(b.value).devices)
+    .filter((d) => d === '10.0.0.1');
+  assert.equal(forDevice1.length, 3);
+});
+
+test('a full partition batch is emitted at once; a partial one waits for the linger time', () => {
+  const shard = new DecodeShard({ ...settings, partitions: 1 });
+  const t0 = 1_000_000;
+  shard.ingest(v9(1, [['10.0.0.1', '8.8.8.8']], true), '192.0.2.1', t0, VIA_UDP);
+  assert.equal(shard.hasBatches(), false);
+  assert.equal(shard.lingerDue(t0 + 10), false);
+  assert.equal(shard.lingerDue(t0 + 50), true);
+  shard.ingest(
+    v9(
+      2,
+      [
+        ['10.0.0.1', '8.8.8.8'],
+        ['10.0.0.1', '8.8.8.9'],
+      ],
+      false,
+    ),
+    '192.0.2.1',
+    t0 + 1,
+    VIA_UDP,
+  );
+  assert.equal(shard.hasBatches(), true);
+  assert.equal(shard.take().batches[0]!.records, 3);
+});
+
+test('template state is shared as keyed entries and imported by another shard, which then decodes data at once', () => {
+  const a = new DecodeShard(settings);
+  a.ingest(v9(1, [], true), '192.0.2.1', Date.now(), VIA_UDP);
+  const entries = a.syncTemplates();
+  assert.deepEqual(
+    entries.map((e) => e.key),
+    ['192.0.2.1|9|5|256'],
+  );
+  assert.deepEqual(a.syncTemplates(), [], 'unchanged state publishes nothing');
+
+  const b = new DecodeShard(settings);
+  const r = b.importTemplates(entries.map((e) => ({ key: e.key, text: new TextDecoder().decode(e.value!) })));
+  assert.deepEqual(r, { imported: 1, rejected: 0 });
+  b.ingest(v9(2, [['10.0.0.1', '8.8.8.8']], false), '192.0.2.1', Date.now(), VIA_UDP);
+  const out = b.take();
+  assert.equal(out.stats.records, 1);
+  assert.equal(out.stats.unknownTemplateSets, 0);
+  assert.deepEqual(b.syncTemplates(), [], 'imported entries are not published again');
+
+  const bad = b.importTemplates([{ key: 'x|9|1|256', text: '{not json' }]);
+  assert.equal(bad.rejected, 1);
+});
+
+test('exporter statuses report packets, records, errors, templates and rate per address and domain', () => {
+  const shard = new DecodeShard(settings);
+  shard.ingest(v9(1, [['10.0.0.1', '8.8.8.8']], true), '192.0.2.9', 5000, VIA_UDP);
+  shard.ingest(v9(2, [['10.0.0.1', '8.8.8.8']], false).subarray(0, 30), '192.0.2.9', 6000, VIA_UDP);
+  shard.syncTemplates();
+  const [entry] = shard.reportExporters(7000);
+  assert.equal(entry!.key, '192.0.2.9|5');
+  const status = decodeExporterStatus(entry!.value!);
+  assert.ok(status);
+  assert.equal(status.exporter, '192.0.2.9');
+  assert.equal(status.observationDomain, 5);
+  assert.equal(status.version, 9);
+  assert.equal(status.packets, 2);
+  assert.equal(status.records, 1);
+  assert.equal(status.decodeErrors, 1);
+  assert.equal(status.templates, 1);
+  assert.equal(status.sequenceUnit, 'packets');
+  assert.deepEqual(status.transports, ['udp']);
+  assert.equal(status.firstSeenMs, 5000);
+  assert.equal(status.lastSeenMs, 6000);
+  assert.equal(status.recordsPerSecond, 0.5);
+  assert.equal(status.collector, 'test/1');
+  assert.deepEqual(shard.reportExporters(8000), [], 'only exporters seen since the last report');
+  const invalid = shard.take().stats.invalid;
+  assert.equal((invalid.truncated ?? 0) + (invalid.malformed ?? 0), 1);
+});

@@ -1,0 +1,52 @@
+import type { FastifyRequest } from 'fastify';
+import type pg from 'pg';
+
+/** One audited write: what happened to which target, with the state before and after. */
+export interface AuditEntry {
+  action: string;
+  targetType: string;
+  targetId: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+/**
+ * Records a write in the audit log; call it inside the transaction of the write itself so that the
+ * log and the change commit (or roll back) together.
+ */
+export async function audit(db: pg.PoolClient | pg.Pool, req: FastifyRequest, e: AuditEntry): Promise<void> {
+  const p = req.principal;
+  await db.query(
+    `INSERT INTO audit_log (actor_key_id, actor_name, actor_role, action, target_type, target_id, before, after,
+       request_id, source_ip)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [
+      p?.keyId ?? null,
+      p?.name ?? 'system',
+      p?.role ?? 'system',
+      e.action,
+      e.targetType,
+      e.targetId,
+      e.before === undefined ? null : JSON.stringify(e.before),
+      e.after === undefined ? null : JSON.stringify(e.after),
+      req.id,
+      req.ip,
+    ],
+  );
+}
+
+/** Records an action taken by the service itself (expiry, policy enforcement). */
+export async function auditSystem(db: pg.PoolClient | pg.Pool, actor: string, e: AuditEntry): Promise<void> {
+  await db.query(
+    `INSERT INTO audit_log (actor_name, actor_role, action, target_type, target_id, before, after)
+     VALUES ($1, 'system', $2, $3, $4, $5, $6)`,
+    [
+      actor,
+      e.action,
+      e.targetType,
+      e.targetId,
+      e.before === undefined ? null : JSON.stringify(e.before),
+      e.after === undefined ? null : JSON.stringify(e.after),
+    ],
+  );
+}

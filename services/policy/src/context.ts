@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { WardwatchConfig } from '@wardwatch/config';
+import type { Database } from '@wardwatch/storage';
+import type { Logger, Registry } from '@wardwatch/telemetry';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import type { KeyVerifier } from './api-keys.ts';
+import { ApiError } from './errors.ts';
+import type { SecretBox } from './outbox/secrets.ts';
+
+/** The fastify instance every route module registers on. */
+export type App = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** What route modules share: the database, configuration, the key verifier and the secret box. */
+export interface RouteContext {
+  db: Database;
+  config: WardwatchConfig;
+  logger: Logger;
+  registry: Registry;
+  verifier: KeyVerifier;
+  secrets: SecretBox;
+  readiness: Record<string, () => Promise<boolean>>;
+}
+
+/** Opaque cursors: base64url JSON of the sort key of the last item served. */
+export function encodeCursor(values: unknown[]): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+/** Decodes a cursor, or undefined when it is not one of ours. */
+export function decodeCursor(cursor: string): unknown[] | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    return Array.isArray(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Escapes LIKE wildcards so user text matches literally. */
+export function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** ISO string of a timestamp column that may be null. */
+export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
+/** Builds a WHERE clause from conditions with positional parameters. */
+export class Where {
+  readonly params: unknown[] = [];
+  private readonly parts: string[] = [];
+  /** Adds a condition; `$?` in `sql` is replaced by the next parameter number. */
+  add(sql: string, ...values: unknown[]): this {
+    let s = sql;
+    for (const v of values) {
+      this.params.push(v);
+      s = s.replace('$?', `$${this.params.length}`);
+    }
+    this.parts.push(s);
+    return this;
+  }
+  /** The next parameter placeholder for `value`. */
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+  sql(): string {
+    return this.parts.length > 0 ? `WHERE ${this.parts.join(' AND ')}` : '';
+  }
+}
+
+/** A client-supplied timestamp as a Date; a 400 when JavaScript cannot represent it. */
+export function parseTime(s: string, field: string): Date {
+  const d = new Date(s);
+  if (Number.isNaN(d.getTime())) throw new ApiError(400, 'BAD_TIME', `${field} is not a usable timestamp`);
+  return d;
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * Runs a hot-path query as a named prepared statement on PostgreSQL, so each pooled connection plans it
+ * once (planning costs more than executing these). Embedded PGlite shares one backend session between
+ * socket clients, where named statements could collide, so it gets plain queries.
+ */
+export function hotQuery<R extends pg.QueryResultRow>(db: Database, text: string, values: unknown[]) {
+  if (db.kind !== 'postgres') return db.pool.query<R>(text, values);
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `ww_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    if (statementNames.size < 5000) statementNames.set(text, name);
+  }
+  return db.pool.query<R>({ name, text, values });
+}

@@ -1,0 +1,106 @@
+import type pg from 'pg';
+
+// The behaviour model is analytics' (docs/analytics.md): device_profiles, device_baselines and model
+// columns on devices. The API serves them when they exist and degrades to empty results when they do
+// not (an installation migrated before analytics' tables, or a table renamed), never to a 500.
+
+const presence = new WeakMap<pg.Pool, { at: number; tables: Set<string>; columns: Set<string> }>();
+
+async function present(pool: pg.Pool): Promise<{ tables: Set<string>; columns: Set<string> }> {
+  const hit = presence.get(pool);
+  if (hit && hit.at > Date.now() - 60_000) return hit;
+  const { rows } = await pool.query<{ table_name: string; column_name: string }>(
+    `SELECT table_name, column_name FROM information_schema.columns
+     WHERE table_schema = current_schema() AND table_name IN ('device_profiles', 'device_baselines', 'devices')`,
+  );
+  const tables = new Set(rows.map((r) => r.table_name));
+  const columns = new Set(rows.filter((r) => r.table_name === 'devices').map((r) => r.column_name));
+  const v = { at: Date.now(), tables, columns };
+  presence.set(pool, v);
+  return v;
+}
+
+/** One profile entry: a peer (host or prefix), service port, protocol and who opened the conversation. */
+export interface ProfileEntry {
+  peer: string;
+  servicePort: number;
+  protocol: number;
+  direction: 'outbound' | 'inbound';
+  peerInternal: boolean;
+  flows: number;
+  bytesOut: number;
+  bytesIn: number;
+  packets: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+/** Reads the profile entries of a device seen since `since` (all when absent), largest first. */
+export async function readProfile(
+  pool: pg.Pool,
+  ip: string,
+  since?: Date,
+  limit = 1000,
+): Promise<ProfileEntry[] | undefined> {
+  const p = await present(pool);
+  if (!p.tables.has('device_profiles')) return undefined;
+  const { rows } = await pool.query<{
+    peer: string;
+    service_port: number;
+    protocol: number;
+    direction: 'outbound' | 'inbound';
+    peer_internal: boolean;
+    flows: number;
+    bytes_out: number;
+    bytes_in: number;
+    packets: number;
+    first_seen: Date;
+    last_seen: Date;
+  }>(
+    `SELECT peer::text AS peer, service_port, protocol, direction, peer_internal, flows, bytes_out, bytes_in, packets,
+            first_seen, last_seen
+     FROM device_profiles WHERE device_ip = $1::inet AND ($2::timestamptz IS NULL OR last_seen >= $2::timestamptz)
+     ORDER BY flows DESC, peer LIMIT $3`,
+    [ip, since ?? null, limit],
+  );
+  return rows.map((r) => ({
+    peer: r.peer,
+    servicePort: r.service_port,
+    protocol: r.protocol,
+    direction: r.direction,
+    peerInternal: r.peer_internal,
+    flows: r.flows,
+    bytesOut: r.bytes_out,
+    bytesIn: r.bytes_in,
+    packets: r.packets,
+    firstSeen: r.first_seen.toISOString(),
+    lastSeen: r.last_seen.toISOString(),
+  }));
+}
+
+/**
+ * Extra columns for the device detail query (alias `d` for devices): the profile (largest 500 entries),
+ * baselines with their standard deviation, and the learning state, as JSON; constants when the tables
+ * are absent. One statement per detail request keeps the hot path to a single round trip.
+ */
+export async function modelColumns(pool: pg.Pool): Promise<string> {
+  const p = await present(pool);
+  const profile = p.tables.has('device_profiles')
+    ? `(SELECT COALESCE(json_agg(json_build_object('peer', x.peer::text, 'servicePort', x.service_port,
+         'protocol', x.protocol, 'direction', x.direction, 'peerInternal', x.peer_internal, 'flows', x.flows,
+         'bytesOut', x.bytes_out, 'bytesIn', x.bytes_in, 'packets', x.packets, 'firstSeen', x.first_seen,
+         'lastSeen', x.last_seen)), '[]'::json)
+       FROM (SELECT * FROM device_profiles WHERE device_ip = d.ip ORDER BY flows DESC, peer LIMIT 500) x)`
+    : `'[]'::json`;
+  const baselines = p.tables.has('device_baselines')
+    ? `(SELECT COALESCE(json_agg(json_build_object('metric', b.metric, 'slot', b.slot, 'n', b.n, 'mean', b.mean,
+         'stddev', CASE WHEN b.n > 1 THEN sqrt(b.m2 / (b.n - 1)) ELSE 0 END, 'lastBucket', b.last_bucket)
+         ORDER BY b.metric, b.slot), '[]'::json)
+       FROM device_baselines b WHERE b.device_ip = d.ip)`
+    : `'[]'::json`;
+  const state =
+    p.columns.has('learned_at') && p.columns.has('last_sent') && p.columns.has('max_send_gap_ms')
+      ? `json_build_object('learnedAt', d.learned_at, 'lastSent', d.last_sent, 'maxSendGapMs', d.max_send_gap_ms)`
+      : 'NULL::json';
+  return `, ${profile} AS model_profile, ${baselines} AS model_baselines, ${state} AS model_state`;
+}

@@ -1,0 +1,129 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { Socket } from 'node:net';
+import { hostname } from 'node:os';
+import type { Logger } from '@wardwatch/telemetry';
+import type pg from 'pg';
+import type { PolicyMetrics } from '../metrics.ts';
+import { type CefAlert, formatCef, syslogLine } from './cef.ts';
+
+/** Where alerts go: a syslog receiver over UDP (one message per datagram) or TCP (LF-framed, RFC 6587). */
+export interface SiemOptions {
+  host: string;
+  port: number;
+  protocol: 'udp' | 'tcp';
+  pollIntervalMs: number;
+}
+
+const TYPES = ['alert.opened', 'alert.updated', 'policy.violated'];
+
+/**
+ * Forwards alert events from the outbox as CEF over syslog. Its position in the outbox is stored
+ * (outbox_cursors 'siem') and advanced only after a successful send, so a restart resumes where it left
+ * off (at least once; UDP gives no delivery guarantee beyond the local send).
+ */
+export function createSiemForwarder(deps: {
+  pool: pg.Pool;
+  logger: Logger;
+  metrics: PolicyMetrics;
+  options: SiemOptions;
+}) {
+  const { pool, logger, metrics, options } = deps;
+  const me = hostname();
+  let udp: UdpSocket | undefined;
+  let tcp: Socket | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = true;
+
+  async function tcpSocket(): Promise<Socket> {
+    if (tcp && !tcp.destroyed) return tcp;
+    const s = new Socket();
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.connect(options.port, options.host, () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    s.on('error', () => s.destroy());
+    s.setKeepAlive(true);
+    tcp = s;
+    return s;
+  }
+
+  async function send(line: string): Promise<void> {
+    if (options.protocol === 'udp') {
+      udp ??= createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
+      await new Promise<void>((resolve, reject) =>
+        udp!.send(Buffer.from(line, 'utf8'), options.port, options.host, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
+      return;
+    }
+    const s = await tcpSocket();
+    await new Promise<void>((resolve, reject) =>
+      s.write(`${line}\n`, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  async function round(): Promise<number> {
+    await pool.query("INSERT INTO outbox_cursors (name) VALUES ('siem') ON CONFLICT DO NOTHING");
+    const cur = await pool.query<{ last_event_id: number }>(
+      "SELECT last_event_id FROM outbox_cursors WHERE name = 'siem'",
+    );
+    const from = cur.rows[0]!.last_event_id;
+    // A couple of seconds behind the head, so events of transactions still committing are not skipped.
+    const { rows } = await pool.query<{ id: number; type: string; payload: { alert?: CefAlert } }>(
+      `SELECT id, type, payload FROM events
+       WHERE id > $1 AND created_at < now() - interval '2 seconds' ORDER BY id LIMIT 200`,
+      [from],
+    );
+    let last = from;
+    let sent = 0;
+    try {
+      for (const e of rows) {
+        if (TYPES.includes(e.type) && e.payload.alert) {
+          const a = e.payload.alert;
+          await send(syslogLine(formatCef(e.type, a), a.severity, me));
+          sent++;
+          metrics.siemSent.inc();
+        }
+        last = e.id;
+      }
+    } finally {
+      if (last !== from)
+        await pool.query("UPDATE outbox_cursors SET last_event_id = $1 WHERE name = 'siem'", [last]);
+    }
+    return sent + (rows.length > 0 ? 1 : 0);
+  }
+
+  const loop = async () => {
+    if (stopped) return;
+    try {
+      while (!stopped && (await round()) > 0) {}
+    } catch (err) {
+      metrics.siemErrors.inc();
+      logger.warn({ err: (err as Error).message }, 'SIEM forwarding failed; retrying');
+      tcp?.destroy();
+      tcp = undefined;
+    }
+    if (!stopped) timer = setTimeout(() => (running = loop()), options.pollIntervalMs);
+  };
+
+  return {
+    round,
+    start() {
+      stopped = false;
+      running = loop();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => {});
+      udp?.close();
+      tcp?.end();
+      tcp?.destroy();
+    },
+  };
+}

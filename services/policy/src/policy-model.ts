@@ -1,0 +1,222 @@
+import { isIP } from 'node:net';
+import type pg from 'pg';
+import type { ProfileEntry } from './model.ts';
+import { cidrWithin, parseCidr } from './net.ts';
+import type { PolicyInput, Rule } from './schemas.ts';
+
+/** A stored policy as the API serves it. */
+export interface PolicyRecord {
+  id: number;
+  name: string;
+  description: string;
+  rules: Rule[];
+  internalOnly: boolean;
+  action: 'alert' | 'quarantine';
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface PolicyRow {
+  id: number;
+  name: string;
+  description: string;
+  rules: Rule[];
+  internal_only: boolean;
+  action: 'alert' | 'quarantine';
+  enabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const POLICY_COLUMNS =
+  'id, name, description, rules, internal_only, action, enabled, created_at, updated_at';
+
+/** The API shape of a policies row. */
+export function toPolicy(r: PolicyRow): PolicyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    rules: r.rules,
+    internalOnly: r.internal_only,
+    action: r.action,
+    enabled: r.enabled,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+/** The policy in force for a device: its own assignment wins over its class's. */
+export async function effectivePolicy(
+  db: pg.Pool | pg.PoolClient,
+  ip: string,
+): Promise<(PolicyRecord & { via: 'device' | 'class' }) | undefined> {
+  const { rows } = await db.query<PolicyRow & { via: 'device' | 'class' }>(
+    `SELECT p.id, p.name, p.description, p.rules, p.internal_only, p.action, p.enabled, p.created_at, p.updated_at,
+            CASE WHEN pa.device_ip IS NULL THEN 'class' ELSE 'device' END AS via
+     FROM policy_assignments pa JOIN policies p ON p.id = pa.policy_id
+     WHERE pa.device_ip = $1::inet
+        OR pa.device_class = (SELECT COALESCE(class_override, class) FROM devices WHERE ip = $1::inet)
+     ORDER BY pa.device_ip IS NULL LIMIT 1`,
+    [ip],
+  );
+  const r = rows[0];
+  return r ? { ...toPolicy(r), via: r.via } : undefined;
+}
+
+/** Semantic checks the JSON schema cannot express: CIDRs parse, named groups exist. */
+export async function checkRules(db: pg.Pool | pg.PoolClient, rules: Rule[]): Promise<string[]> {
+  const problems: string[] = [];
+  const groups = new Set<string>();
+  rules.forEach((r, i) => {
+    if ('cidr' in r.peer && !parseCidr(r.peer.cidr) && isIP(r.peer.cidr) === 0)
+      problems.push(`rules[${i}].peer.cidr: ${JSON.stringify(r.peer.cidr)} is not a CIDR`);
+    if ('group' in r.peer) groups.add(r.peer.group);
+    if (r.ports && r.ports.length > 0 && r.protocol !== 6 && r.protocol !== 17 && r.protocol !== 132)
+      problems.push(`rules[${i}].ports: ports need protocol 6 (TCP), 17 (UDP) or 132 (SCTP)`);
+  });
+  if (groups.size > 0) {
+    const { rows } = await db.query<{ name: string }>('SELECT name FROM server_groups WHERE name = ANY($1)', [
+      [...groups],
+    ]);
+    const known = new Set(rows.map((r) => r.name));
+    for (const g of groups) if (!known.has(g)) problems.push(`no server group ${JSON.stringify(g)}`);
+  }
+  return problems;
+}
+
+/** What evaluating rules needs to know about the network. */
+export interface EvaluationContext {
+  /** Server group name -> CIDRs. */
+  groups: Map<string, string[]>;
+  /** Host address -> effective device class. */
+  classes: Map<string, string>;
+}
+
+/** Loads the group and class knowledge needed to judge these profile entries. */
+export async function loadEvaluationContext(
+  db: pg.Pool,
+  entries: ProfileEntry[],
+): Promise<EvaluationContext> {
+  const groups = new Map<string, string[]>();
+  const g = await db.query<{ name: string; cidrs: string[] }>(
+    'SELECT name, cidrs::text[] AS cidrs FROM server_groups',
+  );
+  for (const r of g.rows) groups.set(r.name, r.cidrs);
+  const hosts = [...new Set(entries.map((e) => hostOf(e.peer)).filter((h): h is string => h !== undefined))];
+  const classes = new Map<string, string>();
+  if (hosts.length > 0) {
+    const c = await db.query<{ ip: string; class: string }>(
+      'SELECT host(ip) AS ip, COALESCE(class_override, class) AS class FROM devices WHERE ip = ANY($1::inet[])',
+      [hosts],
+    );
+    for (const r of c.rows) classes.set(r.ip, r.class);
+  }
+  return { groups, classes };
+}
+
+/** The address of a host prefix (/32, /128), or undefined for a wider peer group. */
+export function hostOf(peer: string): string | undefined {
+  const p = parseCidr(peer);
+  if (!p) return isIP(peer) ? peer : undefined;
+  return p.bits === (p.family === 4 ? 32 : 128) ? p.address : undefined;
+}
+
+function peerMatches(rule: Rule, e: ProfileEntry, ctx: EvaluationContext): boolean {
+  const peer = rule.peer;
+  if ('any' in peer) return true;
+  if ('local' in peer) return e.peerInternal;
+  if ('cidr' in peer)
+    return cidrWithin(e.peer, [
+      peer.cidr.includes('/') ? peer.cidr : `${peer.cidr}/${isIP(peer.cidr) === 4 ? 32 : 128}`,
+    ]);
+  if ('group' in peer) return cidrWithin(e.peer, ctx.groups.get(peer.group) ?? []);
+  const host = hostOf(e.peer);
+  return host !== undefined && ctx.classes.get(host) === peer.class;
+}
+
+/** True when a rule allows a profile entry (peer, service port, protocol, direction). */
+export function ruleAllows(rule: Rule, e: ProfileEntry, ctx: EvaluationContext): boolean {
+  const dir = rule.direction ?? 'either';
+  if (dir === 'from-device' && e.direction !== 'outbound') return false;
+  if (dir === 'to-device' && e.direction !== 'inbound') return false;
+  if (rule.protocol !== undefined && rule.protocol !== e.protocol) return false;
+  if (rule.ports && rule.ports.length > 0 && !rule.ports.includes(e.servicePort)) return false;
+  return peerMatches(rule, e, ctx);
+}
+
+/** Judges one profile entry against a policy: allowed, or the reason it is not. */
+export function judge(
+  policy: Pick<PolicyRecord, 'rules' | 'internalOnly'>,
+  e: ProfileEntry,
+  ctx: EvaluationContext,
+): { allowed: true } | { allowed: false; reason: 'external-peer' | 'no-rule' } {
+  if (policy.internalOnly && !e.peerInternal) return { allowed: false, reason: 'external-peer' };
+  return policy.rules.some((r) => ruleAllows(r, e, ctx))
+    ? { allowed: true }
+    : { allowed: false, reason: 'no-rule' };
+}
+
+/** More distinct internal peers than this on one service become "local networks" in a learned policy. */
+const LOCAL_COLLAPSE = 4;
+
+/**
+ * Drafts an allowlist from observed communication: peers that are classified devices become class peers,
+ * peers inside a server group become group peers, services with many internal peers become "local
+ * networks", and the rest stay as the observed host or prefix. Ports are merged per peer and protocol.
+ */
+export function draftPolicy(
+  name: string,
+  entries: ProfileEntry[],
+  ctx: EvaluationContext,
+): Pick<PolicyInput, 'name' | 'description' | 'rules' | 'internalOnly' | 'action' | 'enabled'> {
+  type Key = string;
+  const internalPeersPerService = new Map<Key, Set<string>>();
+  for (const e of entries) {
+    if (!e.peerInternal) continue;
+    const k = `${e.direction}|${e.protocol}|${e.servicePort}`;
+    let s = internalPeersPerService.get(k);
+    if (!s) {
+      s = new Set();
+      internalPeersPerService.set(k, s);
+    }
+    s.add(e.peer);
+  }
+  const rules = new Map<Key, Rule>();
+  for (const e of entries) {
+    const host = hostOf(e.peer);
+    let peer: Rule['peer'];
+    const cls = host ? ctx.classes.get(host) : undefined;
+    const group = [...ctx.groups].find(([, cidrs]) => cidrWithin(e.peer, cidrs))?.[0];
+    if (group) peer = { group };
+    else if (
+      e.peerInternal &&
+      (internalPeersPerService.get(`${e.direction}|${e.protocol}|${e.servicePort}`)?.size ?? 0) >=
+        LOCAL_COLLAPSE
+    )
+      peer = { local: true };
+    else if (cls && cls !== 'unknown') peer = { class: cls };
+    else peer = { cidr: e.peer };
+    const direction = e.direction === 'outbound' ? 'from-device' : 'to-device';
+    const k = `${JSON.stringify(peer)}|${e.protocol}|${direction}`;
+    const rule = rules.get(k) ?? { peer, protocol: e.protocol, direction, ports: [] };
+    const portful = e.protocol === 6 || e.protocol === 17 || e.protocol === 132;
+    if (portful && !rule.ports!.includes(e.servicePort)) rule.ports!.push(e.servicePort);
+    rules.set(k, rule);
+  }
+  const list = [...rules.values()].map((r) => {
+    const ports = r.ports!.sort((a, b) => a - b);
+    const out: Rule = { peer: r.peer, protocol: r.protocol!, direction: r.direction! };
+    if (ports.length > 0) out.ports = ports.slice(0, 64);
+    return out;
+  });
+  return {
+    name,
+    description: `Learned from ${entries.length} observed communication pattern(s)`,
+    rules: list,
+    internalOnly: entries.length > 0 && entries.every((e) => e.peerInternal),
+    action: 'alert',
+    enabled: false,
+  };
+}

@@ -1,0 +1,202 @@
+import { Type as T } from '@sinclair/typebox';
+import { withTransaction } from '@wardwatch/storage';
+import { createApiKey, type Role } from '../api-keys.ts';
+import { audit } from '../audit.ts';
+import {
+  type App,
+  decodeCursor,
+  encodeCursor,
+  iso,
+  parseTime,
+  type RouteContext,
+  Where,
+} from '../context.ts';
+import { badRequest, notFound } from '../errors.ts';
+import { ApiKey, ApiKeyInput, AuditQuery, AuditRecord, responses, UuidParams } from '../schemas.ts';
+
+interface KeyRow {
+  id: string;
+  name: string;
+  role: string;
+  key_prefix: string;
+  created_at: Date;
+  created_by: string | null;
+  last_used_at: Date | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+const KEY_COLUMNS =
+  'id, name, role, key_prefix, created_at, created_by, last_used_at, expires_at, revoked_at';
+const toKey = (r: KeyRow) => ({
+  id: r.id,
+  name: r.name,
+  role: r.role,
+  prefix: r.key_prefix,
+  createdAt: r.created_at.toISOString(),
+  createdBy: r.created_by,
+  lastUsedAt: iso(r.last_used_at),
+  expiresAt: iso(r.expires_at),
+  revokedAt: iso(r.revoked_at),
+});
+
+/** Admin routes: API keys and the audit log. */
+export function adminRoutes(app: App, ctx: RouteContext): void {
+  const { db, verifier } = ctx;
+  const tags = ['admin'];
+
+  app.get(
+    '/v1/apikeys',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        summary: 'List API keys (never the keys themselves)',
+        tags,
+        response: responses({ 200: T.Object({ items: T.Array(ApiKey) }) }),
+      },
+    },
+    async () => {
+      const { rows } = await db.pool.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at`);
+      return { items: rows.map(toKey) };
+    },
+  );
+
+  app.post(
+    '/v1/apikeys',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        summary: 'Create an API key; the key is in this response only',
+        tags,
+        body: ApiKeyInput,
+        response: responses({ 201: T.Object({ key: T.String(), apiKey: ApiKey }) }),
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const expiresAt = b.expiresAt ? parseTime(b.expiresAt, 'expiresAt') : null;
+      if (expiresAt && expiresAt.getTime() <= Date.now())
+        throw badRequest('EXPIRY_IN_PAST', 'expiresAt is in the past');
+      const out = await withTransaction(db.pool, async (client) => {
+        const { id, key } = await createApiKey(client, {
+          name: b.name,
+          role: b.role as Role,
+          expiresAt,
+          createdBy: req.principal?.name ?? 'unknown',
+        });
+        const { rows } = await client.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1`, [
+          id,
+        ]);
+        const apiKey = toKey(rows[0]!);
+        await audit(client, req, {
+          action: 'apikey.create',
+          targetType: 'apikey',
+          targetId: id,
+          after: apiKey,
+        });
+        return { key, apiKey };
+      });
+      return reply.status(201).send(out);
+    },
+  );
+
+  app.delete(
+    '/v1/apikeys/:id',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        summary: 'Revoke an API key',
+        tags,
+        params: UuidParams,
+        response: responses({ 200: ApiKey }),
+      },
+    },
+    async (req) => {
+      const out = await withTransaction(db.pool, async (client) => {
+        const prev = await client.query<KeyRow>(
+          `SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE`,
+          [req.params.id],
+        );
+        if (!prev.rows[0]) throw notFound('APIKEY_NOT_FOUND', `no API key ${req.params.id}`);
+        const { rows } = await client.query<KeyRow>(
+          `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${KEY_COLUMNS}`,
+          [req.params.id],
+        );
+        const after = toKey(rows[0]!);
+        await audit(client, req, {
+          action: 'apikey.revoke',
+          targetType: 'apikey',
+          targetId: req.params.id,
+          before: toKey(prev.rows[0]),
+          after,
+        });
+        return after;
+      });
+      verifier.clear();
+      return out;
+    },
+  );
+
+  app.get(
+    '/v1/audit',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        summary: 'The audit log of writes, newest first',
+        tags,
+        querystring: AuditQuery,
+        response: responses({
+          200: T.Object({ items: T.Array(AuditRecord), nextCursor: T.Union([T.String(), T.Null()]) }),
+        }),
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const w = new Where();
+      if (q.targetType) w.add('target_type = $?', q.targetType);
+      if (q.targetId) w.add('target_id = $?', q.targetId);
+      if (q.action) w.add('action = $?', q.action);
+      if (q.cursor) {
+        const c = decodeCursor(q.cursor);
+        if (!c || !Number.isSafeInteger(c[0])) throw badRequest('BAD_CURSOR', 'invalid cursor');
+        w.add('id < $?', c[0]);
+      }
+      const { rows } = await db.pool.query<{
+        id: number;
+        at: Date;
+        actor_key_id: string | null;
+        actor_name: string;
+        actor_role: string;
+        action: string;
+        target_type: string;
+        target_id: string;
+        before: unknown;
+        after: unknown;
+        request_id: string | null;
+        source_ip: string | null;
+      }>(
+        `SELECT id, at, actor_key_id, actor_name, actor_role, action, target_type, target_id, before, after, request_id, source_ip
+         FROM audit_log ${w.sql()} ORDER BY id DESC LIMIT ${w.param(q.limit + 1)}`,
+        w.params,
+      );
+      const more = rows.length > q.limit;
+      const page = rows.slice(0, q.limit);
+      return {
+        items: page.map((r) => ({
+          id: r.id,
+          at: r.at.toISOString(),
+          actorKeyId: r.actor_key_id,
+          actorName: r.actor_name,
+          actorRole: r.actor_role,
+          action: r.action,
+          targetType: r.target_type,
+          targetId: r.target_id,
+          before: r.before,
+          after: r.after,
+          requestId: r.request_id,
+          sourceIp: r.source_ip,
+        })),
+        nextCursor: more ? encodeCursor([page[page.length - 1]!.id]) : null,
+      };
+    },
+  );
+}

@@ -1,0 +1,392 @@
+// The deployment files, rendered by the real tools and checked object by object: docker-compose.yml through
+// `docker-compose config` (validates without a Docker engine), deploy/k8s through `kubectl kustomize`
+// (renders offline), the Dockerfile's targets, and the Prometheus scrape configuration.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ensureTool } from '@wardwatch/testkit';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SERVICES = ['collector', 'analytics', 'policy'] as const;
+
+type Json = Record<string, unknown>;
+interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile: string; target: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: Array<string | { target: number; published: number | string; protocol: string }>;
+  healthcheck?: { test: string[] };
+  volumes?: Array<string | { source: string; target: string; type: string }>;
+  profiles?: string[];
+  depends_on?: Record<string, { condition: string }>;
+}
+
+const composeCache = new Map<string, Record<string, ComposeService>>();
+function compose(...profiles: string[]): Record<string, ComposeService> {
+  const cached = composeCache.get(profiles.join(','));
+  if (cached) return structuredClone(cached);
+  ensureTool('docker-compose');
+  const args = [
+    ...profiles.flatMap((p) => ['--profile', p]),
+    '-f',
+    join(ROOT, 'docker-compose.yml'),
+    'config',
+  ];
+  // A clean environment: the defaults in the file must be enough.
+  const out = execFileSync('docker-compose', args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const services = (parseYaml(out) as { services: Record<string, ComposeService> }).services;
+  composeCache.set(profiles.join(','), services);
+  return structuredClone(services);
+}
+
+function kustomize(dir: string): Json[] {
+  ensureTool('kubectl');
+  const out = execFileSync('kubectl', ['kustomize', join(ROOT, 'deploy', 'k8s', dir)], { encoding: 'utf8' });
+  return parseAllDocuments(out).map((d) => d.toJSON() as Json);
+}
+
+/** The environment variables packages/config reads (its ENV table), plus the file override. */
+function configEnvNames(): Set<string> {
+  const text = readFileSync(join(ROOT, 'packages', 'config', 'src', 'load.ts'), 'utf8');
+  const names = new Set(['WARDWATCH_CONFIG']);
+  for (const m of text.matchAll(/\[\s*'([A-Z][A-Z0-9_]+)',\s*\[/g)) names.add(m[1]!);
+  return names;
+}
+
+/** Env names a Wardwatch container may carry: config variables and the standard OpenTelemetry ones. */
+function assertKnownEnv(where: string, names: Iterable<string>): void {
+  const known = configEnvNames();
+  for (const n of names) {
+    assert.ok(known.has(n) || n.startsWith('OTEL_') || n === 'NODE_ENV', `${where}: unknown variable ${n}`);
+  }
+}
+
+/** Container path -> host path of a service's bind mounts (`config` writes them as "src:dst[:mode]"). */
+function mountsOf(s: ComposeService): Map<string, string> {
+  return new Map(
+    (s.volumes ?? []).map((v) =>
+      typeof v === 'string' ? [v.split(':')[1]!, v.split(':')[0]!] : [v.target, v.source],
+    ),
+  );
+}
+
+function portsOf(s: ComposeService): string[] {
+  return (s.ports ?? []).map((p) =>
+    typeof p === 'string' ? p : `${p.published}:${p.target}/${p.protocol ?? 'tcp'}`,
+  );
+}
+
+describe('docker-compose.yml', () => {
+  test('validates, and runs the whole stack by default; otel and demo only with their profiles', () => {
+    // docker-compose v1 `config` lists every service, with its profiles; `up` starts those without.
+    const all = compose('otel', 'demo');
+    const byDefault = Object.entries(all)
+      .filter(([, s]) => !s.profiles)
+      .map(([n]) => n)
+      .sort();
+    assert.deepEqual(byDefault, [
+      'analytics-1',
+      'analytics-2',
+      'collector-1',
+      'collector-2',
+      'grafana',
+      'kafka',
+      'policy',
+      'postgres',
+      'prometheus',
+    ]);
+    assert.deepEqual(all.simulator!.profiles, ['demo']);
+    assert.deepEqual(all['otel-collector']!.profiles, ['otel']);
+    assert.deepEqual(all.jaeger!.profiles, ['otel']);
+    assert.equal(Object.keys(all).length, byDefault.length + 3);
+  });
+
+  test('every Wardwatch service runs its CLI service in cluster mode, with a health check', () => {
+    const s = compose('demo');
+    for (const [name, svc] of Object.entries(s)) {
+      const service = name.replace(/-\d+$/, '');
+      if (!(SERVICES as readonly string[]).includes(service)) continue;
+      assert.deepEqual(svc.command, ['start', '--service', service], name);
+      assert.equal(svc.build?.target, service, `${name}: image built from its own Dockerfile target`);
+      const env = svc.environment!;
+      assert.equal(env.WARDWATCH_MODE, 'cluster', name);
+      assert.match(env.DATABASE_URL!, /^postgres:\/\/wardwatch:[^@]+@postgres:5432\/wardwatch$/, name);
+      assert.equal(env.KAFKA_BROKERS, 'kafka:9092', name);
+      assertKnownEnv(name, Object.keys(env));
+      assert.ok(svc.healthcheck?.test.join(' ').includes('/healthz'), `${name}: health check`);
+      assert.equal(svc.depends_on?.kafka?.condition, 'service_healthy', name);
+      assert.equal(svc.depends_on?.postgres?.condition, 'service_healthy', name);
+    }
+    assert.equal(
+      s['analytics-1']!.environment!.WARDWATCH_ANALYTICS_GROUP,
+      s['analytics-2']!.environment!.WARDWATCH_ANALYTICS_GROUP,
+    );
+    assert.equal(s.simulator!.command![0], 'simulate');
+    assert.ok(s.simulator!.command!.includes('collector-1:2055'), 'the simulator sends to collector-1');
+  });
+
+  test('collectors publish NetFlow/IPFIX ports without clashing; the API and Grafana are reachable', () => {
+    const s = compose();
+    assert.deepEqual(portsOf(s['collector-1']!).sort(), ['2055:2055/udp', '4739:4739/tcp', '4739:4739/udp']);
+    assert.deepEqual(portsOf(s['collector-2']!).sort(), ['2056:2055/udp', '4740:4739/tcp', '4740:4739/udp']);
+    assert.deepEqual(portsOf(s.policy!), ['8080:8080/tcp']);
+    assert.deepEqual(portsOf(s.grafana!), ['3000:3000/tcp']);
+    const published = Object.values(s)
+      .flatMap(portsOf)
+      .map((p) => `${p.split(':')[0]}/${p.split('/')[1]}`);
+    assert.equal(new Set(published).size, published.length, 'no host port published twice');
+  });
+
+  test('Grafana gets the provisioning and dashboards that exist in the repository', () => {
+    const g = compose().grafana!;
+    const mounts = mountsOf(g);
+    const provisioning = mounts.get('/etc/grafana/provisioning')!;
+    const dashboards = mounts.get('/var/lib/grafana/dashboards/wardwatch')!;
+    assert.ok(existsSync(join(provisioning, 'datasources', 'wardwatch.yaml')), 'provisioning mounted');
+    assert.ok(existsSync(join(dashboards, 'fleet-overview.json')), 'dashboards mounted');
+    // Every ${VAR} in the data source file is set on the container.
+    const ds = readFileSync(join(provisioning, 'datasources', 'wardwatch.yaml'), 'utf8');
+    for (const m of ds.matchAll(/\$\{(\w+)\}/g)) assert.ok(g.environment?.[m[1]!], `grafana env ${m[1]}`);
+    const init = mountsOf(compose().postgres!).get('/docker-entrypoint-initdb.d');
+    assert.ok(init && existsSync(join(init, '10-grafana-role.sh')), 'the PostgreSQL init script is mounted');
+  });
+
+  test('Prometheus scrapes every collector, analytics worker and the API on their ops ports', () => {
+    const s = compose();
+    const prom = parseYaml(readFileSync(join(ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+    };
+    const targets = new Map(
+      prom.scrape_configs.map((c) => [c.job_name, c.static_configs.flatMap((x) => x.targets)]),
+    );
+    for (const [name, svc] of Object.entries(s)) {
+      const service = name.replace(/-\d+$/, '');
+      const env = svc.environment ?? {};
+      const port =
+        service === 'collector'
+          ? env.WARDWATCH_COLLECTOR_HTTP_PORT
+          : service === 'analytics'
+            ? env.WARDWATCH_ANALYTICS_HTTP_PORT
+            : service === 'policy'
+              ? env.WARDWATCH_API_PORT
+              : undefined;
+      if (port === undefined) continue;
+      assert.ok(targets.get(`wardwatch-${service}`)?.includes(`${name}:${port}`), `scrapes ${name}:${port}`);
+    }
+    const key = readFileSync(join(ROOT, 'deploy', 'prometheus', 'api-key'), 'utf8').trim();
+    assert.equal(
+      s.policy!.environment!.WARDWATCH_BOOTSTRAP_API_KEY,
+      key,
+      'the demo scrape key is the bootstrap key',
+    );
+  });
+});
+
+describe('deploy/docker/Dockerfile', () => {
+  const text = readFileSync(join(ROOT, 'deploy', 'docker', 'Dockerfile'), 'utf8');
+  const stages = new Map<string, string>();
+  for (const part of text.split(/^(?=FROM )/m).slice(1)) {
+    const m = /^FROM \S+ AS (\S+)/.exec(part);
+    if (m) stages.set(m[1]!, part);
+  }
+
+  test('one multi-stage target per service, non-root, each with a health check and its command', () => {
+    assert.ok(stages.has('build') && stages.has('runtime'), 'build and runtime stages');
+    assert.match(stages.get('runtime')!, /^USER node$/m);
+    assert.doesNotMatch(text, /^USER root$/m);
+    for (const s of [...SERVICES, 'simulator']) {
+      const stage = stages.get(s);
+      assert.ok(stage, `target ${s}`);
+      assert.match(stage, /^FROM runtime AS /, `${s} builds on the non-root runtime`);
+      assert.match(stage, /^HEALTHCHECK /m, `${s} health check`);
+      assert.match(stage, /^CMD \[/m, `${s} command`);
+    }
+    for (const [s, port] of [
+      ['collector', 9102],
+      ['analytics', 9103],
+      ['policy', 8080],
+    ] as const) {
+      assert.match(stages.get(s)!, new RegExp(`127\\.0\\.0\\.1:${port}/healthz`), `${s} probes its ops port`);
+    }
+  });
+
+  test('the files it copies and runs exist', () => {
+    for (const m of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const src of m[1]!.split(/\s+/)) assert.ok(existsSync(join(ROOT, src)), `COPY ${src}`);
+    }
+    const entry = /^ENTRYPOINT (\[.*\])$/m.exec(text)!;
+    for (const arg of JSON.parse(entry[1]!) as string[]) {
+      if (arg.endsWith('.ts')) assert.ok(existsSync(join(ROOT, arg)), `ENTRYPOINT ${arg}`);
+    }
+  });
+});
+
+describe('deploy/k8s (kubectl kustomize)', () => {
+  type Container = {
+    name: string;
+    args: string[];
+    env?: Array<{ name: string; value?: string; valueFrom?: Json }>;
+    envFrom?: Array<{ configMapRef: { name: string } }>;
+    ports: Array<{ name: string; containerPort: number; protocol: string }>;
+    readinessProbe?: { httpGet: { path: string; port: string } };
+    livenessProbe?: { httpGet: { path: string; port: string } };
+    resources?: Json;
+    securityContext?: { allowPrivilegeEscalation: boolean; readOnlyRootFilesystem: boolean };
+  };
+  const find = (docs: Json[], kind: string, name: string) =>
+    docs.find((d) => d.kind === kind && (d.metadata as Json).name === name) as Json | undefined;
+  const containerOf = (dep: Json) =>
+    ((dep.spec as Json).template as { spec: { containers: Container[]; securityContext: Json } }).spec;
+
+  for (const overlay of ['overlays/external', 'overlays/operators']) {
+    test(`${overlay}: three hardened Deployments with probes, in one namespace`, () => {
+      const docs = kustomize(overlay);
+      for (const d of docs) {
+        if (d.kind !== 'Namespace') assert.equal((d.metadata as Json).namespace, 'wardwatch', `${d.kind}`);
+      }
+      const cm = docs.find(
+        (d) => d.kind === 'ConfigMap' && String((d.metadata as Json).name).startsWith('wardwatch-env'),
+      );
+      const env = cm!.data as Record<string, string>;
+      assert.equal(env.WARDWATCH_MODE, 'cluster');
+      assertKnownEnv('ConfigMap', Object.keys(env));
+      for (const service of SERVICES) {
+        const dep = find(docs, 'Deployment', `wardwatch-${service}`);
+        assert.ok(dep, `Deployment wardwatch-${service}`);
+        const spec = containerOf(dep);
+        assert.equal(spec.securityContext.runAsNonRoot, true);
+        const c = spec.containers[0]!;
+        assert.deepEqual(c.args, ['start', '--service', service]);
+        assert.match(
+          c.envFrom![0]!.configMapRef.name,
+          /^wardwatch-env/,
+          'the generated ConfigMap, hash suffixed',
+        );
+        assertKnownEnv(
+          service,
+          (c.env ?? []).map((e) => e.name),
+        );
+        assert.equal(c.readinessProbe?.httpGet.path, '/readyz');
+        assert.equal(c.livenessProbe?.httpGet.path, '/healthz');
+        const probePort = c.ports.find((p) => p.name === c.readinessProbe!.httpGet.port);
+        assert.ok(probePort, `${service}: the probe port is a declared port`);
+        const portVar = {
+          collector: 'WARDWATCH_COLLECTOR_HTTP_PORT',
+          analytics: 'WARDWATCH_ANALYTICS_HTTP_PORT',
+          policy: 'WARDWATCH_API_PORT',
+        }[service];
+        assert.equal(
+          c.env!.find((e) => e.name === portVar)?.value,
+          String(probePort.containerPort),
+          `${service} listens where probed`,
+        );
+        assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+        assert.ok(c.resources, `${service} resources`);
+        const db = c.env?.find((e) => e.name === 'DATABASE_URL');
+        if (service === 'collector') assert.equal(db, undefined, 'the collector needs no database');
+        else assert.ok(db?.valueFrom, `${service} reads DATABASE_URL from a Secret`);
+      }
+    });
+
+    test(`${overlay}: collectors behind a UDP load balancer that keeps one exporter on one collector`, () => {
+      const docs = kustomize(overlay);
+      const svc = find(docs, 'Service', 'wardwatch-collector')!.spec as {
+        type: string;
+        sessionAffinity: string;
+        externalTrafficPolicy: string;
+        sessionAffinityConfig: { clientIP: { timeoutSeconds: number } };
+        ports: Array<{ port: number; protocol: string; targetPort: string }>;
+      };
+      assert.equal(svc.type, 'LoadBalancer');
+      assert.equal(svc.sessionAffinity, 'ClientIP');
+      assert.equal(svc.sessionAffinityConfig.clientIP.timeoutSeconds, 86400);
+      assert.equal(svc.externalTrafficPolicy, 'Local', 'exporter source addresses preserved');
+      const udp = svc.ports.filter((p) => p.protocol === 'UDP').map((p) => p.port);
+      assert.deepEqual(udp.sort(), [2055, 4739]);
+      const c = containerOf(find(docs, 'Deployment', 'wardwatch-collector')!).containers[0]!;
+      for (const p of svc.ports) {
+        const target = c.ports.find((x) => x.name === p.targetPort);
+        assert.equal(target?.protocol, p.protocol, `port ${p.targetPort}`);
+      }
+      const udpPorts = c.env!.find((e) => e.name === 'WARDWATCH_UDP_PORTS')!.value!;
+      assert.deepEqual(udpPorts.split(',').map(Number), [2055, 4739]);
+    });
+
+    test(`${overlay}: analytics workers scale up to the flows-v1 partition count`, () => {
+      const docs = kustomize(overlay);
+      const cm = docs.find(
+        (d) => d.kind === 'ConfigMap' && String((d.metadata as Json).name).startsWith('wardwatch-env'),
+      );
+      const partitions = Number((cm!.data as Json).WARDWATCH_FLOW_PARTITIONS);
+      const hpa = find(docs, 'HorizontalPodAutoscaler', 'wardwatch-analytics')!.spec as {
+        maxReplicas: number;
+        minReplicas: number;
+        scaleTargetRef: { name: string };
+      };
+      assert.equal(hpa.scaleTargetRef.name, 'wardwatch-analytics');
+      assert.equal(hpa.maxReplicas, partitions);
+      assert.ok(hpa.minReplicas >= 2, 'at least two workers');
+      const group = containerOf(find(docs, 'Deployment', 'wardwatch-analytics')!).containers[0]!.env!.find(
+        (e) => e.name === 'WARDWATCH_ANALYTICS_GROUP',
+      );
+      assert.equal(group?.value, 'wardwatch-analytics', 'one consumer group for every worker');
+    });
+  }
+
+  test('overlays/operators: Strimzi topics and a CloudNativePG cluster the services are wired to', () => {
+    const docs = kustomize('overlays/operators');
+    const cm = docs.find(
+      (d) => d.kind === 'ConfigMap' && String((d.metadata as Json).name).startsWith('wardwatch-env'),
+    );
+    const data = cm!.data as Record<string, string>;
+    const kafka = find(docs, 'Kafka', 'wardwatch-kafka')!;
+    assert.equal(kafka.apiVersion, 'kafka.strimzi.io/v1beta2');
+    assert.equal(data.KAFKA_BROKERS, 'wardwatch-kafka-kafka-bootstrap:9092', 'the Strimzi bootstrap service');
+    const flows = find(docs, 'KafkaTopic', 'flows-v1')!;
+    assert.equal((flows.metadata as { labels: Json }).labels['strimzi.io/cluster'], 'wardwatch-kafka');
+    assert.equal((flows.spec as Json).partitions, Number(data.WARDWATCH_FLOW_PARTITIONS));
+    for (const compacted of ['templates-v1', 'exporters-v1']) {
+      const t = find(docs, 'KafkaTopic', compacted)!;
+      assert.equal(((t.spec as Json).config as Json)['cleanup.policy'], 'compact', compacted);
+    }
+    const pg = find(docs, 'Cluster', 'wardwatch-pg')!;
+    assert.equal(pg.apiVersion, 'postgresql.cnpg.io/v1');
+    const initdb = ((pg.spec as Json).bootstrap as { initdb: { database: string; owner: string } }).initdb;
+    assert.deepEqual([initdb.database, initdb.owner], ['wardwatch', 'wardwatch']);
+    for (const service of ['analytics', 'policy']) {
+      const c = containerOf(find(docs, 'Deployment', `wardwatch-${service}`)!).containers[0]!;
+      const ref = c.env!.find((e) => e.name === 'DATABASE_URL')!.valueFrom as { secretKeyRef: Json };
+      assert.deepEqual(ref.secretKeyRef, { name: 'wardwatch-pg-app', key: 'uri' }, service);
+    }
+  });
+
+  test('overlays/external: the database Secret and broker list the services read exist', () => {
+    const docs = kustomize('overlays/external');
+    const secrets = docs.filter((d) => d.kind === 'Secret').map((d) => String((d.metadata as Json).name));
+    for (const service of ['analytics', 'policy']) {
+      const c = containerOf(find(docs, 'Deployment', `wardwatch-${service}`)!).containers[0]!;
+      const ref = (
+        c.env!.find((e) => e.name === 'DATABASE_URL')!.valueFrom as { secretKeyRef: { name: string } }
+      ).secretKeyRef;
+      assert.ok(
+        secrets.includes(ref.name),
+        `${service}: Secret ${ref.name} (hash-suffixed by the generator)`,
+      );
+    }
+    const cm = docs.find(
+      (d) => d.kind === 'ConfigMap' && String((d.metadata as Json).name).startsWith('wardwatch-env'),
+    );
+    assert.equal(((cm!.data as Json).KAFKA_BROKERS as string).split(',').length, 3);
+  });
+});

@@ -1,0 +1,68 @@
+// `wardwatch apikey create|list|revoke` as an operator runs it (a child process of the real CLI), and the
+// key it prints works against the running API with the role it was given.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { TEST_DATABASE_URL } from '@wardwatch/testkit';
+import { type PolicyHarness, startPolicyHarness } from './policy-support.ts';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..');
+
+let h: PolicyHarness;
+before(async () => {
+  h = await startPolicyHarness();
+});
+after(() => h?.close());
+
+async function cli(...args: string[]) {
+  return run(process.execPath, ['--import', 'tsx', 'cli/src/main.ts', 'apikey', ...args], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      WARDWATCH_MODE: 'cluster',
+      DATABASE_URL: TEST_DATABASE_URL,
+      WARDWATCH_DB_SCHEMA: h.schema,
+      WARDWATCH_LOG_LEVEL: 'warn',
+    },
+  });
+}
+
+test('apikey create --role analyst prints a key that works as an analyst; list hides it; revoke stops it', async () => {
+  const { stdout } = await cli(
+    'create',
+    '--role',
+    'analyst',
+    '--name',
+    'soar-playbook',
+    '--expires-days',
+    '30',
+  );
+  const created = JSON.parse(stdout) as { id: string; key: string; role: string; expiresAt: string };
+  assert.equal(created.role, 'analyst');
+  assert.ok(Date.parse(created.expiresAt) > Date.now() + 29 * 86_400_000);
+  const as = (method: string, path: string) =>
+    h.call(method, path, {
+      role: null,
+      headers: { authorization: `Bearer ${created.key}` },
+      body: method === 'POST' ? {} : undefined,
+    });
+  assert.equal((await as('GET', '/v1/devices')).status, 200);
+  assert.equal((await as('GET', '/v1/webhooks')).status, 403, 'an analyst is not an admin');
+  const listed = await cli('list');
+  assert.ok(listed.stdout.includes('soar-playbook'));
+  assert.ok(!listed.stdout.includes(created.key));
+  await cli('revoke', created.id);
+  await new Promise((r) => setTimeout(r, h.config.api.keyCacheMs + 50));
+  assert.equal((await as('GET', '/v1/devices')).status, 401);
+});
+
+test('apikey create refuses an unknown role', async () => {
+  await assert.rejects(cli('create', '--role', 'root'), (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 2);
+    assert.match(err.stderr, /--role must be one of viewer, analyst, admin/);
+    return true;
+  });
+});
