@@ -115,6 +115,8 @@ async function run(url: string, title: string, path: () => string, duration: num
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    // pnpm passes a literal "--" through to the script.
+    args: process.argv.slice(2).filter((a) => a !== '--'),
     options: {
       serve: { type: 'string' },
       devices: { type: 'string', default: '100000' },

@@ -132,6 +132,16 @@ describe('docker-compose.yml', () => {
       s['analytics-2']!.environment!.WARDWATCH_ANALYTICS_GROUP,
     );
     assert.equal(s.simulator!.command![0], 'simulate');
+    // The options parse: the same command with --list prints the scenario instead of sending.
+    const listed = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', 'cli/src/main.ts', ...s.simulator!.command!, '--list'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    assert.ok(
+      (JSON.parse(listed) as { devices: unknown[] }).devices.length > 10,
+      'the simulator command is valid',
+    );
     assert.ok(s.simulator!.command!.includes('collector-1:2055'), 'the simulator sends to collector-1');
   });
 
@@ -190,6 +200,27 @@ describe('docker-compose.yml', () => {
       'the demo scrape key is the bootstrap key',
     );
   });
+});
+
+test('docker-compose.yml: the OpenTelemetry collector pipelines use defined parts and reach Jaeger', () => {
+  const s = compose('otel');
+  const mount = mountsOf(s['otel-collector']!).get('/etc/otelcol/config.yaml')!;
+  const otel = parseYaml(readFileSync(mount, 'utf8')) as {
+    receivers: Json;
+    processors: Json;
+    exporters: Record<string, { endpoint?: string }>;
+    service: {
+      pipelines: Record<string, { receivers: string[]; processors: string[]; exporters: string[] }>;
+    };
+  };
+  for (const [name, p] of Object.entries(otel.service.pipelines)) {
+    for (const r of p.receivers) assert.ok(r in otel.receivers, `${name}: receiver ${r}`);
+    for (const x of p.processors) assert.ok(x in otel.processors, `${name}: processor ${x}`);
+    for (const e of p.exporters) assert.ok(e in otel.exporters, `${name}: exporter ${e}`);
+  }
+  assert.equal(otel.exporters['otlp/jaeger']!.endpoint, 'jaeger:4317');
+  // The services send to it: OTLP over HTTP on 4318.
+  assert.equal(s['collector-1']!.environment!.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://otel-collector:4318');
 });
 
 describe('deploy/docker/Dockerfile', () => {

@@ -196,6 +196,18 @@ async function seed(client: pg.PoolClient): Promise<void> {
       [ip, kind, severity, status, `${kind} from ${ip}`, ago(90 - i * 10), ago(5)],
     );
   }
+  for (const [i, kind] of ['host_scan', 'exfiltration', 'new_peer'].entries()) {
+    await client.query(
+      `INSERT INTO alert_rollups_minute (minute, kind, severity, count)
+       VALUES (date_trunc('minute', $1::timestamptz), $2, 'high', $3)`,
+      [ago(20 + i), kind, i + 1],
+    );
+  }
+  await client.query(
+    `INSERT INTO quarantines (device_ip, reason, source, created_by, created_at, released_at, released_by)
+     VALUES ($1, 'scanning', 'manual', 'soc', $2, $3, 'soc'), ($1, 'exfiltration', 'policy', 'policy', $4, NULL, NULL)`,
+    ['10.20.20.13', ago(120), ago(100), ago(30)],
+  );
   await client.query(
     `INSERT INTO exporters (address, observation_domain, version, packets, records, records_per_second,
        templates, sequence_lost, sampling_interval, first_seen, last_seen)

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startWardwatch, type Wardwatch } from '@wardwatch/cli';
@@ -65,9 +65,9 @@ function metric(text: string, name: string): number {
   return sum;
 }
 
-before(async () => {
+/** A fresh embedded stack with the demo's configuration (docs/deployment.md), on ephemeral loopback ports. */
+async function startStack(): Promise<void> {
   dataDir = mkdtempSync(join(tmpdir(), 'ww-sim-'));
-  // The demo's configuration (docs/deployment.md), on ephemeral loopback ports.
   const config = loadConfig({
     file: join(ROOT, 'deploy', 'demo', 'wardwatch-demo.yaml'),
     env: {},
@@ -83,66 +83,73 @@ before(async () => {
     },
   });
   ww = await startWardwatch(config, createLogger({ level: 'warn' }));
-});
+}
 
-after(async () => {
+async function stopStack(): Promise<void> {
   await ww?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}
 
-test('load hospital: every record sent is decoded, and the hospital is in the inventory', async () => {
-  const port = ww.collector!.ports()[0]!;
-  const load = ['--scenario', 'load', '--devices', '20', '--attack-at', '0s'];
-  const common = [...load, '--target', `127.0.0.1:${port}`, '--quiet'];
-  const list = JSON.parse(await wardwatch('simulate', '--list', ...load)) as SimList;
-  assert.equal(list.devices.length, 20);
-  const pump = list.attacks.find((a) => a.kind === 'host_scan')!.device;
-  assert.equal(list.devices.find((d) => d.ip === pump)?.expectedClass, 'infusion_pump');
+// Each scenario gets its own stack: flow time is per stack (the load hospital runs at the present, the
+// hospital scenario replays the last 45 minutes), and analytics windows follow the newest flow time seen.
+describe('load hospital', () => {
+  before(startStack);
+  after(stopStack);
 
-  const sent: SimSummary[] = [];
-  for (const protocol of ['v9', 'ipfix']) {
-    const out = await wardwatch(
-      'simulate',
-      ...common,
-      '--protocol',
-      protocol,
-      '--rate',
-      '800',
-      '--duration',
-      '3',
+  test('every record sent is decoded, and the hospital is in the inventory', async () => {
+    const port = ww.collector!.ports()[0]!;
+    const load = ['--scenario', 'load', '--devices', '20', '--attack-at', '0s'];
+    const common = [...load, '--target', `127.0.0.1:${port}`, '--quiet'];
+    const list = JSON.parse(await wardwatch('simulate', '--list', ...load)) as SimList;
+    assert.equal(list.devices.length, 20);
+    const pump = list.attacks.find((a) => a.kind === 'host_scan')!.device;
+    assert.equal(list.devices.find((d) => d.ip === pump)?.expectedClass, 'infusion_pump');
+
+    const sent: SimSummary[] = [];
+    for (const protocol of ['v9', 'ipfix']) {
+      const out = await wardwatch(
+        'simulate',
+        ...common,
+        '--protocol',
+        protocol,
+        '--rate',
+        '800',
+        '--duration',
+        '3',
+      );
+      sent.push(JSON.parse(out.trim().split('\n').at(-1)!) as SimSummary);
+    }
+    const records = sent.reduce((s, x) => s + x.records, 0);
+    assert.ok(records > 3000, `sent ${records} records`);
+
+    // Loopback at this rate loses nothing: the collector decodes exactly what was sent, and drops no packet.
+    const text = await waitFor(
+      async () => {
+        const t = (await get('/metrics')) as string;
+        return metric(t, 'wardwatch_collector_records_decoded_total') >= records ? t : undefined;
+      },
+      { what: `${records} records decoded`, timeoutMs: 30_000 },
     );
-    sent.push(JSON.parse(out.trim().split('\n').at(-1)!) as SimSummary);
-  }
-  const records = sent.reduce((s, x) => s + x.records, 0);
-  assert.ok(records > 3000, `sent ${records} records`);
+    assert.equal(metric(text, 'wardwatch_collector_records_decoded_total'), records);
+    assert.equal(metric(text, 'wardwatch_collector_packets_dropped_total'), 0);
 
-  // Loopback at this rate loses nothing: the collector decodes exactly what was sent, and drops no packet.
-  const text = await waitFor(
-    async () => {
-      const t = (await get('/metrics')) as string;
-      return metric(t, 'wardwatch_collector_records_decoded_total') >= records ? t : undefined;
-    },
-    { what: `${records} records decoded`, timeoutMs: 30_000 },
-  );
-  assert.equal(metric(text, 'wardwatch_collector_records_decoded_total'), records);
-  assert.equal(metric(text, 'wardwatch_collector_packets_dropped_total'), 0);
-
-  const simulated = new Set(list.devices.map((d) => d.ip));
-  const devices = await waitFor(
-    async () => {
-      const { items } = (await get('/v1/devices?limit=1000')) as { items: DeviceBody[] };
-      const seen = items.filter((d) => simulated.has(d.ip));
-      return seen.length >= 18 && seen.some((d) => d.ip === pump && d.flowsSent >= 150) ? items : undefined;
-    },
-    { what: 'the simulated devices in the inventory', timeoutMs: 30_000 },
-  );
-  for (const d of devices) {
-    // Every device is a simulated device or one of the hospital's servers (10.20.1.0/24) answering.
-    assert.ok(simulated.has(d.ip) || d.ip.startsWith('10.20.1.'), `unexpected device ${d.ip}`);
-  }
-  // The compromised pump's scan: one SYN flow per probe, 40 a second, on top of its normal traffic.
-  const p = devices.find((d) => d.ip === pump)!;
-  assert.ok(p.flowsSent >= 200, `pump sent ${p.flowsSent} flows`);
+    const simulated = new Set(list.devices.map((d) => d.ip));
+    const devices = await waitFor(
+      async () => {
+        const { items } = (await get('/v1/devices?limit=1000')) as { items: DeviceBody[] };
+        const seen = items.filter((d) => simulated.has(d.ip));
+        return seen.length >= 18 && seen.some((d) => d.ip === pump && d.flowsSent >= 150) ? items : undefined;
+      },
+      { what: 'the simulated devices in the inventory', timeoutMs: 30_000 },
+    );
+    for (const d of devices) {
+      // Every device is a simulated device or one of the hospital's servers (10.20.1.0/24) answering.
+      assert.ok(simulated.has(d.ip) || d.ip.startsWith('10.20.1.'), `unexpected device ${d.ip}`);
+    }
+    // The compromised pump's scan: one SYN flow per probe, 40 a second, on top of its normal traffic.
+    const p = devices.find((d) => d.ip === pump)!;
+    assert.ok(p.flowsSent >= 200, `pump sent ${p.flowsSent} flows`);
+  });
 });
 
 test('the simulator refuses bad options with a clear message', async () => {
@@ -160,33 +167,42 @@ test('the simulator refuses bad options with a clear message', async () => {
   await assert.rejects(wardwatch('simulate', '--attack-at', '50m'), /--attack-at must fall inside --minutes/);
 });
 
-test('hospital scenario at 120x: the compromised infusion pump raises a visible scan alert', async () => {
-  const port = ww.collector!.ports()[0]!;
-  const list = JSON.parse(await wardwatch('simulate', '--list')) as SimList;
-  const scan = list.attacks.find((a) => a.kind === 'host_scan')!;
-  assert.equal(list.devices.find((d) => d.ip === scan.device)?.expectedClass, 'infusion_pump');
-  const out = await wardwatch('simulate', '--target', `127.0.0.1:${port}`, '--speed', '120', '--quiet');
-  const sent = JSON.parse(out.trim().split('\n').at(-1)!) as SimSummary;
-  assert.ok(sent.records > 5000, `sent ${sent.records} records`);
-  const alert = await waitFor(
-    async () => {
-      const { items } = (await get(`/v1/alerts?deviceIp=${scan.device}&limit=100`)) as { items: AlertBody[] };
-      return items.find((a) => a.kind === 'host_scan');
-    },
-    { what: `a host_scan alert for ${scan.device}`, timeoutMs: 60_000 },
-  );
-  assert.equal(alert.deviceIp, scan.device);
-  assert.equal(alert.status, 'open');
-  assert.ok(['high', 'critical'].includes(alert.severity), `severity ${alert.severity}`);
-  // The demo's second act (docs/deployment.md): the pump's upload to the internet.
-  await waitFor(
-    async () => {
-      const { items } = (await get(`/v1/alerts?deviceIp=${scan.device}&limit=100`)) as { items: AlertBody[] };
-      return items.find((a) => a.kind === 'exfiltration');
-    },
-    { what: `an exfiltration alert for ${scan.device}`, timeoutMs: 30_000 },
-  );
-  // hospital-sim exports no MACs: the simulator's records must not invent an all-zero one.
-  const pump = (await get(`/v1/devices/${scan.device}`)) as { mac: string | null };
-  assert.notEqual(pump.mac, '00:00:00:00:00:00');
+describe('hospital scenario', () => {
+  before(startStack);
+  after(stopStack);
+
+  test('at 120x: the compromised infusion pump raises its scan and exfiltration alerts', async () => {
+    const port = ww.collector!.ports()[0]!;
+    const list = JSON.parse(await wardwatch('simulate', '--list')) as SimList;
+    const scan = list.attacks.find((a) => a.kind === 'host_scan')!;
+    assert.equal(list.devices.find((d) => d.ip === scan.device)?.expectedClass, 'infusion_pump');
+    const out = await wardwatch('simulate', '--target', `127.0.0.1:${port}`, '--speed', '120', '--quiet');
+    const sent = JSON.parse(out.trim().split('\n').at(-1)!) as SimSummary;
+    assert.ok(sent.records > 5000, `sent ${sent.records} records`);
+    const alert = await waitFor(
+      async () => {
+        const { items } = (await get(`/v1/alerts?deviceIp=${scan.device}&limit=100`)) as {
+          items: AlertBody[];
+        };
+        return items.find((a) => a.kind === 'host_scan');
+      },
+      { what: `a host_scan alert for ${scan.device}`, timeoutMs: 60_000 },
+    );
+    assert.equal(alert.deviceIp, scan.device);
+    assert.equal(alert.status, 'open');
+    assert.ok(['high', 'critical'].includes(alert.severity), `severity ${alert.severity}`);
+    // The demo's second act (docs/deployment.md): the pump's upload to the internet.
+    await waitFor(
+      async () => {
+        const { items } = (await get(`/v1/alerts?deviceIp=${scan.device}&limit=100`)) as {
+          items: AlertBody[];
+        };
+        return items.find((a) => a.kind === 'exfiltration');
+      },
+      { what: `an exfiltration alert for ${scan.device}`, timeoutMs: 30_000 },
+    );
+    // hospital-sim exports no MACs: the simulator's records must not invent an all-zero one.
+    const pump = (await get(`/v1/devices/${scan.device}`)) as { mac: string | null };
+    assert.notEqual(pump.mac, '00:00:00:00:00:00');
+  });
 });

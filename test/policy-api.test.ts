@@ -4,7 +4,7 @@
 // feeds, exporter configuration, CEF to real UDP and TCP syslog receivers, rate limits, headers, OpenAPI.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { createServer, type Server } from 'node:net';
+import { createServer, isIP, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { pruneEvents, validateMud } from '@wardwatch/policy';
@@ -12,6 +12,22 @@ import { waitFor } from '@wardwatch/testkit';
 import { type PolicyHarness, seedAlert, seedDevices, startPolicyHarness } from './policy-support.ts';
 
 type Json = Record<string, unknown>;
+
+/** An External Dynamic List as PAN-OS, FortiGate and Check Point read it: addresses or prefixes, one a line. */
+function assertEdl(text: string): string[] {
+  if (text === '') return [];
+  assert.ok(text.endsWith('\n') && !text.includes('\r'), 'LF-terminated lines');
+  const lines = text.slice(0, -1).split('\n');
+  for (const l of lines) {
+    const [addr, bits, ...rest] = l.split('/');
+    assert.equal(rest.length, 0, l);
+    assert.ok(isIP(addr!) !== 0, `${JSON.stringify(l)} is an address or prefix`);
+    if (bits !== undefined)
+      assert.ok(/^\d{1,3}$/.test(bits) && Number(bits) <= (isIP(addr!) === 4 ? 32 : 128), l);
+  }
+  assert.equal(new Set(lines).size, lines.length, 'no duplicates');
+  return lines;
+}
 const items = (b: unknown) => (b as { items: Json[] }).items;
 
 async function seedProfile(
@@ -81,6 +97,10 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     );
     assert.equal(withAlerts[0]!.openAlerts, 1);
     assert.equal((await h.call('GET', '/v1/devices?subnet=not-a-cidr')).status, 400);
+    const newDevices = await h.db.pool.query(
+      "SELECT payload->'device'->>'ip' AS ip FROM events WHERE type = 'device.new'",
+    );
+    assert.equal(newDevices.rows.length, 32, 'a device.new event per inventory insert');
     assert.equal((await h.call('GET', '/v1/devices?cursor=garbage')).status, 400);
 
     for (const sort of ['ip', '-risk', '-lastSeen']) {
@@ -324,12 +344,12 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.equal(list.length, 2);
     // Per-policy EDLs.
     const devs = await h.call('GET', `/v1/feeds/policies/${p.id}/devices.txt`);
-    const lines = devs.text.trim().split('\n');
+    const lines = assertEdl(devs.text);
     assert.equal(lines.length, 9, 'the ten pumps less the one with its own policy');
     assert.ok(!lines.includes('10.20.1.4'));
     assert.ok(lines.every((l) => /^10\.20\.1\.\d+$/.test(l)));
     const allowed = await h.call('GET', `/v1/feeds/policies/${p.id}/allowed.txt`);
-    assert.deepEqual(allowed.text.trim().split('\n'), ['10.30.0.0/24', '192.0.2.0/24']);
+    assert.deepEqual(assertEdl(allowed.text), ['10.30.0.0/24', '192.0.2.0/24']);
     const del = await h.call('DELETE', `/v1/policies/${strict.id}`);
     assert.equal(del.status, 204);
     assert.equal(
@@ -434,7 +454,7 @@ describe('policy API behaviour (real PostgreSQL)', () => {
       409,
     );
     const feed = await h.call('GET', '/v1/feeds/quarantined.txt', { role: 'viewer' });
-    assert.equal(feed.text, '10.20.1.9\n');
+    assert.deepEqual(assertEdl(feed.text), ['10.20.1.9']);
     assert.match(feed.headers.get('content-type') ?? '', /^text\/plain/);
     const events = await h.db.pool.query("SELECT payload FROM events WHERE type = 'device.quarantined'");
     assert.equal(events.rows.length, 1);
@@ -514,10 +534,10 @@ describe('policy API behaviour (real PostgreSQL)', () => {
       [hook.rows[0]!.id, oldPending],
     );
     const recent = await ins(1);
+    // A reader that has not got to them yet holds them back.
     await h.db.pool.query("INSERT INTO outbox_cursors (name, last_event_id) VALUES ('test-reader', $1)", [
-      recent,
+      old - 1,
     ]);
-    assert.equal(await pruneEvents(h.db.pool, 30), 0, 'the enforcer has not read them yet');
     await waitFor(
       async () => {
         const c = await h.db.pool.query("SELECT last_event_id FROM outbox_cursors WHERE name = 'enforcer'");
@@ -525,6 +545,10 @@ describe('policy API behaviour (real PostgreSQL)', () => {
       },
       { what: 'the enforcer passes the events', timeoutMs: 20_000 },
     );
+    assert.equal(await pruneEvents(h.db.pool, 30), 0, 'test-reader has not read them');
+    await h.db.pool.query("UPDATE outbox_cursors SET last_event_id = $1 WHERE name = 'test-reader'", [
+      recent,
+    ]);
     assert.ok((await pruneEvents(h.db.pool, 30)) >= 1);
     const left = await h.db.pool.query('SELECT id FROM events WHERE id = ANY($1)', [
       [old, oldPending, recent],

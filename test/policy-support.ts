@@ -5,6 +5,7 @@ import { createApiKey, createPolicyService, type PolicyService, type Role } from
 import { type Database, migrate, openDatabase } from '@wardwatch/storage';
 import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
 import { dropSchema, TEST_DATABASE_URL, uniqueName } from '@wardwatch/testkit';
+import type { Transport } from '@wardwatch/transport';
 
 /** A running policy service over its own schema, with one key per role. */
 export interface PolicyHarness {
@@ -26,7 +27,10 @@ export interface PolicyHarness {
 }
 
 /** Starts the harness; `overrides` are config paths (e.g. `'webhooks.backoffBaseMs': 50`). */
-export async function startPolicyHarness(overrides: Record<string, unknown> = {}): Promise<PolicyHarness> {
+export async function startPolicyHarness(
+  overrides: Record<string, unknown> = {},
+  opts: { transport?: Transport } = {},
+): Promise<PolicyHarness> {
   const schema = uniqueName('policy');
   const makeConfig = (extra: Record<string, unknown>) =>
     loadConfig({
@@ -54,7 +58,7 @@ export async function startPolicyHarness(overrides: Record<string, unknown> = {}
   }
   const logger = createLogger({ level: 'silent' });
   const registry = createMetricsRegistry({ defaultMetrics: false });
-  const make = () => createPolicyService({ config, db, logger, registry });
+  const make = () => createPolicyService({ config, db, logger, registry, transport: opts.transport });
   const h: PolicyHarness = {
     schema,
     db,

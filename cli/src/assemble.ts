@@ -111,6 +111,7 @@ export async function startWardwatch(
         logger: logger.child({ service: 'policy' }),
         registry,
         readiness: { transport: () => transport.ping() },
+        transport,
       });
       await policy.start();
       stops.push(() => policy.stop());

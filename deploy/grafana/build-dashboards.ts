@@ -240,6 +240,19 @@ function fleet(): Json {
         ],
         'decbytes',
       ),
+      timeseries(
+        'Detections by kind (analytics, per minute of flow time)',
+        { x: 0, y: 31, w: 24, h: 8 },
+        [
+          sqlTarget(
+            'SELECT $__timeGroupAlias(r.minute, $__interval, 0), r.kind AS metric, sum(r.count) AS detections\n' +
+              'FROM alert_rollups_minute r WHERE $__timeFilter(r.minute)\nGROUP BY 1, 2 ORDER BY 1',
+            'time_series',
+          ),
+        ],
+        'short',
+        true,
+      ),
       table(
         'Highest-risk devices',
         { x: 0, y: 21, w: 12, h: 10 },
@@ -355,6 +368,12 @@ function device(): Json {
         { x: 14, y: 17, w: 10, h: 10 },
         'SELECT e.value::text AS evidence\n' +
           `FROM devices d, jsonb_array_elements(d.class_evidence) AS e WHERE d.ip = ${ip}`,
+      ),
+      table(
+        'Quarantine history',
+        { x: 0, y: 35, w: 24, h: 6 },
+        'SELECT q.id, q.source, q.reason, q.created_by, q.created_at, q.expires_at, q.released_at, q.released_by,\n' +
+          `  q.release_reason\nFROM quarantines q WHERE q.device_ip = ${ip}\nORDER BY q.created_at DESC LIMIT 50`,
       ),
       table(
         'Alerts',

@@ -147,7 +147,14 @@ export async function simulateCommand(args: string[]): Promise<number> {
   }
   if (values.list) {
     console.log(
-      JSON.stringify({ scenario: scenario.name, devices: scenario.devices, attacks: scenario.attacks }),
+      JSON.stringify({
+        scenario: scenario.name,
+        startMs: scenario.startMs,
+        endMs: Number.isFinite(scenario.endMs) ? scenario.endMs : null,
+        monitoredNetworks: scenario.monitoredNetworks,
+        devices: scenario.devices,
+        attacks: scenario.attacks,
+      }),
     );
     return 0;
   }

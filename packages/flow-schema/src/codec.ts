@@ -1,65 +1,10 @@
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { createFlowRecord, type ExtraField, type FlowRecord } from './record.ts';
 
 // A hand-unrolled codec for `wardwatch.flow.v1.FlowBatch`: the generated reflection codec (src/gen) is the
-// reference it is tested against, this one avoids bigint conversions on the hot path. Field numbers
+// reference it is tested against (and, for encoding, a BinaryWriter version in codec.test.ts byte for
+// byte); this one avoids bigint conversions and per-field allocations on the hot path. Field numbers
 // must match proto/wardwatch/flow/v1/flow.proto.
-
-function str(w: BinaryWriter, field: number, v: string): void {
-  if (v !== '') w.tag(field, WireType.LengthDelimited).string(v);
-}
-function u32(w: BinaryWriter, field: number, v: number): void {
-  if (v !== 0) w.tag(field, WireType.Varint).uint32(v);
-}
-function u64(w: BinaryWriter, field: number, v: number): void {
-  if (v !== 0) w.tag(field, WireType.Varint).uint64(v);
-}
-function i64(w: BinaryWriter, field: number, v: number): void {
-  if (v !== 0) w.tag(field, WireType.Varint).int64(v);
-}
-
-function writeRecord(w: BinaryWriter, r: FlowRecord): void {
-  str(w, 1, r.exporter);
-  u32(w, 2, r.observationDomain);
-  u32(w, 3, r.version);
-  u32(w, 4, r.templateId);
-  str(w, 5, r.srcAddr);
-  str(w, 6, r.dstAddr);
-  u32(w, 7, r.srcPort);
-  u32(w, 8, r.dstPort);
-  u32(w, 9, r.protocol);
-  u32(w, 10, r.tcpFlags);
-  u32(w, 11, r.tos);
-  u64(w, 12, r.bytes);
-  u64(w, 13, r.packets);
-  u64(w, 14, r.reverseBytes);
-  u64(w, 15, r.reversePackets);
-  i64(w, 16, r.startMs);
-  i64(w, 17, r.endMs);
-  u32(w, 18, r.inputIf);
-  u32(w, 19, r.outputIf);
-  u32(w, 20, r.srcVlan);
-  u32(w, 21, r.dstVlan);
-  str(w, 22, r.srcMac);
-  str(w, 23, r.dstMac);
-  u32(w, 24, r.srcAs);
-  u32(w, 25, r.dstAs);
-  str(w, 26, r.nextHop);
-  u32(w, 27, r.srcMask);
-  u32(w, 28, r.dstMask);
-  u32(w, 29, r.samplingRate);
-  u32(w, 30, r.direction);
-  if (r.extra) {
-    for (const x of r.extra) {
-      w.tag(31, WireType.LengthDelimited).fork();
-      u32(w, 1, x.id);
-      u32(w, 2, x.pen);
-      if (x.value.length > 0) w.tag(3, WireType.LengthDelimited).bytes(x.value);
-      w.join();
-    }
-  }
-  i64(w, 32, r.receivedMs);
-}
 
 /** A decoded `FlowBatch`: records and, index for index, the device each one is routed to. */
 export interface FlowBatch {
@@ -73,14 +18,217 @@ export interface FlowBatch {
  * `devices[i]`, when given, names the device `records[i]` is routed to.
  */
 export function encodeFlowBatch(records: readonly FlowRecord[], devices?: readonly string[]): Uint8Array {
-  const w = new BinaryWriter();
+  const w = fast;
+  w.pos = 0;
   for (const r of records) {
-    w.tag(1, WireType.LengthDelimited).fork();
-    writeRecord(w, r);
-    w.join();
+    w.byte(0x0a); // field 1, length-delimited
+    const at = w.open();
+    writeRecordFast(w, r);
+    w.close(at);
   }
-  if (devices) for (const d of devices) w.tag(2, WireType.LengthDelimited).string(d);
-  return w.finish();
+  if (devices) for (const d of devices) fstr(w, 0x12, d);
+  return w.buf.slice(0, w.pos);
+}
+
+// The collector's hot path: one reused scratch buffer, varints written by hand (no bigint), ASCII
+// strings copied byte by byte. Writes exactly what a BinaryWriter encoding writes (codec.test.ts).
+
+/** A growable scratch buffer for {@link encodeFlowBatch}. */
+class FastWriter {
+  buf = new Uint8Array(1 << 16);
+  pos = 0;
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** Varint of a non-negative integer below 2^53. */
+  varint(v: number): void {
+    this.ensure(10);
+    const b = this.buf;
+    let p = this.pos;
+    while (v > 0x7fffffff) {
+      b[p++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    while (v > 0x7f) {
+      b[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    b[p++] = v;
+    this.pos = p;
+  }
+
+  /** Reserves two bytes for a length prefix; returns where the content starts. */
+  open(): number {
+    this.ensure(2);
+    this.pos += 2;
+    return this.pos;
+  }
+
+  /** Writes the length of the content started at `at`, moving the content when the prefix is not two bytes. */
+  close(at: number): void {
+    const len = this.pos - at;
+    const size = len < 0x80 ? 1 : len < 0x4000 ? 2 : len < 0x200000 ? 3 : len < 0x10000000 ? 4 : 5;
+    if (size !== 2) {
+      this.ensure(size);
+      this.buf.copyWithin(at - 2 + size, at, this.pos);
+      this.pos += size - 2;
+    }
+    let p = at - 2;
+    let v = len;
+    while (v > 0x7f) {
+      this.buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[p] = v;
+  }
+}
+
+const fast = new FastWriter();
+const utf8 = new TextEncoder();
+
+function fstr(w: FastWriter, tag: number, v: string): void {
+  const n = v.length;
+  w.ensure(2 + 6 + n * 3);
+  w.buf[w.pos++] = tag;
+  // ASCII (addresses, MACs) is copied directly; anything else goes through TextEncoder.
+  if (n < 0x80) {
+    const start = w.pos + 1;
+    let p = start;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = v.charCodeAt(i);
+      if (c > 0x7f) break;
+      w.buf[p++] = c;
+    }
+    if (i === n) {
+      w.buf[start - 1] = n;
+      w.pos = p;
+      return;
+    }
+  }
+  const bytes = utf8.encode(v);
+  w.varint(bytes.length);
+  w.ensure(bytes.length);
+  w.buf.set(bytes, w.pos);
+  w.pos += bytes.length;
+}
+
+function fs(w: FastWriter, tag: number, v: string): void {
+  if (v !== '') fstr(w, tag, v);
+}
+
+/** A uint32 field; `tag` is the field's encoded tag, one byte (fields 1-15) or two (16-32). */
+function fu(w: FastWriter, tag: number, v: number): void {
+  if (v === 0) return;
+  if (tag > 0x7f) {
+    w.byte((tag & 0x7f) | 0x80);
+    w.byte(tag >>> 7);
+  } else w.byte(tag);
+  w.varint(v >>> 0);
+}
+
+function fu64(w: FastWriter, tag: number, v: number): void {
+  if (v === 0) return;
+  if (tag > 0x7f) {
+    w.byte((tag & 0x7f) | 0x80);
+    w.byte(tag >>> 7);
+  } else w.byte(tag);
+  if (v > 0 && v <= Number.MAX_SAFE_INTEGER) w.varint(Math.floor(v));
+  else rawVarint(w, BigInt.asUintN(64, BigInt(Math.trunc(v))));
+}
+
+function fi64(w: FastWriter, tag: number, v: number): void {
+  if (v === 0) return;
+  if (tag > 0x7f) {
+    w.byte((tag & 0x7f) | 0x80);
+    w.byte(tag >>> 7);
+  } else w.byte(tag);
+  if (v > 0 && v <= Number.MAX_SAFE_INTEGER) w.varint(Math.floor(v));
+  else rawVarint(w, BigInt.asUintN(64, BigInt(Math.trunc(v))));
+}
+
+/** Rare path: a negative int64 or a value beyond 2^53, as a ten-byte two's-complement varint. */
+function rawVarint(w: FastWriter, v: bigint): void {
+  while (v > 0x7fn) {
+    w.byte(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  w.byte(Number(v));
+}
+
+const VARINT = 0;
+const LD = 2;
+const t = (field: number, wire: number) => (field << 3) | wire;
+
+function writeRecordFast(w: FastWriter, r: FlowRecord): void {
+  fs(w, t(1, LD), r.exporter);
+  fu(w, t(2, VARINT), r.observationDomain);
+  fu(w, t(3, VARINT), r.version);
+  fu(w, t(4, VARINT), r.templateId);
+  fs(w, t(5, LD), r.srcAddr);
+  fs(w, t(6, LD), r.dstAddr);
+  fu(w, t(7, VARINT), r.srcPort);
+  fu(w, t(8, VARINT), r.dstPort);
+  fu(w, t(9, VARINT), r.protocol);
+  fu(w, t(10, VARINT), r.tcpFlags);
+  fu(w, t(11, VARINT), r.tos);
+  fu64(w, t(12, VARINT), r.bytes);
+  fu64(w, t(13, VARINT), r.packets);
+  fu64(w, t(14, VARINT), r.reverseBytes);
+  fu64(w, t(15, VARINT), r.reversePackets);
+  fi64(w, t(16, VARINT), r.startMs);
+  fi64(w, t(17, VARINT), r.endMs);
+  fu(w, t(18, VARINT), r.inputIf);
+  fu(w, t(19, VARINT), r.outputIf);
+  fu(w, t(20, VARINT), r.srcVlan);
+  fu(w, t(21, VARINT), r.dstVlan);
+  if (r.srcMac !== '') fstrWide(w, t(22, LD), r.srcMac);
+  if (r.dstMac !== '') fstrWide(w, t(23, LD), r.dstMac);
+  fu(w, t(24, VARINT), r.srcAs);
+  fu(w, t(25, VARINT), r.dstAs);
+  if (r.nextHop !== '') fstrWide(w, t(26, LD), r.nextHop);
+  fu(w, t(27, VARINT), r.srcMask);
+  fu(w, t(28, VARINT), r.dstMask);
+  fu(w, t(29, VARINT), r.samplingRate);
+  fu(w, t(30, VARINT), r.direction);
+  if (r.extra) {
+    for (const x of r.extra) {
+      w.byte((t(31, LD) & 0x7f) | 0x80);
+      w.byte(t(31, LD) >>> 7);
+      const at = w.open();
+      fu(w, t(1, VARINT), x.id);
+      fu(w, t(2, VARINT), x.pen);
+      if (x.value.length > 0) {
+        w.byte(t(3, LD));
+        w.varint(x.value.length);
+        w.ensure(x.value.length);
+        w.buf.set(x.value, w.pos);
+        w.pos += x.value.length;
+      }
+      w.close(at);
+    }
+  }
+  fi64(w, t(32, VARINT), r.receivedMs);
+}
+
+/** A string field whose tag takes two bytes (fields 16-31). */
+function fstrWide(w: FastWriter, tag: number, v: string): void {
+  w.byte((tag & 0x7f) | 0x80);
+  const second = tag >>> 7;
+  // fstr writes a one-byte tag; write the second tag byte through it.
+  fstr(w, second, v);
 }
 
 function readExtra(r: BinaryReader, end: number): ExtraField {

@@ -1,6 +1,9 @@
-// The hospital scenario as flow records straight into one analytics worker on the real PostgreSQL
-// (no exporter, no Kafka): classes, the alerts of every injected attack, none on clean devices.
+// The hospital scenario as flow records straight into one analytics worker, on the real PostgreSQL and on
+// embedded PGlite (no exporter, no Kafka): classes, the alerts of every injected attack, none on clean devices.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '@wardwatch/config';
 import { createScenario, routeByDevice } from '@wardwatch/hospital-sim';
@@ -11,13 +14,18 @@ import { createMemoryTransport } from '@wardwatch/transport';
 import { createAnalytics } from './index.ts';
 import { batchOf } from './test-support.ts';
 
-describe('hospital scenario through one worker (records, real PostgreSQL)', () => {
+function scenarioOn(kind: 'postgres' | 'pglite') {
   const schema = uniqueName('an_scn');
   const scenario = createScenario({ seed: 7 });
+  const dataDir = mkdtempSync(join(tmpdir(), 'ww-an-scn-'));
   let db: Database;
 
   before(async () => {
-    db = await openDatabase({ kind: 'postgres', url: TEST_DATABASE_URL, schema, poolSize: 2 });
+    db = await openDatabase(
+      kind === 'postgres'
+        ? { kind, url: TEST_DATABASE_URL, schema, poolSize: 2 }
+        : { kind, dataDir, schema: 'wardwatch' },
+    );
     await migrate(db);
     const config = loadConfig({
       env: {},
@@ -47,7 +55,8 @@ describe('hospital scenario through one worker (records, real PostgreSQL)', () =
 
   after(async () => {
     await db?.close();
-    await dropSchema(schema);
+    if (kind === 'postgres') await dropSchema(schema);
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('at least 90% of the devices get their class', async (t) => {
@@ -87,4 +96,7 @@ describe('hospital scenario through one worker (records, real PostgreSQL)', () =
     const noisy = rows.filter((r) => clean.has(r.ip));
     assert.deepEqual(noisy, [], 'alerts on clean devices');
   });
-});
+}
+
+describe('hospital scenario through one worker (records, real PostgreSQL)', () => scenarioOn('postgres'));
+describe('hospital scenario through one worker (records, embedded PGlite)', () => scenarioOn('pglite'));

@@ -3,10 +3,12 @@
 import type { WardwatchConfig } from '@wardwatch/config';
 import type { Database } from '@wardwatch/storage';
 import type { Logger, Registry } from '@wardwatch/telemetry';
+import type { Transport } from '@wardwatch/transport';
 import type { FastifyInstance } from 'fastify';
 import { createApiKey, createKeyVerifier } from './api-keys.ts';
 import { buildApp } from './app.ts';
 import { enforcePolicyViolations, pruneEvents, releaseExpired } from './enforcement.ts';
+import { createExporterRegistry } from './exporter-registry.ts';
 import { createPolicyMetrics } from './metrics.ts';
 import { createDispatcher } from './outbox/dispatcher.ts';
 import { createSecretBox } from './outbox/secrets.ts';
@@ -36,6 +38,8 @@ export interface PolicyDeps {
   logger: Logger;
   registry: Registry;
   readiness?: Record<string, () => Promise<boolean>>;
+  /** When given, the `exporters` table follows the collectors' `exporters-v1` registry. */
+  transport?: Transport;
 }
 
 /** A running policy service. */
@@ -70,6 +74,14 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
           protocol: config.siem.protocol,
           pollIntervalMs: config.siem.pollIntervalMs,
         },
+      })
+    : undefined;
+  const exporters = deps.transport
+    ? createExporterRegistry({
+        transport: deps.transport,
+        pool: db.pool,
+        groupId: `${config.analytics.groupId}-policy-exporters`,
+        logger,
       })
     : undefined;
   let sweeper: NodeJS.Timeout | undefined;
@@ -107,6 +119,7 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
       url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
       dispatcher.start();
       siem?.start();
+      await exporters?.start();
       sweeper = setInterval(() => {
         sweeping ??= sweep().finally(() => (sweeping = undefined));
       }, 5000);
@@ -118,6 +131,7 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
     async stop() {
       if (sweeper) clearInterval(sweeper);
       await sweeping;
+      await exporters?.stop();
       await dispatcher.stop();
       await siem?.stop();
       await app?.close();

@@ -404,6 +404,10 @@ export const Exporter = T.Object({
   templates: T.Integer(),
   sequenceLost: T.Integer(),
   samplingInterval: T.Integer(),
+  decodeErrors: T.Integer(),
+  sequenceUnit: T.String({ description: 'What sequenceLost counts: v5 flows, v9 packets, IPFIX records' }),
+  transports: T.Array(T.String()),
+  collector: T.String({ description: 'The collector that reported it last' }),
   firstSeen: DateTime,
   lastSeen: DateTime,
 });

@@ -14,6 +14,10 @@ interface ExporterRow {
   templates: number;
   sequence_lost: number;
   sampling_interval: number;
+  decode_errors: number;
+  sequence_unit: string;
+  transports: string[];
+  collector: string;
   first_seen: Date;
   last_seen: Date;
 }
@@ -34,7 +38,7 @@ export function exporterRoutes(app: App, ctx: RouteContext): void {
     async () => {
       const { rows } = await db.pool.query<ExporterRow>(
         `SELECT host(address) AS address, observation_domain, version, packets, records, records_per_second, templates,
-                sequence_lost, sampling_interval, first_seen, last_seen
+                sequence_lost, sampling_interval, decode_errors, sequence_unit, transports, collector, first_seen, last_seen
          FROM exporters ORDER BY address, observation_domain LIMIT 10000`,
       );
       return {
@@ -48,6 +52,10 @@ export function exporterRoutes(app: App, ctx: RouteContext): void {
           templates: r.templates,
           sequenceLost: r.sequence_lost,
           samplingInterval: r.sampling_interval,
+          decodeErrors: r.decode_errors,
+          sequenceUnit: r.sequence_unit,
+          transports: r.transports,
+          collector: r.collector,
           firstSeen: r.first_seen.toISOString(),
           lastSeen: r.last_seen.toISOString(),
         })),
