@@ -127,7 +127,7 @@ async function runInventory(devices: number) {
     config,
     transport: kafkaLike,
     db,
-    logger: createLogger({ level: 'warn' }),
+    logger: createLogger({ level: process.env.BENCH_LOG ?? 'warn' }),
     registry: createMetricsRegistry(),
   });
   await analytics.reload();

@@ -2,7 +2,7 @@
 // and baselines for a share of them), the real service in a child process, autocannon in this one.
 // Prints one line per scenario and, last, key=value figures for device detail (rps, p99_ms).
 //
-//   pnpm bench:api [-- --devices 100000 --duration 10 --connections 32]
+//   pnpm bench:api [-- --devices 100000 --duration 10 --connections 16]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
       serve: { type: 'string' },
       devices: { type: 'string', default: '100000' },
       duration: { type: 'string', default: '10' },
-      connections: { type: 'string', default: '32' },
+      connections: { type: 'string', default: '16' },
       'seed-only': { type: 'string' },
     },
   });

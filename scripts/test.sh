@@ -7,9 +7,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
-# Real exporters and independent decoders from Debian, installed when missing.
+# Real exporters, independent decoders and the deploy validators (docker-compose config, kubectl
+# kustomize) from Debian, installed when missing.
 missing=()
-for pair in softflowd:softflowd tshark:tshark nfcapd:nfdump nfacctd:pmacct tcpreplay:tcpreplay; do
+for pair in softflowd:softflowd tshark:tshark nfcapd:nfdump nfacctd:pmacct tcpreplay:tcpreplay docker-compose:docker-compose kubectl:kubectl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if ((${#missing[@]} > 0)); then

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
@@ -109,6 +110,32 @@ test('datagrams from outside the exporter allowlist are counted and dropped', as
     );
     assert.match(text, /^wardwatch_collector_packets_received_total\{transport="udp"\} 2$/m);
     assert.equal(collector.counts().decoded, 0);
+  } finally {
+    await collector.stop();
+  }
+});
+
+test('a TCP stream that is not IPFIX is closed and counted; the port keeps serving', async () => {
+  const registry = createMetricsRegistry({ defaultMetrics: false });
+  const collector = createCollector({
+    config: config({ 'collector.decodeWorkers': 0 }),
+    transport: createMemoryTransport(),
+    logger,
+    registry,
+  });
+  await collector.start();
+  try {
+    const port = collector.tcpPorts()[0]!;
+    const closed = await new Promise<boolean>((resolve) => {
+      const sock = connect(port, '127.0.0.1', () => sock.write(Buffer.from('GET / HTTP/1.0\r\n\r\n')));
+      sock.on('error', () => {});
+      sock.on('close', () => resolve(true));
+      setTimeout(() => resolve(false), 5_000).unref();
+    });
+    assert.equal(closed, true, 'the collector closed the connection');
+    const text = await registry.metrics();
+    assert.match(text, /^wardwatch_collector_packets_dropped_total\{reason="tcp_framing"\} 1$/m);
+    assert.match(text, /^wardwatch_collector_tcp_connections 0$/m);
   } finally {
     await collector.stop();
   }

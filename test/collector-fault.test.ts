@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,7 +28,7 @@ const PACKETS_PER_S = 200;
 const RECORDS_PER_PACKET = 10;
 
 async function freePortPair(): Promise<number> {
-  for (;;) {
+  for (let attempt = 0; attempt < 50; attempt++) {
     const s = createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
     const port = (s.address() as { port: number }).port;
@@ -44,6 +44,7 @@ async function freePortPair(): Promise<number> {
       return port;
     }
   }
+  throw new Error('no two adjacent free ports for the test broker');
 }
 
 const home = mkdtempSync(join(tmpdir(), 'ww-kafka-fault-'));
@@ -59,15 +60,10 @@ let collector: Collector;
 
 before(async () => {
   port = await freePortPair();
-  // Reuse the jars of the shared broker's directory when present, instead of resolving them again.
+  // Reuse the jars of the shared broker's directory when complete, instead of resolving them again
+  // (kafka.sh resolves them from Maven Central otherwise).
   const libs = join(repo, '.kafka/libs');
-  if (existsSync(join(libs, '.complete'))) {
-    cpSync(libs, join(home, 'libs'), { recursive: true });
-  } else {
-    mkdirSync(join(home, 'libs'), { recursive: true });
-  }
-  if (existsSync(join(home, 'libs', '.complete')) === false && existsSync(libs))
-    writeFileSync(join(home, 'libs', '.complete'), '');
+  if (existsSync(join(libs, '.complete'))) cpSync(libs, join(home, 'libs'), { recursive: true });
   await broker('start');
 });
 

@@ -280,6 +280,27 @@ describe('Grafana dashboards', () => {
     assert.equal(provider.providers[0]!.options.path, '/var/lib/grafana/dashboards/wardwatch');
   });
 
+  test('panels fit the 24-column grid without overlapping, with unique ids', () => {
+    for (const [file, d] of loadDashboards()) {
+      const panels = d.panels as Array<Panel & { gridPos: { x: number; y: number; w: number; h: number } }>;
+      assert.equal(new Set(panels.map((p) => p.id)).size, panels.length, `${file}: unique panel ids`);
+      for (const [i, a] of panels.entries()) {
+        assert.ok(
+          a.gridPos.x >= 0 && a.gridPos.x + a.gridPos.w <= 24,
+          `${file} / ${a.title}: inside the grid`,
+        );
+        for (const b of panels.slice(i + 1)) {
+          const apart =
+            a.gridPos.x + a.gridPos.w <= b.gridPos.x ||
+            b.gridPos.x + b.gridPos.w <= a.gridPos.x ||
+            a.gridPos.y + a.gridPos.h <= b.gridPos.y ||
+            b.gridPos.y + b.gridPos.h <= a.gridPos.y;
+          assert.ok(apart, `${file}: "${a.title}" overlaps "${b.title}"`);
+        }
+      }
+    }
+  });
+
   test('pipeline health is Prometheus only, and every PostgreSQL dashboard has SQL panels', () => {
     for (const [file, d] of loadDashboards()) {
       const types = new Set(d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.datasource.type)));

@@ -205,6 +205,29 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.equal((await h.call('GET', '/v1/devices/not-an-ip')).status, 400);
   });
 
+  test('concurrent detail requests (batched into one statement) each get their own device', async () => {
+    await seedDevices(h.db, [{ ip: '2001:db8::10', class: 'workstation' }]);
+    const ips = [
+      '10.20.1.1',
+      '10.20.1.2',
+      '2001:DB8:0::10',
+      '10.99.99.99',
+      '10.20.1.3',
+      '10.20.1.1',
+      'fe80::1%25eth0',
+    ];
+    const res = await Promise.all(ips.map((ip) => h.call('GET', `/v1/devices/${ip}`, { role: 'viewer' })));
+    assert.deepEqual(
+      res.map((r) => r.status),
+      [200, 200, 200, 404, 200, 200, 400],
+    );
+    assert.deepEqual(
+      res.filter((r) => r.status === 200).map((r) => (r.body as Json).ip),
+      ['10.20.1.1', '10.20.1.2', '2001:db8::10', '10.20.1.3', '10.20.1.1'],
+    );
+    await h.db.pool.query("DELETE FROM devices WHERE ip = '2001:db8::10'");
+  });
+
   test('alerts: filter, detail with evidence, acknowledge, assign, comment, resolve with reason, bulk', async () => {
     const ids = [];
     for (let i = 11; i <= 15; i++)

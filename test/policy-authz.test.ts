@@ -3,7 +3,8 @@
 // route. A route added later is covered without touching this file.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ROLES, type Role, type RouteEntry } from '@wardwatch/policy';
+import { buildApp, ROLES, type Role, type RouteEntry } from '@wardwatch/policy';
+import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
 import { type PolicyHarness, seedAlert, seedDevices, startPolicyHarness } from './policy-support.ts';
 
 const UUID = '00000000-0000-4000-8000-000000000000';
@@ -75,6 +76,21 @@ describe('policy API authorisation matrix (generated from the route table)', () 
     }
     assert.deepEqual(failures, []);
     assert.ok(checked > 200);
+  });
+
+  test('a route registered without an auth rule is refused at registration', async () => {
+    const app = await buildApp({
+      db: h.db,
+      logger: createLogger({ level: 'silent' }),
+      registry: createMetricsRegistry({ defaultMetrics: false }),
+    });
+    try {
+      assert.throws(() => app.get('/v1/sneaky', async () => 'open'), /declares no auth/);
+      app.get('/v1/declared', { config: { auth: 'admin' } }, async () => 'closed');
+      assert.equal(app.routeTable.at(-1)!.url, '/v1/declared');
+    } finally {
+      await app.close();
+    }
   });
 
   test('a revoked key stops working at once; an expired key never works', async () => {

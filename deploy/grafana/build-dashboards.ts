@@ -400,22 +400,29 @@ function exporters(): Json {
     'wardwatch-exporters',
     'Wardwatch / Exporter health',
     [
-      stat('Exporters', { x: 0, y: 0, w: 6, h: 4 }, 'SELECT count(*) AS exporters FROM exporters e'),
+      stat('Exporters', { x: 0, y: 0, w: 4, h: 4 }, 'SELECT count(*) AS exporters FROM exporters e'),
       stat(
         'Silent for 5 minutes',
-        { x: 6, y: 0, w: 6, h: 4 },
+        { x: 4, y: 0, w: 5, h: 4 },
         "SELECT count(*) AS silent FROM exporters e WHERE e.last_seen < now() - interval '5 minutes'",
         'short',
         [1, 1],
       ),
       stat(
         'Records/s (all exporters)',
-        { x: 12, y: 0, w: 6, h: 4 },
+        { x: 9, y: 0, w: 5, h: 4 },
         `SELECT coalesce(sum(e.records_per_second), 0) AS records_per_second FROM exporters e WHERE ${inExporter}`,
       ),
       stat(
+        'Undecodable packets (all time)',
+        { x: 14, y: 0, w: 5, h: 4 },
+        `SELECT coalesce(sum(e.decode_errors), 0) AS decode_errors FROM exporters e WHERE ${inExporter}`,
+        'short',
+        [1, 100],
+      ),
+      stat(
         'Sequence loss',
-        { x: 18, y: 0, w: 6, h: 4 },
+        { x: 19, y: 0, w: 5, h: 4 },
         'SELECT coalesce(sum(e.sequence_lost)::float8 / nullif(sum(e.records + e.sequence_lost), 0), 0)' +
           ` AS loss_ratio\nFROM exporters e WHERE ${inExporter}`,
         'percentunit',
@@ -425,9 +432,10 @@ function exporters(): Json {
         'Exporters',
         { x: 0, y: 4, w: 24, h: 8 },
         'SELECT host(e.address) AS exporter, e.observation_domain AS domain, e.version, e.records_per_second,\n' +
-          '  e.packets, e.records, e.templates, e.sequence_lost,\n' +
-          '  e.sequence_lost::float8 / nullif(e.records + e.sequence_lost, 0) AS loss_ratio,\n' +
-          '  e.sampling_interval, e.first_seen, e.last_seen,\n' +
+          '  e.packets, e.records, e.templates, e.sequence_lost, e.sequence_unit, e.sequence_resets,\n' +
+          '  e.sequence_lost::float8 / nullif(e.records + e.sequence_lost, 0) AS loss_ratio, e.decode_errors,\n' +
+          "  e.sampling_interval, array_to_string(e.transports, ', ') AS transports, e.collector,\n" +
+          '  e.first_seen, e.last_seen,\n' +
           '  extract(epoch FROM now() - e.last_seen)::bigint AS silent_seconds\n' +
           `FROM exporters e WHERE ${inExporter}\nORDER BY e.records_per_second DESC`,
         { units: { loss_ratio: 'percentunit', silent_seconds: 's' } },

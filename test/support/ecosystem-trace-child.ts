@@ -3,13 +3,7 @@
 // the trace context in the message headers, consumes it as a consumer group member and continues the
 // trace in a consumer span, logging from inside it. Prints one JSON line with what it saw.
 import { Topics } from '@wardwatch/flow-schema';
-import {
-  createLogger,
-  extractTraceContext,
-  injectTraceContext,
-  SpanKind,
-  withSpan,
-} from '@wardwatch/telemetry';
+import { createLogger, traceConsume, tracePublish } from '@wardwatch/telemetry';
 import { createKafkaTransport } from '@wardwatch/transport';
 
 const prefix = process.argv[2]!;
@@ -19,40 +13,27 @@ const logger = createLogger({ level: 'info', name: 'trace-child' });
 try {
   await transport.ensureTopic(Topics.flows, 1);
   const publisher = await transport.createPublisher();
-  const sent = await withSpan(
-    'flows-v1 publish',
-    {
-      kind: SpanKind.PRODUCER,
-      attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': Topics.flows },
-    },
-    async (span) => {
-      const headers = injectTraceContext({});
-      await publisher.publish(Topics.flows, [
-        { key: '10.20.20.13', value: new Uint8Array([1, 2, 3]), headers },
-      ]);
-      return { traceId: span.spanContext().traceId, spanId: span.spanContext().spanId, headers };
-    },
-  );
+  // The wrapper a collector uses: a PRODUCER span, its context added to every message's headers.
+  let headers: Record<string, string> = {};
+  await tracePublish(Topics.flows, [{ key: '10.20.20.13', value: new Uint8Array([1, 2, 3]) }], (messages) => {
+    headers = messages[0]!.headers ?? {};
+    return publisher.publish(Topics.flows, messages);
+  });
+  const [, traceId = '', spanId = ''] = (headers.traceparent ?? '').split('-');
+  const sent = { traceId, spanId, headers };
   await publisher.close();
   const subscriber = await transport.createSubscriber(`${prefix}group`);
   const consumed = await new Promise<{ traceId: string; parentHeader: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('nothing consumed in 60 s')), 60_000);
     void subscriber
       .start(Topics.flows, async (batch) => {
-        const m = batch.messages[0]!;
-        await withSpan(
-          'flows-v1 process',
-          {
-            kind: SpanKind.CONSUMER,
-            parent: extractTraceContext(m.headers),
-            attributes: { 'messaging.system': 'kafka' },
-          },
-          (span) => {
-            logger.info({ device: m.key }, 'flow batch applied');
-            clearTimeout(timer);
-            resolve({ traceId: span.spanContext().traceId, parentHeader: m.headers.traceparent ?? '' });
-          },
-        );
+        // The wrapper an analytics worker uses: a CONSUMER span continuing the producer's trace.
+        await traceConsume(Topics.flows, batch.messages, (span) => {
+          const m = batch.messages[0]!;
+          logger.info({ device: m.key }, 'flow batch applied');
+          clearTimeout(timer);
+          resolve({ traceId: span.spanContext().traceId, parentHeader: m.headers.traceparent ?? '' });
+        });
       })
       .catch(reject);
   });

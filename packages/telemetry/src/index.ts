@@ -17,9 +17,12 @@ export {
   getTracer,
   injectTraceContext,
   linksFromHeaders,
+  type MessageWithHeaders,
   type Span,
   SpanKind,
   TRACER_NAME,
+  traceConsume,
+  tracePublish,
   type WithSpanOptions,
   withSpan,
 } from './trace.ts';

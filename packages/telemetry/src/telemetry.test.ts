@@ -12,6 +12,8 @@ import {
   requestIdFor,
   SpanKind,
   startOpenTelemetry,
+  traceConsume,
+  tracePublish,
   withSpan,
 } from './index.ts';
 
@@ -112,6 +114,39 @@ describe('with the SDK started (in-memory exporter)', () => {
         .filter((s) => s.name.startsWith('publish'))
         .map((s) => s.spanContext().spanId)
         .sort(),
+    );
+  });
+
+  test('tracePublish / traceConsume: the wrappers a publisher and a consumer need', async () => {
+    exporter.reset();
+    type Message = { key: string; headers?: Record<string, string> };
+    const sent: Message[] = [];
+    const result = await tracePublish(
+      'flows-v1',
+      [{ key: 'a', headers: { existing: 'kept' } }, { key: 'b' }],
+      async (messages) => {
+        sent.push(...messages);
+        return 'published';
+      },
+    );
+    assert.equal(result, 'published');
+    assert.equal(sent[0]!.headers!.existing, 'kept');
+    assert.equal(sent[0]!.headers!.traceparent, sent[1]!.headers!.traceparent);
+    const consumed = sent.map((m) => ({ headers: m.headers ?? {} }));
+    await traceConsume('flows-v1', consumed, () => {});
+    // A batch mixing two publishes and an untraced message: links instead of a parent.
+    await tracePublish<Message, number>('flows-v1', [{ key: 'c' }], async (m) => sent.push(...m));
+    await traceConsume('flows-v1', [...consumed, { headers: sent[2]!.headers! }, { headers: {} }], () => {});
+    const spans = await finished(4);
+    const [p1, c1, p2, c2] = spans;
+    assert.equal(p1!.name, 'flows-v1 publish');
+    assert.equal(p1!.attributes['messaging.batch.message_count'], 2);
+    assert.equal(c1!.name, 'flows-v1 process');
+    assert.equal(c1!.parentSpanContext?.spanId, p1!.spanContext().spanId);
+    assert.equal(c2!.parentSpanContext, undefined);
+    assert.deepEqual(
+      c2!.links.map((l) => l.context.spanId).sort(),
+      [p1!.spanContext().spanId, p2!.spanContext().spanId].sort(),
     );
   });
 

@@ -109,3 +109,67 @@ export function activeTraceIds(): { trace_id?: string; span_id?: string } {
   const sc = span.spanContext();
   return isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
 }
+
+/** A message as the transports carry it: headers travel with the value (structural, no transport import). */
+export interface MessageWithHeaders {
+  headers?: Record<string, string> | undefined;
+}
+
+/**
+ * Publishes inside a `PRODUCER` span named `<topic> publish`: every message gets the span's trace context
+ * in its headers (added to any it has), then `publish` runs. The one call a publisher needs:
+ * `await tracePublish(topic, messages, (m) => publisher.publish(topic, m))`.
+ */
+export function tracePublish<M extends object, T>(
+  topic: string,
+  messages: readonly M[],
+  publish: (messages: Array<M & { headers: Record<string, string> }>) => Promise<T>,
+): Promise<T> {
+  return withSpan(
+    `${topic} publish`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.destination.name': topic,
+        'messaging.batch.message_count': messages.length,
+      },
+    },
+    () => {
+      // Empty while OpenTelemetry is off: the messages then keep just their own headers.
+      const carrier = injectTraceContext({});
+      // `M extends object`, not MessageWithHeaders: a weak (all-optional) constraint would reject message
+      // types that declare no `headers`. Every transport message may carry headers.
+      return publish(
+        messages.map((m) => ({ ...m, headers: { ...(m as MessageWithHeaders).headers, ...carrier } })),
+      );
+    },
+  );
+}
+
+/**
+ * Processes a consumed batch inside a `CONSUMER` span named `<topic> process`: a child of the producer's
+ * span when the whole batch came from one publish, otherwise linked to every producer span in it.
+ */
+export function traceConsume<T>(
+  topic: string,
+  messages: readonly { headers: Record<string, string | undefined> }[],
+  process: (span: Span) => Promise<T> | T,
+): Promise<T> {
+  const parents = new Set(messages.map((m) => m.headers.traceparent));
+  const single = parents.size === 1 && !parents.has(undefined);
+  return withSpan(
+    `${topic} process`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.destination.name': topic,
+        'messaging.batch.message_count': messages.length,
+      },
+      parent: single ? extractTraceContext(messages[0]!.headers) : ROOT_CONTEXT,
+      links: single ? [] : linksFromHeaders(messages.map((m) => m.headers)),
+    },
+    process,
+  );
+}

@@ -1,6 +1,6 @@
-import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { promisify } from 'node:util';
 import { gzip as gzipCb, unzip as unzipCb } from 'node:zlib';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import kafkajs, {
   type Admin,
   CompressionTypes,

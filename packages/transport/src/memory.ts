@@ -141,6 +141,7 @@ export class MemoryBus implements Transport {
     };
   }
 
+  /** Compacted topics only: what compaction keeps (the bus does not retain delivered messages). */
   async readTopic(topic: string): Promise<TopicSnapshot> {
     const t = this.topics.get(topic);
     if (!t?.latest) return { messages: [], complete: true };

@@ -231,8 +231,13 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     if (exactlyOnce && st.next >= 0n) {
       const fresh = messages.filter((m) => BigInt(m.offset) >= st.next);
       if (fresh.length < messages.length) {
-        metrics.duplicates.inc(messages.length - fresh.length);
-        counts.duplicates += messages.length - fresh.length;
+        const skipped = messages.length - fresh.length;
+        metrics.duplicates.inc(skipped);
+        counts.duplicates += skipped;
+        logger.info(
+          { partition: p, skipped, nextOffset: st.next.toString() },
+          'skipped messages already committed',
+        );
       }
       messages = fresh;
     }

@@ -13,7 +13,7 @@ import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
 import { dropSchema, TEST_DATABASE_URL, uniqueName } from '@wardwatch/testkit';
 import { createMemoryTransport, type Transport } from '@wardwatch/transport';
 import { type Analytics, createAnalytics } from './index.ts';
-import { FencedError } from './store.ts';
+import { arrayLiteral, FencedError } from './store.ts';
 import { batchOf } from './test-support.ts';
 
 const NETS = ['10.0.0.0/8'];
@@ -116,6 +116,23 @@ describe('analytics worker on PostgreSQL', () => {
     assert.equal(one?.bytes_sent, 8040, 'the second batch counted once');
   });
 
+  test('array literals round-trip through PostgreSQL', async () => {
+    const texts = ['10.0.0.1', '', 'NULL', 'a "quoted" \\ back,slash {x}', '{"k":[1,2]}', 'fe80::1/64', null];
+    const [r] = await q<{ t: Array<string | null>; n: number[]; f: number[]; b: boolean[] }>(
+      'SELECT $1::text[] AS t, $2::bigint[] AS n, $3::float8[] AS f, $4::bool[] AS b',
+      [
+        arrayLiteral(texts),
+        arrayLiteral([0, -5, 9007199254740991]),
+        arrayLiteral([0.1, 1795919709453.5, -2e-7]),
+        arrayLiteral([true, false]),
+      ],
+    );
+    assert.deepEqual(r?.t, texts);
+    assert.deepEqual(r?.n.map(Number), [0, -5, 9007199254740991]);
+    assert.deepEqual(r?.f, [0.1, 1795919709453.5, -2e-7]);
+    assert.deepEqual(r?.b, [true, false]);
+  });
+
   test('an address that only receives is not a device', async () => {
     const [row] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM devices WHERE ip = '10.1.0.99'`);
     assert.equal(row?.n, 0);
@@ -206,6 +223,44 @@ describe('analytics worker on PostgreSQL', () => {
     await a.handle(web(T0 + 1000));
     const rows = await q<{ kind: string }>(`SELECT kind FROM alerts WHERE device_ip = '10.4.0.1'`);
     assert.deepEqual(rows, [{ kind: 'external_contact' }]);
+  });
+
+  test('MAC, VLAN, exporter and interface are kept; a MAC moving to another address is tracked', async () => {
+    const a = worker(createMemoryTransport());
+    await a.reload();
+    const mac = '02:00:5e:00:53:01';
+    const from = (ip: string, t: number) =>
+      batchOf(
+        routeByDevice(
+          [
+            rec({
+              srcAddr: ip,
+              dstAddr: '10.5.9.9',
+              dstPort: 443,
+              srcMac: mac,
+              srcVlan: 30,
+              inputIf: 7,
+              startMs: t,
+              endMs: t + 10,
+            }),
+          ],
+          NETS,
+        ),
+      );
+    await a.handle(from('10.5.0.1', T0));
+    await a.handle(from('10.5.0.2', T0 + 60_000)); // DHCP gave the device a new address
+    const rows = await q<{ ip: string; first_seen: Date }>(
+      `SELECT host(ip) AS ip, first_seen FROM device_addresses WHERE mac = $1 ORDER BY first_seen`,
+      [mac],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.ip),
+      ['10.5.0.1', '10.5.0.2'],
+    );
+    const [dev] = await q<{ mac: string; vlan: number; exporter: string; input_if: number }>(
+      `SELECT mac::text, vlan, host(exporter) AS exporter, input_if FROM devices WHERE ip = '10.5.0.2'`,
+    );
+    assert.deepEqual(dev, { mac, vlan: 30, exporter: '192.0.2.1', input_if: 7 });
   });
 
   test('the model is in its tables: profile, rollups, baselines, alert rollups', async () => {

@@ -100,3 +100,35 @@ export function hotQuery<R extends pg.QueryResultRow>(db: Database, text: string
   }
   return db.pool.query<R>({ name, text, values });
 }
+
+/**
+ * Coalesces lookups made in the same turn of the event loop into one call of `run` (as DataLoader
+ * does): under load, many concurrent requests cost one database round trip instead of one each.
+ * `run` answers a map from key to value; a missing key resolves to undefined.
+ */
+export function createBatcher<V>(run: (keys: string[]) => Promise<Map<string, V>>, maxBatch = 128) {
+  let pending: Array<{ key: string; resolve: (v: V | undefined) => void; reject: (e: unknown) => void }> = [];
+  let scheduled = false;
+  const flush = () => {
+    const batch = pending;
+    pending = [];
+    scheduled = false;
+    run([...new Set(batch.map((b) => b.key))]).then(
+      (found) => {
+        for (const b of batch) b.resolve(found.get(b.key));
+      },
+      (err) => {
+        for (const b of batch) b.reject(err);
+      },
+    );
+  };
+  return (key: string): Promise<V | undefined> =>
+    new Promise((resolve, reject) => {
+      pending.push({ key, resolve, reject });
+      if (pending.length >= maxBatch) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+}

@@ -4,6 +4,7 @@ import { withTransaction } from '@wardwatch/storage';
 import { audit } from '../audit.ts';
 import {
   type App,
+  createBatcher,
   decodeCursor,
   encodeCursor,
   hotQuery,
@@ -92,9 +93,21 @@ export function toDevice(r: DeviceRow) {
   };
 }
 
+/** A device row with the detail route's JSON columns. */
+type DetailRow = DeviceRow & {
+  class_evidence: unknown;
+  alerts: unknown[];
+  policy: unknown;
+  quarantine: unknown;
+  model_profile: unknown[];
+  model_baselines: unknown[];
+  model_state: unknown;
+};
+
 /** Rejects anything that is not an IP address, before it reaches SQL. */
 export function requireIp(ip: string): string {
-  if (isIP(ip) === 0)
+  // Zone ids (fe80::1%eth0) are valid to Node but not to PostgreSQL's inet, and never name a device.
+  if (isIP(ip) === 0 || ip.includes('%'))
     throw badRequest('BAD_ADDRESS', `${JSON.stringify(ip.slice(0, 64))} is not an IP address`);
   return ip;
 }
@@ -223,6 +236,33 @@ const DeviceDetail = T.Object({
 export function deviceRoutes(app: App, ctx: RouteContext): void {
   const { db } = ctx;
 
+  // Device detail is the hottest read: concurrent lookups share one statement (keyed by the address
+  // as the client wrote it, so IPv6 spellings map back), with alerts, policy, quarantine and the
+  // behaviour model as JSON subqueries: one round trip for a whole batch.
+  const detail = createBatcher<DetailRow>(async (keys) => {
+    const { rows } = await hotQuery<DetailRow & { key: string }>(
+      db,
+      `SELECT k.key, ${DEVICE_COLUMNS}, d.class_evidence${await modelColumns(db.pool)},
+          (SELECT COALESCE(json_agg(json_build_object('id', a.id, 'deviceIp', host(a.device_ip), 'kind', a.kind,
+             'severity', a.severity, 'status', a.status, 'title', a.title, 'firstSeen', a.first_seen,
+             'lastSeen', a.last_seen, 'occurrences', a.occurrences, 'assignee', a.assignee,
+             'resolution', a.resolution, 'createdAt', a.created_at, 'updatedAt', a.updated_at)
+             ORDER BY a.last_seen DESC), '[]'::json)
+           FROM alerts a WHERE a.device_ip = d.ip AND a.status <> 'resolved') AS alerts,
+          (SELECT json_build_object('id', p.id, 'name', p.name, 'action', p.action, 'enabled', p.enabled,
+             'internalOnly', p.internal_only, 'via', CASE WHEN pa.device_ip IS NULL THEN 'class' ELSE 'device' END)
+           FROM policy_assignments pa JOIN policies p ON p.id = pa.policy_id
+           WHERE pa.device_ip = d.ip OR pa.device_class = COALESCE(d.class_override, d.class)
+           ORDER BY pa.device_ip IS NULL LIMIT 1) AS policy,
+          (SELECT json_build_object('id', q.id, 'reason', q.reason, 'source', q.source, 'createdBy', q.created_by,
+             'createdAt', q.created_at, 'expiresAt', q.expires_at)
+           FROM quarantines q WHERE q.device_ip = d.ip AND q.released_at IS NULL) AS quarantine
+         FROM unnest($1::text[]) AS k(key) JOIN devices d ON d.ip = k.key::inet`,
+      [keys],
+    );
+    return new Map(rows.map((r) => [r.key, r]));
+  });
+
   app.get(
     '/v1/devices',
     {
@@ -303,37 +343,7 @@ export function deviceRoutes(app: App, ctx: RouteContext): void {
     },
     async (req) => {
       const ip = requireIp(req.params.ip);
-      const { rows } = await hotQuery<
-        DeviceRow & {
-          class_evidence: unknown;
-          alerts: unknown[];
-          policy: unknown;
-          quarantine: unknown;
-          model_profile: unknown[];
-          model_baselines: unknown[];
-          model_state: unknown;
-        }
-      >(
-        db,
-        `SELECT ${DEVICE_COLUMNS}, d.class_evidence${await modelColumns(db.pool)},
-          (SELECT COALESCE(json_agg(json_build_object('id', a.id, 'deviceIp', host(a.device_ip), 'kind', a.kind,
-             'severity', a.severity, 'status', a.status, 'title', a.title, 'firstSeen', a.first_seen,
-             'lastSeen', a.last_seen, 'occurrences', a.occurrences, 'assignee', a.assignee,
-             'resolution', a.resolution, 'createdAt', a.created_at, 'updatedAt', a.updated_at)
-             ORDER BY a.last_seen DESC), '[]'::json)
-           FROM alerts a WHERE a.device_ip = d.ip AND a.status <> 'resolved') AS alerts,
-          (SELECT json_build_object('id', p.id, 'name', p.name, 'action', p.action, 'enabled', p.enabled,
-             'internalOnly', p.internal_only, 'via', CASE WHEN pa.device_ip IS NULL THEN 'class' ELSE 'device' END)
-           FROM policy_assignments pa JOIN policies p ON p.id = pa.policy_id
-           WHERE pa.device_ip = d.ip OR pa.device_class = COALESCE(d.class_override, d.class)
-           ORDER BY pa.device_ip IS NULL LIMIT 1) AS policy,
-          (SELECT json_build_object('id', q.id, 'reason', q.reason, 'source', q.source, 'createdBy', q.created_by,
-             'createdAt', q.created_at, 'expiresAt', q.expires_at)
-           FROM quarantines q WHERE q.device_ip = d.ip AND q.released_at IS NULL) AS quarantine
-         FROM devices d WHERE d.ip = $1::inet`,
-        [ip],
-      );
-      const row = rows[0];
+      const row = await detail(ip);
       if (!row) throw notFound('DEVICE_NOT_FOUND', `no device ${ip}`);
       return {
         ...toDevice(row),
