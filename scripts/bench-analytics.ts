@@ -3,11 +3,12 @@
 // inventories of 1k, 10k and 100k devices. Prints one line per inventory and, last, key=value figures.
 //
 //   pnpm bench:analytics                  # DATABASE_URL or the local PostgreSQL
-//   BENCH_RECORDS=300000 BENCH_BATCH_RECORDS=50000 BENCH_INVENTORIES=1000,10000 pnpm bench:analytics
+//   BENCH_RECORDS=400000 BENCH_BATCH_RECORDS=50000 BENCH_PARTITIONS=8 BENCH_INVENTORIES=1000,10000 pnpm bench:analytics
 //
 // Records arrive as the collector publishes them (FlowBatch messages of one device's records, from
-// flushes of 500 records) in consumed batches of BENCH_BATCH_RECORDS records (a 1 MiB Kafka fetch of
-// gzip-compressed FlowBatches holds tens of thousands). Each inventory runs twice over the same flow
+// flushes of 500 records, keyed by device over BENCH_PARTITIONS partitions, default 8) in fetches of
+// BENCH_BATCH_RECORDS records across the partitions, handed to the worker concurrently as kafkajs does
+// (partitionsConsumedConcurrently), so they commit together. Each inventory runs twice over the same flow
 // time span shifted forward: the first pass creates the inventory (reported as `create`), the second is
 // the steady state (reported as `records_per_s`). Flow time advances at 200k records per second. Decoding
 // the protobuf messages is inside the timing; building them is not.
@@ -21,8 +22,33 @@ import { createAnalytics } from '../services/analytics/src/index.ts';
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const inventories = (process.env.BENCH_INVENTORIES ?? '1000,10000,100000').split(',').map(Number);
 const totalRecords = Number(process.env.BENCH_RECORDS ?? 400_000);
-const batchRecords = Number(process.env.BENCH_BATCH_RECORDS ?? 50_000);
+// 25k records per partition and fetch: a FlowBatch record is ~70 bytes, ~20 gzip-compressed, so that is
+// about half of kafkajs's default 1 MiB per partition when the worker has a backlog.
+const batchRecords = Number(process.env.BENCH_BATCH_RECORDS ?? 200_000);
+const partitionCount = Number(process.env.BENCH_PARTITIONS ?? 8);
 const FLUSH_RECORDS = 500;
+
+/** FNV-1a: which partition a device's messages go to (the collector keys messages by device). */
+function partitionOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % partitionCount;
+}
+
+/** Splits a fetch into one batch per partition, with per-partition offsets (what kafkajs hands over). */
+function byPartition(b: ConsumedBatch, next: number[]): ConsumedBatch[] {
+  const parts: ConsumedMessage[][] = Array.from({ length: partitionCount }, () => []);
+  for (const m of b.messages) {
+    const p = partitionOf(m.key);
+    parts[p]!.push({ ...m, offset: String(next[p]!++) });
+  }
+  return parts.flatMap((messages, partition) =>
+    messages.length > 0 ? [{ topic: b.topic, partition, messages }] : [],
+  );
+}
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -139,14 +165,16 @@ async function runInventory(devices: number) {
   const spanMs = Math.max(1000, Math.round((totalRecords / 200_000) * 1000));
   const t0 = Date.now() - 60 * 60_000;
   const results: Array<{ seconds: number; records: number }> = [];
-  let base = 0;
+  const nextOffsets = new Array<number>(partitionCount).fill(0);
   for (const pass of [0, 1]) {
     const before = analytics.counts().records;
     let seconds = 0;
-    for (const b of batchesOf(devices, totalRecords, t0 + pass * spanMs, spanMs, 7 + pass, base)) {
-      base = Number(b.messages[b.messages.length - 1]!.offset) + 1;
+    for (const b of batchesOf(devices, totalRecords, t0 + pass * spanMs, spanMs, 7 + pass, 0)) {
+      // One fetch across the worker's partitions, handed over concurrently as kafkajs does with
+      // partitionsConsumedConcurrently: the worker commits them in one transaction.
+      const perPartition = byPartition(b, nextOffsets);
       const t = process.hrtime.bigint();
-      await analytics.handle(b);
+      await Promise.all(perPartition.map((pb) => analytics.handle(pb)));
       seconds += Number(process.hrtime.bigint() - t) / 1e9;
     }
     results.push({ seconds, records: analytics.counts().records - before });
@@ -162,6 +190,7 @@ async function runInventory(devices: number) {
     inventory: devices,
     records: steady.records,
     batch_records: batchRecords,
+    partitions: partitionCount,
     seconds: steady.seconds.toFixed(2),
     records_per_s: Math.round(steady.records / steady.seconds),
     create_records_per_s: Math.round(create.records / create.seconds),

@@ -10,7 +10,7 @@
 //
 // Environment: BENCH_RATES (datagrams/s, comma list), BENCH_SECONDS (per step), BENCH_TARGETS
 // (wardwatch,nfcapd,nfacctd), BENCH_FORMATS (v9,ipfix), BENCH_COMPRESSION (Wardwatch's Kafka compression,
-// default gzip), KAFKA_BROKERS (default 127.0.0.1:9092).
+// default lz4, the configuration's default), KAFKA_BROKERS (default 127.0.0.1:9092).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import {
@@ -40,7 +40,7 @@ const RATES = (process.env.BENCH_RATES ?? '2000,5000,10000,20000,40000,60000,800
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const TARGETS = (process.env.BENCH_TARGETS ?? 'wardwatch,nfcapd,nfacctd').split(',');
 const FORMATS = (process.env.BENCH_FORMATS ?? 'v9,ipfix').split(',') as Format[];
-const COMPRESSION = process.env.BENCH_COMPRESSION ?? 'gzip';
+const COMPRESSION = process.env.BENCH_COMPRESSION ?? 'lz4';
 const FLOWS = 20_000;
 const LOSS_FREE = 0.001;
 /** Past this loss a target's ladder stops: higher rates only lose more. */

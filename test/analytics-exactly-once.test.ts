@@ -150,14 +150,15 @@ describe('analytics exactly once across worker crashes (real Kafka, PostgreSQL, 
     timeout: 300_000,
   }, async (t) => {
     const publisher = await transport.createPublisher();
-    // Publish in chunks while the workers run, so every kill lands mid-stream.
+    // Publish in chunks over about a minute while the workers run, so every kill lands mid-stream (a
+    // restarted worker waits up to the 30 s session timeout for the killed member to leave the group).
     let published = 0;
     const publishing = (async () => {
-      for (let i = 0; i < messages.length; i += 100) {
-        const chunk = messages.slice(i, i + 100);
+      for (let i = 0; i < messages.length; i += 60) {
+        const chunk = messages.slice(i, i + 60);
         await publisher.publish(Topics.flows, chunk);
         published += chunk.length;
-        await new Promise((r) => setTimeout(r, 40));
+        await new Promise((r) => setTimeout(r, 1000));
       }
     })();
     const total = messages.length;
@@ -165,7 +166,7 @@ describe('analytics exactly once across worker crashes (real Kafka, PostgreSQL, 
 
     let worker = startWorker();
     const first = await waitFor(
-      async () => ((await committed().catch(() => 0)) >= total * 0.15 ? true : undefined),
+      async () => ((await committed().catch(() => 0)) >= total * 0.1 ? true : undefined),
       {
         what: 'the first worker committing some batches',
         timeoutMs: 120_000,
@@ -179,7 +180,7 @@ describe('analytics exactly once across worker crashes (real Kafka, PostgreSQL, 
 
     worker = startWorker();
     await waitFor(
-      async () => ((await committed()) >= Math.max(atFirstKill + 1, total * 0.5) ? true : undefined),
+      async () => ((await committed()) >= atFirstKill + total * 0.05 ? true : undefined),
       {
         what: 'the second worker resuming',
         timeoutMs: 120_000,

@@ -664,6 +664,16 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.equal((await h.call('GET', '/docs', { role: null })).status, 401);
   });
 
+  test("every response carries a request id: the caller's x-request-id, else a new one", async () => {
+    const given = await h.call('GET', '/v1/devices', { headers: { 'x-request-id': 'soc-ticket-4711' } });
+    assert.equal(given.headers.get('x-request-id'), 'soc-ticket-4711');
+    const fresh = await h.call('GET', '/v1/devices');
+    assert.match(fresh.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    const denied = await h.call('GET', '/v1/devices', { role: null });
+    assert.equal(denied.status, 401);
+    assert.ok(denied.headers.get('x-request-id'));
+  });
+
   test('the OpenAPI document is valid OpenAPI 3 and covers every route', async () => {
     const res = await h.call('GET', '/openapi.json', { role: 'viewer' });
     assert.equal(res.status, 200);

@@ -47,7 +47,7 @@ export const ConfigSchema = T.Object(
         /** Partitions of `flows-v1` when Wardwatch creates it. */
         flowPartitions: T.Integer({ default: 8, minimum: 1, maximum: 1024 }),
         /** Compression of produced message batches. */
-        compression: T.Union([T.Literal('none'), T.Literal('gzip')], { default: 'gzip' }),
+        compression: T.Union([T.Literal('none'), T.Literal('gzip'), T.Literal('lz4')], { default: 'lz4' }),
       },
       { default: {} },
     ),

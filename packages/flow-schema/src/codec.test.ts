@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fromBinary } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { decodeFlowBatch, encodeFlowBatch } from './codec.ts';
+import { decodeFlowBatch, encodeFlowBatch, FlowBatchBuilder } from './codec.ts';
 import { FlowBatchSchema } from './gen/wardwatch/flow/v1/flow_pb.ts';
 import { createFlowRecord, type FlowRecord } from './record.ts';
 
@@ -161,4 +161,26 @@ test('the fast encoder writes exactly the bytes of a BinaryWriter encoding', () 
   assert.deepEqual(encodeFlowBatch(records, devices), referenceEncode(records, devices));
   assert.deepEqual(encodeFlowBatch([]), referenceEncode([]));
   assert.deepEqual(encodeFlowBatch(records.slice(0, 1)), referenceEncode(records.slice(0, 1)));
+});
+
+test('a FlowBatchBuilder writes, batch after batch, the bytes of encodeFlowBatch', () => {
+  const builder = new FlowBatchBuilder();
+  const big = sample();
+  big.exporter = 'routeur-é';
+  big.extra = [{ id: 7, pen: 0, value: new Uint8Array(500).fill(3) }];
+  // Short and long records alternate, so the guessed length prefix is wrong both ways.
+  const records = [sample(), big, createFlowRecord(), big, sample()];
+  for (let round = 0; round < 3; round++) {
+    const devices = records.map((_, i) => `10.0.${round}.${i}`);
+    for (let i = 0; i < records.length; i++) builder.add(records[i]!, devices[i]!);
+    assert.equal(builder.count, records.length);
+    assert.equal(builder.firstDevice, devices[0]);
+    const size = builder.size();
+    const bytes = builder.finish();
+    assert.equal(bytes.length, size);
+    assert.deepEqual(bytes, encodeFlowBatch(records, devices));
+    assert.equal(bytes.byteOffset, 0);
+    assert.equal(bytes.buffer.byteLength, bytes.length, 'a buffer of its own, transferable');
+    assert.equal(builder.count, 0);
+  }
 });

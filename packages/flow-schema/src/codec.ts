@@ -18,217 +18,274 @@ export interface FlowBatch {
  * `devices[i]`, when given, names the device `records[i]` is routed to.
  */
 export function encodeFlowBatch(records: readonly FlowRecord[], devices?: readonly string[]): Uint8Array {
-  const w = fast;
-  w.pos = 0;
-  for (const r of records) {
-    w.byte(0x0a); // field 1, length-delimited
-    const at = w.open();
-    writeRecordFast(w, r);
-    w.close(at);
-  }
-  if (devices) for (const d of devices) fstr(w, 0x12, d);
-  return w.buf.slice(0, w.pos);
+  const b = scratch;
+  b.reset();
+  for (const r of records) b.addRecord(r);
+  if (devices) for (const d of devices) b.addDevice(d);
+  return b.finish();
 }
 
-// The collector's hot path: one reused scratch buffer, varints written by hand (no bigint), ASCII
-// strings copied byte by byte. Writes exactly what a BinaryWriter encoding writes (codec.test.ts).
+/**
+ * Builds one `FlowBatch` a record at a time (the collector's hot path: one builder per partition, no
+ * record arrays kept). `add(r, device)` appends `r` and, index for index, its device; `finish()` returns
+ * exactly the bytes `encodeFlowBatch(records, devices)` would, in a buffer of its own (transferable),
+ * and empties the builder for reuse.
+ */
+export class FlowBatchBuilder {
+  private rec = new Uint8Array(1 << 14);
+  private recPos = 0;
+  private dev = new Uint8Array(1 << 10);
+  private devPos = 0;
+  /** Bytes of the last record's length prefix: records of one template are alike, so it guesses well. */
+  private prefix = 1;
+  /** Records added since the last `finish`. */
+  count = 0;
+  /** The device of the first record since the last `finish` ('' when none). */
+  firstDevice = '';
 
-/** A growable scratch buffer for {@link encodeFlowBatch}. */
-class FastWriter {
-  buf = new Uint8Array(1 << 16);
-  pos = 0;
-
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
+  /** Appends a record and the device it is routed to. */
+  add(r: FlowRecord, device: string): void {
+    if (this.count === 0) this.firstDevice = device;
+    this.addRecord(r);
+    this.addDevice(device);
   }
 
-  byte(b: number): void {
-    this.ensure(1);
-    this.buf[this.pos++] = b;
-  }
-
-  /** Varint of a non-negative integer below 2^53. */
-  varint(v: number): void {
-    this.ensure(10);
-    const b = this.buf;
-    let p = this.pos;
-    while (v > 0x7fffffff) {
-      b[p++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    while (v > 0x7f) {
-      b[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    b[p++] = v;
-    this.pos = p;
-  }
-
-  /** Reserves two bytes for a length prefix; returns where the content starts. */
-  open(): number {
-    this.ensure(2);
-    this.pos += 2;
-    return this.pos;
-  }
-
-  /** Writes the length of the content started at `at`, moving the content when the prefix is not two bytes. */
-  close(at: number): void {
-    const len = this.pos - at;
+  /** Appends a record only (field 1). */
+  addRecord(r: FlowRecord): void {
+    this.count++;
+    const need = recordBound(r) + 8;
+    if (this.recPos + need > this.rec.length) this.rec = grow(this.rec, this.recPos, need);
+    const b = this.rec;
+    let p = this.recPos;
+    b[p++] = 0x0a; // field 1, length-delimited
+    const reserved = this.prefix;
+    const start = p + reserved;
+    const end = writeRecord(b, start, r);
+    const len = end - start;
     const size = len < 0x80 ? 1 : len < 0x4000 ? 2 : len < 0x200000 ? 3 : len < 0x10000000 ? 4 : 5;
-    if (size !== 2) {
-      this.ensure(size);
-      this.buf.copyWithin(at - 2 + size, at, this.pos);
-      this.pos += size - 2;
-    }
-    let p = at - 2;
-    let v = len;
-    while (v > 0x7f) {
-      this.buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.buf[p] = v;
+    if (size !== reserved) b.copyWithin(p + size, start, end);
+    p = varint(b, p, len);
+    this.recPos = p + len;
+    this.prefix = size;
+  }
+
+  /** Appends a device name only (field 2). */
+  addDevice(d: string): void {
+    const need = 8 + d.length * 3;
+    if (this.devPos + need > this.dev.length) this.dev = grow(this.dev, this.devPos, need);
+    this.devPos = str(this.dev, this.devPos, 0x12, d);
+  }
+
+  /** Bytes added so far (the length `finish` would return). */
+  size(): number {
+    return this.recPos + this.devPos;
+  }
+
+  /** The encoded batch; the builder is empty afterwards. */
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.recPos + this.devPos);
+    out.set(this.rec.subarray(0, this.recPos), 0);
+    out.set(this.dev.subarray(0, this.devPos), this.recPos);
+    this.reset();
+    return out;
+  }
+
+  /** Empties the builder. */
+  reset(): void {
+    this.recPos = 0;
+    this.devPos = 0;
+    this.count = 0;
+    this.firstDevice = '';
   }
 }
 
-const fast = new FastWriter();
+const scratch = new FlowBatchBuilder();
 const utf8 = new TextEncoder();
 
-function fstr(w: FastWriter, tag: number, v: string): void {
+function grow(b: Uint8Array, used: number, need: number): Uint8Array {
+  let size = b.length * 2;
+  while (size < used + need) size *= 2;
+  const next = new Uint8Array(size);
+  next.set(b.subarray(0, used));
+  return next;
+}
+
+/** An upper bound of a record's encoded size (fields, tags, lengths), so writing needs no checks. */
+function recordBound(r: FlowRecord): number {
+  let n =
+    400 +
+    3 *
+      (r.exporter.length +
+        r.srcAddr.length +
+        r.dstAddr.length +
+        r.srcMac.length +
+        r.dstMac.length +
+        r.nextHop.length);
+  if (r.extra) for (const x of r.extra) n += 32 + x.value.length;
+  return n;
+}
+
+// Writers over a buffer known to be large enough: each takes a position and returns the next one.
+
+/** Varint of a non-negative integer below 2^53. */
+function varint(b: Uint8Array, p: number, v: number): number {
+  while (v > 0x7fffffff) {
+    b[p++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  while (v > 0x7f) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[p++] = v;
+  return p;
+}
+
+/** A tag of one byte (fields 1-15) or two (16-32). */
+function tag(b: Uint8Array, p: number, t: number): number {
+  if (t > 0x7f) {
+    b[p++] = (t & 0x7f) | 0x80;
+    b[p++] = t >>> 7;
+  } else b[p++] = t;
+  return p;
+}
+
+/** A uint32 field, omitted when 0 (self-contained: it is the most frequent call and V8 inlines it). */
+function u32(b: Uint8Array, p: number, t: number, v: number): number {
+  if (v === 0) return p;
+  if (t > 0x7f) {
+    b[p++] = (t & 0x7f) | 0x80;
+    b[p++] = t >>> 7;
+  } else b[p++] = t;
+  v >>>= 0;
+  while (v > 0x7f) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[p++] = v;
+  return p;
+}
+
+/** A uint64 or int64 field, omitted when 0; values outside 1..2^53 take the (rare) bigint path. */
+function u64(b: Uint8Array, p: number, t: number, v: number): number {
+  if (v === 0) return p;
+  if (t > 0x7f) {
+    b[p++] = (t & 0x7f) | 0x80;
+    b[p++] = t >>> 7;
+  } else b[p++] = t;
+  if (v > 0 && v <= Number.MAX_SAFE_INTEGER) {
+    // Two 32-bit halves and integer shifts (timestamps and counters are above 2^31).
+    v = Math.floor(v);
+    let lo = v % 4294967296 >>> 0;
+    let hi = ((v - lo) / 4294967296) >>> 0;
+    while (hi !== 0) {
+      b[p++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    while (lo > 0x7f) {
+      b[p++] = (lo & 0x7f) | 0x80;
+      lo >>>= 7;
+    }
+    b[p++] = lo;
+    return p;
+  }
+  let w = BigInt.asUintN(64, BigInt(Math.trunc(v)));
+  while (w > 0x7fn) {
+    b[p++] = Number(w & 0x7fn) | 0x80;
+    w >>= 7n;
+  }
+  b[p++] = Number(w);
+  return p;
+}
+
+/** A string field (always written); ASCII (addresses, MACs) is copied directly. */
+function str(b: Uint8Array, p: number, t: number, v: string): number {
+  p = tag(b, p, t);
   const n = v.length;
-  w.ensure(2 + 6 + n * 3);
-  w.buf[w.pos++] = tag;
-  // ASCII (addresses, MACs) is copied directly; anything else goes through TextEncoder.
   if (n < 0x80) {
-    const start = w.pos + 1;
-    let p = start;
+    const start = p + 1;
+    let q = start;
     let i = 0;
     for (; i < n; i++) {
       const c = v.charCodeAt(i);
       if (c > 0x7f) break;
-      w.buf[p++] = c;
+      b[q++] = c;
     }
     if (i === n) {
-      w.buf[start - 1] = n;
-      w.pos = p;
-      return;
+      b[p] = n;
+      return q;
     }
   }
   const bytes = utf8.encode(v);
-  w.varint(bytes.length);
-  w.ensure(bytes.length);
-  w.buf.set(bytes, w.pos);
-  w.pos += bytes.length;
-}
-
-function fs(w: FastWriter, tag: number, v: string): void {
-  if (v !== '') fstr(w, tag, v);
-}
-
-/** A uint32 field; `tag` is the field's encoded tag, one byte (fields 1-15) or two (16-32). */
-function fu(w: FastWriter, tag: number, v: number): void {
-  if (v === 0) return;
-  if (tag > 0x7f) {
-    w.byte((tag & 0x7f) | 0x80);
-    w.byte(tag >>> 7);
-  } else w.byte(tag);
-  w.varint(v >>> 0);
-}
-
-function fu64(w: FastWriter, tag: number, v: number): void {
-  if (v === 0) return;
-  if (tag > 0x7f) {
-    w.byte((tag & 0x7f) | 0x80);
-    w.byte(tag >>> 7);
-  } else w.byte(tag);
-  if (v > 0 && v <= Number.MAX_SAFE_INTEGER) w.varint(Math.floor(v));
-  else rawVarint(w, BigInt.asUintN(64, BigInt(Math.trunc(v))));
-}
-
-function fi64(w: FastWriter, tag: number, v: number): void {
-  if (v === 0) return;
-  if (tag > 0x7f) {
-    w.byte((tag & 0x7f) | 0x80);
-    w.byte(tag >>> 7);
-  } else w.byte(tag);
-  if (v > 0 && v <= Number.MAX_SAFE_INTEGER) w.varint(Math.floor(v));
-  else rawVarint(w, BigInt.asUintN(64, BigInt(Math.trunc(v))));
-}
-
-/** Rare path: a negative int64 or a value beyond 2^53, as a ten-byte two's-complement varint. */
-function rawVarint(w: FastWriter, v: bigint): void {
-  while (v > 0x7fn) {
-    w.byte(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  w.byte(Number(v));
+  p = varint(b, p, bytes.length);
+  b.set(bytes, p);
+  return p + bytes.length;
 }
 
 const VARINT = 0;
 const LD = 2;
 const t = (field: number, wire: number) => (field << 3) | wire;
 
-function writeRecordFast(w: FastWriter, r: FlowRecord): void {
-  fs(w, t(1, LD), r.exporter);
-  fu(w, t(2, VARINT), r.observationDomain);
-  fu(w, t(3, VARINT), r.version);
-  fu(w, t(4, VARINT), r.templateId);
-  fs(w, t(5, LD), r.srcAddr);
-  fs(w, t(6, LD), r.dstAddr);
-  fu(w, t(7, VARINT), r.srcPort);
-  fu(w, t(8, VARINT), r.dstPort);
-  fu(w, t(9, VARINT), r.protocol);
-  fu(w, t(10, VARINT), r.tcpFlags);
-  fu(w, t(11, VARINT), r.tos);
-  fu64(w, t(12, VARINT), r.bytes);
-  fu64(w, t(13, VARINT), r.packets);
-  fu64(w, t(14, VARINT), r.reverseBytes);
-  fu64(w, t(15, VARINT), r.reversePackets);
-  fi64(w, t(16, VARINT), r.startMs);
-  fi64(w, t(17, VARINT), r.endMs);
-  fu(w, t(18, VARINT), r.inputIf);
-  fu(w, t(19, VARINT), r.outputIf);
-  fu(w, t(20, VARINT), r.srcVlan);
-  fu(w, t(21, VARINT), r.dstVlan);
-  if (r.srcMac !== '') fstrWide(w, t(22, LD), r.srcMac);
-  if (r.dstMac !== '') fstrWide(w, t(23, LD), r.dstMac);
-  fu(w, t(24, VARINT), r.srcAs);
-  fu(w, t(25, VARINT), r.dstAs);
-  if (r.nextHop !== '') fstrWide(w, t(26, LD), r.nextHop);
-  fu(w, t(27, VARINT), r.srcMask);
-  fu(w, t(28, VARINT), r.dstMask);
-  fu(w, t(29, VARINT), r.samplingRate);
-  fu(w, t(30, VARINT), r.direction);
+function writeRecord(b: Uint8Array, p: number, r: FlowRecord): number {
+  if (r.exporter !== '') p = str(b, p, t(1, LD), r.exporter);
+  p = u32(b, p, t(2, VARINT), r.observationDomain);
+  p = u32(b, p, t(3, VARINT), r.version);
+  p = u32(b, p, t(4, VARINT), r.templateId);
+  if (r.srcAddr !== '') p = str(b, p, t(5, LD), r.srcAddr);
+  if (r.dstAddr !== '') p = str(b, p, t(6, LD), r.dstAddr);
+  p = u32(b, p, t(7, VARINT), r.srcPort);
+  p = u32(b, p, t(8, VARINT), r.dstPort);
+  p = u32(b, p, t(9, VARINT), r.protocol);
+  p = u32(b, p, t(10, VARINT), r.tcpFlags);
+  p = u32(b, p, t(11, VARINT), r.tos);
+  p = u64(b, p, t(12, VARINT), r.bytes);
+  p = u64(b, p, t(13, VARINT), r.packets);
+  p = u64(b, p, t(14, VARINT), r.reverseBytes);
+  p = u64(b, p, t(15, VARINT), r.reversePackets);
+  p = u64(b, p, t(16, VARINT), r.startMs);
+  p = u64(b, p, t(17, VARINT), r.endMs);
+  p = u32(b, p, t(18, VARINT), r.inputIf);
+  p = u32(b, p, t(19, VARINT), r.outputIf);
+  p = u32(b, p, t(20, VARINT), r.srcVlan);
+  p = u32(b, p, t(21, VARINT), r.dstVlan);
+  if (r.srcMac !== '') p = str(b, p, t(22, LD), r.srcMac);
+  if (r.dstMac !== '') p = str(b, p, t(23, LD), r.dstMac);
+  p = u32(b, p, t(24, VARINT), r.srcAs);
+  p = u32(b, p, t(25, VARINT), r.dstAs);
+  if (r.nextHop !== '') p = str(b, p, t(26, LD), r.nextHop);
+  p = u32(b, p, t(27, VARINT), r.srcMask);
+  p = u32(b, p, t(28, VARINT), r.dstMask);
+  p = u32(b, p, t(29, VARINT), r.samplingRate);
+  p = u32(b, p, t(30, VARINT), r.direction);
   if (r.extra) {
     for (const x of r.extra) {
-      w.byte((t(31, LD) & 0x7f) | 0x80);
-      w.byte(t(31, LD) >>> 7);
-      const at = w.open();
-      fu(w, t(1, VARINT), x.id);
-      fu(w, t(2, VARINT), x.pen);
+      p = tag(b, p, t(31, LD));
+      // The content is short (two varints and the value): its length is computed, not patched.
+      const idLen = x.id === 0 ? 0 : 1 + varintSize(x.id >>> 0);
+      const penLen = x.pen === 0 ? 0 : 1 + varintSize(x.pen >>> 0);
+      const valLen = x.value.length > 0 ? 1 + varintSize(x.value.length) + x.value.length : 0;
+      p = varint(b, p, idLen + penLen + valLen);
+      p = u32(b, p, t(1, VARINT), x.id);
+      p = u32(b, p, t(2, VARINT), x.pen);
       if (x.value.length > 0) {
-        w.byte(t(3, LD));
-        w.varint(x.value.length);
-        w.ensure(x.value.length);
-        w.buf.set(x.value, w.pos);
-        w.pos += x.value.length;
+        b[p++] = t(3, LD);
+        p = varint(b, p, x.value.length);
+        b.set(x.value, p);
+        p += x.value.length;
       }
-      w.close(at);
     }
   }
-  fi64(w, t(32, VARINT), r.receivedMs);
+  return u64(b, p, t(32, VARINT), r.receivedMs);
 }
 
-/** A string field whose tag takes two bytes (fields 16-31). */
-function fstrWide(w: FastWriter, tag: number, v: string): void {
-  w.byte((tag & 0x7f) | 0x80);
-  const second = tag >>> 7;
-  // fstr writes a one-byte tag; write the second tag byte through it.
-  fstr(w, second, v);
+function varintSize(v: number): number {
+  let n = 1;
+  while (v > 0x7f) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
 }
 
 function readExtra(r: BinaryReader, end: number): ExtraField {

@@ -29,6 +29,24 @@ test('partition count comes from metadata and explicit partitions are where mess
   );
 });
 
+test('LZ4 batches (the default) are accepted by the broker and read back; so are gzip and none', async () => {
+  await transport.ensureTopic('lz4', 1);
+  const values = Array.from({ length: 300 }, (_, i) =>
+    new TextEncoder().encode(`record ${i} `.repeat(50 + (i % 7))),
+  );
+  for (const compression of ['lz4', 'gzip', 'none'] as const) {
+    const pub = await transport.createPublisher({ compression });
+    await pub.publish(
+      'lz4',
+      values.map((value, i) => ({ key: `${compression}${i}`, value })),
+    );
+  }
+  const snap = await transport.readTopic('lz4', { timeoutMs: 20_000 });
+  assert.equal(snap.complete, true);
+  assert.equal(snap.messages.length, 900);
+  for (let i = 0; i < 900; i++) assert.deepEqual(snap.messages[i]!.value, values[i % 300]);
+});
+
 test('a compacted topic is created compacted and read back from the beginning, tombstones included', async () => {
   await transport.ensureTopic('state', 1, { compacted: true });
   const pub = await transport.createPublisher({ compression: 'none' });

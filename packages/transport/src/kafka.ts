@@ -1,5 +1,3 @@
-import { promisify } from 'node:util';
-import { gzip as gzipCb, unzip as unzipCb } from 'node:zlib';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import kafkajs, {
   type Admin,
@@ -10,6 +8,7 @@ import kafkajs, {
   type LogEntry,
   type Producer,
 } from 'kafkajs';
+import { gzipCodec, installFastCrc32c, lz4Codec } from './codecs.ts';
 import type {
   BatchHandler,
   Compression,
@@ -26,19 +25,15 @@ import type {
 
 const tracer = trace.getTracer('@wardwatch/transport');
 
-// kafkajs compresses GZIP at zlib's default level 6. Level 1 takes a fraction of the CPU for a few
-// percent more bytes, which matters when two cores also receive and decode; any consumer reads both.
-const gzip = promisify(gzipCb);
-const unzip = promisify(unzipCb);
-const fastGzip = {
-  compress: (encoder: { buffer: Buffer }) => gzip(encoder.buffer, { level: 1 }),
-  decompress: (buffer: Buffer) => unzip(buffer),
-};
+// Before kafkajs first encodes a record batch (it loads that encoder lazily).
+installFastCrc32c();
 // (CommonJS: the codec table is reachable only through the default export.)
-kafkajs.CompressionCodecs[CompressionTypes.GZIP] = () => fastGzip;
+kafkajs.CompressionCodecs[CompressionTypes.GZIP] = () => gzipCodec;
+kafkajs.CompressionCodecs[CompressionTypes.LZ4] = () => lz4Codec;
 const CODECS: Record<Compression, CompressionTypes> = {
   none: CompressionTypes.None,
   gzip: CompressionTypes.GZIP,
+  lz4: CompressionTypes.LZ4,
 };
 
 /** Options for {@link createKafkaTransport}. */
@@ -135,6 +130,7 @@ class KafkaSubscriber implements Subscriber {
     await this.consumer.run({
       autoCommit: true,
       eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: Math.max(1, options?.concurrency ?? 1),
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
         if (batch.messages.length === 0) return;
         await assigned;
@@ -233,7 +229,7 @@ class KafkaTransport implements Transport {
       ...(opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {}),
     });
     await producer.connect();
-    const p = new KafkaPublisher(producer, this.prefix, CODECS[opts.compression ?? 'gzip']);
+    const p = new KafkaPublisher(producer, this.prefix, CODECS[opts.compression ?? 'lz4']);
     this.closers.push(() => p.close());
     return p;
   }

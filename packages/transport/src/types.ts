@@ -39,11 +39,11 @@ export interface Publisher {
 }
 
 /** How a publisher compresses message batches. */
-export type Compression = 'none' | 'gzip';
+export type Compression = 'none' | 'gzip' | 'lz4';
 
 /** Options of {@link Transport.createPublisher}. */
 export interface PublisherOptions {
-  /** Batch compression (Kafka); default gzip. */
+  /** Batch compression (Kafka); default lz4. */
   compression?: Compression;
   /**
    * Retries inside the client before `publish` rejects (default 2): keep it small when a
@@ -79,6 +79,8 @@ export interface SubscribeOptions {
    * left out resume from the group's committed offset). Not called by transports without groups.
    */
   onAssign?: (partitions: number[]) => Promise<Map<number, string>>;
+  /** Batches of different partitions handed to the handler at once (kafkajs `partitionsConsumedConcurrently`; default 1). */
+  concurrency?: number;
 }
 
 /** A member of a consumer group on one topic. */

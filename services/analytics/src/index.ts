@@ -92,6 +92,9 @@ const CRITICALITY_RISK: Record<string, number> = { low: 5, medium: 10, high: 15,
 interface PartitionState {
   /** Next offset to consume as stored (-1: nothing stored yet). */
   next: bigint;
+  /** Next offset to consume as applied in memory (ahead of `next` while a group is open). */
+  applied: bigint;
+  /** Newest flow time seen, applied in memory. */
   watermark: number;
 }
 
@@ -110,6 +113,9 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const topic = Topics.flows;
 
   const models = new Map<string, DeviceModel>();
+  /** Addresses known not to be devices (never sent): no need to look them up again (bounded). */
+  const notDevices = new Set<string>();
+  const MAX_NOT_DEVICES = 100_000;
   const partitions = new Map<number, PartitionState>();
   let policies: PolicySet = NO_POLICIES;
   let quarantinesTable = false;
@@ -139,6 +145,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   /** Forgets every cached model and offset: after a failed write or a rebalance the database is the truth. */
   function dropCaches(): void {
     models.clear();
+    notDevices.clear();
     partitions.clear();
     metrics.models.set(0);
   }
@@ -146,10 +153,10 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   async function partitionState(p: number): Promise<PartitionState> {
     let st = partitions.get(p);
     if (!st) {
-      st = { next: -1n, watermark: 0 };
+      st = { next: -1n, applied: -1n, watermark: 0 };
       if (exactlyOnce) {
         const stored = (await loadOffsets(db.pool, settings.groupId, topic, [p])).get(p);
-        if (stored) st = { next: stored.nextOffset, watermark: stored.watermark };
+        if (stored) st = { next: stored.nextOffset, applied: stored.nextOffset, watermark: stored.watermark };
       }
       partitions.set(p, st);
     }
@@ -193,12 +200,17 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
 
   async function onAssign(assigned: number[]): Promise<Map<number, string>> {
     return serial(async () => {
-      dropCaches();
+      abandon(new Error('partitions reassigned'));
       const stored = await loadOffsets(db.pool, settings.groupId, topic, assigned);
       const seek = new Map<number, string>();
       for (const p of assigned) {
         const s = stored.get(p);
-        partitions.set(p, s ? { next: s.nextOffset, watermark: s.watermark } : { next: -1n, watermark: 0 });
+        partitions.set(
+          p,
+          s
+            ? { next: s.nextOffset, applied: s.nextOffset, watermark: s.watermark }
+            : { next: -1n, applied: -1n, watermark: 0 },
+        );
         if (s) seek.set(p, s.nextOffset.toString());
       }
       // Every model of the new partitions, so that silence is noticed for devices that never send again.
@@ -223,25 +235,102 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     });
   }
 
-  async function handleBatch(batch: ConsumedBatch): Promise<void> {
-    const t0 = performance.now();
+  /**
+   * Batches applied in memory and not yet committed: they commit together, in one transaction with
+   * every partition's offset. Batches handled concurrently (several partitions) join one group.
+   */
+  interface Group {
+    /** Partition -> applied-through offset (exclusive) and newest flow time, for the offsets row. */
+    partitions: Map<number, { next: bigint; watermark: number }>;
+    touched: DeviceModel[];
+    records: number;
+    skipped: number;
+    batches: number;
+    late: number;
+    startedAt: number;
+    done: Promise<void>;
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }
+  let group: Group | undefined;
+
+  function openGroup(): Group {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Handlers await `done`; this keeps a group nobody awaits any more from an unhandled rejection.
+    done.catch(() => {});
+    return {
+      partitions: new Map(),
+      touched: [],
+      records: 0,
+      skipped: 0,
+      batches: 0,
+      late: 0,
+      startedAt: performance.now(),
+      done,
+      resolve,
+      reject,
+    };
+  }
+
+  /** Drops the cache and fails the open group: its batches are delivered again. */
+  function abandon(err: unknown): void {
+    dropCaches();
+    const g = group;
+    group = undefined;
+    g?.reject(err);
+  }
+
+  /** Adds the decoded records to their devices' models; returns the partition's newest flow time. */
+  function applyAll(g: Group, decoded: Array<[FlowBatch, string]>, p: number, watermark: number): number {
+    for (const [flows, key] of decoded) {
+      const rs: FlowRecord[] = flows.records;
+      for (let i = 0; i < rs.length; i++) {
+        const r = rs[i]!;
+        const device = flows.devices[i] || key;
+        const m = device === '' ? undefined : models.get(device);
+        if (!m) {
+          g.skipped++;
+          continue;
+        }
+        const wasTouched = m.touched;
+        if (!applyRecord(m, r, ctx, settings.bucketMs)) {
+          g.skipped++;
+          continue;
+        }
+        if (!wasTouched) g.touched.push(m);
+        m.partition = p;
+        const end = r.endMs > 0 ? r.endMs : r.startMs > 0 ? r.startMs : r.receivedMs;
+        if (end > watermark) watermark = end;
+        g.records++;
+      }
+    }
+    return watermark;
+  }
+
+  /** Applies one batch to the in-memory models and returns the group it joined (none: nothing new). */
+  async function ingest(batch: ConsumedBatch): Promise<Group | undefined> {
     const p = batch.partition;
     const st = await partitionState(p);
     let messages = batch.messages;
-    if (exactlyOnce && st.next >= 0n) {
-      const fresh = messages.filter((m) => BigInt(m.offset) >= st.next);
+    if (exactlyOnce && st.applied >= 0n) {
+      const fresh = messages.filter((m) => BigInt(m.offset) >= st.applied);
       if (fresh.length < messages.length) {
         const skipped = messages.length - fresh.length;
         metrics.duplicates.inc(skipped);
         counts.duplicates += skipped;
         logger.info(
-          { partition: p, skipped, nextOffset: st.next.toString() },
+          { partition: p, skipped, nextOffset: st.applied.toString() },
           'skipped messages already committed',
         );
       }
       messages = fresh;
     }
-    if (messages.length === 0) return;
+    if (messages.length === 0) return undefined;
     const lastOffset = BigInt(messages[messages.length - 1]!.offset);
 
     // Decode, and find the models of the devices the batch names (loading those not cached).
@@ -259,7 +348,10 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       decoded.push([flows, m.key]);
       for (let i = 0; i < flows.records.length; i++) {
         const device = flows.devices[i] || m.key;
-        if (device !== '' && !models.has(device)) unknown.add(device);
+        if (device !== '' && !models.has(device)) {
+          if (notDevices.has(device)) models.set(device, createDeviceModel(device, p));
+          else unknown.add(device);
+        }
       }
     }
     if (unknown.size > 0) {
@@ -272,123 +364,162 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       }
     }
 
-    // Apply every record to its device's model.
-    const touched: DeviceModel[] = [];
-    let records = 0;
-    let skipped = 0;
+    // Apply every record to its device's model. Nothing above changed a model; a failure below would
+    // leave the open group half-applied, so it abandons the group (all its batches are redelivered).
+    if (!group) group = openGroup();
+    const g = group;
     let watermark = st.watermark;
     late.count = 0;
-    for (const [flows, key] of decoded) {
-      const rs: FlowRecord[] = flows.records;
-      for (let i = 0; i < rs.length; i++) {
-        const r = rs[i]!;
-        const device = flows.devices[i] || key;
-        const m = device === '' ? undefined : models.get(device);
-        if (!m) {
-          skipped++;
-          continue;
-        }
-        const wasTouched = m.touched;
-        if (!applyRecord(m, r, ctx, settings.bucketMs)) {
-          skipped++;
-          continue;
-        }
-        if (!wasTouched) touched.push(m);
-        m.partition = p;
-        const end = r.endMs > 0 ? r.endMs : r.startMs > 0 ? r.startMs : r.receivedMs;
-        if (end > watermark) watermark = end;
-        records++;
-      }
+    try {
+      watermark = applyAll(g, decoded, p, watermark);
+    } catch (err) {
+      abandon(err);
+      throw err;
     }
+    g.late += late.count;
+    g.batches++;
+    st.applied = lastOffset + 1n;
+    st.watermark = watermark;
+    g.partitions.set(p, { next: st.applied, watermark });
+    return g;
+  }
 
+  /** Commits the open group; settles its `done` whatever happens. */
+  async function commitGroup(): Promise<void> {
+    const g = group;
+    if (!g) return;
+    group = undefined;
+    try {
+      await writeGroup(g);
+      g.resolve();
+    } catch (err) {
+      // The cache holds uncommitted changes: drop it, and let the transport deliver the batches again.
+      dropCaches();
+      const fenced = err instanceof FencedError;
+      metrics.failures.inc({ reason: fenced ? 'fenced' : 'write' });
+      if (fenced) logger.warn({ partition: err.partition }, err.message);
+      else
+        logger.error(
+          { err, partitions: [...g.partitions.keys()] },
+          'writing the batches failed; they will be redelivered',
+        );
+      g.reject(err);
+    }
+  }
+
+  /** Runs the detections over the group's devices and commits models, alerts and offsets together. */
+  async function writeGroup(g: Group): Promise<void> {
     const tApplied = performance.now();
-    // End of batch: detections, classification, and what to write.
-    const env: DetectEnv = { settings, signatures, policies, isInternal, watermark };
+    const envs = new Map<number, DetectEnv>();
+    const envOf = (p: number): DetectEnv => {
+      let env = envs.get(p);
+      if (!env) {
+        const watermark = partitions.get(p)?.watermark ?? 0;
+        env = { settings, signatures, policies, isInternal, watermark };
+        envs.set(p, env);
+      }
+      return env;
+    };
     const devices: DeviceModel[] = [];
     const classifications: Array<[DeviceModel, Classification]> = [];
     const alerts: AlertDraft[] = [];
     const quarantines: QuarantineRequest[] = [];
     const risk = new Map<string, number>();
     const evict: string[] = [];
-    for (const m of touched) {
+    const riskBase = (m: DeviceModel) =>
+      CRITICALITY_RISK[signatures.byClass.get(effectiveClass(m))?.criticality ?? ''] ?? 0;
+    for (const m of g.touched) {
       // An address that only receives (a scan target) is not a device: nothing to store.
       if (!m.stored && m.flowsSent === 0) {
         evict.push(m.ip);
         continue;
       }
       devices.push(m);
-      const out = finishDevice(m, env);
+      const out = finishDevice(m, envOf(m.partition));
       if (out.classification) classifications.push([m, out.classification]);
       if (out.quarantine) quarantines.push(out.quarantine);
       for (const a of out.alerts) alerts.push(a);
-      if (out.alerts.length > 0 || out.classification) {
-        risk.set(m.ip, CRITICALITY_RISK[signatures.byClass.get(effectiveClass(m))?.criticality ?? ''] ?? 0);
-      }
+      if (out.alerts.length > 0 || out.classification) risk.set(m.ip, riskBase(m));
     }
     for (const m of models.values()) {
-      if (m.partition !== p) continue;
-      const silent = checkSilence(m, env);
+      if (!g.partitions.has(m.partition)) continue;
+      const silent = checkSilence(m, envOf(m.partition));
       if (silent) {
         alerts.push(silent);
-        risk.set(m.ip, CRITICALITY_RISK[signatures.byClass.get(effectiveClass(m))?.criticality ?? ''] ?? 0);
+        risk.set(m.ip, riskBase(m));
       }
     }
 
     const tDetected = performance.now();
     let rows = 0;
-    try {
-      await withTransaction(db.pool, async (client) => {
-        // Safe for exactly-once: a server crash may lose the latest commits, but models and offsets
-        // together (atomicity holds), and the batches are then consumed again.
-        await client.query('SET LOCAL synchronous_commit TO off');
-        if (exactlyOnce)
-          await commitOffset(client, settings.groupId, topic, p, st.next, lastOffset + 1n, watermark);
-        rows = await writeBatch(
-          client,
-          { devices, classifications, alerts, quarantines, risk },
-          quarantinesTable,
-        );
-      });
-    } catch (err) {
-      // The cache now holds uncommitted changes: drop it, and let the transport deliver the batch again.
-      dropCaches();
-      const fenced = err instanceof FencedError;
-      metrics.failures.inc({ reason: fenced ? 'fenced' : 'write' });
-      if (fenced) logger.warn({ partition: p }, err.message);
-      else logger.error({ err, partition: p }, 'writing the batch failed; it will be redelivered');
-      throw err;
-    }
+    await withTransaction(db.pool, async (client) => {
+      // Safe for exactly-once: a server crash may lose the latest commits, but models and offsets
+      // together (atomicity holds), and the batches are then consumed again.
+      await client.query('SET LOCAL synchronous_commit TO off');
+      if (exactlyOnce) {
+        for (const [p, { next, watermark }] of g.partitions) {
+          const st = partitions.get(p);
+          await commitOffset(client, settings.groupId, topic, p, st?.next ?? -1n, next, watermark);
+        }
+      }
+      rows = await writeBatch(
+        client,
+        { devices, classifications, alerts, quarantines, risk },
+        quarantinesTable,
+      );
+    });
     const tWritten = performance.now();
     metrics.commitSeconds.observe((tWritten - tDetected) / 1000);
     logger.debug(
       {
-        partition: p,
-        records,
+        partitions: [...g.partitions.keys()],
+        batches: g.batches,
+        records: g.records,
         devices: devices.length,
         rows,
-        applyMs: Math.round(tApplied - t0),
+        applyMs: Math.round(tApplied - g.startedAt),
         detectMs: Math.round(tDetected - tApplied),
         writeMs: Math.round(tWritten - tDetected),
       },
-      'batch committed',
+      'batches committed',
     );
-    for (const m of devices) markCommitted(m);
-    for (const ip of evict) models.delete(ip);
-    st.next = lastOffset + 1n;
-    st.watermark = watermark;
-    metrics.batches.inc();
-    metrics.records.inc(records);
-    if (skipped > 0) metrics.badRecords.inc(skipped);
-    counts.records += records;
-    counts.skipped += skipped;
-    counts.batches += 1;
-    if (late.count > 0) metrics.late.inc(late.count);
+    for (const m of devices) {
+      markCommitted(m);
+      notDevices.delete(m.ip);
+    }
+    for (const ip of evict) {
+      models.delete(ip);
+      if (notDevices.size < MAX_NOT_DEVICES) notDevices.add(ip);
+    }
+    for (const [p, { next }] of g.partitions) {
+      const st = partitions.get(p);
+      if (st) st.next = next;
+    }
+    metrics.batches.inc(g.batches);
+    metrics.records.inc(g.records);
+    if (g.skipped > 0) metrics.badRecords.inc(g.skipped);
+    counts.records += g.records;
+    counts.skipped += g.skipped;
+    counts.batches += g.batches;
+    if (g.late > 0) metrics.late.inc(g.late);
     for (const a of alerts) metrics.alerts.inc({ kind: a.kind });
     metrics.models.set(models.size);
   }
 
+  /**
+   * Handles one batch: applies it (serially with every other batch), then waits for the commit of the
+   * group it joined. The commit is queued behind the batches already waiting, so batches handed in
+   * together (kafkajs consuming several partitions at once) commit in one transaction.
+   */
+  async function handle(batch: ConsumedBatch): Promise<void> {
+    const joined = await serial(() => ingest(batch));
+    if (!joined) return;
+    serial(commitGroup).catch(() => {});
+    await joined.done;
+  }
+
   return {
-    handle: (batch) => serial(() => handleBatch(batch)),
+    handle,
     reload,
     counts: () => ({ ...counts }),
     async start() {
@@ -397,7 +528,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       timer.unref();
       await transport.ensureTopic(topic, config.kafka.flowPartitions);
       subscriber = await transport.createSubscriber(settings.groupId);
-      await subscriber.start(topic, (batch) => serial(() => handleBatch(batch)), { onAssign });
+      await subscriber.start(topic, handle, { onAssign, concurrency: config.kafka.flowPartitions });
       logger.info(
         {
           groupId: settings.groupId,

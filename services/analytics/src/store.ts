@@ -41,15 +41,25 @@ const SAFE_ELEMENT = /^[A-Za-z0-9.:/_+-]+$/;
  * tokens (addresses, CIDRs, names) go in as they are; anything else is quoted and escaped.
  */
 export function arrayLiteral(values: ReadonlyArray<string | number | boolean | null>): string {
+  let numeric = true;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) >= 1e21) {
+      numeric = false;
+      break;
+    }
+  }
+  // Finite numbers below 1e21 print without exponent or as a float8-readable exponent: join as they are.
+  if (numeric) return `{${values.join(',')}}`;
   const parts = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === null || v === undefined) parts[i] = 'NULL';
     else if (typeof v === 'number') {
       if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
-      parts[i] = Number.isInteger(v) && Math.abs(v) < 1e21 ? String(v) : v.toPrecision(17);
+      parts[i] = Math.abs(v) < 1e21 ? String(v) : v.toPrecision(17);
     } else if (typeof v === 'boolean') parts[i] = v ? 't' : 'f';
-    else if (SAFE_ELEMENT.test(v) && v.toUpperCase() !== 'NULL') parts[i] = v;
+    else if (SAFE_ELEMENT.test(v) && (v.length !== 4 || v.toUpperCase() !== 'NULL')) parts[i] = v;
     else parts[i] = `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   }
   return `{${parts.join(',')}}`;

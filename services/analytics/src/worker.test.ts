@@ -116,6 +116,52 @@ describe('analytics worker on PostgreSQL', () => {
     assert.equal(one?.bytes_sent, 8040, 'the second batch counted once');
   });
 
+  test('batches of several partitions handed over together commit together, or fail together', async () => {
+    const a = worker(kafkaLike);
+    await a.reload();
+    const one = (ip: string, partition: number, offset: number) =>
+      batchOf(
+        routeByDevice([rec({ srcAddr: ip, dstAddr: '10.6.9.9', dstPort: 443 })], ['10.6.0.0/24']),
+        partition,
+        offset,
+      );
+    await Promise.all([a.handle(one('10.6.0.1', 10, 0)), a.handle(one('10.6.0.2', 11, 0))]);
+    const offs = await q<{ partition: number; next_offset: number; updated_at: Date }>(
+      'SELECT partition, next_offset, updated_at FROM analytics_offsets WHERE group_id = $1 AND partition IN (10, 11) ORDER BY partition',
+      [`${schema}-g`],
+    );
+    assert.deepEqual(
+      offs.map((o) => [o.partition, o.next_offset]),
+      [
+        [10, 1],
+        [11, 1],
+      ],
+    );
+    assert.equal(offs[0]!.updated_at.getTime(), offs[1]!.updated_at.getTime(), 'one transaction');
+
+    // Another worker moves partition 11 on: the next group (10 and 11) is fenced as a whole...
+    await q('UPDATE analytics_offsets SET next_offset = 2 WHERE group_id = $1 AND partition = 11', [
+      `${schema}-g`,
+    ]);
+    const results = await Promise.allSettled([
+      a.handle(one('10.6.0.1', 10, 1)),
+      a.handle(one('10.6.0.2', 11, 1)),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+    // ...and delivered again: partition 10's batch counts once, partition 11's is already committed.
+    await Promise.all([a.handle(one('10.6.0.1', 10, 1)), a.handle(one('10.6.0.2', 11, 1))]);
+    const sent = await q<{ ip: string; flows_sent: number }>(
+      `SELECT host(ip) AS ip, flows_sent FROM devices WHERE ip << '10.6.0.0/24' AND flows_sent > 0 ORDER BY ip`,
+    );
+    assert.deepEqual(sent, [
+      { ip: '10.6.0.1', flows_sent: 2 },
+      { ip: '10.6.0.2', flows_sent: 1 },
+    ]);
+  });
+
   test('array literals round-trip through PostgreSQL', async () => {
     const texts = ['10.0.0.1', '', 'NULL', 'a "quoted" \\ back,slash {x}', '{"k":[1,2]}', 'fe80::1/64', null];
     const [r] = await q<{ t: Array<string | null>; n: number[]; f: number[]; b: boolean[] }>(

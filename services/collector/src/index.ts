@@ -213,7 +213,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       onDropped: (topic, n, _w, reason) => warnDrop({ topic, messages: n, reason }, 'state messages dropped'),
     });
     const workers = decodeWorkerCount(c.decodeWorkers);
-    pool = createShardPool({
+    pool = await createShardPool({
       workers,
       backlogBytes: c.decodeBacklogBytes,
       settings: {

@@ -1,6 +1,7 @@
 // The decode shards and how datagrams reach them: by a hash of the exporter address, so an exporter's
 // templates and its data always meet in one shard. Worker shards receive datagrams packed into one
 // transferred buffer per shard per event-loop turn, under a bound of unacknowledged bytes.
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { fnv1a } from '@wardwatch/transport';
 import type { FromWorker, ToWorker } from './decode-worker.ts';
@@ -48,22 +49,53 @@ interface Shard {
 const BATCH_BYTES = 1 << 20;
 
 /**
- * The worker bootstrap. Workers inherit `process.execArgv` (`--import tsx` when run from source), but
- * on Node 20 that loader does not apply to a worker's own entry module, so when the entry is
- * TypeScript the worker registers tsx's ESM hooks itself before importing it.
+ * The worker's code. Run from TypeScript sources (`node --import tsx`), the worker entry and what it
+ * imports are bundled once at start by esbuild (which tsx already brings) into one CommonJS script the
+ * worker evaluates: the worker then needs no TypeScript loader, so it carries no loader hooks thread
+ * (a third and fourth V8 isolate) and starts at once. The worker uses only the transport's partition
+ * function, so `@wardwatch/transport` resolves to that file alone and no Kafka client is loaded in it.
+ * When esbuild is not available the worker registers tsx's hooks itself (Node 20 does not apply the
+ * inherited `--import tsx` to a worker's own entry) and imports the sources; run from compiled
+ * JavaScript, it imports the entry directly.
  */
-function workerSource(entry: string, tsxApi: string | undefined): string {
-  const reg = tsxApi ? `(await import(${JSON.stringify(tsxApi)})).register();` : '';
-  return `(async () => { ${reg} await import(${JSON.stringify(entry)}); })().catch((e) => { throw e; });`;
+async function workerCode(): Promise<{ code: string; bundled: boolean }> {
+  const entry = new URL(`./decode-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  if (!import.meta.url.endsWith('.ts')) return { code: importer(entry.href, undefined), bundled: false };
+  try {
+    const esbuild = await import('esbuild');
+    const partition = fileURLToPath(new URL('./partition.ts', import.meta.resolve('@wardwatch/transport')));
+    const out = await esbuild.build({
+      entryPoints: [fileURLToPath(entry)],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+      plugins: [
+        {
+          name: 'transport-partition-only',
+          setup(build) {
+            build.onResolve({ filter: /^@wardwatch\/transport$/ }, () => ({ path: partition }));
+          },
+        },
+      ],
+    });
+    // esbuild's service process is not needed any more (and would sit beside the collector).
+    await esbuild.stop();
+    return { code: out.outputFiles[0]!.text, bundled: true };
+  } catch {
+    let tsx: string | undefined;
+    try {
+      tsx = import.meta.resolve('tsx/esm/api');
+    } catch {}
+    return { code: importer(entry.href, tsx), bundled: false };
+  }
 }
 
-function resolveTsx(): string | undefined {
-  if (!import.meta.url.endsWith('.ts')) return undefined;
-  try {
-    return import.meta.resolve('tsx/esm/api');
-  } catch {
-    return undefined;
-  }
+function importer(entry: string, tsxApi: string | undefined): string {
+  const reg = tsxApi ? `(await import(${JSON.stringify(tsxApi)})).register();` : '';
+  return `(async () => { ${reg} await import(${JSON.stringify(entry)}); })().catch((e) => { throw e; });`;
 }
 
 class WorkerShard implements Shard {
@@ -85,7 +117,7 @@ class WorkerShard implements Shard {
     private readonly opts: ShardPoolOptions,
     source: string,
   ) {
-    this.worker = new Worker(source, { eval: true, workerData: { settings: opts.settings } });
+    this.worker = new Worker(source, { eval: true, workerData: { settings: opts.settings }, ...(process.env.WWY ? { resourceLimits: { maxYoungGenerationSizeMb: Number(process.env.WWY) } } : {}) });
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'output') opts.onOutput(m.output, index);
       else if (m.type === 'ack') this.inflight -= m.bytes;
@@ -200,11 +232,11 @@ class InlineShard implements Shard {
 }
 
 /** Starts the decode shards: `workers` threads, or one inline shard when `workers` is 0. */
-export function createShardPool(opts: ShardPoolOptions): ShardPool {
+export async function createShardPool(opts: ShardPoolOptions): Promise<ShardPool> {
   const shards: Shard[] = [];
   if (opts.workers > 0) {
-    const source = workerSource(new URL('./decode-worker.ts', import.meta.url).href, resolveTsx());
-    for (let i = 0; i < opts.workers; i++) shards.push(new WorkerShard(i, opts, source));
+    const { code } = await workerCode();
+    for (let i = 0; i < opts.workers; i++) shards.push(new WorkerShard(i, opts, code));
   } else {
     shards.push(new InlineShard(opts));
   }

@@ -17,8 +17,8 @@ import {
   type DeviceMatcher,
   type ExporterStatus,
   encodeExporterStatus,
-  encodeFlowBatch,
   exporterKey,
+  FlowBatchBuilder,
   type FlowRecord,
 } from '@wardwatch/flow-schema';
 import { partitionFor } from '@wardwatch/transport';
@@ -163,8 +163,8 @@ export function templateKey(
 export class DecodeShard {
   private readonly state: DecoderState;
   private readonly matcher: DeviceMatcher;
-  private readonly partRecords: FlowRecord[][];
-  private readonly partDevices: string[][];
+  /** One FlowBatch being built per partition: records are encoded as they are routed, not kept. */
+  private readonly parts: FlowBatchBuilder[];
   private partialSince = 0;
   private batches: OutBatch[] = [];
   private stats = createStats();
@@ -179,8 +179,7 @@ export class DecodeShard {
     this.state = createDecoderState(settings.decoder);
     this.matcher = createDeviceMatcher(settings.monitoredNetworks);
     const n = Math.max(1, settings.partitions);
-    this.partRecords = Array.from({ length: n }, () => []);
-    this.partDevices = Array.from({ length: n }, () => []);
+    this.parts = Array.from({ length: n }, () => new FlowBatchBuilder());
   }
 
   /** Decodes one export packet from `exporter` and routes its records to device partitions. */
@@ -241,27 +240,20 @@ export class DecodeShard {
   }
 
   private push(device: string, r: FlowRecord, nowMs: number): void {
-    const p = partitionFor(device, this.partRecords.length);
-    const list = this.partRecords[p]!;
+    const p = partitionFor(device, this.parts.length);
+    const part = this.parts[p]!;
     if (this.partialSince === 0) this.partialSince = nowMs;
-    list.push(r);
-    this.partDevices[p]!.push(device);
+    part.add(r, device);
     this.stats.routed++;
-    if (list.length >= this.settings.batchRecords) this.emit(p);
+    if (part.count >= this.settings.batchRecords) this.emit(p);
   }
 
   private emit(p: number): void {
-    const records = this.partRecords[p]!;
-    if (records.length === 0) return;
-    const devices = this.partDevices[p]!;
-    this.batches.push({
-      partition: p,
-      key: devices[0]!,
-      value: encodeFlowBatch(records, devices),
-      records: records.length,
-    });
-    this.partRecords[p] = [];
-    this.partDevices[p] = [];
+    const part = this.parts[p]!;
+    if (part.count === 0) return;
+    const records = part.count;
+    const key = part.firstDevice;
+    this.batches.push({ partition: p, key, value: part.finish(), records });
   }
 
   /** True when full batches wait to be taken. */
@@ -276,7 +268,7 @@ export class DecodeShard {
 
   /** Emits every partial batch. */
   emitPartial(): void {
-    for (let p = 0; p < this.partRecords.length; p++) this.emit(p);
+    for (let p = 0; p < this.parts.length; p++) this.emit(p);
     this.partialSince = 0;
   }
 

@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { loadConfig, type WardwatchConfig } from '@wardwatch/config';
 import type { Database } from '@wardwatch/storage';
-import type { Logger, Registry } from '@wardwatch/telemetry';
+import { type Logger, REQUEST_ID_HEADER, type Registry, requestIdFor } from '@wardwatch/telemetry';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -101,6 +101,8 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
     // Writes are in the audit log and failures in the error handler; a log line per request would
     // cost more than the request on the hot read paths.
     logController: new LogController({ disableRequestLogging: true }),
+    // A caller's x-request-id (or W3C trace id) becomes the request id in logs and the response header.
+    genReqId: (req) => requestIdFor(req.headers),
     bodyLimit: config.api.bodyLimitBytes,
     routerOptions: { maxParamLength: 200 },
     // Router-level rejections (over-long or malformed path parameters) in the API's error shape.
@@ -114,6 +116,9 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   for (const s of [ErrorBody, Device, AlertSummary, Rule, Policy]) app.addSchema(s);
+  app.addHook('onSend', async (req, reply) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+  });
   app.decorateRequest('principal', undefined);
   const routeTable: RouteEntry[] = [];
   app.decorate('routeTable', routeTable);
