@@ -179,14 +179,11 @@ describe('analytics exactly once across worker crashes (real Kafka, PostgreSQL, 
     t.diagnostic(`first kill after ${atFirstKill} committed offsets (${published} published)`);
 
     worker = startWorker();
-    await waitFor(
-      async () => ((await committed()) >= atFirstKill + total * 0.05 ? true : undefined),
-      {
-        what: 'the second worker resuming',
-        timeoutMs: 120_000,
-        intervalMs: 20,
-      },
-    );
+    await waitFor(async () => ((await committed()) >= atFirstKill + total * 0.05 ? true : undefined), {
+      what: 'the second worker resuming',
+      timeoutMs: 120_000,
+      intervalMs: 20,
+    });
     await kill(worker);
     const atSecondKill = await committed();
     t.diagnostic(`second kill after ${atSecondKill} committed offsets (${published} published)`);

@@ -43,6 +43,7 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_COLLECTOR_BUFFER_BYTES', ['collector', 'bufferBytes'], num],
   ['WARDWATCH_KAFKA_COMPRESSION', ['kafka', 'compression'], String],
   ['WARDWATCH_ANALYTICS_GROUP', ['analytics', 'groupId'], String],
+  ['WARDWATCH_ANALYTICS_HTTP_HOST', ['analytics', 'httpHost'], String],
   ['WARDWATCH_ANALYTICS_HTTP_PORT', ['analytics', 'httpPort'], num],
   ['WARDWATCH_LEARNING_PERIOD', ['analytics', 'learningPeriod'], String],
   ['WARDWATCH_BASELINE_BUCKET', ['analytics', 'baselineBucket'], String],

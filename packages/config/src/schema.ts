@@ -87,6 +87,9 @@ export const ConfigSchema = T.Object(
     analytics: T.Object(
       {
         groupId: T.String({ default: 'wardwatch-analytics' }),
+        /** Address of the worker's /metrics, /healthz and /readyz. */
+        httpHost: T.String({ default: '0.0.0.0' }),
+        /** Port of the worker's /metrics, /healthz, /readyz (0: none; embedded mode serves them on the API). */
         httpPort: portOrZero(0),
         /** Flow time before a device's profile counts as normal (e.g. `7d`; tests use minutes). */
         learningPeriod: Duration('7d'),

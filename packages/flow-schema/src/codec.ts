@@ -32,9 +32,9 @@ export function encodeFlowBatch(records: readonly FlowRecord[], devices?: readon
  * and empties the builder for reuse.
  */
 export class FlowBatchBuilder {
-  private rec = new Uint8Array(1 << 14);
+  private rec: Uint8Array = new Uint8Array(1 << 14);
   private recPos = 0;
-  private dev = new Uint8Array(1 << 10);
+  private dev: Uint8Array = new Uint8Array(1 << 10);
   private devPos = 0;
   /** Bytes of the last record's length prefix: records of one template are alike, so it guesses well. */
   private prefix = 1;
@@ -176,7 +176,7 @@ function u64(b: Uint8Array, p: number, t: number, v: number): number {
   if (v > 0 && v <= Number.MAX_SAFE_INTEGER) {
     // Two 32-bit halves and integer shifts (timestamps and counters are above 2^31).
     v = Math.floor(v);
-    let lo = v % 4294967296 >>> 0;
+    let lo = (v % 4294967296) >>> 0;
     let hi = ((v - lo) / 4294967296) >>> 0;
     while (hi !== 0) {
       b[p++] = (lo & 0x7f) | 0x80;

@@ -24,10 +24,13 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 function createPool(config: pg.PoolConfig, schema: string): pg.Pool {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name ${JSON.stringify(schema)}`);
-  const pool = new pg.Pool(config);
-  // The schema name is validated above; identifiers cannot be bound as parameters.
-  pool.on('connect', (client) => {
-    client.query(`SET search_path TO "${schema}", public`).catch(() => {});
+  const pool = new pg.Pool({
+    ...config,
+    // Awaited before the pool hands the client out, so no query can run on the wrong search path.
+    // The schema name is validated above; identifiers cannot be bound as parameters.
+    onConnect: async (client) => {
+      await client.query(`SET search_path TO "${schema}", public`);
+    },
   });
   pool.on('error', () => {
     // An idle client died (server restart); the pool replaces it on next use.

@@ -2,6 +2,7 @@
 // OpenTelemetry: an opt-in SDK bootstrap (standard OTEL_* variables) and trace context in Kafka headers.
 export { createLogger, createRateLimitedLog, type Logger, type LoggerOptions } from './logger.ts';
 export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from './metrics.ts';
+export { type OpsHandlers, startOpsServer } from './ops-server.ts';
 export {
   type OpenTelemetryDecision,
   type OpenTelemetryHandle,

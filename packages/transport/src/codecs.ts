@@ -72,7 +72,11 @@ export function headerChecksum(descriptor: readonly number[]): number {
   let i = 0;
   for (; i + 4 <= descriptor.length; i += 4) {
     const k =
-      (descriptor[i]! | (descriptor[i + 1]! << 8) | (descriptor[i + 2]! << 16) | (descriptor[i + 3]! << 24)) >>> 0;
+      (descriptor[i]! |
+        (descriptor[i + 1]! << 8) |
+        (descriptor[i + 2]! << 16) |
+        (descriptor[i + 3]! << 24)) >>>
+      0;
     h = (h + Math.imul(k, P3)) >>> 0;
     h = Math.imul((h << 17) | (h >>> 15), 668265263) >>> 0;
   }

@@ -1,5 +1,6 @@
 // Analytics: consumes flow records as a consumer group into the device inventory, classification,
 // behaviour models (profiles, baselines, rollups) and alerts, exactly once (models and offsets commit together).
+import type { Server } from 'node:http';
 import type { WardwatchConfig } from '@wardwatch/config';
 import {
   createDeviceMatcher,
@@ -9,7 +10,13 @@ import {
   Topics,
 } from '@wardwatch/flow-schema';
 import { type Database, withTransaction } from '@wardwatch/storage';
-import { createRateLimitedLog, type Logger, type Registry } from '@wardwatch/telemetry';
+import {
+  createRateLimitedLog,
+  type Logger,
+  type Registry,
+  startOpsServer,
+  traceConsume,
+} from '@wardwatch/telemetry';
 import type { ConsumedBatch, Subscriber, Transport } from '@wardwatch/transport';
 import { type AnalyticsSettings, analyticsSettings } from './config.ts';
 import {
@@ -122,6 +129,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   let quarantinesChecked = false;
   let subscriber: Subscriber | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let ops: Server | undefined;
   let queue: Promise<unknown> = Promise.resolve();
   const late = { count: 0 };
   const counts: AnalyticsCounts = { records: 0, skipped: 0, batches: 0, duplicates: 0 };
@@ -512,10 +520,13 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
    * together (kafkajs consuming several partitions at once) commit in one transaction.
    */
   async function handle(batch: ConsumedBatch): Promise<void> {
-    const joined = await serial(() => ingest(batch));
-    if (!joined) return;
-    serial(commitGroup).catch(() => {});
-    await joined.done;
+    // A CONSUMER span, child of (or linked to) the collector's publish span when tracing is on.
+    await traceConsume(batch.topic, batch.messages, async () => {
+      const joined = await serial(() => ingest(batch));
+      if (!joined) return;
+      serial(commitGroup).catch(() => {});
+      await joined.done;
+    });
   }
 
   return {
@@ -529,6 +540,16 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       await transport.ensureTopic(topic, config.kafka.flowPartitions);
       subscriber = await transport.createSubscriber(settings.groupId);
       await subscriber.start(topic, handle, { onAssign, concurrency: config.kafka.flowPartitions });
+      if (config.analytics.httpPort > 0) {
+        ops = await startOpsServer(config.analytics.httpHost, config.analytics.httpPort, {
+          registry: deps.registry,
+          notReady: async () => {
+            if (!(await db.ping())) return 'database unreachable';
+            if (!(await transport.ping())) return 'transport unreachable';
+            return undefined;
+          },
+        });
+      }
       logger.info(
         {
           groupId: settings.groupId,
@@ -541,6 +562,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     },
     async stop() {
       if (timer) clearInterval(timer);
+      if (ops) await new Promise<void>((resolve) => ops?.close(() => resolve()));
       await subscriber?.close();
       await queue;
     },

@@ -4,7 +4,14 @@ import type { Socket } from 'node:dgram';
 import type { Server as HttpServer } from 'node:http';
 import type { WardwatchConfig } from '@wardwatch/config';
 import { Topics } from '@wardwatch/flow-schema';
-import { createRateLimitedLog, Gauge, type Logger, type Registry } from '@wardwatch/telemetry';
+import {
+  createRateLimitedLog,
+  Gauge,
+  type Logger,
+  type Registry,
+  startOpsServer,
+  tracePublish,
+} from '@wardwatch/telemetry';
 import {
   type BufferedPublisher,
   createBufferedPublisher,
@@ -13,7 +20,6 @@ import {
   type TransportMessage,
 } from '@wardwatch/transport';
 import { collectorId, decodeWorkerCount } from './config.ts';
-import { startOpsServer } from './http.ts';
 import { readUdpCounters } from './kernel-drops.ts';
 import { createCollectorMetrics } from './metrics.ts';
 import { createShardPool, type ShardPool } from './pool.ts';
@@ -179,8 +185,15 @@ export function createCollector(deps: CollectorDeps): Collector {
     await transport.ensureTopic(Topics.exporters, 1, { compacted: true });
     const partitions = (await transport.partitionCount(Topics.flows)) || config.kafka.flowPartitions;
     publisher = await transport.createPublisher({ compression: config.kafka.compression, retries: 2 });
+    const sink = publisher;
     const common = {
-      publisher,
+      // Each publish runs in a PRODUCER span whose context rides in the Kafka headers (a no-op while
+      // OpenTelemetry is off), so a worker's processing joins the trace.
+      publisher: {
+        publish: (topic: string, messages: TransportMessage[]) =>
+          tracePublish(topic, messages, (m) => sink.publish(topic, m)),
+        close: () => sink.close(),
+      },
       initialBackoffMs: c.retryInitialMs,
       maxBackoffMs: c.retryMaxMs,
       onRetry: (err: unknown, attempt: number, delayMs: number) => {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from '@wardwatch/telemetry';
+import type { Registry } from 'prom-client';
 
-/** The collector's operations endpoints (cluster mode; embedded mode serves /metrics on the API). */
+/** A service's operations endpoints (cluster mode; embedded mode serves /metrics on the API). */
 export interface OpsHandlers {
   registry: Registry;
   /** Undefined when ready, else why not. */
@@ -9,8 +9,9 @@ export interface OpsHandlers {
 }
 
 /**
- * Serves `GET /metrics` (Prometheus text), `/healthz` (the process answers) and `/readyz` (sockets
- * bound, transport reachable, buffer not full). Read-only, no request body, no stack traces.
+ * Serves `GET /metrics` (Prometheus text), `/healthz` (the process answers) and `/readyz` (what the
+ * service says: e.g. sockets bound, transport and database reachable). Read-only, no request body, no
+ * stack traces. Meant for the cluster network (Prometheus, kubelet probes), not for the SOC.
  */
 export async function startOpsServer(host: string, port: number, h: OpsHandlers): Promise<Server> {
   const server = createServer((req, res) => {
