@@ -569,7 +569,10 @@ export function decodeRecords(
     if (plan.post) {
       const boot = sysInit > 0 ? sysInit : dc.bootMs;
       if (!Number.isNaN(boot)) {
-        const up = dc.sysUptime;
+        // The exporter's uptime at export: the v9 header's, or for IPFIX the export time (whole seconds,
+        // hence + 999) since init. A flow time more than 2^31 ms after it is a 32-bit counter that wrapped
+        // (or, as softflowd does when it replays a capture, went below zero), so it is taken as negative.
+        const up = dc.sysUptime >= 0 ? dc.sysUptime : dc.exportMs + 999 - boot;
         if (upStart >= 0) r.startMs = boot + (up >= 0 && upStart - up > TWO31 ? upStart - TWO32 : upStart);
         if (upEnd >= 0) r.endMs = boot + (up >= 0 && upEnd - up > TWO31 ? upEnd - TWO32 : upEnd);
       }
