@@ -3,7 +3,7 @@
 // replayed in flow time at a chosen speed) and a small built-in "load" hospital that scales to many devices
 // and paces its background traffic to a chosen record rate (demos of throughput, benchmarks).
 import { createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
-import { createScenario } from '@wardwatch/hospital-sim';
+import { createScenario, mulberry32 } from '@wardwatch/hospital-sim';
 
 /** One simulated device and what Wardwatch should conclude about it. */
 export interface SimDevice {
@@ -89,18 +89,6 @@ export interface LoadHospitalOptions {
   startMs: number;
   /** Seconds after start when the compromised pump starts scanning (exfiltration follows 30 s later); < 0: no attack. */
   attackAfterS: number;
-}
-
-/** mulberry32: a small, fast, seedable PRNG (deterministic scenarios). */
-function createRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Peer {
@@ -217,7 +205,7 @@ export function createLoadHospital(opts: LoadHospitalOptions): SimScenario {
   if (!Number.isInteger(opts.devices) || opts.devices < 10 || opts.devices > 2000) {
     throw new RangeError(`devices must be an integer from 10 to 2000, got ${opts.devices}`);
   }
-  const random = createRandom(opts.seed);
+  const random = mulberry32(opts.seed);
   const devices: Array<LoadDevice & { profile: ClassProfile; weight: number }> = [];
   for (const profile of CLASSES) {
     const n = Math.max(1, Math.round(opts.devices * profile.share));

@@ -1,6 +1,7 @@
 // A simulated hospital network for tests, benchmarks and demos: device classes with realistic schedules,
 // peers and ports, plus injected attacks, as packets (for a pcap and a real exporter) or as flow records.
 export { packetsToRecords, type RecordOptions, routeByDevice } from './records.ts';
+export { mulberry32, seedOf } from './rng.ts';
 export {
   createScenario,
   type ExpectedAlert,

@@ -22,6 +22,16 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** True when the database answers a trivial query now. */
+async function answers(pool: pg.Pool): Promise<boolean> {
+  try {
+    await pool.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function createPool(config: pg.PoolConfig, schema: string): pg.Pool {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name ${JSON.stringify(schema)}`);
   const pool = new pg.Pool({
@@ -54,14 +64,7 @@ async function openPglite(dataDir: string, schema: string): Promise<Database> {
     kind: 'pglite',
     schema,
     pool,
-    ping: async () => {
-      try {
-        await pool.query('SELECT 1');
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    ping: () => answers(pool),
     close: async () => {
       await pool.end();
       await server.stop();
@@ -81,14 +84,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     kind: 'postgres',
     schema: opts.schema,
     pool,
-    ping: async () => {
-      try {
-        await pool.query('SELECT 1');
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    ping: () => answers(pool),
     close: () => pool.end(),
   };
 }
