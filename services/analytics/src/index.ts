@@ -447,7 +447,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       if (out.classification) classifications.push([m, out.classification]);
       if (out.quarantine) quarantines.push(out.quarantine);
       for (const a of out.alerts) alerts.push(a);
-      if (out.alerts.length > 0 || out.classification) risk.set(m.ip, riskBase(m));
+      // A new row always gets its risk (it is written in the same statement as the row).
+      if (out.alerts.length > 0 || out.classification || !m.stored) risk.set(m.ip, riskBase(m));
     }
     for (const m of models.values()) {
       if (!g.partitions.has(m.partition)) continue;

@@ -171,9 +171,17 @@ function peersOn(
 const inRange = (v: number, r: { min?: number; max?: number }) =>
   (r.min === undefined || v >= r.min) && (r.max === undefined || v <= r.max);
 
+/** Rule descriptions for the evidence, computed once per rule (classification runs per device and batch). */
+const descriptions = new WeakMap<SignatureRule, string>();
+
 function describe(rule: SignatureRule): string {
-  const { weight: _w, ...rest } = rule;
-  return JSON.stringify(rest);
+  let d = descriptions.get(rule);
+  if (d === undefined) {
+    const { weight: _w, ...rest } = rule;
+    d = JSON.stringify(rest);
+    descriptions.set(rule, d);
+  }
+  return d;
 }
 
 /** True when every condition of `rule` holds for the features. */

@@ -321,6 +321,52 @@ export async function writeBatch(
   quarantinesTable: boolean,
 ): Promise<number> {
   let rows = 0;
+  // Alerts first: the devices statement recomputes risk from the open alerts.
+  if (w.alerts.length > 0) {
+    const as = mergeAlerts(w.alerts);
+    await client.query(
+      `INSERT INTO alerts AS a (device_ip, kind, severity, title, evidence, first_seen, last_seen)
+       SELECT u.d, u.kind, u.sev, u.title, u.ev::jsonb, to_timestamp(u.f / 1000.0), to_timestamp(u.l / 1000.0)
+       FROM unnest($1::inet[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[])
+         AS u(d, kind, sev, title, ev, f, l)
+       ON CONFLICT (device_ip, kind) WHERE status <> 'resolved' DO UPDATE SET
+         severity = CASE WHEN array_position(ARRAY['info','low','medium','high','critical'], EXCLUDED.severity)
+           > array_position(ARRAY['info','low','medium','high','critical'], a.severity) THEN EXCLUDED.severity
+           ELSE a.severity END,
+         title = EXCLUDED.title,
+         evidence = EXCLUDED.evidence,
+         first_seen = LEAST(a.first_seen, EXCLUDED.first_seen),
+         last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen),
+         occurrences = a.occurrences + 1,
+         updated_at = now()`,
+      [
+        as.map((a) => a.device),
+        as.map((a) => a.kind),
+        as.map((a) => a.severity),
+        as.map((a) => a.title),
+        as.map((a) => JSON.stringify(a.evidence)),
+        as.map((a) => a.first),
+        as.map((a) => a.last),
+      ],
+    );
+    // Alerts over time, per minute of the evidence's flow time.
+    const counts = new Map<string, number>();
+    for (const a of w.alerts) {
+      const minute = a.last - (a.last % 60_000);
+      const key = `${minute}|${a.kind}|${a.severity}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    const keys = [...counts.keys()].map((k) => k.split('|'));
+    await client.query(
+      `INSERT INTO alert_rollups_minute AS r (minute, kind, severity, count)
+       SELECT to_timestamp(u.m / 1000.0), u.kind, u.sev, u.c
+       FROM unnest($1::float8[], $2::text[], $3::text[], $4::bigint[]) AS u(m, kind, sev, c)
+       ON CONFLICT (minute, kind, severity) DO UPDATE SET count = r.count + EXCLUDED.count`,
+      [keys.map((k) => Number(k[0])), keys.map((k) => k[1]), keys.map((k) => k[2]), [...counts.values()]],
+    );
+    rows += as.length + counts.size;
+  }
+
   const ds = w.devices;
   if (ds.length > 0) {
     const n = ds.length;
@@ -343,6 +389,13 @@ export async function writeBatch(
     const gap = new Array<number>(n);
     const bt = new Array<number>(n);
     const det = new Array<string | null>(n);
+    // Classification and risk ride on the same statement (one row version per device and commit):
+    // class '' keeps the stored class fields, risk base -1 keeps the stored risk.
+    const cls = new Array<string>(n);
+    const conf = new Array<number>(n);
+    const ev = new Array<string>(n);
+    const rb = new Array<number>(n);
+    const classified = new Map<DeviceModel, Classification>(w.classifications);
     for (let i = 0; i < n; i++) {
       const m = ds[i]!;
       ip[i] = m.ip;
@@ -364,18 +417,32 @@ export async function writeBatch(
       gap[i] = m.maxSendGap;
       bt[i] = m.baselineThrough;
       det[i] = fromWindow(m.window);
+      const c = classified.get(m);
+      if (c) {
+        cls[i] = c.class;
+        conf[i] = c.confidence;
+        ev[i] = JSON.stringify(c.evidence);
+      } else {
+        // A new row gets the column defaults; a stored one keeps its class.
+        cls[i] = m.stored ? '' : 'unknown';
+        conf[i] = 0;
+        ev[i] = '[]';
+      }
+      rb[i] = w.risk.get(m.ip) ?? -1;
     }
     await client.query(
       `INSERT INTO devices AS d (ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent, bytes_received,
          packets_received, flows_received, mac, vlan, exporter, input_if, kafka_partition, learned_at, last_sent,
-         max_send_gap_ms, baseline_through, detect_state)
+         max_send_gap_ms, baseline_through, detect_state, class, class_confidence, class_evidence, risk)
        SELECT u.ip, to_timestamp(u.fs / 1000.0), to_timestamp(u.ls / 1000.0), u.bs, u.ps, u.fls, u.br, u.pr, u.flr,
          NULLIF(u.mac, '')::macaddr, NULLIF(u.vlan, 0), NULLIF(u.exp, '')::inet, NULLIF(u.inif, 0), u.part,
-         to_timestamp(u.la / 1000.0), ${ts('u.lsent')}, u.gap, ${ts('u.bt')}, u.det::jsonb
+         to_timestamp(u.la / 1000.0), ${ts('u.lsent')}, u.gap, ${ts('u.bt')}, u.det::jsonb, u.cls, u.conf, u.ev::jsonb,
+         CASE WHEN u.rb < 0 THEN -1 ELSE LEAST(100, u.rb + COALESCE(
+           (SELECT sum(${SEVERITY_POINTS}) FROM alerts a WHERE a.device_ip = u.ip AND a.status <> 'resolved'), 0)) END
        FROM unnest($1::inet[], $2::float8[], $3::float8[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
          $8::bigint[], $9::bigint[], $10::text[], $11::int[], $12::text[], $13::int[], $14::int[], $15::float8[],
-         $16::float8[], $17::bigint[], $18::float8[], $19::text[])
-         AS u(ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inif, part, la, lsent, gap, bt, det)
+         $16::float8[], $17::bigint[], $18::float8[], $19::text[], $20::text[], $21::real[], $22::text[], $23::int[])
+         AS u(ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inif, part, la, lsent, gap, bt, det, cls, conf, ev, rb)
        ON CONFLICT (ip) DO UPDATE SET
          first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
          last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen),
@@ -395,27 +462,16 @@ export async function writeBatch(
          max_send_gap_ms = EXCLUDED.max_send_gap_ms,
          baseline_through = EXCLUDED.baseline_through,
          detect_state = EXCLUDED.detect_state,
+         class = CASE WHEN EXCLUDED.class = '' THEN d.class ELSE EXCLUDED.class END,
+         class_confidence = CASE WHEN EXCLUDED.class = '' THEN d.class_confidence ELSE EXCLUDED.class_confidence END,
+         class_evidence = CASE WHEN EXCLUDED.class = '' THEN d.class_evidence ELSE EXCLUDED.class_evidence END,
+         risk = CASE WHEN EXCLUDED.risk < 0 THEN d.risk ELSE EXCLUDED.risk END,
          updated_at = now()`,
-      [ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inIf, part, la, lsent, gap, bt, det].map(
+      [ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inIf, part, la, lsent, gap, bt, det, cls, conf, ev, rb].map(
         arrayLiteral,
       ),
     );
     rows += n;
-  }
-
-  if (w.classifications.length > 0) {
-    const c = w.classifications;
-    await client.query(
-      `UPDATE devices AS d SET class = u.cls, class_confidence = u.conf, class_evidence = u.ev::jsonb
-       FROM unnest($1::inet[], $2::text[], $3::real[], $4::text[]) AS u(ip, cls, conf, ev) WHERE d.ip = u.ip`,
-      [
-        c.map(([m]) => m.ip),
-        c.map(([, k]) => k.class),
-        c.map(([, k]) => k.confidence),
-        c.map(([, k]) => JSON.stringify(k.evidence)),
-      ],
-    );
-    rows += c.length;
   }
 
   // Profiles, baselines, minute rollups and MAC addresses: every changed row in one statement each.
@@ -558,51 +614,6 @@ export async function writeBatch(
     rows += aMac.length;
   }
 
-  if (w.alerts.length > 0) {
-    const as = mergeAlerts(w.alerts);
-    await client.query(
-      `INSERT INTO alerts AS a (device_ip, kind, severity, title, evidence, first_seen, last_seen)
-       SELECT u.d, u.kind, u.sev, u.title, u.ev::jsonb, to_timestamp(u.f / 1000.0), to_timestamp(u.l / 1000.0)
-       FROM unnest($1::inet[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[])
-         AS u(d, kind, sev, title, ev, f, l)
-       ON CONFLICT (device_ip, kind) WHERE status <> 'resolved' DO UPDATE SET
-         severity = CASE WHEN array_position(ARRAY['info','low','medium','high','critical'], EXCLUDED.severity)
-           > array_position(ARRAY['info','low','medium','high','critical'], a.severity) THEN EXCLUDED.severity
-           ELSE a.severity END,
-         title = EXCLUDED.title,
-         evidence = EXCLUDED.evidence,
-         first_seen = LEAST(a.first_seen, EXCLUDED.first_seen),
-         last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen),
-         occurrences = a.occurrences + 1,
-         updated_at = now()`,
-      [
-        as.map((a) => a.device),
-        as.map((a) => a.kind),
-        as.map((a) => a.severity),
-        as.map((a) => a.title),
-        as.map((a) => JSON.stringify(a.evidence)),
-        as.map((a) => a.first),
-        as.map((a) => a.last),
-      ],
-    );
-    // Alerts over time, per minute of the evidence's flow time.
-    const counts = new Map<string, number>();
-    for (const a of w.alerts) {
-      const minute = a.last - (a.last % 60_000);
-      const key = `${minute}|${a.kind}|${a.severity}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    const keys = [...counts.keys()].map((k) => k.split('|'));
-    await client.query(
-      `INSERT INTO alert_rollups_minute AS r (minute, kind, severity, count)
-       SELECT to_timestamp(u.m / 1000.0), u.kind, u.sev, u.c
-       FROM unnest($1::float8[], $2::text[], $3::text[], $4::bigint[]) AS u(m, kind, sev, c)
-       ON CONFLICT (minute, kind, severity) DO UPDATE SET count = r.count + EXCLUDED.count`,
-      [keys.map((k) => Number(k[0])), keys.map((k) => k[1]), keys.map((k) => k[2]), [...counts.values()]],
-    );
-    rows += as.length + counts.size;
-  }
-
   if (w.quarantines.length > 0) {
     const q = w.quarantines;
     await client.query(
@@ -620,13 +631,16 @@ export async function writeBatch(
     }
   }
 
-  if (w.risk.size > 0) {
-    // Risk 0..100: the class's criticality plus points per open alert by severity.
+  // Risk of devices not written above (silent ones): 0..100, the class's criticality plus points per
+  // open alert by severity.
+  const written = new Set(ds.map((m) => m.ip));
+  const rest = [...w.risk].filter(([ip]) => !written.has(ip));
+  if (rest.length > 0) {
     await client.query(
       `UPDATE devices AS d SET risk = LEAST(100, u.base + COALESCE(
          (SELECT sum(${SEVERITY_POINTS}) FROM alerts a WHERE a.device_ip = d.ip AND a.status <> 'resolved'), 0))
        FROM unnest($1::inet[], $2::int[]) AS u(ip, base) WHERE d.ip = u.ip`,
-      [[...w.risk.keys()], [...w.risk.values()]],
+      [rest.map(([ip]) => ip), rest.map(([, base]) => base)],
     );
   }
   return rows;
