@@ -9,17 +9,17 @@ if (process.argv[2] === 'setup') {
   await db.pool.query(`CREATE SCHEMA ${schema}`);
   await migrate(db);
   if (process.env.FF) for (const t of ['devices', 'device_profiles', 'device_rollups_minute']) await db.pool.query(`ALTER TABLE ${t} SET (fillfactor = ${process.env.FF})`);
-  for (const f of files.slice(0, 9)) { const d = load(f); await db.pool.query(d.sql, d.params); }
-  await db.pool.query('VACUUM ANALYZE');
+  for (const f of files.filter((f) => Number(f.match(/-(\d+)\./)![1]) < 9)) { const d = load(f); await db.pool.query(d.sql, d.params); }
+  if (process.env.VAC) await db.pool.query('VACUUM ANALYZE');
 } else {
   const c = await db.pool.connect();
-  for (const f of files.slice(9)) {
+  for (const f of files.filter((f) => Number(f.match(/-(\d+)\./)![1]) >= 9)) {
     const d = load(f);
     await c.query('BEGIN');
     const t = performance.now();
     const r = await c.query(`EXPLAIN (ANALYZE, BUFFERS, WAL) ${d.sql}`, d.params);
     console.log(f, Math.round(performance.now() - t), 'ms');
-    console.log(r.rows.map((x) => x['QUERY PLAN']).filter((l: string) => /WAL|Execution|Buffers: shared/.test(l)).join('\n'));
+    console.log(r.rows.map((x) => x['QUERY PLAN']).filter((l: string) => !/^ *(Buffers: temp|Planning)/.test(l)).join('\n'));
     await c.query('ROLLBACK');
   }
   c.release();

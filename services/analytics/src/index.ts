@@ -297,10 +297,15 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   function applyAll(g: Group, decoded: Array<[FlowBatch, string]>, p: number, watermark: number): number {
     for (const [flows, key] of decoded) {
       const rs: FlowRecord[] = flows.records;
+      let previous = '';
+      let m: DeviceModel | undefined;
       for (let i = 0; i < rs.length; i++) {
         const r = rs[i]!;
         const device = flows.devices[i] || key;
-        const m = device === '' ? undefined : models.get(device);
+        if (device !== previous || i === 0) {
+          m = device === '' ? undefined : models.get(device);
+          previous = device;
+        }
         if (!m) {
           g.skipped++;
           continue;
@@ -341,9 +346,18 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     if (messages.length === 0) return undefined;
     const lastOffset = BigInt(messages[messages.length - 1]!.offset);
 
-    // Decode, and find the models of the devices the batch names (loading those not cached).
-    const decoded: Array<[FlowBatch, string]> = [];
+    // Decode and apply message by message while every device named is cached (the steady state: a
+    // decoded message is garbage right after it is applied, instead of the whole fetch being kept alive
+    // and promoted by the GC). From the first message naming an uncached device on, messages wait for
+    // one set-based load of those devices, so each device's records are still applied in order.
+    if (!group) group = openGroup();
+    const g = group;
+    let watermark = st.watermark;
+    late.count = 0;
+    let applied = false;
+    const deferred: Array<[FlowBatch, string]> = [];
     const unknown = new Set<string>();
+    const one: Array<[FlowBatch, string]> = [];
     for (const m of messages) {
       let flows: FlowBatch;
       try {
@@ -353,36 +367,58 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
         badMessage({ partition: p, offset: m.offset, err }, 'undecodable flow batch skipped');
         continue;
       }
-      decoded.push([flows, m.key]);
+      let known = true;
+      let previous = '';
       for (let i = 0; i < flows.records.length; i++) {
         const device = flows.devices[i] || m.key;
+        // A message mostly carries one device's records: skip the lookup of a repeated address.
+        if (device === previous) continue;
+        previous = device;
         if (device !== '' && !models.has(device)) {
           if (notDevices.has(device)) models.set(device, createDeviceModel(device, p));
-          else unknown.add(device);
+          else {
+            unknown.add(device);
+            known = false;
+          }
         }
       }
+      if (known && deferred.length === 0) {
+        // A failure while applying leaves the open group half-applied: abandon it (all its batches are
+        // delivered again).
+        one[0] = [flows, m.key];
+        try {
+          watermark = applyAll(g, one, p, watermark);
+        } catch (err) {
+          abandon(err);
+          throw err;
+        }
+        applied = true;
+      } else deferred.push([flows, m.key]);
     }
-    if (unknown.size > 0) {
-      const loaded = await loadModels(db.pool, { ips: [...unknown] }, settings.learningMs, settings.bucketMs);
-      for (const ip of unknown) {
-        const m = loaded.get(ip) ?? createDeviceModel(ip, p);
-        m.classOverride = policies.overrides.get(ip) ?? m.classOverride;
-        m.partition = p;
-        models.set(ip, m);
+    one.length = 0;
+    if (deferred.length > 0) {
+      if (unknown.size > 0) {
+        let loaded: Map<string, DeviceModel>;
+        try {
+          loaded = await loadModels(db.pool, { ips: [...unknown] }, settings.learningMs, settings.bucketMs);
+        } catch (err) {
+          // Only this batch fails (and is delivered again), unless part of it is applied already.
+          if (applied) abandon(err);
+          throw err;
+        }
+        for (const ip of unknown) {
+          const m = loaded.get(ip) ?? createDeviceModel(ip, p);
+          m.classOverride = policies.overrides.get(ip) ?? m.classOverride;
+          m.partition = p;
+          models.set(ip, m);
+        }
       }
-    }
-
-    // Apply every record to its device's model. Nothing above changed a model; a failure below would
-    // leave the open group half-applied, so it abandons the group (all its batches are redelivered).
-    if (!group) group = openGroup();
-    const g = group;
-    let watermark = st.watermark;
-    late.count = 0;
-    try {
-      watermark = applyAll(g, decoded, p, watermark);
-    } catch (err) {
-      abandon(err);
-      throw err;
+      try {
+        watermark = applyAll(g, deferred, p, watermark);
+      } catch (err) {
+        abandon(err);
+        throw err;
+      }
     }
     g.late += late.count;
     g.batches++;

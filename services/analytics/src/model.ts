@@ -41,6 +41,8 @@ export interface ProfileEntry {
   first: number;
   last: number;
   dirty: boolean;
+  /** Whether the entry's row exists (loaded or committed): written with UPDATE rather than an upsert. */
+  stored: boolean;
 }
 
 /** Traffic of one device in one minute (flow time): deltas since the last commit. */
@@ -123,9 +125,13 @@ export interface DeviceModel {
   buckets: Map<number, Bucket>;
   stats: Map<string, Stat>;
   profile: Map<string, ProfileEntry>;
+  /** The same entries by peer and {@link profileSlot}: the hot path finds an entry without building its key. */
+  profileByPeer: Map<string, Map<number, ProfileEntry>>;
   /** Exact (host) peers in the profile; past the cap, new peers fold into peer groups. */
   peers: Set<string>;
   minutes: Map<number, MinuteAcc>;
+  /** Recent minutes whose rollup row exists (loaded or committed): written with UPDATE. */
+  rollupMinutes: Set<number>;
   window: DetectWindow | undefined;
   /** Windows closed during this batch, still to be judged. */
   pastWindows: DetectWindow[];
@@ -185,8 +191,10 @@ export function createDeviceModel(ip: string, partition: number): DeviceModel {
     buckets: new Map(),
     stats: new Map(),
     profile: new Map(),
+    profileByPeer: new Map(),
     peers: new Set(),
     minutes: new Map(),
+    rollupMinutes: new Set(),
     window: undefined,
     pastWindows: [],
     inferredClass: 'unknown',
@@ -221,6 +229,22 @@ export function isSpecial(addr: string): boolean {
     addr === '0.0.0.0' ||
     (c === 49 && addr.startsWith('169.254.'))
   );
+}
+
+/** A (service port, protocol, direction) as one small integer (ports < 65536, protocols < 256). */
+export function profileSlot(port: number, proto: number, dir: number): number {
+  return port * 512 + proto * 2 + dir;
+}
+
+/** Adds an entry to a device's profile; `peer` is the host address or the peer group's CIDR. */
+export function addProfileEntry(m: DeviceModel, peer: string, e: ProfileEntry): void {
+  m.profile.set(e.key, e);
+  let slots = m.profileByPeer.get(peer);
+  if (!slots) {
+    slots = new Map();
+    m.profileByPeer.set(peer, slots);
+  }
+  slots.set(profileSlot(e.port, e.proto, e.dir), e);
 }
 
 /** The peer group an address folds into once a profile holds its maximum of host peers. */
@@ -495,9 +519,9 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
   } else {
     peer = peerGroupOf(remote, internal);
   }
-  const key = `${peer}|${service}|${proto}|${dir}`;
-  let e = m.profile.get(key);
+  let e = m.profileByPeer.get(peer)?.get(profileSlot(service, proto, dir));
   if (!e) {
+    const key = `${peer}|${service}|${proto}|${dir}`;
     const host = peer === remote;
     e = {
       key,
@@ -513,8 +537,9 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
       first: start,
       last: end,
       dirty: true,
+      stored: false,
     };
-    m.profile.set(key, e);
+    addProfileEntry(m, peer, e);
     const newPeer = host && !m.peers.has(remote);
     if (host) m.peers.add(remote);
     m.reclassify = true;
@@ -627,9 +652,19 @@ export function closeBuckets(
   return closed;
 }
 
+/** Minutes kept in {@link DeviceModel.rollupMinutes} (flow time moves on; older rows are rarely hit). */
+const KEEP_ROLLUP_MINUTES = 16;
+
 /** Clears the deltas after a commit (the absolute state stays). */
 export function markCommitted(m: DeviceModel): void {
   m.stored = true;
+  if (m.minutes.size > 0) {
+    for (const minute of m.minutes.keys()) m.rollupMinutes.add(minute);
+    if (m.rollupMinutes.size > KEEP_ROLLUP_MINUTES) {
+      const keep = [...m.rollupMinutes].sort((a, b) => b - a).slice(0, KEEP_ROLLUP_MINUTES);
+      m.rollupMinutes = new Set(keep);
+    }
+  }
   m.bytesSent = 0;
   m.packetsSent = 0;
   m.flowsSent = 0;
@@ -644,6 +679,7 @@ export function markCommitted(m: DeviceModel): void {
     e.bytesIn = 0;
     e.packets = 0;
     e.dirty = false;
+    e.stored = true;
   }
   for (const s of m.stats.values()) s.dirty = false;
   if (m.window) m.window.dirty = false;

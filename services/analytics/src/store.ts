@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { AlertDraft, QuarantineRequest, Severity } from './detect.ts';
 import {
+  addProfileEntry,
   type Bucket,
   bucketAt,
   createDeviceModel,
@@ -246,8 +247,9 @@ export async function loadModels(
       first: p.first_seen,
       last: p.last_seen,
       dirty: false,
+      stored: true,
     };
-    m.profile.set(key, e);
+    addProfileEntry(m, peerKey, e);
     if (isHost) m.peers.add(host);
   }
   for (const b of baselines.rows) {
@@ -262,6 +264,7 @@ export async function loadModels(
   for (const r of rollups.rows) {
     const m = models.get(r.ip);
     if (!m) continue;
+    m.rollupMinutes.add(r.minute);
     const b = bucketAt(m, r.minute, bucketMs);
     if (!b) continue;
     b.bytesOut += Number(r.bo);
@@ -313,6 +316,155 @@ function mergeAlerts(alerts: AlertDraft[]): AlertDraft[] {
   }
   return [...byKey.values()];
 }
+
+/** Risk 0..100 of `u.ip`: its class's criticality (`u.rb`) plus points per open alert by severity. */
+const RISK = `LEAST(100, u.rb + COALESCE(
+  (SELECT sum(${SEVERITY_POINTS}) FROM alerts a WHERE a.device_ip = u.ip AND a.status <> 'resolved'), 0))`;
+
+/**
+ * Upserts the inventory and model columns of `ds` (deltas added to the stored counters), with their risk
+ * (`withRisk`: recomputed from `risk`'s class criticality and the open alerts) and class fields
+ * (`withClass`: from `classified`); otherwise those columns keep their stored (or default) values.
+ */
+async function upsertDevices(
+  client: pg.PoolClient,
+  ds: DeviceModel[],
+  classified: Map<DeviceModel, Classification>,
+  risk: Map<string, number>,
+  withRisk: boolean,
+  withClass: boolean,
+): Promise<void> {
+  const n = ds.length;
+  const ip = new Array<string>(n);
+  const fs = new Array<number>(n);
+  const ls = new Array<number>(n);
+  const bs = new Array<number>(n);
+  const ps = new Array<number>(n);
+  const fls = new Array<number>(n);
+  const br = new Array<number>(n);
+  const pr = new Array<number>(n);
+  const flr = new Array<number>(n);
+  const mac = new Array<string>(n);
+  const vlan = new Array<number>(n);
+  const exp = new Array<string>(n);
+  const inIf = new Array<number>(n);
+  const part = new Array<number>(n);
+  const la = new Array<number>(n);
+  const lsent = new Array<number>(n);
+  const gap = new Array<number>(n);
+  const bt = new Array<number>(n);
+  const det = new Array<string | null>(n);
+  const rb = new Array<number>(n);
+  const cls = new Array<string>(n);
+  const conf = new Array<number>(n);
+  const ev = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const m = ds[i]!;
+    ip[i] = m.ip;
+    fs[i] = m.firstSeen;
+    ls[i] = m.lastSeen;
+    bs[i] = m.bytesSent;
+    ps[i] = m.packetsSent;
+    fls[i] = m.flowsSent;
+    br[i] = m.bytesReceived;
+    pr[i] = m.packetsReceived;
+    flr[i] = m.flowsReceived;
+    mac[i] = m.mac;
+    vlan[i] = m.vlan;
+    exp[i] = m.exporter;
+    inIf[i] = m.inputIf;
+    part[i] = m.partition;
+    la[i] = m.learnedAt;
+    lsent[i] = m.lastSent;
+    gap[i] = m.maxSendGap;
+    bt[i] = m.baselineThrough;
+    det[i] = fromWindow(m.window);
+    if (withRisk) rb[i] = risk.get(m.ip) ?? 0;
+    if (withClass) {
+      const c = classified.get(m)!;
+      cls[i] = c.class;
+      conf[i] = c.confidence;
+      ev[i] = JSON.stringify(c.evidence);
+    }
+  }
+  const params = [ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inIf, part, la, lsent, gap, bt, det];
+  let cols = '';
+  let vals = '';
+  let types = '';
+  let names = '';
+  let sets = '';
+  if (withRisk) {
+    params.push(rb);
+    types += `, $${params.length}::int[]`;
+    names += ', rb';
+    cols += ', risk';
+    vals += `, ${RISK}`;
+    sets += ',\n         risk = EXCLUDED.risk';
+  }
+  if (withClass) {
+    params.push(cls, conf, ev);
+    const k = params.length;
+    types += `, $${k - 2}::text[], $${k - 1}::real[], $${k}::text[]`;
+    names += ', cls, conf, ev';
+    cols += ', class, class_confidence, class_evidence';
+    vals += ', u.cls, u.conf, u.ev::jsonb';
+    sets +=
+      ',\n         class = EXCLUDED.class, class_confidence = EXCLUDED.class_confidence, class_evidence = EXCLUDED.class_evidence';
+  }
+  await client.query(
+    `INSERT INTO devices AS d (ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent, bytes_received,
+       packets_received, flows_received, mac, vlan, exporter, input_if, kafka_partition, learned_at, last_sent,
+       max_send_gap_ms, baseline_through, detect_state${cols})
+     SELECT u.ip, to_timestamp(u.fs / 1000.0), to_timestamp(u.ls / 1000.0), u.bs, u.ps, u.fls, u.br, u.pr, u.flr,
+       NULLIF(u.mac, '')::macaddr, NULLIF(u.vlan, 0), NULLIF(u.exp, '')::inet, NULLIF(u.inif, 0), u.part,
+       to_timestamp(u.la / 1000.0), ${ts('u.lsent')}, u.gap, ${ts('u.bt')}, u.det::jsonb${vals}
+     FROM unnest($1::inet[], $2::float8[], $3::float8[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+       $8::bigint[], $9::bigint[], $10::text[], $11::int[], $12::text[], $13::int[], $14::int[], $15::float8[],
+       $16::float8[], $17::bigint[], $18::float8[], $19::text[]${types})
+       AS u(ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inif, part, la, lsent, gap, bt, det${names})
+     ON CONFLICT (ip) DO UPDATE SET
+       first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
+       last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen),
+       bytes_sent = d.bytes_sent + EXCLUDED.bytes_sent,
+       packets_sent = d.packets_sent + EXCLUDED.packets_sent,
+       flows_sent = d.flows_sent + EXCLUDED.flows_sent,
+       bytes_received = d.bytes_received + EXCLUDED.bytes_received,
+       packets_received = d.packets_received + EXCLUDED.packets_received,
+       flows_received = d.flows_received + EXCLUDED.flows_received,
+       mac = COALESCE(EXCLUDED.mac, d.mac),
+       vlan = COALESCE(EXCLUDED.vlan, d.vlan),
+       exporter = COALESCE(EXCLUDED.exporter, d.exporter),
+       input_if = COALESCE(EXCLUDED.input_if, d.input_if),
+       kafka_partition = EXCLUDED.kafka_partition,
+       learned_at = EXCLUDED.learned_at,
+       last_sent = EXCLUDED.last_sent,
+       max_send_gap_ms = EXCLUDED.max_send_gap_ms,
+       baseline_through = EXCLUDED.baseline_through,
+       detect_state = EXCLUDED.detect_state${sets},
+       updated_at = now()`,
+    params.map(arrayLiteral),
+  );
+}
+
+/** Column arrays of the profile statements (see PROFILE_COLUMNS in writeBatch). */
+type ProfileColumns = [
+  string[],
+  string[],
+  number[],
+  number[],
+  string[],
+  boolean[],
+  number[],
+  number[],
+  number[],
+  number[],
+  number[],
+  number[],
+];
+const profileColumns = (): ProfileColumns => [[], [], [], [], [], [], [], [], [], [], [], []];
+/** Column arrays of the rollup statements (see ROLLUP_COLUMNS in writeBatch). */
+type RollupColumns = [string[], number[], number[], number[], number[], number[], number[], number[]];
+const rollupColumns = (): RollupColumns => [[], [], [], [], [], [], [], []];
 
 /** Writes one batch's changes (inside the caller's transaction). Returns the number of rows written. */
 export async function writeBatch(
@@ -369,124 +521,28 @@ export async function writeBatch(
 
   const ds = w.devices;
   if (ds.length > 0) {
-    const n = ds.length;
-    const ip = new Array<string>(n);
-    const fs = new Array<number>(n);
-    const ls = new Array<number>(n);
-    const bs = new Array<number>(n);
-    const ps = new Array<number>(n);
-    const fls = new Array<number>(n);
-    const br = new Array<number>(n);
-    const pr = new Array<number>(n);
-    const flr = new Array<number>(n);
-    const mac = new Array<string>(n);
-    const vlan = new Array<number>(n);
-    const exp = new Array<string>(n);
-    const inIf = new Array<number>(n);
-    const part = new Array<number>(n);
-    const la = new Array<number>(n);
-    const lsent = new Array<number>(n);
-    const gap = new Array<number>(n);
-    const bt = new Array<number>(n);
-    const det = new Array<string | null>(n);
-    // Classification and risk ride on the same statement (one row version per device and commit):
-    // class '' keeps the stored class fields, risk base -1 keeps the stored risk.
-    const cls = new Array<string>(n);
-    const conf = new Array<number>(n);
-    const ev = new Array<string>(n);
-    const rb = new Array<number>(n);
     const classified = new Map<DeviceModel, Classification>(w.classifications);
-    for (let i = 0; i < n; i++) {
-      const m = ds[i]!;
-      ip[i] = m.ip;
-      fs[i] = m.firstSeen;
-      ls[i] = m.lastSeen;
-      bs[i] = m.bytesSent;
-      ps[i] = m.packetsSent;
-      fls[i] = m.flowsSent;
-      br[i] = m.bytesReceived;
-      pr[i] = m.packetsReceived;
-      flr[i] = m.flowsReceived;
-      mac[i] = m.mac;
-      vlan[i] = m.vlan;
-      exp[i] = m.exporter;
-      inIf[i] = m.inputIf;
-      part[i] = m.partition;
-      la[i] = m.learnedAt;
-      lsent[i] = m.lastSent;
-      gap[i] = m.maxSendGap;
-      bt[i] = m.baselineThrough;
-      det[i] = fromWindow(m.window);
-      const c = classified.get(m);
-      if (c) {
-        cls[i] = c.class;
-        conf[i] = c.confidence;
-        ev[i] = JSON.stringify(c.evidence);
-      } else {
-        // A new row gets the column defaults; a stored one keeps its class.
-        cls[i] = m.stored ? '' : 'unknown';
-        conf[i] = 0;
-        ev[i] = '[]';
-      }
-      rb[i] = w.risk.get(m.ip) ?? -1;
+    // Classification and risk ride on the same statement as the counters (one row version per device and
+    // commit): one upsert for the devices whose class and risk stay, one for those whose risk is
+    // recomputed, one for those reclassified (their risk is recomputed too).
+    const plain: DeviceModel[] = [];
+    const risky: DeviceModel[] = [];
+    const reclassified: DeviceModel[] = [];
+    for (const m of ds) {
+      if (classified.has(m)) reclassified.push(m);
+      else if (w.risk.has(m.ip)) risky.push(m);
+      else plain.push(m);
     }
-    await client.query(
-      `INSERT INTO devices AS d (ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent, bytes_received,
-         packets_received, flows_received, mac, vlan, exporter, input_if, kafka_partition, learned_at, last_sent,
-         max_send_gap_ms, baseline_through, detect_state, class, class_confidence, class_evidence, risk)
-       SELECT u.ip, to_timestamp(u.fs / 1000.0), to_timestamp(u.ls / 1000.0), u.bs, u.ps, u.fls, u.br, u.pr, u.flr,
-         NULLIF(u.mac, '')::macaddr, NULLIF(u.vlan, 0), NULLIF(u.exp, '')::inet, NULLIF(u.inif, 0), u.part,
-         to_timestamp(u.la / 1000.0), ${ts('u.lsent')}, u.gap, ${ts('u.bt')}, u.det::jsonb, u.cls, u.conf, u.ev::jsonb,
-         CASE WHEN u.rb < 0 THEN -1 ELSE LEAST(100, u.rb + COALESCE(
-           (SELECT sum(${SEVERITY_POINTS}) FROM alerts a WHERE a.device_ip = u.ip AND a.status <> 'resolved'), 0)) END
-       FROM unnest($1::inet[], $2::float8[], $3::float8[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-         $8::bigint[], $9::bigint[], $10::text[], $11::int[], $12::text[], $13::int[], $14::int[], $15::float8[],
-         $16::float8[], $17::bigint[], $18::float8[], $19::text[], $20::text[], $21::real[], $22::text[], $23::int[])
-         AS u(ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inif, part, la, lsent, gap, bt, det, cls, conf, ev, rb)
-       ON CONFLICT (ip) DO UPDATE SET
-         first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
-         last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen),
-         bytes_sent = d.bytes_sent + EXCLUDED.bytes_sent,
-         packets_sent = d.packets_sent + EXCLUDED.packets_sent,
-         flows_sent = d.flows_sent + EXCLUDED.flows_sent,
-         bytes_received = d.bytes_received + EXCLUDED.bytes_received,
-         packets_received = d.packets_received + EXCLUDED.packets_received,
-         flows_received = d.flows_received + EXCLUDED.flows_received,
-         mac = COALESCE(EXCLUDED.mac, d.mac),
-         vlan = COALESCE(EXCLUDED.vlan, d.vlan),
-         exporter = COALESCE(EXCLUDED.exporter, d.exporter),
-         input_if = COALESCE(EXCLUDED.input_if, d.input_if),
-         kafka_partition = EXCLUDED.kafka_partition,
-         learned_at = EXCLUDED.learned_at,
-         last_sent = EXCLUDED.last_sent,
-         max_send_gap_ms = EXCLUDED.max_send_gap_ms,
-         baseline_through = EXCLUDED.baseline_through,
-         detect_state = EXCLUDED.detect_state,
-         class = CASE WHEN EXCLUDED.class = '' THEN d.class ELSE EXCLUDED.class END,
-         class_confidence = CASE WHEN EXCLUDED.class = '' THEN d.class_confidence ELSE EXCLUDED.class_confidence END,
-         class_evidence = CASE WHEN EXCLUDED.class = '' THEN d.class_evidence ELSE EXCLUDED.class_evidence END,
-         risk = CASE WHEN EXCLUDED.risk < 0 THEN d.risk ELSE EXCLUDED.risk END,
-         updated_at = now()`,
-      [ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inIf, part, la, lsent, gap, bt, det, cls, conf, ev, rb].map(
-        arrayLiteral,
-      ),
-    );
-    rows += n;
+    if (plain.length > 0) await upsertDevices(client, plain, classified, w.risk, false, false);
+    if (risky.length > 0) await upsertDevices(client, risky, classified, w.risk, true, false);
+    if (reclassified.length > 0) await upsertDevices(client, reclassified, classified, w.risk, true, true);
+    rows += ds.length;
   }
 
-  // Profiles, baselines, minute rollups and MAC addresses: every changed row in one statement each.
-  const pd: string[] = [];
-  const pPeer: string[] = [];
-  const pPort: number[] = [];
-  const pProto: number[] = [];
-  const pDir: string[] = [];
-  const pInt: boolean[] = [];
-  const pFlows: number[] = [];
-  const pBo: number[] = [];
-  const pBi: number[] = [];
-  const pPk: number[] = [];
-  const pF: number[] = [];
-  const pL: number[] = [];
+  // Profiles, baselines, minute rollups and MAC addresses: every changed row in one statement each
+  // (two for profiles and rollups: UPDATE of the rows known to exist, upsert of the others).
+  const pk = profileColumns();
+  const pn = profileColumns();
   const bd: string[] = [];
   const bMetric: string[] = [];
   const bSlot: number[] = [];
@@ -494,14 +550,8 @@ export async function writeBatch(
   const bMean: number[] = [];
   const bM2: number[] = [];
   const bLast: number[] = [];
-  const rd: string[] = [];
-  const rMin: number[] = [];
-  const rBo: number[] = [];
-  const rBi: number[] = [];
-  const rPo: number[] = [];
-  const rPi: number[] = [];
-  const rFl: number[] = [];
-  const rEo: number[] = [];
+  const rk = rollupColumns();
+  const rn = rollupColumns();
   const aMac: string[] = [];
   const aIp: string[] = [];
   const aF: number[] = [];
@@ -509,18 +559,19 @@ export async function writeBatch(
   for (const m of ds) {
     for (const e of m.profile.values()) {
       if (!e.dirty) continue;
-      pd.push(m.ip);
-      pPeer.push(e.peer);
-      pPort.push(e.port);
-      pProto.push(e.proto);
-      pDir.push(DIRECTION_NAMES[e.dir]!);
-      pInt.push(e.internal);
-      pFlows.push(e.flows);
-      pBo.push(e.bytesOut);
-      pBi.push(e.bytesIn);
-      pPk.push(e.packets);
-      pF.push(e.first);
-      pL.push(e.last);
+      const c = e.stored ? pk : pn;
+      c[0].push(m.ip);
+      c[1].push(e.peer);
+      c[2].push(e.port);
+      c[3].push(e.proto);
+      c[4].push(DIRECTION_NAMES[e.dir]!);
+      c[5].push(e.internal);
+      c[6].push(e.flows);
+      c[7].push(e.bytesOut);
+      c[8].push(e.bytesIn);
+      c[9].push(e.packets);
+      c[10].push(e.first);
+      c[11].push(e.last);
     }
     for (const [key, s] of m.stats) {
       if (!s.dirty) continue;
@@ -534,14 +585,15 @@ export async function writeBatch(
       bLast.push(s.last);
     }
     for (const [minute, a] of m.minutes) {
-      rd.push(m.ip);
-      rMin.push(minute);
-      rBo.push(a.bytesOut);
-      rBi.push(a.bytesIn);
-      rPo.push(a.packetsOut);
-      rPi.push(a.packetsIn);
-      rFl.push(a.flows);
-      rEo.push(a.extOut);
+      const c = m.rollupMinutes.has(minute) ? rk : rn;
+      c[0].push(m.ip);
+      c[1].push(minute);
+      c[2].push(a.bytesOut);
+      c[3].push(a.bytesIn);
+      c[4].push(a.packetsOut);
+      c[5].push(a.packetsIn);
+      c[6].push(a.flows);
+      c[7].push(a.extOut);
     }
     if (m.macs) {
       for (const [mac, [f, l]] of m.macs) {
@@ -552,15 +604,33 @@ export async function writeBatch(
       }
     }
   }
-  if (pd.length > 0) {
+  const PROFILE_COLUMNS = `unnest($1::inet[], $2::text[], $3::int[], $4::int2[], $5::text[], $6::bool[], $7::bigint[],
+    $8::bigint[], $9::bigint[], $10::bigint[], $11::float8[], $12::float8[])
+    AS u(d, peer, port, proto, dir, internal, flows, bo, bi, pk, f, l)`;
+  if (pk[0].length > 0) {
+    const res = await client.query(
+      `UPDATE device_profiles AS p SET
+         flows = p.flows + u.flows,
+         bytes_out = p.bytes_out + u.bo,
+         bytes_in = p.bytes_in + u.bi,
+         packets = p.packets + u.pk,
+         first_seen = LEAST(p.first_seen, to_timestamp(u.f / 1000.0)),
+         last_seen = GREATEST(p.last_seen, to_timestamp(u.l / 1000.0))
+       FROM ${PROFILE_COLUMNS}
+       WHERE p.device_ip = u.d AND p.peer = u.peer::cidr AND p.service_port = u.port AND p.protocol = u.proto
+         AND p.direction = u.dir`,
+      pk.map(arrayLiteral),
+    );
+    if (res.rowCount !== pk[0].length) throw new Error('profile rows missing from the database; reloading');
+    rows += pk[0].length;
+  }
+  if (pn[0].length > 0) {
     await client.query(
       `INSERT INTO device_profiles AS p (device_ip, peer, service_port, protocol, direction, peer_internal, flows,
          bytes_out, bytes_in, packets, first_seen, last_seen)
        SELECT u.d, u.peer::cidr, u.port, u.proto, u.dir, u.internal, u.flows, u.bo, u.bi, u.pk,
          to_timestamp(u.f / 1000.0), to_timestamp(u.l / 1000.0)
-       FROM unnest($1::inet[], $2::text[], $3::int[], $4::int2[], $5::text[], $6::bool[], $7::bigint[], $8::bigint[],
-         $9::bigint[], $10::bigint[], $11::float8[], $12::float8[])
-         AS u(d, peer, port, proto, dir, internal, flows, bo, bi, pk, f, l)
+       FROM ${PROFILE_COLUMNS}
        ON CONFLICT (device_ip, peer, service_port, protocol, direction) DO UPDATE SET
          flows = p.flows + EXCLUDED.flows,
          bytes_out = p.bytes_out + EXCLUDED.bytes_out,
@@ -568,9 +638,9 @@ export async function writeBatch(
          packets = p.packets + EXCLUDED.packets,
          first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
          last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen)`,
-      [pd, pPeer, pPort, pProto, pDir, pInt, pFlows, pBo, pBi, pPk, pF, pL].map(arrayLiteral),
+      pn.map(arrayLiteral),
     );
-    rows += pd.length;
+    rows += pn[0].length;
   }
   if (bd.length > 0) {
     await client.query(
@@ -584,13 +654,30 @@ export async function writeBatch(
     );
     rows += bd.length;
   }
-  if (rd.length > 0) {
+  const ROLLUP_COLUMNS = `unnest($1::inet[], $2::float8[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+    $7::bigint[], $8::bigint[]) AS u(d, m, bo, bi, po, pi, fl, eo)`;
+  if (rk[0].length > 0) {
+    const res = await client.query(
+      `UPDATE device_rollups_minute AS r SET
+         bytes_out = r.bytes_out + u.bo,
+         bytes_in = r.bytes_in + u.bi,
+         packets_out = r.packets_out + u.po,
+         packets_in = r.packets_in + u.pi,
+         flows = r.flows + u.fl,
+         ext_bytes_out = r.ext_bytes_out + u.eo
+       FROM ${ROLLUP_COLUMNS}
+       WHERE r.device_ip = u.d AND r.minute = to_timestamp(u.m / 1000.0)`,
+      rk.map(arrayLiteral),
+    );
+    if (res.rowCount !== rk[0].length) throw new Error('rollup rows missing from the database; reloading');
+    rows += rk[0].length;
+  }
+  if (rn[0].length > 0) {
     await client.query(
       `INSERT INTO device_rollups_minute AS r (device_ip, minute, bytes_out, bytes_in, packets_out, packets_in, flows,
          ext_bytes_out)
        SELECT u.d, to_timestamp(u.m / 1000.0), u.bo, u.bi, u.po, u.pi, u.fl, u.eo
-       FROM unnest($1::inet[], $2::float8[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-         $8::bigint[]) AS u(d, m, bo, bi, po, pi, fl, eo)
+       FROM ${ROLLUP_COLUMNS}
        ON CONFLICT (device_ip, minute) DO UPDATE SET
          bytes_out = r.bytes_out + EXCLUDED.bytes_out,
          bytes_in = r.bytes_in + EXCLUDED.bytes_in,
@@ -598,9 +685,9 @@ export async function writeBatch(
          packets_in = r.packets_in + EXCLUDED.packets_in,
          flows = r.flows + EXCLUDED.flows,
          ext_bytes_out = r.ext_bytes_out + EXCLUDED.ext_bytes_out`,
-      [rd, rMin, rBo, rBi, rPo, rPi, rFl, rEo].map(arrayLiteral),
+      rn.map(arrayLiteral),
     );
-    rows += rd.length;
+    rows += rn[0].length;
   }
   if (aMac.length > 0) {
     await client.query(

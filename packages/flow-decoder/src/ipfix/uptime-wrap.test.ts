@@ -12,7 +12,7 @@ function message(exportSec: number, initMs: number, start: number, end: number):
   tpl.writeUInt16BE(tpl.length, 2);
   tpl.writeUInt16BE(300, 4);
   tpl.writeUInt16BE(3, 6);
-  [22, 4, 21, 4, 8, 4].forEach((v, i) => tpl.writeUInt16BE(v, 8 + i * 2));
+  for (const [i, v] of [22, 4, 21, 4, 8, 4].entries()) tpl.writeUInt16BE(v, 8 + i * 2);
   sets.push(tpl);
   // Options template 301: scope meteringProcessId (143), systemInitTimeMilliseconds (160).
   const otpl = Buffer.alloc(4 + 6 + 8);
@@ -21,7 +21,7 @@ function message(exportSec: number, initMs: number, start: number, end: number):
   otpl.writeUInt16BE(301, 4);
   otpl.writeUInt16BE(2, 6);
   otpl.writeUInt16BE(1, 8);
-  [143, 4, 160, 8].forEach((v, i) => otpl.writeUInt16BE(v, 10 + i * 2));
+  for (const [i, v] of [143, 4, 160, 8].entries()) otpl.writeUInt16BE(v, 10 + i * 2);
   sets.push(otpl);
   const odata = Buffer.alloc(4 + 12);
   odata.writeUInt16BE(301, 0);
