@@ -27,6 +27,14 @@ interface ComposeService {
 }
 
 const composeCache = new Map<string, Record<string, ComposeService>>();
+/** Values for the secrets docker-compose.yml requires (`${VAR:?…}`); test values, not credentials. */
+const COMPOSE_SECRETS = {
+  WARDWATCH_DB_PASSWORD: 'test-db-password',
+  GRAFANA_DB_PASSWORD: 'test-grafana-db-password',
+  GRAFANA_ADMIN_PASSWORD: 'test-grafana-admin-password',
+  WARDWATCH_API_KEY: 'test-admin-api-key-0123456789',
+};
+
 function compose(...profiles: string[]): Record<string, ComposeService> {
   const cached = composeCache.get(profiles.join(','));
   if (cached) return structuredClone(cached);
@@ -37,11 +45,11 @@ function compose(...profiles: string[]): Record<string, ComposeService> {
     join(ROOT, 'docker-compose.yml'),
     'config',
   ];
-  // A clean environment: the defaults in the file must be enough.
+  // A clean environment plus the secrets an operator must set (the file has no defaults for them).
   const out = execFileSync('docker-compose', args, {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...COMPOSE_SECRETS },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const services = (parseYaml(out) as { services: Record<string, ComposeService> }).services;
@@ -193,12 +201,15 @@ describe('docker-compose.yml', () => {
       if (port === undefined) continue;
       assert.ok(targets.get(`wardwatch-${service}`)?.includes(`${name}:${port}`), `scrapes ${name}:${port}`);
     }
-    const key = readFileSync(join(ROOT, 'deploy', 'prometheus', 'api-key'), 'utf8').trim();
-    assert.equal(
-      s.policy!.environment!.WARDWATCH_BOOTSTRAP_API_KEY,
-      key,
-      'the demo scrape key is the bootstrap key',
+    // The scrape credential is a file the operator writes (gitignored: no key in the repository).
+    assert.ok(
+      mountsOf(s.prometheus!).get('/etc/prometheus/wardwatch-api-key')?.endsWith('deploy/prometheus/api-key'),
+      'Prometheus reads its API key from deploy/prometheus/api-key',
     );
+    assert.ok(
+      readFileSync(join(ROOT, '.gitignore'), 'utf8').split('\n').includes('deploy/prometheus/api-key'),
+    );
+    assert.equal(s.policy!.environment!.WARDWATCH_BOOTSTRAP_API_KEY, COMPOSE_SECRETS.WARDWATCH_API_KEY);
   });
 });
 
