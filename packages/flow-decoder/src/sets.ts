@@ -50,6 +50,26 @@ export function createDataContext(
   };
 }
 
+/** Starts one packet's run: nothing decoded yet, counting in `stats`, records decoded through `dc`. */
+export function createPacketRun(
+  state: DecoderState,
+  session: Session,
+  stats: DecodeStats,
+  dc: DataContext,
+): PacketRun {
+  return {
+    state,
+    session,
+    records: [],
+    options: [],
+    stats,
+    error: undefined,
+    dc,
+    learned: [],
+    dataRecords: 0,
+  };
+}
+
 /** Records the first fault of a packet. */
 export function fail(run: PacketRun, code: DecodeErrorCode, message: string, offset: number): void {
   if (run.error === undefined) run.error = { code, message, offset };

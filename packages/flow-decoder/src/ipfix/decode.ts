@@ -2,7 +2,15 @@ import { allZero } from '../format.ts';
 import type { TemplateField } from '../plan.ts';
 import { createStats, type DecodeContext } from '../result.ts';
 import { observeSequence, resyncSequence } from '../sequence.ts';
-import { createDataContext, dataSet, fail, learn, type PacketRun, releaseHeld } from '../sets.ts';
+import {
+  createDataContext,
+  createPacketRun,
+  dataSet,
+  fail,
+  learn,
+  type PacketRun,
+  releaseHeld,
+} from '../sets.ts';
 import { type DecoderState, touchSession, withdrawTemplates } from '../state.ts';
 
 // IPFIX (RFC 7011), all fields big-endian.
@@ -106,17 +114,12 @@ export function decodeIpfix(b: Uint8Array, state: DecoderState, ctx: DecodeConte
   const seq = u32(b, 8);
   const domain = u32(b, 12);
   const session = touchSession(state, ctx.exporter, 10, domain);
-  const r: PacketRun = {
+  const r = createPacketRun(
     state,
     session,
-    records: [],
-    options: [],
     stats,
-    error: undefined,
-    dc: createDataContext(state, session, ctx.receivedMs, exportMs, session.sysInitMs, -1),
-    learned: [],
-    dataRecords: 0,
-  };
+    createDataContext(state, session, ctx.receivedMs, exportMs, session.sysInitMs, -1),
+  );
   let len = b.length;
   if (msgLen < HEADER) {
     fail(r, 'MALFORMED', `IPFIX message length ${msgLen} is shorter than its header`, 2);

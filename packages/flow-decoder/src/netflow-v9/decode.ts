@@ -2,7 +2,15 @@ import { allZero } from '../format.ts';
 import type { TemplateField } from '../plan.ts';
 import { createStats, type DecodeContext } from '../result.ts';
 import { observeSequence } from '../sequence.ts';
-import { createDataContext, dataSet, fail, learn, type PacketRun, releaseHeld } from '../sets.ts';
+import {
+  createDataContext,
+  createPacketRun,
+  dataSet,
+  fail,
+  learn,
+  type PacketRun,
+  releaseHeld,
+} from '../sets.ts';
 import { type DecoderState, touchSession } from '../state.ts';
 
 // NetFlow v9 (RFC 3954), all fields big-endian.
@@ -85,17 +93,12 @@ export function decodeV9(b: Uint8Array, state: DecoderState, ctx: DecodeContext)
   const seq = u32(b, 12);
   const domain = u32(b, 16);
   const session = touchSession(state, ctx.exporter, 9, domain);
-  const r: PacketRun = {
+  const r = createPacketRun(
     state,
     session,
-    records: [],
-    options: [],
     stats,
-    error: undefined,
-    dc: createDataContext(state, session, ctx.receivedMs, exportMs, exportMs - sysUptime, sysUptime),
-    learned: [],
-    dataRecords: 0,
-  };
+    createDataContext(state, session, ctx.receivedMs, exportMs, exportMs - sysUptime, sysUptime),
+  );
   let p = HEADER;
   const len = b.length;
   while (len - p >= 4) {
