@@ -11,15 +11,7 @@ import { startWardwatch, type Wardwatch } from '@wardwatch/cli';
 import { loadConfig } from '@wardwatch/config';
 import { createScenario } from '@wardwatch/hospital-sim';
 import { createLogger } from '@wardwatch/telemetry';
-import {
-  dropSchema,
-  runSoftflowd,
-  TEST_DATABASE_URL,
-  TEST_KAFKA_BROKERS,
-  uniqueName,
-  waitFor,
-  writePcap,
-} from '@wardwatch/testkit';
+import { dropSchema, isolatedStack, runSoftflowd, uniqueName, waitFor, writePcap } from '@wardwatch/testkit';
 
 const API_KEY = 'test-admin-key-hospital-0123456789';
 
@@ -41,25 +33,13 @@ describe('hospital scenario through softflowd and the cluster pipeline (real Kaf
     const config = loadConfig({
       env: {},
       overrides: {
+        ...isolatedStack(schema, API_KEY),
         mode: 'cluster',
         dataDir: join(dir, 'data'),
         monitoredNetworks: scenario.monitoredNetworks,
-        'database.url': TEST_DATABASE_URL,
-        'database.schema': schema,
-        'kafka.brokers': TEST_KAFKA_BROKERS,
-        'kafka.topicPrefix': `${schema}.`,
-        'kafka.flowPartitions': 4,
-        'analytics.groupId': `${schema}-analytics`,
         'analytics.learningPeriod': '15m',
         'analytics.baselineBucket': '1m',
         'analytics.exfilMinBytes': 5_000_000,
-        'collector.host': '127.0.0.1',
-        'collector.udpPorts': [0],
-        'collector.lingerMs': 20,
-        'api.host': '127.0.0.1',
-        'api.port': 0,
-        'api.bootstrapApiKey': API_KEY,
-        logLevel: 'warn',
       },
     });
     ww = await startWardwatch(config, createLogger({ level: 'warn' }));

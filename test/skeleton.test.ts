@@ -10,15 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { startWardwatch, type Wardwatch } from '@wardwatch/cli';
 import { loadConfig } from '@wardwatch/config';
 import { createLogger } from '@wardwatch/telemetry';
-import {
-  dropSchema,
-  runSoftflowd,
-  TEST_DATABASE_URL,
-  TEST_KAFKA_BROKERS,
-  uniqueName,
-  waitFor,
-  writePcap,
-} from '@wardwatch/testkit';
+import { dropSchema, isolatedStack, runSoftflowd, uniqueName, waitFor, writePcap } from '@wardwatch/testkit';
 import { smallClinic } from './support/small-clinic.ts';
 
 const API_KEY = 'test-admin-key-0123456789abcdef';
@@ -64,21 +56,9 @@ function exerciseStack(mode: 'cluster' | 'embedded') {
     const config = loadConfig({
       env: {},
       overrides: {
+        ...isolatedStack(schema, API_KEY),
         mode,
         dataDir,
-        'database.url': TEST_DATABASE_URL,
-        'database.schema': schema,
-        'kafka.brokers': TEST_KAFKA_BROKERS,
-        'kafka.topicPrefix': `${schema}.`,
-        'kafka.flowPartitions': 4,
-        'analytics.groupId': `${schema}-analytics`,
-        'collector.host': '127.0.0.1',
-        'collector.udpPorts': [0],
-        'collector.lingerMs': 20,
-        'api.host': '127.0.0.1',
-        'api.port': 0,
-        'api.bootstrapApiKey': API_KEY,
-        logLevel: 'warn',
       },
     });
     ww = await startWardwatch(config, createLogger({ level: 'warn' }));

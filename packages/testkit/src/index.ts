@@ -1,5 +1,6 @@
 // Test support: synthetic pcaps, the real softflowd exporter, throwaway database schemas, polling.
 export { dropSchema, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, uniqueName } from './db.ts';
 export { buildPcap, ipLength, type SyntheticPacket, writePcap } from './pcap.ts';
+export { isolatedStack } from './stack.ts';
 export { ensureTool, hasTool, runSoftflowd, type SoftflowdOptions } from './tools.ts';
 export { waitFor } from './wait.ts';
