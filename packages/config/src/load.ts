@@ -49,6 +49,8 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_BASELINE_BUCKET', ['analytics', 'baselineBucket'], String],
   ['WARDWATCH_SIGNATURES_FILE', ['analytics', 'signaturesFile'], String],
   ['WARDWATCH_THREAT_INTEL_FILE', ['analytics', 'threatIntelFile'], String],
+  ['WARDWATCH_ANALYTICS_COMMIT_INTERVAL', ['analytics', 'commitInterval'], String],
+  ['WARDWATCH_ANALYTICS_COMMIT_RECORDS', ['analytics', 'commitRecords'], num],
   ['WARDWATCH_API_HOST', ['api', 'host'], String],
   ['WARDWATCH_API_PORT', ['api', 'port'], num],
   ['WARDWATCH_BOOTSTRAP_API_KEY', ['api', 'bootstrapApiKey'], String],

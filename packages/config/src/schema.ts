@@ -99,6 +99,11 @@ export const ConfigSchema = T.Object(
         signaturesFile: T.Optional(T.String({ minLength: 1 })),
         /** Threat-intelligence list: one IP or CIDR a line (`#` comments); re-read when it changes. */
         threatIntelFile: T.Optional(T.String({ minLength: 1 })),
+        /** Longest a worker holds applied records before committing them (wall clock; Kafka only): a commit
+         *  covers several fetches, so each device's rows are written once for many of its records. */
+        commitInterval: Duration('5s'),
+        /** Records applied that make a commit due before `commitInterval` (bounds the uncommitted work). */
+        commitRecords: T.Integer({ default: 1_000_000, minimum: 1 }),
         /** How often the threat-intel file and the policies are checked for changes (wall clock). */
         reloadInterval: Duration('30s'),
         /** How late (flow time) a device's records may arrive after its partition's newest: buckets close,

@@ -102,6 +102,8 @@ class KafkaPublisher implements Publisher {
 }
 
 class KafkaSubscriber implements Subscriber {
+  private topicName = '';
+
   constructor(
     private readonly consumer: Consumer,
     private readonly prefix: string,
@@ -109,6 +111,7 @@ class KafkaSubscriber implements Subscriber {
 
   async start(topic: string, handler: BatchHandler, options?: SubscribeOptions): Promise<void> {
     const name = this.prefix + topic;
+    this.topicName = name;
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: name, fromBeginning: true });
     let assigned: Promise<void> = Promise.resolve();
@@ -131,12 +134,14 @@ class KafkaSubscriber implements Subscriber {
       autoCommit: true,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: Math.max(1, options?.concurrency ?? 1),
-      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isStale }) => {
         if (batch.messages.length === 0) return;
         await assigned;
+        if (isStale()) return;
         await handler({
           topic,
           partition: batch.partition,
+          stale: isStale,
           messages: batch.messages.map((m) => ({
             key: m.key ? m.key.toString() : '',
             value: m.value
@@ -151,6 +156,11 @@ class KafkaSubscriber implements Subscriber {
         await heartbeat();
       },
     });
+  }
+
+  seek(partition: number, offset: string): void {
+    if (!this.topicName) throw new Error('seek before start');
+    this.consumer.seek({ topic: this.topicName, partition, offset });
   }
 
   async close(): Promise<void> {

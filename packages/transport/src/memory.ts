@@ -42,6 +42,10 @@ class MemorySubscriber implements Subscriber {
     this.kick();
   }
 
+  seek(): void {
+    throw new Error('the in-process bus keeps no history to seek in');
+  }
+
   /** Delivers everything not yet delivered, one partition batch at a time, serially. */
   kick(): void {
     this.running = this.running.then(() => this.drain());

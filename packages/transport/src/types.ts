@@ -24,6 +24,11 @@ export interface ConsumedBatch {
   topic: string;
   partition: number;
   messages: ConsumedMessage[];
+  /**
+   * True once a seek of this partition was requested after the batch was fetched: its messages are
+   * not where the consumer now reads from (Kafka only; absent means never stale).
+   */
+  stale?: () => boolean;
 }
 
 /**
@@ -86,6 +91,12 @@ export interface SubscribeOptions {
 /** A member of a consumer group on one topic. */
 export interface Subscriber {
   start(topic: string, handler: BatchHandler, options?: SubscribeOptions): Promise<void>;
+  /**
+   * Moves the member's read position of a partition it owns: the next batches of that partition start
+   * at `offset` (`'-2'`: the earliest offset kept). For consumers whose own store is the truth about
+   * what was applied, after a failed write. Kafka only: the in-process bus keeps no history.
+   */
+  seek(partition: number, offset: string): void;
   close(): Promise<void>;
 }
 

@@ -22,6 +22,8 @@ export interface AnalyticsSettings {
   lateralThreshold: number;
   maxProfilePeers: number;
   reloadMs: number;
+  commitMs: number;
+  commitRecords: number;
   exfilMinBytes: number;
   spikeMinBytes: number;
   signaturesFile: string | undefined;
@@ -43,6 +45,8 @@ export function analyticsSettings(config: WardwatchConfig): AnalyticsSettings {
     lateralThreshold: a.lateralThreshold,
     maxProfilePeers: a.maxProfilePeers,
     reloadMs: Math.max(1000, parseDuration(a.reloadInterval)),
+    commitMs: parseDuration(a.commitInterval),
+    commitRecords: a.commitRecords,
     exfilMinBytes: a.exfilMinBytes,
     spikeMinBytes: a.spikeMinBytes,
     signaturesFile: a.signaturesFile,

@@ -80,6 +80,8 @@ export interface Analytics {
   stop(): Promise<void>;
   /** Applies one batch (exposed for tests and benchmarks; the subscriber calls it). */
   handle(batch: ConsumedBatch): Promise<void>;
+  /** Commits what is applied and not yet committed, now (a commit is otherwise due after `analytics.commitInterval`). */
+  flush(): Promise<void>;
   /** Re-reads policies, class overrides and the threat-intel list now (they are also re-read periodically). */
   reload(): Promise<ReloadResult>;
   /** Counts since start: records applied, records skipped as unusable, batches committed. */
@@ -117,6 +119,10 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const isInternal = (addr: string) => matcher.isDevice(addr);
   // Offsets are stored with the models only on Kafka: the in-process bus restarts from zero every run.
   const exactlyOnce = transport.kind === 'kafka';
+  // On Kafka a commit spans several fetches (a device's rows are written once for many of its records):
+  // the handler returns before its records are committed, and the stored offsets say where to read again
+  // after a failure. The in-process bus commits every batch before it returns.
+  const spanFetches = exactlyOnce && settings.commitMs > 0;
   const topic = Topics.flows;
 
   const models = new Map<string, DeviceModel>();
@@ -124,11 +130,21 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const notDevices = new Set<string>();
   const MAX_NOT_DEVICES = 100_000;
   const partitions = new Map<number, PartitionState>();
+  /** Partitions this member owns (the latest assignment). */
+  let owned: number[] = [];
+  /**
+   * Partitions sought back to their stored offset (-1: the earliest kept), until a batch from there
+   * arrives: batches fetched before the seek are skipped.
+   */
+  const rewinding = new Map<number, { target: bigint; skipped: number }>();
+  /** Applied, uncommitted work was dropped: the owned partitions must be read again from their stored offsets. */
+  let needRewind = false;
   let policies: PolicySet = NO_POLICIES;
   let quarantinesTable = false;
   let quarantinesChecked = false;
   let subscriber: Subscriber | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let commitTimer: NodeJS.Timeout | undefined;
   let ops: Server | undefined;
   let queue: Promise<unknown> = Promise.resolve();
   const late = { count: 0 };
@@ -209,6 +225,9 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   async function onAssign(assigned: number[]): Promise<Map<number, string>> {
     return serial(async () => {
       abandon(new Error('partitions reassigned'));
+      needRewind = false;
+      rewinding.clear();
+      owned = [...assigned];
       const stored = await loadOffsets(db.pool, settings.groupId, topic, assigned);
       const seek = new Map<number, string>();
       for (const p of assigned) {
@@ -219,7 +238,10 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
             ? { next: s.nextOffset, applied: s.nextOffset, watermark: s.watermark }
             : { next: -1n, applied: -1n, watermark: 0 },
         );
-        if (s) seek.set(p, s.nextOffset.toString());
+        // The database is the truth about what was applied: nothing stored, read from the earliest kept
+        // (the group's own Kafka offsets run ahead of the database while a commit spans fetches).
+        seek.set(p, s ? s.nextOffset.toString() : '-2');
+        rewinding.set(p, { target: s ? s.nextOffset : -1n, skipped: 0 });
       }
       // Every model of the new partitions, so that silence is noticed for devices that never send again.
       if (assigned.length > 0) {
@@ -285,12 +307,47 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     };
   }
 
-  /** Drops the cache and fails the open group: its batches are delivered again. */
+  /** Drops the cache and fails the open group: its batches are read again. */
   function abandon(err: unknown): void {
     dropCaches();
     const g = group;
     group = undefined;
+    // Batches of a group spanning fetches were handed back to the transport already: seek back.
+    if (spanFetches) needRewind = true;
     g?.reject(err);
+  }
+
+  /** Seeks every owned partition back to its stored offset (the earliest kept when none is stored). */
+  async function rewind(): Promise<void> {
+    if (!needRewind) return;
+    const stored = await loadOffsets(db.pool, settings.groupId, topic, owned);
+    for (const p of owned) {
+      const s = stored.get(p);
+      const target = s ? s.nextOffset : -1n;
+      subscriber?.seek(p, target >= 0n ? target.toString() : '-2');
+      rewinding.set(p, { target, skipped: 0 });
+    }
+    needRewind = false;
+    metrics.rewinds.inc();
+    logger.warn({ partitions: owned }, 'uncommitted work dropped; reading again from the stored offsets');
+  }
+
+  /** False for a batch read before a seek of its partition took effect (it is skipped). */
+  function current(batch: ConsumedBatch): boolean {
+    if (batch.stale?.()) return false;
+    const r = rewinding.get(batch.partition);
+    if (!r) return true;
+    const first = BigInt(batch.messages[0]!.offset);
+    // Past the target: fetched before the seek, unless retention removed the target itself (then the
+    // earliest kept is where the partition starts again; it shows up as the same gap every time).
+    if (r.target >= 0n && first > r.target && ++r.skipped < 20) return false;
+    if (r.target >= 0n && first > r.target)
+      logger.warn(
+        { partition: batch.partition, from: r.target.toString(), to: first.toString() },
+        'offsets no longer kept by Kafka; resuming from the earliest kept',
+      );
+    rewinding.delete(batch.partition);
+    return true;
   }
 
   /** Adds the decoded records to their devices' models; returns the partition's newest flow time. */
@@ -327,6 +384,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
 
   /** Applies one batch to the in-memory models and returns the group it joined (none: nothing new). */
   async function ingest(batch: ConsumedBatch): Promise<Group | undefined> {
+    await rewind();
+    if (batch.messages.length === 0 || !current(batch)) return undefined;
     const p = batch.partition;
     const st = await partitionState(p);
     let messages = batch.messages;
@@ -437,8 +496,10 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       await writeGroup(g);
       g.resolve();
     } catch (err) {
-      // The cache holds uncommitted changes: drop it, and let the transport deliver the batches again.
+      // The cache holds uncommitted changes: drop it, and read the batches again (the transport
+      // redelivers a batch whose handler fails; batches already handed back are sought).
       dropCaches();
+      if (spanFetches) needRewind = true;
       const fenced = err instanceof FencedError;
       metrics.failures.inc({ reason: fenced ? 'fenced' : 'write' });
       if (fenced) logger.warn({ partition: err.partition }, err.message);
@@ -561,19 +622,48 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     await traceConsume(batch.topic, batch.messages, async () => {
       const joined = await serial(() => ingest(batch));
       if (!joined) return;
+      if (spanFetches && !due(joined)) return;
       serial(commitGroup).catch(() => {});
       await joined.done;
     });
   }
 
+  /** A group spanning fetches commits once it is old or large enough. */
+  function due(g: Group): boolean {
+    return g.records >= settings.commitRecords || performance.now() - g.startedAt >= settings.commitMs;
+  }
+
+  /** Commits the open group now; rejects when that commit fails. */
+  async function flush(): Promise<void> {
+    const g = group;
+    if (!g) return;
+    serial(commitGroup).catch(() => {});
+    await g.done;
+  }
+
   return {
     handle,
+    flush,
     reload,
     counts: () => ({ ...counts }),
     async start() {
       await reload();
       timer = setInterval(() => void reload(), settings.reloadMs);
       timer.unref();
+      if (spanFetches) {
+        // The open group commits when due even if no further batch arrives; dropped work is read again.
+        commitTimer = setInterval(
+          () => {
+            if ((group && due(group)) || needRewind)
+              serial(async () => {
+                if (group && due(group)) await commitGroup();
+                await rewind();
+              }).catch(() => {});
+          },
+          Math.max(50, Math.floor(settings.commitMs / 4)),
+        );
+        commitTimer.unref();
+      }
       await transport.ensureTopic(topic, config.kafka.flowPartitions);
       subscriber = await transport.createSubscriber(settings.groupId);
       await subscriber.start(topic, handle, { onAssign, concurrency: config.kafka.flowPartitions });
@@ -599,8 +689,11 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     },
     async stop() {
       if (timer) clearInterval(timer);
+      if (commitTimer) clearInterval(commitTimer);
       if (ops) await new Promise<void>((resolve) => ops?.close(() => resolve()));
       await subscriber?.close();
+      // What was applied and not committed yet (fenced if the partitions moved on meanwhile).
+      await flush().catch(() => {});
       await queue;
     },
   };

@@ -29,6 +29,11 @@ export function createAnalyticsMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    rewinds: new Counter({
+      name: 'wardwatch_analytics_rewinds_total',
+      help: 'Times uncommitted work was dropped and the owned partitions were read again from the stored offsets',
+      registers: [registry],
+    }),
     duplicates: new Counter({
       name: 'wardwatch_analytics_duplicate_messages_total',
       help: 'Redelivered messages skipped because their offsets were already committed with the models',

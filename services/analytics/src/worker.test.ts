@@ -50,6 +50,8 @@ describe('analytics worker on PostgreSQL', () => {
         'analytics.groupId': `${schema}-g`,
         'analytics.learningPeriod': '5m',
         'analytics.threatIntelFile': tiFile,
+        // Every batch commits before its handler returns (the span-fetches test sets its own interval).
+        'analytics.commitInterval': '0s',
         ...extra,
       },
     });
@@ -114,6 +116,38 @@ describe('analytics worker on PostgreSQL', () => {
     await a.handle(more); // after the fence: reloaded from the database, the batch is a duplicate
     const [one] = await q<{ bytes_sent: number }>(`SELECT bytes_sent FROM devices WHERE ip = '10.1.0.1'`);
     assert.equal(one?.bytes_sent, 8040, 'the second batch counted once');
+  });
+
+  test('on Kafka a commit spans fetches: handlers return first, the group commits when due or flushed', async () => {
+    const a = worker(kafkaLike, { 'analytics.commitInterval': '1h', 'analytics.commitRecords': 3 });
+    await a.reload();
+    const one = (ip: string, offset: number) =>
+      batchOf(
+        routeByDevice([rec({ srcAddr: ip, dstAddr: '10.7.9.9', dstPort: 443 })], ['10.7.0.0/24']),
+        12,
+        offset,
+      );
+    const stored = async () =>
+      (
+        await q<{ n: number; off: number | null }>(
+          `SELECT (SELECT count(*)::int FROM devices WHERE ip << '10.7.0.0/24') AS n,
+             (SELECT next_offset::int FROM analytics_offsets WHERE group_id = $1 AND partition = 12) AS off`,
+          [`${schema}-g`],
+        )
+      )[0];
+    await a.handle(one('10.7.0.1', 0));
+    await a.handle(one('10.7.0.2', 1));
+    assert.deepEqual(await stored(), { n: 0, off: null }, 'applied, not committed yet');
+    await a.handle(one('10.7.0.3', 2)); // the third record makes the group due: committed before returning
+    assert.deepEqual(await stored(), { n: 3, off: 3 });
+    await a.handle(one('10.7.0.4', 3));
+    assert.deepEqual(await stored(), { n: 3, off: 3 });
+    await a.flush();
+    assert.deepEqual(await stored(), { n: 4, off: 4 }, 'flushed with its offset');
+    await a.handle(one('10.7.0.4', 3)); // redelivered: a duplicate, not counted twice
+    await a.flush();
+    const [dev] = await q<{ flows_sent: number }>(`SELECT flows_sent FROM devices WHERE ip = '10.7.0.4'`);
+    assert.equal(dev?.flows_sent, 1);
   });
 
   test('batches of several partitions handed over together commit together, or fail together', async () => {
