@@ -85,7 +85,7 @@ describe('analytics exactly once across worker crashes (real Kafka, PostgreSQL, 
     }
   }
 
-  function startWorker(): ChildProcess {
+  function startWorker(env: Record<string, string> = {}): ChildProcess {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', join(ROOT, 'cli/src/main.ts'), 'start', '--service', 'analytics'],
@@ -105,6 +105,7 @@ describe('analytics exactly once across worker crashes (real Kafka, PostgreSQL, 
           WARDWATCH_LEARNING_PERIOD: '15m',
           WARDWATCH_BASELINE_BUCKET: '1m',
           WARDWATCH_LOG_LEVEL: 'info',
+          ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -120,12 +121,30 @@ describe('analytics exactly once across worker crashes (real Kafka, PostgreSQL, 
     return child;
   }
 
-  async function committed(): Promise<number> {
+  async function committed(inSchema = schema, ofGroup = group): Promise<number> {
     const { rows } = await client.query<{ n: string | null }>(
-      `SELECT sum(next_offset)::text AS n FROM "${schema}".analytics_offsets WHERE group_id = $1`,
-      [group],
+      `SELECT sum(next_offset)::text AS n FROM "${inSchema}".analytics_offsets WHERE group_id = $1`,
+      [ofGroup],
     );
     return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Every device's totals in `inSchema` equal what the routed records add up to. */
+  async function assertTotals(inSchema: string): Promise<void> {
+    const want = expectedTotals(routed);
+    const { rows } = await client.query<Totals & { ip: string }>(
+      `SELECT host(ip) AS ip, bytes_sent AS "bytesSent", packets_sent AS "packetsSent", flows_sent AS "flowsSent",
+         bytes_received AS "bytesReceived", packets_received AS "packetsReceived", flows_received AS "flowsReceived"
+       FROM "${inSchema}".devices ORDER BY ip`,
+    );
+    const got = new Map(
+      rows.map(({ ip, ...rest }) => [
+        ip,
+        Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, Number(v)])),
+      ]),
+    );
+    assert.equal(got.size, want.size, 'devices');
+    for (const [ip, totals] of want) assert.deepEqual(got.get(ip), totals, `totals of ${ip}`);
   }
 
   async function kill(child: ChildProcess): Promise<void> {
@@ -207,20 +226,8 @@ describe('analytics exactly once across worker crashes (real Kafka, PostgreSQL, 
         `${text.split('skipped messages already committed').length - 1} redelivered batches filtered`,
     );
 
+    await assertTotals(schema);
     const want = expectedTotals(routed);
-    const { rows } = await client.query<Totals & { ip: string }>(
-      `SELECT host(ip) AS ip, bytes_sent AS "bytesSent", packets_sent AS "packetsSent", flows_sent AS "flowsSent",
-         bytes_received AS "bytesReceived", packets_received AS "packetsReceived", flows_received AS "flowsReceived"
-       FROM "${schema}".devices ORDER BY ip`,
-    );
-    const got = new Map(
-      rows.map(({ ip, ...rest }) => [
-        ip,
-        Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, Number(v)])),
-      ]),
-    );
-    assert.equal(got.size, want.size, 'devices');
-    for (const [ip, totals] of want) assert.deepEqual(got.get(ip), totals, `totals of ${ip}`);
 
     // Minute rollups add up to the same totals.
     const rollups = await client.query<{ ip: string; bo: string; bi: string; fl: string }>(
@@ -234,5 +241,47 @@ describe('analytics exactly once across worker crashes (real Kafka, PostgreSQL, 
       assert.equal(Number(r.fl), w.flowsSent + w.flowsReceived, `rollup flows of ${r.ip}`);
     }
     assert.equal(rollups.rows.length, want.size);
+  });
+
+  test('a failed database write after records were handed back: the worker seeks back to the stored offsets', {
+    timeout: 300_000,
+  }, async (t) => {
+    // A second group over the same topic (every message is there now) into its own schema; its commits
+    // span fetches (1 s). The rollups table disappears for a few seconds, so commits fail after their
+    // batches were handed back to Kafka: the worker must read them again from the stored offsets.
+    const schema2 = `${schema}_b`;
+    const group2 = `${group}-b`;
+    const total = messages.length;
+    const start = logs.length;
+    const worker = startWorker({
+      WARDWATCH_DB_SCHEMA: schema2,
+      WARDWATCH_ANALYTICS_GROUP: group2,
+      WARDWATCH_ANALYTICS_COMMIT_INTERVAL: '1s',
+    });
+    try {
+      await waitFor(
+        async () => (logs.slice(start).join('').includes('partitions assigned') ? true : undefined),
+        {
+          what: 'the worker joining the group',
+          timeoutMs: 120_000,
+        },
+      );
+      await client.query(`ALTER TABLE "${schema2}".device_rollups_minute RENAME TO rollups_away`);
+      await new Promise((r) => setTimeout(r, 4000));
+      await client.query(`ALTER TABLE "${schema2}".rollups_away RENAME TO device_rollups_minute`);
+      await waitFor(async () => ((await committed(schema2, group2)) === total ? true : undefined), {
+        what: 'every message committed after the failed writes',
+        timeoutMs: 180_000,
+        intervalMs: 100,
+      });
+      const text = logs.slice(start).join('');
+      const rewinds = text.split('reading again from the stored offsets').length - 1;
+      t.diagnostic(`${rewinds} rewinds`);
+      assert.ok(rewinds >= 1, 'the failed commit made the worker seek back');
+      await assertTotals(schema2);
+    } finally {
+      worker.kill('SIGKILL');
+      await dropSchema(schema2);
+    }
   });
 });
