@@ -37,7 +37,15 @@ import {
 } from './model.ts';
 import { loadPolicies, NO_POLICIES, type PolicySet } from './policies.ts';
 import { type Classification, loadSignatures, type Signatures } from './signatures.ts';
-import { commitOffset, FencedError, loadModels, loadOffsets, writeBatch } from './store.ts';
+import {
+  type BatchPlan,
+  commitOffset,
+  FencedError,
+  loadModels,
+  loadOffsets,
+  planBatch,
+  runPlan,
+} from './store.ts';
 import { createThreatIntel, type ThreatIntel, type ThreatIntelLoad } from './threat-intel.ts';
 
 export { type AnalyticsSettings, analyticsSettings, parseDuration } from './config.ts';
@@ -101,6 +109,8 @@ const CRITICALITY_RISK: Record<string, number> = { low: 5, medium: 10, high: 15,
 interface PartitionState {
   /** Next offset to consume as stored (-1: nothing stored yet). */
   next: bigint;
+  /** Next offset as the last planned write stores it (ahead of `next` while that write runs). */
+  planned: bigint;
   /** Next offset to consume as applied in memory (ahead of `next` while a group is open). */
   applied: bigint;
   /** Newest flow time seen, applied in memory. */
@@ -168,6 +178,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
 
   /** Forgets every cached model and offset: after a failed write or a rebalance the database is the truth. */
   function dropCaches(): void {
+    epoch++;
     models.clear();
     notDevices.clear();
     partitions.clear();
@@ -177,10 +188,16 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   async function partitionState(p: number): Promise<PartitionState> {
     let st = partitions.get(p);
     if (!st) {
-      st = { next: -1n, applied: -1n, watermark: 0 };
+      st = { next: -1n, planned: -1n, applied: -1n, watermark: 0 };
       if (exactlyOnce) {
         const stored = (await loadOffsets(db.pool, settings.groupId, topic, [p])).get(p);
-        if (stored) st = { next: stored.nextOffset, applied: stored.nextOffset, watermark: stored.watermark };
+        if (stored)
+          st = {
+            next: stored.nextOffset,
+            planned: stored.nextOffset,
+            applied: stored.nextOffset,
+            watermark: stored.watermark,
+          };
       }
       partitions.set(p, st);
     }
@@ -235,8 +252,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
         partitions.set(
           p,
           s
-            ? { next: s.nextOffset, applied: s.nextOffset, watermark: s.watermark }
-            : { next: -1n, applied: -1n, watermark: 0 },
+            ? { next: s.nextOffset, planned: s.nextOffset, applied: s.nextOffset, watermark: s.watermark }
+            : { next: -1n, planned: -1n, applied: -1n, watermark: 0 },
         );
         // The database is the truth about what was applied: nothing stored, read from the earliest kept
         // (the group's own Kafka offsets run ahead of the database while a commit spans fetches).
@@ -278,6 +295,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     batches: number;
     late: number;
     startedAt: number;
+    /** The cache epoch its records were applied in. */
+    epoch: number;
     done: Promise<void>;
     resolve: () => void;
     reject: (err: unknown) => void;
@@ -301,6 +320,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       batches: 0,
       late: 0,
       startedAt: performance.now(),
+      epoch,
       done,
       resolve,
       reject,
@@ -487,33 +507,71 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     return g;
   }
 
-  /** Commits the open group; settles its `done` whatever happens. */
+  /** The write of the last planned group (its transaction), settled; the next plan waits for it. */
+  let writing: Promise<void> = Promise.resolve();
+  /** Bumped whenever the cache is dropped: a plan from an older epoch must not be written. */
+  let epoch = 0;
+
+  /**
+   * Plans the open group's writes and starts them behind the previous group's; settles its `done`
+   * when they are committed or have failed. Returns once the write has started (the models may then
+   * take the next batches while the database writes this group: apply and write overlap).
+   */
   async function commitGroup(): Promise<void> {
     const g = group;
     if (!g) return;
     group = undefined;
-    try {
-      await writeGroup(g);
-      g.resolve();
-    } catch (err) {
-      // The cache holds uncommitted changes: drop it, and read the batches again (the transport
-      // redelivers a batch whose handler fails; batches already handed back are sought).
-      dropCaches();
-      if (spanFetches) needRewind = true;
-      const fenced = err instanceof FencedError;
-      metrics.failures.inc({ reason: fenced ? 'fenced' : 'write' });
-      if (fenced) logger.warn({ partition: err.partition }, err.message);
-      else
-        logger.error(
-          { err, partitions: [...g.partitions.keys()] },
-          'writing the batches failed; they will be redelivered',
-        );
-      g.reject(err);
+    // At most one write in flight: the next group is planned once the previous one is committed.
+    await writing;
+    if (g.epoch !== epoch) {
+      g.reject(new Error('the cache was dropped; the batches are read again'));
+      return;
     }
+    let plan: GroupPlan;
+    try {
+      plan = planGroup(g);
+    } catch (err) {
+      abandon(err);
+      g.reject(err);
+      return;
+    }
+    writing = writePlan(plan).then(
+      () => g.resolve(),
+      (err) => {
+        // The cache holds changes that are not in the database: drop it, and read the batches again (a
+        // batch whose handler is still waiting is redelivered; batches handed back already are sought).
+        if (plan.epoch === epoch) abandon(err);
+        const fenced = err instanceof FencedError;
+        metrics.failures.inc({ reason: fenced ? 'fenced' : 'write' });
+        if (fenced) logger.warn({ partition: err.partition }, err.message);
+        else
+          logger.error(
+            { err, partitions: [...g.partitions.keys()] },
+            'writing the batches failed; they will be read again',
+          );
+        g.reject(err);
+      },
+    );
   }
 
-  /** Runs the detections over the group's devices and commits models, alerts and offsets together. */
-  async function writeGroup(g: Group): Promise<void> {
+  /** A group's writes, planned: statements, offsets and what to count once they are committed. */
+  interface GroupPlan {
+    epoch: number;
+    group: Group;
+    batch: BatchPlan;
+    /** Partition -> [stored next offset expected, new next offset, watermark]. */
+    offsets: Array<[number, bigint, bigint, number]>;
+    devices: number;
+    alerts: AlertDraft[];
+    tApplied: number;
+    tPlanned: number;
+  }
+
+  /**
+   * Runs the detections over the group's devices and plans every write from the models as they are
+   * now; the models' pending changes are then taken (as committed) so the next group starts from zero.
+   */
+  function planGroup(g: Group): GroupPlan {
     const tApplied = performance.now();
     const envs = new Map<number, DetectEnv>();
     const envOf = (p: number): DetectEnv => {
@@ -530,13 +588,13 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     const alerts: AlertDraft[] = [];
     const quarantines: QuarantineRequest[] = [];
     const risk = new Map<string, number>();
-    const evict: string[] = [];
     const riskBase = (m: DeviceModel) =>
       CRITICALITY_RISK[signatures.byClass.get(effectiveClass(m))?.criticality ?? ''] ?? 0;
     for (const m of g.touched) {
       // An address that only receives (a scan target) is not a device: nothing to store.
       if (!m.stored && m.flowsSent === 0) {
-        evict.push(m.ip);
+        models.delete(m.ip);
+        if (notDevices.size < MAX_NOT_DEVICES) notDevices.add(m.ip);
         continue;
       }
       devices.push(m);
@@ -555,51 +613,62 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
         risk.set(m.ip, riskBase(m));
       }
     }
+    const batch = planBatch({ devices, classifications, alerts, quarantines, risk }, quarantinesTable);
+    for (const m of devices) {
+      markCommitted(m);
+      notDevices.delete(m.ip);
+    }
+    const offsets: GroupPlan['offsets'] = [];
+    for (const [p, { next, watermark }] of g.partitions) {
+      const st = partitions.get(p);
+      offsets.push([p, st?.planned ?? -1n, next, watermark]);
+      if (st) st.planned = next;
+    }
+    return {
+      epoch,
+      group: g,
+      batch,
+      offsets,
+      devices: devices.length,
+      alerts,
+      tApplied,
+      tPlanned: performance.now(),
+    };
+  }
 
-    const tDetected = performance.now();
-    let rows = 0;
+  /** Writes a plan in one transaction with the offsets it brings the partitions to. */
+  async function writePlan(plan: GroupPlan): Promise<void> {
+    const g = plan.group;
     await withTransaction(db.pool, async (client) => {
       // Safe for exactly-once: a server crash may lose the latest commits, but models and offsets
       // together (atomicity holds), and the batches are then consumed again.
       await client.query('SET LOCAL synchronous_commit TO off');
       if (exactlyOnce) {
-        for (const [p, { next, watermark }] of g.partitions) {
-          const st = partitions.get(p);
-          await commitOffset(client, settings.groupId, topic, p, st?.next ?? -1n, next, watermark);
-        }
+        for (const [p, expected, next, watermark] of plan.offsets)
+          await commitOffset(client, settings.groupId, topic, p, expected, next, watermark);
       }
-      rows = await writeBatch(
-        client,
-        { devices, classifications, alerts, quarantines, risk },
-        quarantinesTable,
-      );
+      await runPlan(client, plan.batch);
     });
     const tWritten = performance.now();
-    metrics.commitSeconds.observe((tWritten - tDetected) / 1000);
+    metrics.commitSeconds.observe((tWritten - plan.tPlanned) / 1000);
     logger.debug(
       {
         partitions: [...g.partitions.keys()],
         batches: g.batches,
         records: g.records,
-        devices: devices.length,
-        rows,
-        applyMs: Math.round(tApplied - g.startedAt),
-        detectMs: Math.round(tDetected - tApplied),
-        writeMs: Math.round(tWritten - tDetected),
+        devices: plan.devices,
+        rows: plan.batch.rows,
+        applyMs: Math.round(plan.tApplied - g.startedAt),
+        detectMs: Math.round(plan.tPlanned - plan.tApplied),
+        writeMs: Math.round(tWritten - plan.tPlanned),
       },
       'batches committed',
     );
-    for (const m of devices) {
-      markCommitted(m);
-      notDevices.delete(m.ip);
-    }
-    for (const ip of evict) {
-      models.delete(ip);
-      if (notDevices.size < MAX_NOT_DEVICES) notDevices.add(ip);
-    }
-    for (const [p, { next }] of g.partitions) {
-      const st = partitions.get(p);
-      if (st) st.next = next;
+    if (plan.epoch === epoch) {
+      for (const [p, , next] of plan.offsets) {
+        const st = partitions.get(p);
+        if (st) st.next = next;
+      }
     }
     metrics.batches.inc(g.batches);
     metrics.records.inc(g.records);
@@ -608,7 +677,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     counts.skipped += g.skipped;
     counts.batches += g.batches;
     if (g.late > 0) metrics.late.inc(g.late);
-    for (const a of alerts) metrics.alerts.inc({ kind: a.kind });
+    for (const a of plan.alerts) metrics.alerts.inc({ kind: a.kind });
     metrics.models.set(models.size);
   }
 
@@ -622,7 +691,11 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     await traceConsume(batch.topic, batch.messages, async () => {
       const joined = await serial(() => ingest(batch));
       if (!joined) return;
-      if (spanFetches && !due(joined)) return;
+      if (spanFetches) {
+        // Handed back once the write has started (a failed write seeks the partitions back).
+        if (due(joined)) await serial(commitGroup);
+        return;
+      }
       serial(commitGroup).catch(() => {});
       await joined.done;
     });
@@ -636,7 +709,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   /** Commits the open group now; rejects when that commit fails. */
   async function flush(): Promise<void> {
     const g = group;
-    if (!g) return;
+    if (!g) return writing;
     serial(commitGroup).catch(() => {});
     await g.done;
   }

@@ -326,14 +326,14 @@ const RISK = `LEAST(100, u.rb + COALESCE(
  * (`withRisk`: recomputed from `risk`'s class criticality and the open alerts) and class fields
  * (`withClass`: from `classified`); otherwise those columns keep their stored (or default) values.
  */
-async function upsertDevices(
-  client: pg.PoolClient,
+function upsertDevices(
+  out: Statement[],
   ds: DeviceModel[],
   classified: Map<DeviceModel, Classification>,
   risk: Map<string, number>,
   withRisk: boolean,
   withClass: boolean,
-): Promise<void> {
+): void {
   const n = ds.length;
   const ip = new Array<string>(n);
   const fs = new Array<number>(n);
@@ -411,8 +411,8 @@ async function upsertDevices(
     sets +=
       ',\n         class = EXCLUDED.class, class_confidence = EXCLUDED.class_confidence, class_evidence = EXCLUDED.class_evidence';
   }
-  await client.query(
-    `INSERT INTO devices AS d (ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent, bytes_received,
+  out.push({
+    text: `INSERT INTO devices AS d (ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent, bytes_received,
        packets_received, flows_received, mac, vlan, exporter, input_if, kafka_partition, learned_at, last_sent,
        max_send_gap_ms, baseline_through, detect_state${cols})
      SELECT u.ip, to_timestamp(u.fs / 1000.0), to_timestamp(u.ls / 1000.0), u.bs, u.ps, u.fls, u.br, u.pr, u.flr,
@@ -442,8 +442,17 @@ async function upsertDevices(
        baseline_through = EXCLUDED.baseline_through,
        detect_state = EXCLUDED.detect_state${sets},
        updated_at = now()`,
-    params.map(arrayLiteral),
-  );
+    values: params.map(arrayLiteral),
+  });
+}
+
+/** Runs a plan inside the caller's transaction. */
+export async function runPlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> {
+  for (const st of plan.statements) {
+    const res = await client.query(st.text, st.values);
+    if (st.expect !== undefined && res.rowCount !== st.expect)
+      throw new Error('model rows missing from the database; reloading');
+  }
 }
 
 /** Column arrays of the profile statements (see PROFILE_COLUMNS in writeBatch). */
@@ -466,18 +475,32 @@ const profileColumns = (): ProfileColumns => [[], [], [], [], [], [], [], [], []
 type RollupColumns = [string[], number[], number[], number[], number[], number[], number[], number[]];
 const rollupColumns = (): RollupColumns => [[], [], [], [], [], [], [], []];
 
-/** Writes one batch's changes (inside the caller's transaction). Returns the number of rows written. */
-export async function writeBatch(
-  client: pg.PoolClient,
-  w: BatchWrites,
-  quarantinesTable: boolean,
-): Promise<number> {
+/** One statement of a plan; `expect`: the rows it must touch (fewer means the cache is stale). */
+export interface Statement {
+  text: string;
+  values: unknown[];
+  expect?: number;
+}
+
+/** A batch's writes as statements, built from the models at one moment (see {@link planBatch}). */
+export interface BatchPlan {
+  statements: Statement[];
+  /** Rows the plan writes (for logs). */
+  rows: number;
+}
+
+/**
+ * Builds the statements that write one batch's changes, from the models as they are now: the caller may
+ * change the models again (apply the next batch) while the plan runs.
+ */
+export function planBatch(w: BatchWrites, quarantinesTable: boolean): BatchPlan {
+  const out: Statement[] = [];
   let rows = 0;
   // Alerts first: the devices statement recomputes risk from the open alerts.
   if (w.alerts.length > 0) {
     const as = mergeAlerts(w.alerts);
-    await client.query(
-      `INSERT INTO alerts AS a (device_ip, kind, severity, title, evidence, first_seen, last_seen)
+    out.push({
+      text: `INSERT INTO alerts AS a (device_ip, kind, severity, title, evidence, first_seen, last_seen)
        SELECT u.d, u.kind, u.sev, u.title, u.ev::jsonb, to_timestamp(u.f / 1000.0), to_timestamp(u.l / 1000.0)
        FROM unnest($1::inet[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[])
          AS u(d, kind, sev, title, ev, f, l)
@@ -491,7 +514,7 @@ export async function writeBatch(
          last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen),
          occurrences = a.occurrences + 1,
          updated_at = now()`,
-      [
+      values: [
         as.map((a) => a.device),
         as.map((a) => a.kind),
         as.map((a) => a.severity),
@@ -500,7 +523,7 @@ export async function writeBatch(
         as.map((a) => a.first),
         as.map((a) => a.last),
       ],
-    );
+    });
     // Alerts over time, per minute of the evidence's flow time.
     const counts = new Map<string, number>();
     for (const a of w.alerts) {
@@ -509,13 +532,18 @@ export async function writeBatch(
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     const keys = [...counts.keys()].map((k) => k.split('|'));
-    await client.query(
-      `INSERT INTO alert_rollups_minute AS r (minute, kind, severity, count)
+    out.push({
+      text: `INSERT INTO alert_rollups_minute AS r (minute, kind, severity, count)
        SELECT to_timestamp(u.m / 1000.0), u.kind, u.sev, u.c
        FROM unnest($1::float8[], $2::text[], $3::text[], $4::bigint[]) AS u(m, kind, sev, c)
        ON CONFLICT (minute, kind, severity) DO UPDATE SET count = r.count + EXCLUDED.count`,
-      [keys.map((k) => Number(k[0])), keys.map((k) => k[1]), keys.map((k) => k[2]), [...counts.values()]],
-    );
+      values: [
+        keys.map((k) => Number(k[0])),
+        keys.map((k) => k[1]),
+        keys.map((k) => k[2]),
+        [...counts.values()],
+      ],
+    });
     rows += as.length + counts.size;
   }
 
@@ -533,9 +561,9 @@ export async function writeBatch(
       else if (w.risk.has(m.ip)) risky.push(m);
       else plain.push(m);
     }
-    if (plain.length > 0) await upsertDevices(client, plain, classified, w.risk, false, false);
-    if (risky.length > 0) await upsertDevices(client, risky, classified, w.risk, true, false);
-    if (reclassified.length > 0) await upsertDevices(client, reclassified, classified, w.risk, true, true);
+    if (plain.length > 0) upsertDevices(out, plain, classified, w.risk, false, false);
+    if (risky.length > 0) upsertDevices(out, risky, classified, w.risk, true, false);
+    if (reclassified.length > 0) upsertDevices(out, reclassified, classified, w.risk, true, true);
     rows += ds.length;
   }
 
@@ -608,8 +636,8 @@ export async function writeBatch(
     $8::bigint[], $9::bigint[], $10::bigint[], $11::float8[], $12::float8[])
     AS u(d, peer, port, proto, dir, internal, flows, bo, bi, pk, f, l)`;
   if (pk[0].length > 0) {
-    const res = await client.query(
-      `UPDATE device_profiles AS p SET
+    out.push({
+      text: `UPDATE device_profiles AS p SET
          flows = p.flows + u.flows,
          bytes_out = p.bytes_out + u.bo,
          bytes_in = p.bytes_in + u.bi,
@@ -619,14 +647,14 @@ export async function writeBatch(
        FROM ${PROFILE_COLUMNS}
        WHERE p.device_ip = u.d AND p.peer = u.peer::cidr AND p.service_port = u.port AND p.protocol = u.proto
          AND p.direction = u.dir`,
-      pk.map(arrayLiteral),
-    );
-    if (res.rowCount !== pk[0].length) throw new Error('profile rows missing from the database; reloading');
+      values: pk.map(arrayLiteral),
+      expect: pk[0].length,
+    });
     rows += pk[0].length;
   }
   if (pn[0].length > 0) {
-    await client.query(
-      `INSERT INTO device_profiles AS p (device_ip, peer, service_port, protocol, direction, peer_internal, flows,
+    out.push({
+      text: `INSERT INTO device_profiles AS p (device_ip, peer, service_port, protocol, direction, peer_internal, flows,
          bytes_out, bytes_in, packets, first_seen, last_seen)
        SELECT u.d, u.peer::cidr, u.port, u.proto, u.dir, u.internal, u.flows, u.bo, u.bi, u.pk,
          to_timestamp(u.f / 1000.0), to_timestamp(u.l / 1000.0)
@@ -638,27 +666,27 @@ export async function writeBatch(
          packets = p.packets + EXCLUDED.packets,
          first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
          last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen)`,
-      pn.map(arrayLiteral),
-    );
+      values: pn.map(arrayLiteral),
+    });
     rows += pn[0].length;
   }
   if (bd.length > 0) {
-    await client.query(
-      `INSERT INTO device_baselines AS b (device_ip, metric, slot, n, mean, m2, last_bucket)
+    out.push({
+      text: `INSERT INTO device_baselines AS b (device_ip, metric, slot, n, mean, m2, last_bucket)
        SELECT u.d, u.metric, u.slot, u.n, u.mean, u.m2, to_timestamp(u.l / 1000.0)
        FROM unnest($1::inet[], $2::text[], $3::int2[], $4::bigint[], $5::float8[], $6::float8[], $7::float8[])
          AS u(d, metric, slot, n, mean, m2, l)
        ON CONFLICT (device_ip, metric, slot) DO UPDATE SET
          n = EXCLUDED.n, mean = EXCLUDED.mean, m2 = EXCLUDED.m2, last_bucket = EXCLUDED.last_bucket`,
-      [bd, bMetric, bSlot, bN, bMean, bM2, bLast].map(arrayLiteral),
-    );
+      values: [bd, bMetric, bSlot, bN, bMean, bM2, bLast].map(arrayLiteral),
+    });
     rows += bd.length;
   }
   const ROLLUP_COLUMNS = `unnest($1::inet[], $2::float8[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
     $7::bigint[], $8::bigint[]) AS u(d, m, bo, bi, po, pi, fl, eo)`;
   if (rk[0].length > 0) {
-    const res = await client.query(
-      `UPDATE device_rollups_minute AS r SET
+    out.push({
+      text: `UPDATE device_rollups_minute AS r SET
          bytes_out = r.bytes_out + u.bo,
          bytes_in = r.bytes_in + u.bi,
          packets_out = r.packets_out + u.po,
@@ -667,14 +695,14 @@ export async function writeBatch(
          ext_bytes_out = r.ext_bytes_out + u.eo
        FROM ${ROLLUP_COLUMNS}
        WHERE r.device_ip = u.d AND r.minute = to_timestamp(u.m / 1000.0)`,
-      rk.map(arrayLiteral),
-    );
-    if (res.rowCount !== rk[0].length) throw new Error('rollup rows missing from the database; reloading');
+      values: rk.map(arrayLiteral),
+      expect: rk[0].length,
+    });
     rows += rk[0].length;
   }
   if (rn[0].length > 0) {
-    await client.query(
-      `INSERT INTO device_rollups_minute AS r (device_ip, minute, bytes_out, bytes_in, packets_out, packets_in, flows,
+    out.push({
+      text: `INSERT INTO device_rollups_minute AS r (device_ip, minute, bytes_out, bytes_in, packets_out, packets_in, flows,
          ext_bytes_out)
        SELECT u.d, to_timestamp(u.m / 1000.0), u.bo, u.bi, u.po, u.pi, u.fl, u.eo
        FROM ${ROLLUP_COLUMNS}
@@ -685,36 +713,36 @@ export async function writeBatch(
          packets_in = r.packets_in + EXCLUDED.packets_in,
          flows = r.flows + EXCLUDED.flows,
          ext_bytes_out = r.ext_bytes_out + EXCLUDED.ext_bytes_out`,
-      rn.map(arrayLiteral),
-    );
+      values: rn.map(arrayLiteral),
+    });
     rows += rn[0].length;
   }
   if (aMac.length > 0) {
-    await client.query(
-      `INSERT INTO device_addresses AS a (mac, ip, first_seen, last_seen)
+    out.push({
+      text: `INSERT INTO device_addresses AS a (mac, ip, first_seen, last_seen)
        SELECT u.mac::macaddr, u.ip, to_timestamp(u.f / 1000.0), to_timestamp(u.l / 1000.0)
        FROM unnest($1::text[], $2::inet[], $3::float8[], $4::float8[]) AS u(mac, ip, f, l)
        ON CONFLICT (mac, ip) DO UPDATE SET
          first_seen = LEAST(a.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen)`,
-      [aMac, aIp, aF, aL],
-    );
+      values: [aMac, aIp, aF, aL],
+    });
     rows += aMac.length;
   }
 
   if (w.quarantines.length > 0) {
     const q = w.quarantines;
-    await client.query(
-      `UPDATE devices SET quarantined = true, updated_at = now() WHERE ip = ANY($1::inet[])`,
-      [q.map((x) => x.device)],
-    );
+    out.push({
+      text: `UPDATE devices SET quarantined = true, updated_at = now() WHERE ip = ANY($1::inet[])`,
+      values: [q.map((x) => x.device)],
+    });
     if (quarantinesTable) {
-      await client.query(
-        `INSERT INTO quarantines (device_ip, reason, source, policy_id, created_by)
+      out.push({
+        text: `INSERT INTO quarantines (device_ip, reason, source, policy_id, created_by)
          SELECT u.d, u.reason, 'policy', u.pid, 'analytics'
          FROM unnest($1::inet[], $2::text[], $3::bigint[]) AS u(d, reason, pid)
          ON CONFLICT (device_ip) WHERE released_at IS NULL DO NOTHING`,
-        [q.map((x) => x.device), q.map((x) => x.reason), q.map((x) => x.policyId)],
-      );
+        values: [q.map((x) => x.device), q.map((x) => x.reason), q.map((x) => x.policyId)],
+      });
     }
   }
 
@@ -723,12 +751,12 @@ export async function writeBatch(
   const written = new Set(ds.map((m) => m.ip));
   const rest = [...w.risk].filter(([ip]) => !written.has(ip));
   if (rest.length > 0) {
-    await client.query(
-      `UPDATE devices AS d SET risk = LEAST(100, u.base + COALESCE(
+    out.push({
+      text: `UPDATE devices AS d SET risk = LEAST(100, u.base + COALESCE(
          (SELECT sum(${SEVERITY_POINTS}) FROM alerts a WHERE a.device_ip = d.ip AND a.status <> 'resolved'), 0))
        FROM unnest($1::inet[], $2::int[]) AS u(ip, base) WHERE d.ip = u.ip`,
-      [rest.map(([ip]) => ip), rest.map(([, base]) => base)],
-    );
+      values: [rest.map(([ip]) => ip), rest.map(([, base]) => base)],
+    });
   }
-  return rows;
+  return { statements: out, rows };
 }

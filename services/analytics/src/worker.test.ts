@@ -10,7 +10,7 @@ import { createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
 import { routeByDevice } from '@wardwatch/hospital-sim';
 import { type Database, migrate, openDatabase } from '@wardwatch/storage';
 import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
-import { dropSchema, TEST_DATABASE_URL, uniqueName } from '@wardwatch/testkit';
+import { dropSchema, TEST_DATABASE_URL, uniqueName, waitFor } from '@wardwatch/testkit';
 import { createMemoryTransport, type Transport } from '@wardwatch/transport';
 import { type Analytics, createAnalytics } from './index.ts';
 import { arrayLiteral, FencedError } from './store.ts';
@@ -138,10 +138,19 @@ describe('analytics worker on PostgreSQL', () => {
     await a.handle(one('10.7.0.1', 0));
     await a.handle(one('10.7.0.2', 1));
     assert.deepEqual(await stored(), { n: 0, off: null }, 'applied, not committed yet');
-    await a.handle(one('10.7.0.3', 2)); // the third record makes the group due: committed before returning
-    assert.deepEqual(await stored(), { n: 3, off: 3 });
+    // The third record makes the group due: its write starts before the handler returns (and overlaps
+    // the next batch's apply).
+    await a.handle(one('10.7.0.3', 2));
     await a.handle(one('10.7.0.4', 3));
-    assert.deepEqual(await stored(), { n: 3, off: 3 });
+    await waitFor(
+      async () => {
+        const st = await stored();
+        return st?.n === 3 && st.off === 3 ? true : undefined;
+      },
+      { what: 'the due group committed', timeoutMs: 10_000 },
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await stored(), { n: 3, off: 3 }, 'the fourth record waits for its own group');
     await a.flush();
     assert.deepEqual(await stored(), { n: 4, off: 4 }, 'flushed with its offset');
     await a.handle(one('10.7.0.4', 3)); // redelivered: a duplicate, not counted twice
