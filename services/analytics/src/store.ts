@@ -41,9 +41,13 @@ const SAFE_ELEMENT = /^[A-Za-z0-9.:/_+-]+$/;
  * cheaper than the driver's generic per-element conversion on the hot write path: numbers and plain
  * tokens (addresses, CIDRs, names) go in as they are; anything else is quoted and escaped.
  */
-export function arrayLiteral(values: ReadonlyArray<string | number | boolean | null>): string {
+export function arrayLiteral(
+  values: ReadonlyArray<string | number | boolean | null>,
+  from = 0,
+  to = values.length,
+): string {
   let numeric = true;
-  for (let i = 0; i < values.length; i++) {
+  for (let i = from; i < to; i++) {
     const v = values[i];
     if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) >= 1e21) {
       numeric = false;
@@ -51,17 +55,18 @@ export function arrayLiteral(values: ReadonlyArray<string | number | boolean | n
     }
   }
   // Finite numbers below 1e21 print without exponent or as a float8-readable exponent: join as they are.
-  if (numeric) return `{${values.join(',')}}`;
-  const parts = new Array<string>(values.length);
-  for (let i = 0; i < values.length; i++) {
+  if (numeric) return `{${(from === 0 && to === values.length ? values : values.slice(from, to)).join(',')}}`;
+  const parts = new Array<string>(to - from);
+  for (let i = from; i < to; i++) {
     const v = values[i];
-    if (v === null || v === undefined) parts[i] = 'NULL';
+    const k = i - from;
+    if (v === null || v === undefined) parts[k] = 'NULL';
     else if (typeof v === 'number') {
       if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
-      parts[i] = Math.abs(v) < 1e21 ? String(v) : v.toPrecision(17);
-    } else if (typeof v === 'boolean') parts[i] = v ? 't' : 'f';
-    else if (SAFE_ELEMENT.test(v) && (v.length !== 4 || v.toUpperCase() !== 'NULL')) parts[i] = v;
-    else parts[i] = `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+      parts[k] = Math.abs(v) < 1e21 ? String(v) : v.toPrecision(17);
+    } else if (typeof v === 'boolean') parts[k] = v ? 't' : 'f';
+    else if (SAFE_ELEMENT.test(v) && (v.length !== 4 || v.toUpperCase() !== 'NULL')) parts[k] = v;
+    else parts[k] = `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   }
   return `{${parts.join(',')}}`;
 }
@@ -442,15 +447,24 @@ function upsertDevices(
        baseline_through = EXCLUDED.baseline_through,
        detect_state = EXCLUDED.detect_state${sets},
        updated_at = now()`,
-    values: params.map(arrayLiteral),
+    columns: params,
   });
 }
 
 /** Runs a plan inside the caller's transaction. */
 export async function runPlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> {
   for (const st of plan.statements) {
-    const res = await client.query(st.text, st.values);
-    if (st.expect !== undefined && res.rowCount !== st.expect)
+    let touched = 0;
+    if (st.columns === undefined) touched = (await client.query(st.text, st.values)).rowCount ?? 0;
+    else {
+      const rows = st.columns[0]?.length ?? 0;
+      for (let from = 0; from < rows; from += CHUNK_ROWS) {
+        const to = Math.min(rows, from + CHUNK_ROWS);
+        const values = st.columns.map((c) => arrayLiteral(c, from, to));
+        touched += (await client.query(st.text, values)).rowCount ?? 0;
+      }
+    }
+    if (st.expect !== undefined && touched !== st.expect)
       throw new Error('model rows missing from the database; reloading');
   }
 }
@@ -475,12 +489,21 @@ const profileColumns = (): ProfileColumns => [[], [], [], [], [], [], [], [], []
 type RollupColumns = [string[], number[], number[], number[], number[], number[], number[], number[]];
 const rollupColumns = (): RollupColumns => [[], [], [], [], [], [], [], []];
 
-/** One statement of a plan; `expect`: the rows it must touch (fewer means the cache is stale). */
-export interface Statement {
-  text: string;
-  values: unknown[];
-  expect?: number;
-}
+/**
+ * One statement of a plan: with `values` as they are, or over `columns` (equal-length arrays, one
+ * unnest parameter each) in chunks of rows. `expect`: the rows it must touch (fewer: the cache is stale).
+ */
+export type Statement = { text: string; expect?: number } & (
+  | { values: unknown[]; columns?: undefined }
+  | { columns: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>; values?: undefined }
+);
+
+/**
+ * Rows per statement when a plan runs: each chunk's array literals are built just before it is sent
+ * and are garbage right after, instead of a commit's whole column texts (hundreds of MB at 100k
+ * devices) living through the write in the old generation.
+ */
+const CHUNK_ROWS = 4096;
 
 /** A batch's writes as statements, built from the models at one moment (see {@link planBatch}). */
 export interface BatchPlan {
@@ -647,7 +670,7 @@ export function planBatch(w: BatchWrites, quarantinesTable: boolean): BatchPlan 
        FROM ${PROFILE_COLUMNS}
        WHERE p.device_ip = u.d AND p.peer = u.peer::cidr AND p.service_port = u.port AND p.protocol = u.proto
          AND p.direction = u.dir`,
-      values: pk.map(arrayLiteral),
+      columns: pk,
       expect: pk[0].length,
     });
     rows += pk[0].length;
@@ -666,7 +689,7 @@ export function planBatch(w: BatchWrites, quarantinesTable: boolean): BatchPlan 
          packets = p.packets + EXCLUDED.packets,
          first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
          last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen)`,
-      values: pn.map(arrayLiteral),
+      columns: pn,
     });
     rows += pn[0].length;
   }
@@ -678,7 +701,7 @@ export function planBatch(w: BatchWrites, quarantinesTable: boolean): BatchPlan 
          AS u(d, metric, slot, n, mean, m2, l)
        ON CONFLICT (device_ip, metric, slot) DO UPDATE SET
          n = EXCLUDED.n, mean = EXCLUDED.mean, m2 = EXCLUDED.m2, last_bucket = EXCLUDED.last_bucket`,
-      values: [bd, bMetric, bSlot, bN, bMean, bM2, bLast].map(arrayLiteral),
+      columns: [bd, bMetric, bSlot, bN, bMean, bM2, bLast],
     });
     rows += bd.length;
   }
@@ -695,7 +718,7 @@ export function planBatch(w: BatchWrites, quarantinesTable: boolean): BatchPlan 
          ext_bytes_out = r.ext_bytes_out + u.eo
        FROM ${ROLLUP_COLUMNS}
        WHERE r.device_ip = u.d AND r.minute = to_timestamp(u.m / 1000.0)`,
-      values: rk.map(arrayLiteral),
+      columns: rk,
       expect: rk[0].length,
     });
     rows += rk[0].length;
@@ -713,7 +736,7 @@ export function planBatch(w: BatchWrites, quarantinesTable: boolean): BatchPlan 
          packets_in = r.packets_in + EXCLUDED.packets_in,
          flows = r.flows + EXCLUDED.flows,
          ext_bytes_out = r.ext_bytes_out + EXCLUDED.ext_bytes_out`,
-      values: rn.map(arrayLiteral),
+      columns: rn,
     });
     rows += rn[0].length;
   }
@@ -724,7 +747,7 @@ export function planBatch(w: BatchWrites, quarantinesTable: boolean): BatchPlan 
        FROM unnest($1::text[], $2::inet[], $3::float8[], $4::float8[]) AS u(mac, ip, f, l)
        ON CONFLICT (mac, ip) DO UPDATE SET
          first_seen = LEAST(a.first_seen, EXCLUDED.first_seen), last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen)`,
-      values: [aMac, aIp, aF, aL],
+      columns: [aMac, aIp, aF, aL],
     });
     rows += aMac.length;
   }
