@@ -43,6 +43,9 @@ export interface ProfileEntry {
   dirty: boolean;
   /** Whether the entry's row exists (loaded or committed): written with UPDATE rather than an upsert. */
   stored: boolean;
+  /** The newest flow-time minute with traffic (0: none) and its bytes: what a policy's rate ceiling judges. */
+  rateMinute: number;
+  rateBytes: number;
 }
 
 /** Traffic of one device in one minute (flow time): deltas since the last commit. */
@@ -538,6 +541,8 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
       last: end,
       dirty: true,
       stored: false,
+      rateMinute: 0,
+      rateBytes: 0,
     };
     addProfileEntry(m, peer, e);
     const newPeer = host && !m.peers.has(remote);
@@ -552,6 +557,15 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
   if (start < e.first) e.first = start;
   if (end > e.last) e.last = end;
   e.dirty = true;
+  // Bytes per flow-time minute: a flow spanning several minutes counts its average in its first one; a
+  // record for a minute older than the newest seen (late) does not move the window.
+  if (firstMinute >= e.rateMinute) {
+    if (firstMinute > e.rateMinute) {
+      e.rateMinute = firstMinute;
+      e.rateBytes = 0;
+    }
+    e.rateBytes += (outB + inB) / ((lastMinute - firstMinute) / MINUTE + 1);
+  }
   return true;
 }
 

@@ -189,8 +189,8 @@ function ruleAllows(
 }
 
 /**
- * The profile entries of one batch that a policy does not allow (no rule matches), and those over a
- * rule's `maxBytesPerMinute` (the batch's bytes over the minutes the entry spans in it).
+ * The profile entries changed since the last commit that a policy does not allow (no rule matches), and
+ * those whose newest flow-time minute carries more than the matching rule's `maxBytesPerMinute`.
  */
 export function evaluatePolicy(
   set: PolicySet,
@@ -208,11 +208,15 @@ export function evaluatePolicy(
       out.push({ peer: e.peer, port: e.port, protocol: e.proto, direction, bytes, reason: 'not-allowed' });
       continue;
     }
-    if (rule.maxBytesPerMinute !== undefined) {
-      const minutes = Math.max(1, (e.last - e.first) / 60_000);
-      if (bytes / minutes > rule.maxBytesPerMinute) {
-        out.push({ peer: e.peer, port: e.port, protocol: e.proto, direction, bytes, reason: 'over-rate' });
-      }
+    if (rule.maxBytesPerMinute !== undefined && e.rateBytes > rule.maxBytesPerMinute) {
+      out.push({
+        peer: e.peer,
+        port: e.port,
+        protocol: e.proto,
+        direction,
+        bytes: Math.round(e.rateBytes),
+        reason: 'over-rate',
+      });
     }
   }
   return out;

@@ -253,6 +253,8 @@ export async function loadModels(
       last: p.last_seen,
       dirty: false,
       stored: true,
+      rateMinute: 0,
+      rateBytes: 0,
     };
     addProfileEntry(m, peerKey, e);
     if (isHost) m.peers.add(host);

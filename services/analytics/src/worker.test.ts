@@ -271,6 +271,53 @@ describe('analytics worker on PostgreSQL', () => {
     assert.deepEqual(rows, [{ occurrences: 2 }]);
   });
 
+  test("policies: a rule's maxBytesPerMinute judges bytes per flow-time minute, across commits", async () => {
+    await q(`INSERT INTO policies (name, rules, action) VALUES ('feed', $1::jsonb, 'alert')`, [
+      JSON.stringify([
+        {
+          peer: { cidr: '10.2.2.10/32' },
+          ports: [443],
+          protocol: 6,
+          direction: 'from-device',
+          maxBytesPerMinute: 100_000,
+        },
+      ]),
+    ]);
+    await q(
+      `INSERT INTO policy_assignments (policy_id, device_ip)
+       SELECT id, d::inet FROM policies, unnest(ARRAY['10.2.2.1', '10.2.2.2']) AS d WHERE name = 'feed'`,
+    );
+    const a = worker(createMemoryTransport());
+    await a.reload();
+    const m0 = T0 - (T0 % 60_000);
+    const flow = (src: string, bytes: number, startMs: number, endMs: number) =>
+      batchOf(
+        routeByDevice(
+          [rec({ srcAddr: src, dstAddr: '10.2.2.10', dstPort: 443, bytes, startMs, endMs })],
+          NETS,
+        ),
+      );
+    const alerts = (ip: string) =>
+      q<{ evidence: { violations: Array<{ reason: string; bytes: number }> } }>(
+        `SELECT evidence FROM alerts WHERE device_ip = $1 AND kind = 'policy_violation'`,
+        [ip],
+      );
+    // 80 kB in one minute, over two commits: within the ceiling.
+    await a.handle(flow('10.2.2.1', 40_000, m0 + 1000, m0 + 2000));
+    await a.handle(flow('10.2.2.1', 40_000, m0 + 3000, m0 + 4000));
+    assert.equal((await alerts('10.2.2.1')).length, 0);
+    // A third commit brings the same minute to 120 kB: over.
+    await a.handle(flow('10.2.2.1', 40_000, m0 + 5000, m0 + 6000));
+    const [over] = await alerts('10.2.2.1');
+    assert.deepEqual(
+      over?.evidence.violations.map((v) => [v.reason, v.bytes]),
+      [['over-rate', 120_000]],
+    );
+    // 400 kB over five minutes is 80 kB a minute: within.
+    await a.handle(flow('10.2.2.2', 400_000, m0 + 1000, m0 + 1000 + 5 * 60_000));
+    assert.equal((await alerts('10.2.2.2')).length, 0);
+  });
+
   test('contact with a threat-listed address raises threat_intel; the list is re-read when it changes', async () => {
     const a = worker(createMemoryTransport());
     await a.reload();
