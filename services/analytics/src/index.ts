@@ -241,6 +241,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
 
   async function onAssign(assigned: number[]): Promise<Map<number, string>> {
     return serial(async () => {
+      // A write in flight lands first: the offsets read below then include it.
+      await writing;
       abandon(new Error('partitions reassigned'));
       needRewind = false;
       rewinding.clear();
