@@ -71,11 +71,17 @@ function configEnvNames(): Set<string> {
   return names;
 }
 
-/** Env names a Wardwatch container may carry: config variables and the standard OpenTelemetry ones. */
+/**
+ * Env names a Wardwatch container may carry: config variables, the standard OpenTelemetry ones, and
+ * Node's own (the collector's V8 flags).
+ */
 function assertKnownEnv(where: string, names: Iterable<string>): void {
   const known = configEnvNames();
   for (const n of names) {
-    assert.ok(known.has(n) || n.startsWith('OTEL_') || n === 'NODE_ENV', `${where}: unknown variable ${n}`);
+    assert.ok(
+      known.has(n) || n.startsWith('OTEL_') || n === 'NODE_ENV' || n === 'NODE_OPTIONS',
+      `${where}: unknown variable ${n}`,
+    );
   }
 }
 

@@ -73,9 +73,9 @@ export const ConfigSchema = T.Object(
         /** Exporter CIDRs allowed to send; empty allows all. Datagrams from elsewhere are counted and dropped. */
         exporterAllowlist: T.Array(T.String({ minLength: 2 }), { default: [] }),
         /** Bound of the buffer between decoding and Kafka, bytes of encoded messages; past it records are dropped and counted. */
-        bufferBytes: T.Integer({ default: 67108864, minimum: 1048576 }),
+        bufferBytes: T.Integer({ default: 33554432, minimum: 1048576 }),
         /** Bound of datagrams waiting for a decode worker, bytes per worker; past it datagrams are dropped and counted. */
-        decodeBacklogBytes: T.Integer({ default: 16777216, minimum: 1048576 }),
+        decodeBacklogBytes: T.Integer({ default: 8388608, minimum: 1048576 }),
         /** Backoff of publish retries while Kafka is unavailable, milliseconds. */
         retryInitialMs: T.Integer({ default: 200, minimum: 10, maximum: 60000 }),
         retryMaxMs: T.Integer({ default: 5000, minimum: 10, maximum: 600000 }),

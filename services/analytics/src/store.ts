@@ -505,7 +505,7 @@ export type Statement = { text: string; expect?: number } & (
  * and are garbage right after, instead of a commit's whole column texts (hundreds of MB at 100k
  * devices) living through the write in the old generation.
  */
-const CHUNK_ROWS = 4096;
+const CHUNK_ROWS = 16384;
 
 /** A batch's writes as statements, built from the models at one moment (see {@link planBatch}). */
 export interface BatchPlan {

@@ -13,12 +13,20 @@ export type ToWorker =
 /** Messages from a worker to the receive thread. */
 export type FromWorker =
   | { type: 'output'; output: ShardOutput }
-  | { type: 'ack'; bytes: number }
+  /** A packing buffer, decoded, handed back for reuse (the decoder keeps no view of it: it copies). */
+  | { type: 'recycle'; buffer: ArrayBuffer }
   | { type: 'done'; id: number; result?: { imported: number; rejected: number } };
+
+/** A worker's `workerData`. */
+export interface WorkerInput {
+  settings: ShardSettings;
+  /** Bytes of packed datagrams decoded so far (an int32 that wraps), read by the receive thread's bound. */
+  decoded: Int32Array;
+}
 
 const port = parentPort;
 if (port) {
-  const settings = (workerData as { settings: ShardSettings }).settings;
+  const { settings, decoded } = workerData as WorkerInput;
   const runner = new ShardRunner(settings, (output) => {
     const transfer: ArrayBuffer[] = [];
     for (const b of output.batches) {
@@ -31,8 +39,9 @@ if (port) {
     switch (msg.type) {
       case 'packets':
         runner.ingestBatch(msg);
-        // Consumed: the receive thread's backlog bound counts bytes posted and not yet acknowledged.
-        port.postMessage({ type: 'ack', bytes: msg.length } satisfies FromWorker);
+        // Consumed: the receive thread's backlog bound counts bytes posted and not yet decoded.
+        Atomics.add(decoded, 0, msg.length);
+        port.postMessage({ type: 'recycle', buffer: msg.buffer } satisfies FromWorker, [msg.buffer]);
         break;
       case 'import': {
         const result = runner.shard.importTemplates(msg.entries);

@@ -138,7 +138,7 @@ export function createCollector(deps: CollectorDeps): Collector {
   }
 
   const events: ReceiverEvents = {
-    received: (t) => metrics.received.inc({ transport: t }),
+    received: metrics.countReceived,
     dropped: (reason) => metrics.packetsDropped.inc({ reason }),
     connections: (d) => metrics.tcpConnections.inc(d),
     error: (err, where) => warnSocket({ err, where }, 'socket error'),

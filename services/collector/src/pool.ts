@@ -1,10 +1,14 @@
 // The decode shards and how datagrams reach them: by a hash of the exporter address, so an exporter's
 // templates and its data always meet in one shard. Worker shards receive datagrams packed into one
-// transferred buffer per shard per event-loop turn, under a bound of unacknowledged bytes.
+// transferred buffer per shard every couple of milliseconds (or sooner when it fills), under a bound of
+// bytes posted and not yet decoded (the worker counts what it decoded in shared memory). The worker hands
+// each buffer back once decoded, and the receive thread packs into it again: no copy and no allocation
+// per batch.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { fnv1a } from '@wardwatch/transport';
-import type { FromWorker, ToWorker } from './decode-worker.ts';
+import type { FromWorker, ToWorker, WorkerInput } from './decode-worker.ts';
 import { PACKET_HEADER, ShardRunner } from './runner.ts';
 import type { ShardOutput, ShardSettings, Via } from './shard.ts';
 
@@ -46,7 +50,20 @@ interface Shard {
   backlog(): number;
 }
 
-const BATCH_BYTES = 1 << 20;
+/** Path of the decode worker's prebuilt script; defined only in the prebuilt bundle (`scripts/wardwatch.mjs`). */
+declare const WARDWATCH_DECODE_WORKER: string | undefined;
+
+/**
+ * Packed datagrams go out once this many bytes wait, or after {@link SEND_DELAY_MS}. A message per
+ * event-loop turn (the receive thread takes a few datagrams per turn) made `postMessage` the largest cost
+ * of both threads; ~100 datagrams a message cost little and delay decoding by ~2 ms at most.
+ */
+const SEND_BYTES = 128 << 10;
+const SEND_DELAY_MS = 2;
+/** A packing buffer: below {@link SEND_BYTES} used, one more export packet (at most 64 KiB) always fits. */
+const PACK_BYTES = SEND_BYTES + (64 << 10) + PACKET_HEADER;
+/** Packing buffers kept for reuse per shard beyond the one being filled. */
+const MAX_FREE_BUFFERS = 8;
 const WORKER_YOUNG_GENERATION_MB = 32;
 
 /**
@@ -60,6 +77,9 @@ const WORKER_YOUNG_GENERATION_MB = 32;
  * JavaScript, it imports the entry directly.
  */
 async function workerCode(): Promise<{ code: string; bundled: boolean }> {
+  // Run from the prebuilt bundle (`scripts/wardwatch.mjs`), the worker's script was built beside it.
+  if (typeof WARDWATCH_DECODE_WORKER === 'string')
+    return { code: readFileSync(WARDWATCH_DECODE_WORKER, 'utf8'), bundled: true };
   const entry = new URL(`./decode-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
   if (!import.meta.url.endsWith('.ts')) return { code: importer(entry.href, undefined), bundled: false };
   try {
@@ -101,14 +121,18 @@ function importer(entry: string, tsxApi: string | undefined): string {
 
 class WorkerShard implements Shard {
   private readonly worker: Worker;
-  private buf = new ArrayBuffer(BATCH_BYTES);
+  private buf = new ArrayBuffer(PACK_BYTES);
   private view = new DataView(this.buf);
   private bytes = new Uint8Array(this.buf);
   private used = 0;
   private exporters: string[] = [];
   private exporterIndex = new Map<string, number>();
-  private scheduled = false;
-  private inflight = 0;
+  /** Packing buffers the worker handed back. */
+  private readonly free: ArrayBuffer[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** Bytes posted, and bytes the worker decoded (shared with it): int32 counters that may wrap. */
+  private posted = 0;
+  private readonly decoded = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 1;
   private dead = false;
   private readonly waiting = new Map<number, (m: FromWorker & { type: 'done' }) => void>();
@@ -120,15 +144,17 @@ class WorkerShard implements Shard {
   ) {
     this.worker = new Worker(source, {
       eval: true,
-      workerData: { settings: opts.settings },
+      workerData: { settings: opts.settings, decoded: this.decoded } satisfies WorkerInput,
       // The decoder allocates a record object per flow: under load V8 grows the young generation to
       // its default maximum. 32 MB decodes as fast here (16 MB cost ~8 %) and caps the worker's share.
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'output') opts.onOutput(m.output, index);
-      else if (m.type === 'ack') this.inflight -= m.bytes;
-      else this.waiting.get(m.id)?.(m);
+      else if (m.type === 'recycle') {
+        if (m.buffer.byteLength === PACK_BYTES && this.free.length < MAX_FREE_BUFFERS)
+          this.free.push(m.buffer);
+      } else this.waiting.get(m.id)?.(m);
     });
     this.worker.on('error', (err) => opts.onWorkerError(err, index));
     // A worker that died answers nothing: release whoever waits on it. Its datagrams are then refused
@@ -142,7 +168,7 @@ class WorkerShard implements Shard {
   push(exporter: string, data: Uint8Array, receivedMs: number, via: Via): PushResult {
     const need = PACKET_HEADER + data.length;
     if (this.dead) return 'backlog';
-    if (this.inflight + this.used + need > this.opts.backlogBytes) return 'backlog';
+    if (this.backlog() + need > this.opts.backlogBytes) return 'backlog';
     if (this.used + need > this.buf.byteLength) {
       this.send();
       if (need > this.buf.byteLength) this.grow(need);
@@ -160,31 +186,36 @@ class WorkerShard implements Shard {
     this.view.setFloat64(o + 8, receivedMs);
     this.bytes.set(data, o + PACKET_HEADER);
     this.used = o + need;
-    // Everything read in this turn of the event loop goes out as one message.
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.send());
-    }
+    if (this.used >= SEND_BYTES) this.send();
+    else this.timer ??= setTimeout(() => this.send(), SEND_DELAY_MS);
     return 'accepted';
   }
 
   private grow(n: number): void {
-    this.buf = new ArrayBuffer(n);
-    this.view = new DataView(this.buf);
-    this.bytes = new Uint8Array(this.buf);
+    this.use(new ArrayBuffer(n));
   }
 
-  /** Posts the packed datagrams (a copy of the used part, so the packing buffer is reused). */
+  private use(buf: ArrayBuffer): void {
+    this.buf = buf;
+    this.view = new DataView(buf);
+    this.bytes = new Uint8Array(buf);
+  }
+
+  /** Posts the packed datagrams, transferring the packing buffer, and packs into a free one next. */
   send(): void {
-    this.scheduled = false;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.used === 0) return;
-    const buffer = this.buf.slice(0, this.used);
+    const buffer = this.buf;
     const msg: ToWorker = { type: 'packets', buffer, length: this.used, exporters: this.exporters };
-    this.inflight += this.used;
+    this.posted = (this.posted + this.used) | 0;
     this.used = 0;
     this.exporters = [];
     this.exporterIndex = new Map();
     this.worker.postMessage(msg, [buffer]);
+    this.use(this.free.pop() ?? new ArrayBuffer(PACK_BYTES));
   }
 
   request(
@@ -203,7 +234,7 @@ class WorkerShard implements Shard {
   }
 
   backlog(): number {
-    return this.inflight + this.used;
+    return ((this.posted - Atomics.load(this.decoded, 0)) | 0) + this.used;
   }
 
   async terminate(): Promise<void> {
