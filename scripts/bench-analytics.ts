@@ -3,6 +3,9 @@
 // inventories of 1k, 10k and 100k devices. Prints one line per inventory and, last, key=value figures.
 //
 //   pnpm bench:analytics                  # DATABASE_URL or the local PostgreSQL
+//
+// Node runs with --max-semi-space-size=64, as the analytics containers do (NODE_OPTIONS in
+// docker-compose.yml and deploy/k8s).
 //   BENCH_RECORDS=400000 BENCH_BATCH_RECORDS=50000 BENCH_PARTITIONS=8 BENCH_INVENTORIES=1000,10000 pnpm bench:analytics
 //
 // Records arrive as the collector publishes them (FlowBatch messages of one device's records, from
