@@ -360,9 +360,13 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     const r = rewinding.get(batch.partition);
     if (!r) return true;
     const first = BigInt(batch.messages[0]!.offset);
-    // Past the target: fetched before the seek, unless retention removed the target itself (then the
-    // earliest kept is where the partition starts again; it shows up as the same gap every time).
-    if (r.target >= 0n && first > r.target && ++r.skipped < 20) return false;
+    // Past the target: fetched before the seek took effect. Seek again (harmless if it is pending), so a
+    // skipped batch is read again whatever the cause; if retention removed the target itself, Kafka
+    // resumes at the earliest kept offset, the same gap every time, which is accepted after a few tries.
+    if (r.target >= 0n && first > r.target && ++r.skipped < 20) {
+      subscriber?.seek(batch.partition, r.target.toString());
+      return false;
+    }
     if (r.target >= 0n && first > r.target)
       logger.warn(
         { partition: batch.partition, from: r.target.toString(), to: first.toString() },
