@@ -56,6 +56,7 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_BOOTSTRAP_API_KEY', ['api', 'bootstrapApiKey'], String],
   ['WARDWATCH_API_RATE_LIMIT', ['api', 'rateLimitPerMinute'], num],
   ['WARDWATCH_API_BODY_LIMIT', ['api', 'bodyLimitBytes'], num],
+  ['WARDWATCH_AUDIT_RETENTION_DAYS', ['api', 'auditRetentionDays'], num],
   ['WARDWATCH_WEBHOOK_SECRET_KEY', ['webhooks', 'secretKey'], String],
   ['WARDWATCH_WEBHOOK_MAX_ATTEMPTS', ['webhooks', 'maxAttempts'], num],
   ['WARDWATCH_SIEM_HOST', ['siem', 'host'], String],

@@ -138,6 +138,8 @@ export const ConfigSchema = T.Object(
         bodyLimitBytes: T.Integer({ default: 1048576, minimum: 1024, maximum: 104857600 }),
         /** How long a verified API key is trusted without asking the database again, milliseconds. */
         keyCacheMs: T.Integer({ default: 5000, minimum: 0, maximum: 300000 }),
+        /** Days the audit log keeps an entry (0: forever). */
+        auditRetentionDays: T.Integer({ default: 0, minimum: 0 }),
       },
       { default: {} },
     ),

@@ -50,3 +50,16 @@ export async function auditSystem(db: pg.PoolClient | pg.Pool, actor: string, e:
     ],
   );
 }
+
+/**
+ * Deletes audit entries older than `days` (at most 10,000 per call; the service calls it every ten
+ * minutes when `api.auditRetentionDays` is set). Returns the number deleted.
+ */
+export async function pruneAudit(pool: pg.Pool, days: number): Promise<number> {
+  const { rowCount } = await pool.query(
+    `DELETE FROM audit_log WHERE id IN (
+       SELECT id FROM audit_log WHERE at < now() - make_interval(days => $1) ORDER BY at LIMIT 10000)`,
+    [days],
+  );
+  return rowCount ?? 0;
+}

@@ -7,6 +7,7 @@ import type { Transport } from '@wardwatch/transport';
 import type { FastifyInstance } from 'fastify';
 import { createApiKey, createKeyVerifier } from './api-keys.ts';
 import { buildApp } from './app.ts';
+import { pruneAudit } from './audit.ts';
 import { enforcePolicyViolations, pruneEvents, releaseExpired } from './enforcement.ts';
 import { createExporterRegistry } from './exporter-registry.ts';
 import { createPolicyMetrics } from './metrics.ts';
@@ -93,7 +94,11 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
     try {
       await releaseExpired(db.pool);
       metrics.enforced.inc(await enforcePolicyViolations(db.pool));
-      if (sweeps++ % 120 === 0) await pruneEvents(db.pool, 30);
+      if (sweeps++ % 120 === 0) {
+        await pruneEvents(db.pool, 30);
+        // Kept forever unless a retention is configured (regulations often ask for years).
+        if (config.api.auditRetentionDays > 0) await pruneAudit(db.pool, config.api.auditRetentionDays);
+      }
     } catch (err) {
       logger.warn({ err }, 'enforcement sweep failed');
     }
