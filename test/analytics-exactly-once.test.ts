@@ -284,4 +284,69 @@ describe('analytics exactly once across worker crashes (real Kafka, PostgreSQL, 
       await dropSchema(schema2);
     }
   });
+
+  test('a second worker joins mid-stream and the first leaves: commits spanning fetches stay exact', {
+    timeout: 300_000,
+  }, async (t) => {
+    // Its own topic (prefix), schema and group; published over about a minute while the workers run.
+    const schema3 = `${schema}_c`;
+    const prefix3 = `${schema3}.`;
+    const group3 = `${group}-c`;
+    const total = messages.length;
+    const start = logs.length;
+    const transport3 = createKafkaTransport({
+      brokers: TEST_KAFKA_BROKERS,
+      clientId: 'eo-test-c',
+      topicPrefix: prefix3,
+    });
+    const env = {
+      WARDWATCH_DB_SCHEMA: schema3,
+      WARDWATCH_TOPIC_PREFIX: prefix3,
+      WARDWATCH_ANALYTICS_GROUP: group3,
+      WARDWATCH_ANALYTICS_COMMIT_INTERVAL: '1s',
+    };
+    const workers: ChildProcess[] = [];
+    try {
+      await transport3.ensureTopic(Topics.flows, PARTITIONS);
+      const publisher = await transport3.createPublisher();
+      const publishing = (async () => {
+        for (let i = 0; i < messages.length; i += 60) {
+          await publisher.publish(Topics.flows, messages.slice(i, i + 60));
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      })();
+      workers.push(startWorker(env));
+      await waitFor(async () => ((await committed(schema3, group3)) >= total * 0.1 ? true : undefined), {
+        what: 'the first worker committing',
+        timeoutMs: 120_000,
+        intervalMs: 100,
+      });
+      workers.push(startWorker(env));
+      const assigned = () => logs.slice(start).join('').split('partitions assigned').length - 1;
+      await waitFor(async () => (assigned() >= 3 ? true : undefined), {
+        what: 'the rebalance after the second worker joined',
+        timeoutMs: 120_000,
+      });
+      const atJoin = await committed(schema3, group3);
+      t.diagnostic(`second worker joined after ${atJoin} of ${total} messages committed`);
+      assert.ok(atJoin < total, 'the second worker joined mid-stream');
+      // The first worker leaves gracefully: its partitions move to the second one.
+      const first = workers[0]!;
+      const exited = new Promise<void>((r) => first.once('exit', () => r()));
+      first.kill('SIGTERM');
+      await exited;
+      await publishing;
+      await publisher.close();
+      await waitFor(async () => ((await committed(schema3, group3)) === total ? true : undefined), {
+        what: 'every message committed by the remaining worker',
+        timeoutMs: 180_000,
+        intervalMs: 100,
+      });
+      await assertTotals(schema3);
+    } finally {
+      for (const w of workers) w.kill('SIGKILL');
+      await transport3.close();
+      await dropSchema(schema3);
+    }
+  });
 });
