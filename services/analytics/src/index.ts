@@ -45,6 +45,7 @@ import {
   loadOffsets,
   planBatch,
   runPlan,
+  type StoredOffset,
 } from './store.ts';
 import { createThreatIntel, type ThreatIntel, type ThreatIntelLoad } from './threat-intel.ts';
 
@@ -115,6 +116,12 @@ interface PartitionState {
   applied: bigint;
   /** Newest flow time seen, applied in memory. */
   watermark: number;
+}
+
+/** A partition's state as its stored offset says (nothing stored: nothing applied yet). */
+function stateFrom(stored: StoredOffset | undefined): PartitionState {
+  const next = stored ? stored.nextOffset : -1n;
+  return { next, planned: next, applied: next, watermark: stored ? stored.watermark : 0 };
 }
 
 /** Creates an analytics worker; it joins the consumer group on `start()`. Throws SignatureError on bad signatures. */
@@ -188,17 +195,9 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   async function partitionState(p: number): Promise<PartitionState> {
     let st = partitions.get(p);
     if (!st) {
-      st = { next: -1n, planned: -1n, applied: -1n, watermark: 0 };
-      if (exactlyOnce) {
-        const stored = (await loadOffsets(db.pool, settings.groupId, topic, [p])).get(p);
-        if (stored)
-          st = {
-            next: stored.nextOffset,
-            planned: stored.nextOffset,
-            applied: stored.nextOffset,
-            watermark: stored.watermark,
-          };
-      }
+      st = stateFrom(
+        exactlyOnce ? (await loadOffsets(db.pool, settings.groupId, topic, [p])).get(p) : undefined,
+      );
       partitions.set(p, st);
     }
     return st;
@@ -251,16 +250,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       const seek = new Map<number, string>();
       for (const p of assigned) {
         const s = stored.get(p);
-        partitions.set(
-          p,
-          s
-            ? { next: s.nextOffset, planned: s.nextOffset, applied: s.nextOffset, watermark: s.watermark }
-            : { next: -1n, planned: -1n, applied: -1n, watermark: 0 },
-        );
-        // The database is the truth about what was applied: nothing stored, read from the earliest kept
-        // (the group's own Kafka offsets run ahead of the database while a commit spans fetches).
-        seek.set(p, s ? s.nextOffset.toString() : '-2');
-        rewinding.set(p, { target: s ? s.nextOffset : -1n, skipped: 0 });
+        partitions.set(p, stateFrom(s));
+        seek.set(p, rewindTo(p, s));
       }
       // Every model of the new partitions, so that silence is noticed for devices that never send again.
       if (assigned.length > 0) {
@@ -339,16 +330,22 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     g?.reject(err);
   }
 
+  /**
+   * Where partition `p` is read again from, as a seek offset: its stored offset, or the earliest kept when
+   * none is stored (the database is the truth about what was applied; the group's own Kafka offsets run
+   * ahead of it while a commit spans fetches). Batches from before the seek are skipped until then.
+   */
+  function rewindTo(p: number, stored: StoredOffset | undefined): string {
+    const target = stored ? stored.nextOffset : -1n;
+    rewinding.set(p, { target, skipped: 0 });
+    return target >= 0n ? target.toString() : '-2';
+  }
+
   /** Seeks every owned partition back to its stored offset (the earliest kept when none is stored). */
   async function rewind(): Promise<void> {
     if (!needRewind) return;
     const stored = await loadOffsets(db.pool, settings.groupId, topic, owned);
-    for (const p of owned) {
-      const s = stored.get(p);
-      const target = s ? s.nextOffset : -1n;
-      subscriber?.seek(p, target >= 0n ? target.toString() : '-2');
-      rewinding.set(p, { target, skipped: 0 });
-    }
+    for (const p of owned) subscriber?.seek(p, rewindTo(p, stored.get(p)));
     needRewind = false;
     metrics.rewinds.inc();
     logger.warn({ partitions: owned }, 'uncommitted work dropped; reading again from the stored offsets');
@@ -363,11 +360,12 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     // Past the target: fetched before the seek took effect. Seek again (harmless if it is pending), so a
     // skipped batch is read again whatever the cause; if retention removed the target itself, Kafka
     // resumes at the earliest kept offset, the same gap every time, which is accepted after a few tries.
-    if (r.target >= 0n && first > r.target && ++r.skipped < 20) {
+    const gap = r.target >= 0n && first > r.target;
+    if (gap && ++r.skipped < 20) {
       subscriber?.seek(batch.partition, r.target.toString());
       return false;
     }
-    if (r.target >= 0n && first > r.target)
+    if (gap)
       logger.warn(
         { partition: batch.partition, from: r.target.toString(), to: first.toString() },
         'offsets no longer kept by Kafka; resuming from the earliest kept',
@@ -546,7 +544,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       (err) => {
         // The cache holds changes that are not in the database: drop it, and read the batches again (a
         // batch whose handler is still waiting is redelivered; batches handed back already are sought).
-        if (plan.epoch === epoch) abandon(err);
+        if (g.epoch === epoch) abandon(err);
         const fenced = err instanceof FencedError;
         metrics.failures.inc({ reason: fenced ? 'fenced' : 'write' });
         if (fenced) logger.warn({ partition: err.partition }, err.message);
@@ -562,7 +560,6 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
 
   /** A group's writes, planned: statements, offsets and what to count once they are committed. */
   interface GroupPlan {
-    epoch: number;
     group: Group;
     batch: BatchPlan;
     /** Partition -> [stored next offset expected, new next offset, watermark]. */
@@ -631,7 +628,6 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       if (st) st.planned = next;
     }
     return {
-      epoch,
       group: g,
       batch,
       offsets,
@@ -670,7 +666,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       },
       'batches committed',
     );
-    if (plan.epoch === epoch) {
+    if (g.epoch === epoch) {
       for (const [p, , next] of plan.offsets) {
         const st = partitions.get(p);
         if (st) st.next = next;
