@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { startWardwatch, type Wardwatch } from '@wardwatch/cli';
 import { loadConfig } from '@wardwatch/config';
 import { createLogger } from '@wardwatch/telemetry';
-import { dropSchema, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, uniqueName } from '@wardwatch/testkit';
+import { dropSchema, isolatedStack, uniqueName } from '@wardwatch/testkit';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -26,16 +26,11 @@ before(async () => {
   const config = loadConfig({
     env: {},
     overrides: {
+      ...isolatedStack(schema, 'ops-test-key-0123456789abcdef'),
       mode: 'cluster',
-      'database.url': TEST_DATABASE_URL,
-      'database.schema': schema,
-      'kafka.brokers': TEST_KAFKA_BROKERS,
-      'kafka.topicPrefix': `${schema}.`,
       'kafka.flowPartitions': 2,
-      'analytics.groupId': `${schema}-analytics`,
       'analytics.httpHost': '127.0.0.1',
       'analytics.httpPort': port,
-      logLevel: 'warn',
     },
   });
   ww = await startWardwatch(config, createLogger({ level: 'warn' }), ['analytics']);
