@@ -26,7 +26,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createDecoderState, decodePacket } from '../packages/flow-decoder/src/index.ts';
-import { ensureTool, runSoftflowd, writePcap } from '../packages/testkit/src/index.ts';
+import { ensureTool, runSoftflowd, startCommandArgs, writePcap } from '../packages/testkit/src/index.ts';
 
 // The root package has no dependencies of its own: kafkajs (for nfacctd's topic and the clean-up) is
 // taken from where the transport package resolves it.
@@ -197,25 +197,13 @@ interface Runner {
 
 /**
  * The collector's V8 flags as docker-compose.yml and deploy/k8s run it (`NODE_OPTIONS`): a small young
- * generation keeps its peak RSS down when flooded (the analytics worker, by contrast, wants the default).
+ * generation keeps its peak RSS down when flooded (the analytics worker, by contrast, runs with a larger one).
  */
 const COLLECTOR_NODE_OPTIONS = '--max-semi-space-size=8';
 
-/**
- * Node's arguments of `pnpm start` (package.json: `node [flags] scripts/wardwatch.mjs start`), so the
- * collector runs here exactly as it is started: the prebuilt bundle under plain Node, the same V8 flags.
- */
-function startCommand(): string[] {
-  const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const [node, ...args] = pkg.scripts.start.trim().split(/\s+/);
-  if (node !== 'node' || !args.includes('start'))
-    throw new Error(`unexpected start script: ${pkg.scripts.start}`);
-  return args.map((a) => (a.endsWith('.mjs') || a.endsWith('.ts') ? join(repo, a) : a));
-}
-
 /** Builds the bundle `pnpm start` runs when a source changed, so no build lands in a measured process. */
 function prebuild(): void {
-  const args = startCommand();
+  const args = startCommandArgs(repo);
   execFileSync(process.execPath, [...args.slice(0, args.indexOf('start')), 'help'], {
     cwd: repo,
     stdio: 'ignore',
@@ -244,16 +232,20 @@ async function startWardwatch(port: number): Promise<Runner> {
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [...startCommand(), '--service', 'collector', '--config', cfg], {
-    cwd: repo,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      KAFKAJS_NO_PARTITIONER_WARNING: '1',
-      NODE_OPTIONS: COLLECTOR_NODE_OPTIONS,
+  const child = spawn(
+    process.execPath,
+    [...startCommandArgs(repo), '--service', 'collector', '--config', cfg],
+    {
+      cwd: repo,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        KAFKAJS_NO_PARTITIONER_WARNING: '1',
+        NODE_OPTIONS: COLLECTOR_NODE_OPTIONS,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  );
   const base = `http://127.0.0.1:${httpPort}`;
   const metric = async (name: string) => {
     const text = await (await fetch(`${base}/metrics`)).text();

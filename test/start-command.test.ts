@@ -4,23 +4,15 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runSoftflowd, waitFor, writePcap } from '@wardwatch/testkit';
+import { runSoftflowd, startCommandArgs, waitFor, writePcap } from '@wardwatch/testkit';
 import { smallClinic } from './support/small-clinic.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const API_KEY = 'start-command-key-0123456789abcdef';
-
-/** `node <args>` of package.json's `start` script, paths made absolute. */
-function startArgs(): string[] {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const [node, ...args] = pkg.scripts.start.trim().split(/\s+/);
-  assert.equal(node, 'node', 'the start script runs node');
-  return args.map((a) => (a.endsWith('.mjs') || a.endsWith('.ts') ? join(ROOT, a) : a));
-}
 
 describe('the start command (pnpm start: the bundle, embedded mode)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ww-start-'));
@@ -52,7 +44,7 @@ describe('the start command (pnpm start: the bundle, embedded mode)', () => {
         '',
       ].join('\n'),
     );
-    child = spawn(process.execPath, startArgs(), {
+    child = spawn(process.execPath, startCommandArgs(ROOT), {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, WARDWATCH_CONFIG: config },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,5 +2,6 @@
 export { dropSchema, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, uniqueName } from './db.ts';
 export { buildPcap, ipLength, type SyntheticPacket, writePcap } from './pcap.ts';
 export { isolatedStack } from './stack.ts';
+export { startCommandArgs } from './start.ts';
 export { ensureTool, hasTool, runSoftflowd, type SoftflowdOptions } from './tools.ts';
 export { waitFor } from './wait.ts';
