@@ -9,7 +9,11 @@
 // `import.meta.dirname` in the workspace sources keep naming the source file, so files read relative to
 // them (migrations, signatures) are found. The collector's decode worker is bundled on its own into one
 // CommonJS script (as `services/collector/src/pool.ts` does at start when run from sources), with the
-// transport package reduced to its partition function.
+// transport package reduced to its partition function. The telemetry preload
+// (packages/telemetry/src/register.ts) is bundled beside the CLI as `cli/register.mjs`.
+//
+//   node scripts/wardwatch.mjs --build   builds the bundle (when stale) and exits: the container image runs
+//                                        node --import <cache>/cli/register.mjs <cache>/cli/main.mjs
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -82,7 +86,10 @@ async function build() {
     },
   };
   const cli = await esbuild.build({
-    entryPoints: { main: join(repo, 'cli/src/main.ts') },
+    entryPoints: {
+      main: join(repo, 'cli/src/main.ts'),
+      register: join(repo, 'packages/telemetry/src/register.ts'),
+    },
     absWorkingDir: repo,
     bundle: true,
     splitting: true,
@@ -132,4 +139,5 @@ async function build() {
 }
 
 if (!fresh()) await build();
-await import(pathToFileURL(entry).href);
+if (process.argv[2] === '--build') console.log(`wardwatch bundle ready in ${cache}`);
+else await import(pathToFileURL(entry).href);

@@ -272,10 +272,23 @@ describe('deploy/docker/Dockerfile', () => {
     for (const m of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const src of m[1]!.split(/\s+/)) assert.ok(existsSync(join(ROOT, src)), `COPY ${src}`);
     }
-    const entry = /^ENTRYPOINT (\[.*\])$/m.exec(text)!;
-    for (const arg of JSON.parse(entry[1]!) as string[]) {
-      if (arg.endsWith('.ts')) assert.ok(existsSync(join(ROOT, arg)), `ENTRYPOINT ${arg}`);
-    }
+  });
+
+  test('the entry point runs the bundle the build stage makes, under plain Node', () => {
+    assert.match(stages.get('build')!, /node scripts\/wardwatch\.mjs --build$/m, 'the build stage bundles');
+    // What that RUN line does, here (a no-op when the bundle is fresh); then the image's entry point with
+    // its default command, without any TypeScript loader.
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'wardwatch.mjs'), '--build'], { cwd: ROOT });
+    const [node, ...args] = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(text)![1]!) as string[];
+    assert.equal(node, 'node');
+    assert.ok(!args.includes('tsx'), 'no tsx at run time');
+    for (const arg of args.filter((a) => a.endsWith('.mjs'))) assert.ok(existsSync(join(ROOT, arg)), arg);
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(stages.get('runtime')!)![1]!) as string[];
+    const out = execFileSync(process.execPath, [...args, ...cmd], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, WARDWATCH_MODE: 'cluster', DATABASE_URL: 'postgres://db/wardwatch' },
+    });
+    assert.equal((JSON.parse(out.toString()) as { ok: boolean }).ok, true);
   });
 });
 

@@ -503,9 +503,11 @@ export type Statement = { text: string; expect?: number } & (
 /**
  * Rows per statement when a plan runs: each chunk's array literals are built just before it is sent
  * and are garbage right after, instead of a commit's whole column texts (hundreds of MB at 100k
- * devices) living through the write in the old generation.
+ * devices) living through the write in the old generation. Large enough that PostgreSQL's hash join
+ * reads the profile and rollup tables once per 131072 changed rows, not once per few thousand: at 100k
+ * devices, 16384-row chunks cost 22 µs per updated profile row, 131072-row chunks 12 µs.
  */
-const CHUNK_ROWS = 16384;
+const CHUNK_ROWS = 131_072;
 
 /** A batch's writes as statements, built from the models at one moment (see {@link planBatch}). */
 export interface BatchPlan {
