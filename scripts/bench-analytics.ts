@@ -8,8 +8,9 @@
 // docker-compose.yml and deploy/k8s).
 //   BENCH_RECORDS=400000 BENCH_BATCH_RECORDS=50000 BENCH_PARTITIONS=8 BENCH_INVENTORIES=1000,10000 pnpm bench:analytics
 //
-// Records arrive as the collector publishes them (FlowBatch messages of one device's records, from
-// flushes of 500 records, keyed by device over BENCH_PARTITIONS partitions, default 8) in fetches of
+// Records arrive as the collector publishes them (services/collector/src/shard.ts): per partition (the
+// device's, over BENCH_PARTITIONS partitions, default 8), FlowBatch messages of 500 records naming each
+// record's device, keyed by the batch's first device) in fetches of
 // BENCH_BATCH_RECORDS records across the partitions, handed to the worker concurrently as kafkajs does
 // (partitionsConsumedConcurrently), so they commit together. Each inventory runs twice over the same flow
 // time span shifted forward: the first pass creates the inventory (reported as `create`), the second is
@@ -19,7 +20,12 @@ import { loadConfig } from '../packages/config/src/index.ts';
 import { createFlowRecord, encodeFlowBatch, type FlowRecord } from '../packages/flow-schema/src/index.ts';
 import { migrate, openDatabase } from '../packages/storage/src/index.ts';
 import { createLogger, createMetricsRegistry } from '../packages/telemetry/src/index.ts';
-import type { ConsumedBatch, ConsumedMessage, Transport } from '../packages/transport/src/index.ts';
+import {
+  type ConsumedBatch,
+  type ConsumedMessage,
+  partitionFor,
+  type Transport,
+} from '../packages/transport/src/index.ts';
 import { createAnalytics } from '../services/analytics/src/index.ts';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -31,23 +37,14 @@ const recordsFor = (devices: number) => Number(process.env.BENCH_RECORDS ?? Math
 // about half of kafkajs's default 1 MiB per partition when the worker has a backlog.
 const batchRecords = Number(process.env.BENCH_BATCH_RECORDS ?? 200_000);
 const partitionCount = Number(process.env.BENCH_PARTITIONS ?? 8);
-const FLUSH_RECORDS = 500;
-
-/** FNV-1a: which partition a device's messages go to (the collector keys messages by device). */
-function partitionOf(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % partitionCount;
-}
+// Records per FlowBatch message: the collector's default `collector.batchRecords`.
+const MESSAGE_RECORDS = 500;
 
 /** Splits a fetch into one batch per partition, with per-partition offsets (what kafkajs hands over). */
 function byPartition(b: ConsumedBatch, next: number[]): ConsumedBatch[] {
   const parts: ConsumedMessage[][] = Array.from({ length: partitionCount }, () => []);
   for (const m of b.messages) {
-    const p = partitionOf(m.key);
+    const p = partitionFor(m.key, partitionCount);
     parts[p]!.push({ ...m, offset: String(next[p]!++) });
   }
   return parts.flatMap((messages, partition) =>
@@ -73,7 +70,9 @@ const SERVICES = [443, 445, 53, 104, 2575, 3613, 2000, 9100];
 /**
  * Consumed batches for one pass, built one at a time (a worker holds one batch, not the topic): every
  * device has three (server, port) habits; records are spread uniformly over the inventory and over
- * `spanMs` of flow time from `t0`; offsets continue from `firstOffset`.
+ * `spanMs` of flow time from `t0`. As the collector does, each record goes to its device's partition and
+ * a partition's records leave as one FlowBatch message every MESSAGE_RECORDS; offsets continue from
+ * `firstOffset` (per partition in `byPartition`).
  */
 function* batchesOf(
   devices: number,
@@ -88,24 +87,25 @@ function* batchesOf(
   let messages: ConsumedMessage[] = [];
   let inBatch = 0;
   let offset = firstOffset;
-  let flush = new Map<string, FlowRecord[]>();
-  let inFlush = 0;
-  const emitFlush = () => {
-    for (const [device, rs] of flush) {
-      messages.push({
-        key: device,
-        value: encodeFlowBatch(rs, new Array(rs.length).fill(device)),
-        headers: {},
-        offset: String(offset++),
-      });
-    }
-    flush = new Map();
-    inFlush = 0;
-    if (inBatch >= batchRecords) {
-      ready.push({ topic: 'flows-v1', partition: 0, messages });
-      messages = [];
-      inBatch = 0;
-    }
+  const parts = Array.from({ length: partitionCount }, () => ({
+    records: [] as FlowRecord[],
+    devices: [] as string[],
+  }));
+  const emit = (p: number) => {
+    const part = parts[p]!;
+    if (part.records.length === 0) return;
+    messages.push({
+      key: part.devices[0]!,
+      value: encodeFlowBatch(part.records, part.devices),
+      headers: {},
+      offset: String(offset++),
+    });
+    parts[p] = { records: [], devices: [] };
+  };
+  const endFetch = () => {
+    if (messages.length > 0) ready.push({ topic: 'flows-v1', partition: 0, messages });
+    messages = [];
+    inBatch = 0;
   };
   for (let k = 0; k < records; k++) {
     const d = Math.floor(r() * devices);
@@ -126,19 +126,16 @@ function* batchesOf(
     f.startMs = t0 + Math.floor((k / records) * spanMs);
     f.endMs = f.startMs + Math.floor(r() * 20_000);
     f.receivedMs = f.endMs;
-    let list = flush.get(ip);
-    if (!list) {
-      list = [];
-      flush.set(ip, list);
-    }
-    list.push(f);
-    inFlush++;
-    inBatch++;
-    if (inFlush >= FLUSH_RECORDS) emitFlush();
+    const p = partitionFor(ip, partitionCount);
+    const part = parts[p]!;
+    part.records.push(f);
+    part.devices.push(ip);
+    if (part.records.length >= MESSAGE_RECORDS) emit(p);
+    if (++inBatch >= batchRecords) endFetch();
     while (ready.length > 0) yield ready.shift()!;
   }
-  emitFlush();
-  if (messages.length > 0) ready.push({ topic: 'flows-v1', partition: 0, messages });
+  for (let p = 0; p < partitionCount; p++) emit(p);
+  endFetch();
   yield* ready;
 }
 
