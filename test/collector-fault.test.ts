@@ -1,11 +1,12 @@
 // Fault test: the Kafka broker stops for 30 s while a steady NetFlow v9 stream flows. The collector keeps
 // reading, buffers up to its bound, drops beyond it with a counter, and recovers by itself when the broker
-// returns; afterwards `records received = records in Kafka + records counted as dropped`, exactly.
+// returns; afterwards `records received = records in Kafka + records counted as dropped`, exactly. With a
+// disk spool configured, the same outage drops nothing.
 // Uses its own broker on another port (never the shared one), started with deploy/kafka-local/kafka.sh.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -74,9 +75,11 @@ after(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-test('a 30 s broker outage: the collector recovers by itself and received = in Kafka + dropped', {
-  timeout: 300_000,
-}, async () => {
+/**
+ * Runs a steady v9 stream through a collector, stops the broker for `outageMs` mid-stream, starts it
+ * again, and returns the collector's accounting and what Kafka really holds.
+ */
+async function outage(outageMs: number, extra: Record<string, unknown>) {
   const prefix = `${uniqueName('fault')}.`;
   const brokers = [`127.0.0.1:${port}`];
   const config = loadConfig({
@@ -97,6 +100,7 @@ test('a 30 s broker outage: the collector recovers by itself and received = in K
       'collector.retryInitialMs': 100,
       'collector.retryMaxMs': 1000,
       logLevel: 'error',
+      ...extra,
     },
   });
   transport = createKafkaTransport({ brokers, clientId: 'fault-test', topicPrefix: prefix });
@@ -115,6 +119,7 @@ test('a 30 s broker outage: the collector recovers by itself and received = in K
   let sent = 0;
   let sending = true;
   let recoveryMs = -1;
+  let during = collector.counts();
   const sender = (async () => {
     const t0 = Date.now();
     for (let ticks = 0; sending && Date.now() - t0 < 180_000; ticks++) {
@@ -145,10 +150,9 @@ test('a 30 s broker outage: the collector recovers by itself and received = in K
 
     await broker('stop');
     const down = collector.counts();
-    await new Promise((r) => setTimeout(r, OUTAGE_MS));
-    const during = collector.counts();
+    await new Promise((r) => setTimeout(r, outageMs));
+    during = collector.counts();
     assert.ok(during.decoded > down.decoded + 1000, 'kept reading and decoding while Kafka was down');
-    assert.ok((during.dropped.buffer_full ?? 0) > 0, 'the bound was reached and drops were counted');
     assert.ok(
       during.published - down.published < during.decoded - down.decoded,
       'Kafka took less than was decoded',
@@ -200,8 +204,35 @@ test('a 30 s broker outage: the collector recovers by itself and received = in K
   }
   const dropped = Object.values(c.dropped).reduce((a, b) => a + b, 0);
   console.log(
-    `# fault test: sent=${sent} received=${c.decoded} in_kafka=${inKafka} dropped=${JSON.stringify(c.dropped)} recovery_ms=${recoveryMs}`,
+    `# fault test: sent=${sent} received=${c.decoded} in_kafka=${inKafka} dropped=${JSON.stringify(c.dropped)} spooled=${c.spooled} recovery_ms=${recoveryMs}`,
   );
   assert.equal(inKafka, c.published, 'Kafka holds exactly what was acknowledged (no duplicates)');
   assert.equal(c.decoded, inKafka + dropped, 'received = in Kafka + dropped');
+  await collector.stop();
+  return { during, counts: c };
+}
+
+test('a 30 s broker outage: the collector recovers by itself and received = in Kafka + dropped', {
+  timeout: 300_000,
+}, async () => {
+  const { during } = await outage(OUTAGE_MS, {});
+  assert.ok((during.dropped.buffer_full ?? 0) > 0, 'the bound was reached and drops were counted');
+});
+
+test('with a disk spool the same outage loses nothing: what passes the memory bound waits on disk', {
+  timeout: 300_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-spool-'));
+  try {
+    const { during, counts } = await outage(15_000, {
+      'collector.spoolDir': dir,
+      'collector.spoolBytes': 256 << 20,
+    });
+    assert.ok(during.spooled > 0, 'past the memory bound, records went to the spool');
+    assert.deepEqual(counts.dropped, {}, 'nothing dropped');
+    assert.equal(counts.decoded, counts.published, 'every record received is in Kafka');
+    assert.deepEqual(readdirSync(dir), [], 'the spool emptied once Kafka took it all');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

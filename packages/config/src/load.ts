@@ -41,6 +41,8 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_DECODE_WORKERS', ['collector', 'decodeWorkers'], num],
   ['WARDWATCH_EXPORTER_ALLOWLIST', ['collector', 'exporterAllowlist'], list],
   ['WARDWATCH_COLLECTOR_BUFFER_BYTES', ['collector', 'bufferBytes'], num],
+  ['WARDWATCH_COLLECTOR_SPOOL_DIR', ['collector', 'spoolDir'], String],
+  ['WARDWATCH_COLLECTOR_SPOOL_BYTES', ['collector', 'spoolBytes'], num],
   ['WARDWATCH_KAFKA_COMPRESSION', ['kafka', 'compression'], String],
   ['WARDWATCH_ANALYTICS_GROUP', ['analytics', 'groupId'], String],
   ['WARDWATCH_ANALYTICS_HTTP_HOST', ['analytics', 'httpHost'], String],

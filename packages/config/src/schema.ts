@@ -74,6 +74,10 @@ export const ConfigSchema = T.Object(
         exporterAllowlist: T.Array(T.String({ minLength: 2 }), { default: [] }),
         /** Bound of the buffer between decoding and Kafka, bytes of encoded messages; past it records are dropped and counted. */
         bufferBytes: T.Integer({ default: 33554432, minimum: 1048576 }),
+        /** Directory of the disk spool behind the buffer (one collector per directory); empty: no spool. */
+        spoolDir: T.String({ default: '' }),
+        /** Bound of the disk spool, bytes; past it records are dropped and counted. */
+        spoolBytes: T.Integer({ default: 1073741824, minimum: 1048576 }),
         /** Bound of datagrams waiting for a decode worker, bytes per worker; past it datagrams are dropped and counted. */
         decodeBacklogBytes: T.Integer({ default: 8388608, minimum: 1048576 }),
         /** Backoff of publish retries while Kafka is unavailable, milliseconds. */

@@ -1,3 +1,4 @@
+import type { Spool } from './spool.ts';
 import type { Publisher, TransportMessage } from './types.ts';
 
 /** Why messages were dropped instead of published. */
@@ -10,15 +11,31 @@ export type OfferResult = 'queued' | 'dropped';
 export interface BufferedPublisherOptions {
   /** The sink it wraps. */
   publisher: Publisher;
-  /** Bound on queued message bytes (keys + values); past it, offers are dropped. */
+  /** Bound on queued message bytes (keys + values); past it, offers go to the spool, or are dropped. */
   maxBytes: number;
+  /**
+   * Where offers wait when memory is full (and, at close, what could not be published): once anything
+   * waits there, later offers follow it, so the order is kept. Read back as the sink takes messages.
+   */
+  spool?: Spool;
   /** Largest group of messages handed to the sink in one call, bytes (default 1 MiB). */
   maxBatchBytes?: number;
   /** First retry delay after a failed publish, ms; doubles per attempt up to `maxBackoffMs`. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
-  /** A group was accepted by the sink; `weight` is the sum of the offers' weights (e.g. records). */
-  onPublished?: (topic: string, messages: number, weight: number, latencyMs: number) => void;
+  /**
+   * A group was accepted by the sink; `weight` is the sum of the offers' weights (e.g. records), of which
+   * `inherited` came from a spool an earlier process wrote.
+   */
+  onPublished?: (
+    topic: string,
+    messages: number,
+    weight: number,
+    latencyMs: number,
+    inherited: number,
+  ) => void;
+  /** An offer went to the spool (or, at close, a queued group did). */
+  onSpooled?: (topic: string, messages: number, weight: number) => void;
   /** An offer (or, at shutdown, a queued group) was dropped. */
   onDropped?: (topic: string, messages: number, weight: number, reason: DropReason) => void;
   /** A publish failed and will be retried after `delayMs`. */
@@ -32,15 +49,17 @@ export interface BufferedPublisherOptions {
 export interface BufferedPublisher {
   /** Queues messages whose combined weight is `weight`, or drops them when the bound is reached. */
   offer(topic: string, messages: TransportMessage[], weight: number): OfferResult;
-  /** Bytes queued now (including the group being published). */
+  /** Bytes queued in memory now (including the group being published). */
   queuedBytes(): number;
+  /** Bytes in the spool (0 without one). */
+  spooledBytes(): number;
   /** Fill of the bound, 0..1. */
   fill(): number;
   /** True while the sink is failing (between a failed publish and the next success). */
   failing(): boolean;
   /** Resolves true once everything queued before the call is published, false after `timeoutMs`. */
   drain(timeoutMs: number): Promise<boolean>;
-  /** Drains for at most `timeoutMs`, drops what is left (reported as `shutdown`) and stops. */
+  /** Drains for at most `timeoutMs`, spools (or drops, reported as `shutdown`) what is left and stops. */
   close(timeoutMs: number): Promise<void>;
 }
 
@@ -49,6 +68,10 @@ interface Entry {
   messages: TransportMessage[];
   weight: number;
   bytes: number;
+  /** Read back from the spool: released there once published. */
+  token?: number;
+  /** Read back from a spool an earlier process wrote. */
+  inherited?: boolean;
 }
 
 function sizeOf(messages: readonly TransportMessage[]): number {
@@ -67,10 +90,12 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
   const maxBatch = opts.maxBatchBytes ?? 1 << 20;
   const initial = opts.initialBackoffMs ?? 100;
   const maxBackoff = opts.maxBackoffMs ?? 5_000;
+  const spool = opts.spool;
   const queue: Entry[] = [];
   let head = 0;
   let bytes = 0;
   let running = false;
+  let pumping: Promise<void> = Promise.resolve();
   let closed = false;
   let isFailing = false;
   let wake: (() => void) | undefined;
@@ -93,7 +118,8 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
   async function pump(): Promise<void> {
     running = true;
     try {
-      while (head < queue.length && !closed) {
+      while (!closed) {
+        if (head >= queue.length && !load()) break;
         // Group consecutive entries of one topic.
         const first = queue[head]!;
         let end = head + 1;
@@ -109,22 +135,29 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
         const group = queue.slice(head, end);
         const messages = group.length === 1 ? first.messages : group.flatMap((e) => e.messages);
         const weight = group.reduce((s, e) => s + e.weight, 0);
+        // A publish in flight when close() is called still counts if it succeeds.
+        let published = false;
         for (let attempt = 1; !closed; attempt++) {
           const t0 = performance.now();
           try {
             await opts.publisher.publish(first.topic, messages);
+            published = true;
             isFailing = false;
-            opts.onPublished?.(first.topic, messages.length, weight, performance.now() - t0);
+            let inherited = 0;
+            for (const e of group) if (e.inherited) inherited += e.weight;
+            opts.onPublished?.(first.topic, messages.length, weight, performance.now() - t0, inherited);
             break;
           } catch (err) {
             isFailing = true;
             const base = Math.min(maxBackoff, initial * 2 ** Math.min(attempt - 1, 20));
             const delay = Math.round(base / 2 + Math.random() * (base / 2));
+            if (closed) break;
             opts.onRetry?.(err, attempt, delay);
             await sleep(delay);
           }
         }
-        if (closed) break;
+        if (!published) break;
+        for (const e of group) if (e.token !== undefined) spool!.release(e.token);
         head = end;
         bytes -= groupBytes;
         // Compact the consumed prefix now and then instead of shifting per entry.
@@ -145,20 +178,53 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
     }
   }
 
+  /** Moves the oldest spooled entries into memory (up to its free room); false when none wait. */
+  function load(): boolean {
+    if (!spool?.pending()) return false;
+    for (const e of spool.read(Math.max(maxBatch, opts.maxBytes - bytes))) {
+      const size = sizeOf(e.messages);
+      queue.push({
+        topic: e.topic,
+        messages: e.messages,
+        weight: e.weight,
+        bytes: size,
+        token: e.token,
+        inherited: e.inherited,
+      });
+      bytes += size;
+    }
+    return head < queue.length;
+  }
+
+  /** Starts the publishing loop unless it runs. */
+  function kick(): void {
+    if (!running) pumping = pump();
+  }
+
+  if (spool?.pending()) kick();
+
   return {
     offer(topic, messages, weight) {
       if (messages.length === 0) return 'queued';
       const size = sizeOf(messages);
-      if (closed || bytes + size > opts.maxBytes) {
+      if (!closed && spool && (bytes + size > opts.maxBytes || spool.pending())) {
+        if (spool.append({ topic, messages, weight })) {
+          opts.onSpooled?.(topic, messages.length, weight);
+          kick();
+          return 'queued';
+        }
+      }
+      if (closed || bytes + size > opts.maxBytes || spool?.pending()) {
         opts.onDropped?.(topic, messages.length, weight, closed ? 'shutdown' : 'buffer_full');
         return 'dropped';
       }
       queue.push({ topic, messages, weight, bytes: size });
       bytes += size;
-      if (!running) void pump();
+      kick();
       return 'queued';
     },
     queuedBytes: () => bytes,
+    spooledBytes: () => spool?.bytes() ?? 0,
     fill: () => bytes / opts.maxBytes,
     failing: () => isFailing,
     async drain(timeoutMs) {
@@ -181,13 +247,26 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
       await this.drain(timeoutMs);
       closed = true;
       wake?.();
+      // Let a publish in flight settle (bounded): what it delivered is not spooled again.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        pumping,
+        new Promise<void>((r) => {
+          timer = setTimeout(r, Math.max(timeoutMs, 1_000));
+        }),
+      ]);
+      clearTimeout(timer);
       for (let i = head; i < queue.length; i++) {
         const e = queue[i]!;
-        opts.onDropped?.(e.topic, e.messages.length, e.weight, 'shutdown');
+        // Read back from the spool: still there, read again by the next process.
+        if (e.token !== undefined) continue;
+        if (spool?.append(e)) opts.onSpooled?.(e.topic, e.messages.length, e.weight);
+        else opts.onDropped?.(e.topic, e.messages.length, e.weight, 'shutdown');
       }
       queue.length = 0;
       head = 0;
       bytes = 0;
+      spool?.close();
     },
   };
 }

@@ -9,6 +9,13 @@ export {
 export { createKafkaTransport, type KafkaTransportOptions } from './kafka.ts';
 export { createMemoryTransport, MemoryBus } from './memory.ts';
 export { fnv1a, partitionFor } from './partition.ts';
+export {
+  createFileSpool,
+  type FileSpoolOptions,
+  type Spool,
+  type SpoolEntry,
+  type SpooledEntry,
+} from './spool.ts';
 export type {
   BatchHandler,
   Compression,

@@ -15,6 +15,7 @@ import {
 import {
   type BufferedPublisher,
   createBufferedPublisher,
+  createFileSpool,
   type Publisher,
   type Transport,
   type TransportMessage,
@@ -45,8 +46,12 @@ export interface CollectorCounts {
   routed: number;
   published: number;
   dropped: Record<string, number>;
-  /** Routed copies neither published nor dropped yet. */
+  /** Routed copies neither published nor dropped yet (in memory or in the disk spool). */
   pending: number;
+  /** Copies written to the disk spool (they stay pending until published). */
+  spooled: number;
+  /** Copies an earlier process left in the disk spool, published by this one (not in `routed`). */
+  inherited: number;
 }
 
 /** A running collector. */
@@ -88,6 +93,8 @@ export function createCollector(deps: CollectorDeps): Collector {
     published: 0,
     dropped: {},
     pending: 0,
+    spooled: 0,
+    inherited: 0,
   };
   const warnRetry = createRateLimitedLog((f, m) => logger.warn(f, m));
   const warnDrop = createRateLimitedLog((f, m) => logger.warn(f, m));
@@ -135,6 +142,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     if (out.exporters.length > 0) control?.offer(Topics.exporters, out.exporters, 0);
     metrics.bufferBytes.set(flows?.queuedBytes() ?? 0);
     metrics.bufferFill.set(flows?.fill() ?? 0);
+    metrics.spoolBytes.set(flows?.spooledBytes() ?? 0);
   }
 
   const events: ReceiverEvents = {
@@ -207,9 +215,17 @@ export function createCollector(deps: CollectorDeps): Collector {
     flows = createBufferedPublisher({
       ...common,
       maxBytes: c.bufferBytes,
-      onPublished: (topic, _n, weight, ms) => {
-        counts.published += weight;
+      // Opened here, once the configuration is known to be valid: it reads what an earlier run left.
+      ...(c.spoolDir !== '' ? { spool: createFileSpool({ dir: c.spoolDir, maxBytes: c.spoolBytes }) } : {}),
+      onSpooled: (_topic, _n, weight) => {
+        counts.spooled += weight;
+        metrics.recordsSpooled.inc(weight);
+      },
+      onPublished: (topic, _n, weight, ms, inherited) => {
+        counts.published += weight - inherited;
+        counts.inherited += inherited;
         metrics.recordsPublished.inc(weight);
+        metrics.spoolBytes.set(flows?.spooledBytes() ?? 0);
         metrics.otelPublished.add(weight);
         metrics.publishSeconds.observe({ topic }, ms / 1000);
       },

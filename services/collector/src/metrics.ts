@@ -109,6 +109,16 @@ export function createCollectorMetrics(registry: Registry) {
       help: 'Exporters known to the decoders',
       registers: r,
     }),
+    spoolBytes: new Gauge({
+      name: 'wardwatch_collector_spool_bytes',
+      help: 'Bytes in the disk spool behind the buffer (collector.spoolDir)',
+      registers: r,
+    }),
+    recordsSpooled: new Counter({
+      name: 'wardwatch_collector_records_spooled_total',
+      help: 'Flow records written to the disk spool because the buffer was full (or at shutdown)',
+      registers: r,
+    }),
     bufferBytes: new Gauge({
       name: 'wardwatch_collector_buffer_bytes',
       help: 'Bytes queued between decoding and the transport',
