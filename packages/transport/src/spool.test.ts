@@ -134,3 +134,30 @@ test('with a spool, a failing sink loses nothing: memory overflows to disk, orde
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a damaged segment is cut at the entry that cannot be read, reported, and the spool goes on', () => {
+  const dir = tmp();
+  try {
+    const a = createFileSpool({ dir, maxBytes: 1 << 20 });
+    a.append({ topic: 't', messages: [msg(1)], weight: 1 });
+    a.close();
+    // A frame whose length fits but whose body is not an entry, then a good entry after it.
+    const file = join(dir, readdirSync(dir)[0]!);
+    appendFileSync(file, Buffer.from([3, 0, 0, 0, 255, 255, 1]));
+    const corrupt: number[] = [];
+    const b = createFileSpool({ dir, maxBytes: 1 << 20, onCorrupt: (_p, n) => corrupt.push(n) });
+    b.append({ topic: 't', messages: [msg(2)], weight: 1 });
+    const back = b.read(1 << 20);
+    assert.deepEqual(
+      back.map((e) => e.messages[0]!.key),
+      ['k1', 'k2'],
+    );
+    assert.deepEqual(corrupt, [7]);
+    for (const e of back) b.release(e.token);
+    assert.deepEqual(readdirSync(dir), []);
+    assert.equal(b.bytes(), 0);
+    b.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -53,6 +53,8 @@ export interface FileSpoolOptions {
   maxBytes: number;
   /** Size at which a segment takes no more appends and a new one starts (default 16 MiB). */
   segmentBytes?: number;
+  /** A damaged segment was cut at an entry that cannot be read: `bytes` of it are skipped. */
+  onCorrupt?: (path: string, bytes: number) => void;
 }
 
 interface Segment {
@@ -188,8 +190,17 @@ export function createFileSpool(opts: FileSpoolOptions): Spool {
       if (s.offset + 4 + n > s.size) return undefined;
       const body = Buffer.allocUnsafe(n);
       readSync(rfd, body, 0, n, s.offset + 4);
-      s.offset += 4 + n;
-      return decode(body);
+      try {
+        const e = decode(body);
+        s.offset += 4 + n;
+        return e;
+      } catch {
+        // Not an entry this code wrote (a damaged file): the rest of the segment cannot be framed.
+        opts.onCorrupt?.(s.path, s.size - s.offset);
+        total -= s.size - s.offset;
+        s.size = s.offset;
+        return undefined;
+      }
     } finally {
       closeSync(rfd);
     }
@@ -198,7 +209,7 @@ export function createFileSpool(opts: FileSpoolOptions): Spool {
   /** Deletes a segment read to its end whose entries are all released. */
   function maybeDone(s: Segment): void {
     if (s.offset < s.size || s.outstanding > 0) return;
-    if (!s.sealed && fd !== undefined) {
+    if (s === segments.at(-1) && fd !== undefined) {
       closeSync(fd);
       fd = undefined;
     }
@@ -216,11 +227,13 @@ export function createFileSpool(opts: FileSpoolOptions): Spool {
       try {
         while (done < buf.length) done += writeSync(fd!, buf, done);
       } catch {
-        // Disk full or failing: undo the partial write, take no more appends in this segment.
+        // Disk full or failing: undo the partial write, take no more appends in this segment (and keep
+        // no empty segment file behind).
         try {
           ftruncateSync(fd!, s.size);
         } catch {}
         s.sealed = true;
+        if (s.size === 0) maybeDone(s);
         return false;
       }
       s.size += buf.length;

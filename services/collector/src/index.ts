@@ -216,7 +216,16 @@ export function createCollector(deps: CollectorDeps): Collector {
       ...common,
       maxBytes: c.bufferBytes,
       // Opened here, once the configuration is known to be valid: it reads what an earlier run left.
-      ...(c.spoolDir !== '' ? { spool: createFileSpool({ dir: c.spoolDir, maxBytes: c.spoolBytes }) } : {}),
+      ...(c.spoolDir !== ''
+        ? {
+            spool: createFileSpool({
+              dir: c.spoolDir,
+              maxBytes: c.spoolBytes,
+              onCorrupt: (path, bytes) =>
+                logger.error({ path, bytes }, 'damaged spool segment: its unreadable rest is skipped'),
+            }),
+          }
+        : {}),
       onSpooled: (_topic, _n, weight) => {
         counts.spooled += weight;
         metrics.recordsSpooled.inc(weight);
