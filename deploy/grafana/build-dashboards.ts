@@ -693,6 +693,23 @@ function pipeline(): Json {
         [promTarget(`wardwatch_nodejs_eventloop_lag_p99_seconds{${job}}`, '{{job}} {{instance}}')],
         's',
       ),
+      timeseries(
+        'Collector disk spool (collector.spoolDir): bytes waiting on disk',
+        { x: 0, y: 45, w: 12, h: 8 },
+        [promTarget(`wardwatch_collector_spool_bytes{${job}}`, '{{instance}}')],
+        'bytes',
+      ),
+      timeseries(
+        'Records spooled/s (memory buffer full or shutdown)',
+        { x: 12, y: 45, w: 12, h: 8 },
+        [
+          promTarget(
+            `sum by (instance) (rate(wardwatch_collector_records_spooled_total{${job}}[$__rate_interval]))`,
+            '{{instance}}',
+          ),
+        ],
+        'short',
+      ),
     ],
     [
       {
