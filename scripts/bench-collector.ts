@@ -204,7 +204,7 @@ const COLLECTOR_NODE_OPTIONS = '--max-semi-space-size=8';
 /** Builds the bundle `pnpm start` runs when a source changed, so no build lands in a measured process. */
 function prebuild(): void {
   const args = startCommandArgs(repo);
-  execFileSync(process.execPath, [...args.slice(0, args.indexOf('start')), 'help'], {
+  execFileSync(process.execPath, [...args.slice(0, args.indexOf('start')), '--build'], {
     cwd: repo,
     stdio: 'ignore',
   });

@@ -207,16 +207,20 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
     offer(topic, messages, weight) {
       if (messages.length === 0) return 'queued';
       const size = sizeOf(messages);
-      if (!closed && spool && (bytes + size > opts.maxBytes || spool.pending())) {
-        if (spool.append({ topic, messages, weight })) {
-          opts.onSpooled?.(topic, messages.length, weight);
-          kick();
-          return 'queued';
-        }
-      }
-      if (closed || bytes + size > opts.maxBytes || spool?.pending()) {
-        opts.onDropped?.(topic, messages.length, weight, closed ? 'shutdown' : 'buffer_full');
+      if (closed) {
+        opts.onDropped?.(topic, messages.length, weight, 'shutdown');
         return 'dropped';
+      }
+      const full = bytes + size > opts.maxBytes;
+      // Behind anything already spooled, or past the memory bound: the spool, while it has room.
+      if (full || spool?.pending()) {
+        if (!spool?.append({ topic, messages, weight })) {
+          opts.onDropped?.(topic, messages.length, weight, 'buffer_full');
+          return 'dropped';
+        }
+        opts.onSpooled?.(topic, messages.length, weight);
+        kick();
+        return 'queued';
       }
       queue.push({ topic, messages, weight, bytes: size });
       bytes += size;

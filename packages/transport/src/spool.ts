@@ -179,30 +179,33 @@ export function createFileSpool(opts: FileSpoolOptions): Spool {
     return s;
   }
 
-  /** The entry at the segment's read position, or undefined at its end (or at a torn last entry). */
-  function readOne(s: Segment): SpoolEntry | undefined {
+  /** Forgets the segment's bytes past its read position (they hold no entry that can be read). */
+  function cut(s: Segment): void {
+    total -= s.size - s.offset;
+    s.size = s.offset;
+  }
+
+  /**
+   * The entry at the segment's read position (`fd`: the segment, open for reading), or undefined at its
+   * end (or at a torn last entry).
+   */
+  function readOne(s: Segment, fd: number): SpoolEntry | undefined {
     if (s.offset + 4 > s.size) return undefined;
-    const rfd = openSync(s.path, 'r');
+    const len = Buffer.allocUnsafe(4);
+    readSync(fd, len, 0, 4, s.offset);
+    const n = len.readUInt32LE(0);
+    if (s.offset + 4 + n > s.size) return undefined;
+    const body = Buffer.allocUnsafe(n);
+    readSync(fd, body, 0, n, s.offset + 4);
     try {
-      const len = Buffer.allocUnsafe(4);
-      readSync(rfd, len, 0, 4, s.offset);
-      const n = len.readUInt32LE(0);
-      if (s.offset + 4 + n > s.size) return undefined;
-      const body = Buffer.allocUnsafe(n);
-      readSync(rfd, body, 0, n, s.offset + 4);
-      try {
-        const e = decode(body);
-        s.offset += 4 + n;
-        return e;
-      } catch {
-        // Not an entry this code wrote (a damaged file): the rest of the segment cannot be framed.
-        opts.onCorrupt?.(s.path, s.size - s.offset);
-        total -= s.size - s.offset;
-        s.size = s.offset;
-        return undefined;
-      }
-    } finally {
-      closeSync(rfd);
+      const e = decode(body);
+      s.offset += 4 + n;
+      return e;
+    } catch {
+      // Not an entry this code wrote (a damaged file): the rest of the segment cannot be framed.
+      opts.onCorrupt?.(s.path, s.size - s.offset);
+      cut(s);
+      return undefined;
     }
   }
 
@@ -244,25 +247,30 @@ export function createFileSpool(opts: FileSpoolOptions): Spool {
       const out: SpooledEntry[] = [];
       let bytes = 0;
       for (const s of [...segments]) {
-        let ended = false;
-        while (out.length === 0 || bytes < maxBytes) {
-          const at = s.offset;
-          const e = readOne(s);
-          if (!e) {
-            ended = true;
-            break;
+        let ended = true;
+        if (s.offset < s.size) {
+          const rfd = openSync(s.path, 'r');
+          try {
+            ended = false;
+            while (out.length === 0 || bytes < maxBytes) {
+              const at = s.offset;
+              const e = readOne(s, rfd);
+              if (!e) {
+                ended = true;
+                break;
+              }
+              s.outstanding++;
+              const token = nextToken++;
+              tokens.set(token, s);
+              out.push({ ...e, token, inherited: s.inherited });
+              bytes += s.offset - at;
+            }
+          } finally {
+            closeSync(rfd);
           }
-          s.outstanding++;
-          const token = nextToken++;
-          tokens.set(token, s);
-          out.push({ ...e, token, inherited: s.inherited });
-          bytes += s.offset - at;
         }
-        if (ended && s.sealed && s.offset < s.size) {
-          // A torn last entry (the process died mid-write): it was never accepted; forget it.
-          total -= s.size - s.offset;
-          s.size = s.offset;
-        }
+        // A torn last entry (the process died mid-write): it was never accepted; forget it.
+        if (ended && s.sealed && s.offset < s.size) cut(s);
         maybeDone(s);
         if (!ended) break;
       }
