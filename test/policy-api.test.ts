@@ -658,6 +658,14 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.equal(res.headers.get('x-frame-options'), 'SAMEORIGIN');
     const nf = await h.call('GET', '/v1/nothing-here');
     assert.equal(nf.status, 404);
+    // Refusals carry them too: no key, and an unknown route.
+    const anonymous = await h.call('GET', '/v1/devices', { role: null });
+    assert.equal(anonymous.status, 401);
+    for (const r of [anonymous, nf]) {
+      assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+      assert.match(r.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+      assert.ok(r.headers.get('x-request-id'));
+    }
     assert.equal((nf.body as { error: { code: string } }).error.code, 'NOT_FOUND');
     const docs = await h.call('GET', '/docs', { role: 'viewer' });
     assert.equal(docs.status, 200);

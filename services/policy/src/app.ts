@@ -1,4 +1,4 @@
-import helmet from '@fastify/helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -13,6 +13,7 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
 import { createKeyVerifier, type KeyVerifier, type Principal, type Role, roleAllows } from './api-keys.ts';
 import type { App, RouteContext } from './context.ts';
 import { ApiError, fromPgError } from './errors.ts';
@@ -75,6 +76,24 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
 };
 
+/**
+ * helmet's security headers for the given options, computed once: its middleware rebuilds them (CSP
+ * parsing included) on every call, which @fastify/helmet makes per request.
+ */
+function securityHeaders(options: HelmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const res = {
+    setHeader: (name: string, value: unknown) => {
+      headers[name.toLowerCase()] = String(value);
+    },
+    removeHeader: (name: string) => {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  helmet(options)({} as IncomingMessage, res as unknown as ServerResponse, () => {});
+  return headers;
+}
+
 /** Presented key: `Authorization: Bearer <key>`, or Basic with the key as password (firewalls fetching EDLs). */
 function presentedKey(header: string | undefined): string | undefined {
   if (!header) return undefined;
@@ -116,8 +135,23 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   for (const s of [ErrorBody, Device, AlertSummary, Rule, Policy]) app.addSchema(s);
-  app.addHook('onSend', async (req, reply) => {
+  // Every response, errors and router rejections included, carries the request id and the security headers.
+  const security = securityHeaders({
+    // Swagger UI needs its own inline styles and scripts; everything else is JSON or text.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
+    hsts: { maxAge: 31536000 },
+  });
+  app.addHook('onSend', (req, reply, payload, done) => {
+    reply.headers(security);
     reply.header(REQUEST_ID_HEADER, req.id);
+    done(null, payload);
   });
   app.decorateRequest('principal', undefined);
   const routeTable: RouteEntry[] = [];
@@ -215,18 +249,6 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
         'RATE_LIMITED',
         `rate limit of ${c.max} requests per minute exceeded; retry in ${c.after}`,
       ),
-  });
-  await app.register(helmet, {
-    // Swagger UI needs its own inline styles and scripts; everything else is JSON or text.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-      },
-    },
-    hsts: { maxAge: 31536000 },
   });
   await app.register(swagger, {
     openapi: {
