@@ -182,6 +182,13 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.deepEqual((first.before as Json).label, null);
     assert.deepEqual((first.after as Json).label, 'Pump 1');
     assert.equal((first.after as Json).classOverride, 'syringe-pump');
+    // null clears a text field: stored as NULL, not as an empty string coerced from null.
+    const unlabelled = await h.call('PATCH', '/v1/devices/10.20.1.1', { body: { label: null, owner: null } });
+    assert.equal(unlabelled.status, 200);
+    assert.equal((unlabelled.body as Json).label, null);
+    assert.equal((unlabelled.body as Json).owner, null);
+    const { rows } = await h.db.pool.query(`SELECT label, owner FROM devices WHERE ip = '10.20.1.1'`);
+    assert.deepEqual(rows[0], { label: null, owner: null });
   });
 
   test('device detail: classification, open alerts, policy, quarantine, behaviour profile and baselines', async () => {
@@ -257,6 +264,11 @@ describe('policy API behaviour (real PostgreSQL)', () => {
       'alice',
     );
     assert.equal(
+      ((await h.call('POST', `/v1/alerts/${id}/assign`, { body: { assignee: null } })).body as Json).assignee,
+      null,
+      'null unassigns',
+    );
+    assert.equal(
       (await h.call('POST', `/v1/alerts/${id}/comments`, { body: { body: 'pump firmware 2.1' } })).status,
       201,
     );
@@ -287,6 +299,7 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     const audit = items((await h.call('GET', `/v1/audit?targetType=alert&targetId=${id}`)).body);
     assert.deepEqual(audit.map((a) => a.action).reverse(), [
       'alert.acknowledge',
+      'alert.assign',
       'alert.assign',
       'alert.comment',
       'alert.resolve',

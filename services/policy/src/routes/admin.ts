@@ -12,7 +12,7 @@ import {
   Where,
 } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
-import { ApiKey, ApiKeyInput, AuditQuery, AuditRecord, responses, UuidParams } from '../schemas.ts';
+import { ApiKey, ApiKeyInput, AuditQuery, AuditRecord, Nullable, responses, UuidParams } from '../schemas.ts';
 
 interface KeyRow {
   id: string;
@@ -145,7 +145,7 @@ export function adminRoutes(app: App, ctx: RouteContext): void {
         tags,
         querystring: AuditQuery,
         response: responses({
-          200: T.Object({ items: T.Array(AuditRecord), nextCursor: T.Union([T.String(), T.Null()]) }),
+          200: T.Object({ items: T.Array(AuditRecord), nextCursor: Nullable(T.String()) }),
         }),
       },
     },

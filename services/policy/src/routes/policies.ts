@@ -23,6 +23,7 @@ import {
   IdParams,
   IpParams,
   LearnInput,
+  Nullable,
   PolicyInput,
   PolicyList,
   PolicyPatch,
@@ -326,7 +327,7 @@ export function policyRoutes(app: App, ctx: RouteContext): void {
             basis: T.Object({
               source: T.String(),
               entries: T.Integer(),
-              since: T.Union([T.String(), T.Null()]),
+              since: Nullable(T.String()),
             }),
             saved: T.Union([T.Ref('Policy'), T.Null()]),
           }),

@@ -5,6 +5,7 @@ import { type App, decodeCursor, encodeCursor, type RouteContext } from '../cont
 import { badRequest, notFound } from '../errors.ts';
 import {
   Delivery,
+  Nullable,
   PageQuery,
   responses,
   UuidParams,
@@ -216,7 +217,7 @@ export function webhookRoutes(app: App, ctx: RouteContext): void {
         params: UuidParams,
         querystring: PageQuery,
         response: responses({
-          200: T.Object({ items: T.Array(Delivery), nextCursor: T.Union([T.String(), T.Null()]) }),
+          200: T.Object({ items: T.Array(Delivery), nextCursor: Nullable(T.String()) }),
         }),
       },
     },
