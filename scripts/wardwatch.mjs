@@ -104,25 +104,15 @@ async function build() {
     define: { WARDWATCH_DECODE_WORKER: JSON.stringify(worker) },
     plugins: [externals],
   });
-  const partition = join(repo, 'packages/transport/src/partition.ts');
+  const workerBuild = join(repo, 'services/collector/src/decode-worker.build.mjs');
+  inputs.add(workerBuild);
+  const { decodeWorkerBuildOptions } = await import(pathToFileURL(workerBuild).href);
   const decode = await esbuild.build({
-    entryPoints: [join(repo, 'services/collector/src/decode-worker.ts')],
+    ...decodeWorkerBuildOptions(),
     absWorkingDir: repo,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
     outfile: join(tmp, 'decode-worker.cjs'),
     metafile: true,
     logLevel: 'warning',
-    plugins: [
-      {
-        name: 'transport-partition-only',
-        setup(b) {
-          b.onResolve({ filter: /^@wardwatch\/transport$/ }, () => ({ path: partition }));
-        },
-      },
-    ],
   });
   await esbuild.stop();
   for (const m of [cli.metafile, decode.metafile])

@@ -5,7 +5,6 @@
 // each buffer back once decoded, and the receive thread packs into it again: no copy and no allocation
 // per batch.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { fnv1a } from '@wardwatch/transport';
 import type { FromWorker, ToWorker, WorkerInput } from './decode-worker.ts';
@@ -84,24 +83,8 @@ async function workerCode(): Promise<{ code: string; bundled: boolean }> {
   if (!import.meta.url.endsWith('.ts')) return { code: importer(entry.href, undefined), bundled: false };
   try {
     const esbuild = await import('esbuild');
-    const partition = fileURLToPath(new URL('./partition.ts', import.meta.resolve('@wardwatch/transport')));
-    const out = await esbuild.build({
-      entryPoints: [fileURLToPath(entry)],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      write: false,
-      logLevel: 'silent',
-      plugins: [
-        {
-          name: 'transport-partition-only',
-          setup(build) {
-            build.onResolve({ filter: /^@wardwatch\/transport$/ }, () => ({ path: partition }));
-          },
-        },
-      ],
-    });
+    const { decodeWorkerBuildOptions } = await import('./decode-worker.build.mjs');
+    const out = await esbuild.build({ ...decodeWorkerBuildOptions(), write: false, logLevel: 'silent' });
     // esbuild's service process is not needed any more (and would sit beside the collector).
     await esbuild.stop();
     return { code: out.outputFiles[0]!.text, bundled: true };
