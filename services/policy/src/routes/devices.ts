@@ -25,10 +25,17 @@ import {
   responses,
 } from '../schemas.ts';
 
+/**
+ * A timestamptz as the API writes times (`toISOString()`: UTC, milliseconds), formatted by PostgreSQL:
+ * cheaper than parsing it into a Date and printing that again, ~45 times per list page.
+ */
+const isoTime = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /** The columns every device response is built from. */
 export const DEVICE_COLUMNS = `host(d.ip) AS ip, d.mac::text AS mac, d.vlan, host(d.exporter) AS exporter, d.input_if,
   COALESCE(d.class_override, d.class) AS eff_class, d.class, d.class_confidence, d.class_override, d.label, d.owner,
-  d.department, d.criticality, d.risk, d.quarantined, d.first_seen, d.last_seen, d.bytes_sent, d.packets_sent,
+  d.department, d.criticality, d.risk, d.quarantined, ${isoTime('d.first_seen')} AS first_seen,
+  ${isoTime('d.last_seen')} AS last_seen, d.bytes_sent, d.packets_sent,
   d.flows_sent, d.bytes_received, d.packets_received, d.flows_received,
   (SELECT count(*)::int FROM alerts a WHERE a.device_ip = d.ip AND a.status <> 'resolved') AS open_alerts`;
 
@@ -49,8 +56,8 @@ export interface DeviceRow {
   criticality: string | null;
   risk: number;
   quarantined: boolean;
-  first_seen: Date;
-  last_seen: Date;
+  first_seen: string;
+  last_seen: string;
   bytes_sent: number;
   packets_sent: number;
   flows_sent: number;
@@ -79,8 +86,8 @@ export function toDevice(r: DeviceRow) {
     risk: r.risk,
     quarantined: r.quarantined,
     openAlerts: r.open_alerts,
-    firstSeen: r.first_seen.toISOString(),
-    lastSeen: r.last_seen.toISOString(),
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
     bytes: r.bytes_sent + r.bytes_received,
     packets: r.packets_sent + r.packets_received,
     flows: r.flows_sent + r.flows_received,
