@@ -9,6 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { pruneEvents, validateMud } from '@wardwatch/policy';
 import { waitFor } from '@wardwatch/testkit';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import { type PolicyHarness, seedAlert, seedDevices, startPolicyHarness } from './policy-support.ts';
 
 type Json = Record<string, unknown>;
@@ -715,6 +717,48 @@ describe('policy API behaviour (real PostgreSQL)', () => {
         `${r.method} ${path} security`,
       );
     }
+  });
+
+  test('device list and detail bodies (sent as PostgreSQL built them) match their OpenAPI response schemas', async () => {
+    const res = await h.call('GET', '/openapi.json', { role: 'viewer' });
+    const doc = (await SwaggerParser.dereference(structuredClone(res.body) as never)) as unknown as {
+      paths: Record<
+        string,
+        Record<string, { responses: Record<string, { content: Record<string, { schema: Json }> }> }>
+      >;
+    };
+    const schemaOf = (path: string) =>
+      doc.paths[path]!.get!.responses['200']!.content['application/json']!.schema;
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats.default(ajv);
+    const list = ajv.compile(schemaOf('/v1/devices'));
+    const detail = ajv.compile(schemaOf('/v1/devices/{ip}'));
+    const deviceKeys = Object.keys(
+      (schemaOf('/v1/devices') as { properties: { items: { items: { properties: Json } } } }).properties.items
+        .items.properties,
+    ).sort();
+    let checked = 0;
+    for (const query of ['', '?sort=-risk&limit=3', '?sort=-lastSeen&limit=2', '?hasOpenAlerts=true']) {
+      const page = await h.call('GET', `/v1/devices${query}`);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-type') ?? '', /^application\/json/);
+      assert.ok(list(page.body), `list${query}: ${ajv.errorsText(list.errors)}`);
+      for (const d of items(page.body)) {
+        assert.deepEqual(
+          Object.keys(d).sort(),
+          deviceKeys,
+          `list${query}: the Device keys, no more, no fewer`,
+        );
+        const one = await h.call('GET', `/v1/devices/${d.ip}`);
+        assert.equal(one.status, 200);
+        assert.ok(detail(one.body), `detail ${d.ip}: ${ajv.errorsText(detail.errors)}`);
+        const { classEvidence, alerts, policy, quarantine, profile, baselines, model, ...device } =
+          one.body as Json;
+        assert.deepEqual(device, d, `detail ${d.ip} carries the list's device object`);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 5, `checked ${checked} devices`);
   });
 });
 

@@ -80,7 +80,7 @@ export async function readProfile(
 
 /**
  * Extra columns for the device detail query (alias `d` for devices): the profile (largest 500 entries),
- * baselines with their standard deviation, and the learning state, as JSON; constants when the tables
+ * baselines with their standard deviation, and the learning state, as JSON text; constants when the tables
  * are absent. One statement per detail request keeps the hot path to a single round trip.
  */
 export async function modelColumns(pool: pg.Pool): Promise<string> {
@@ -102,5 +102,5 @@ export async function modelColumns(pool: pg.Pool): Promise<string> {
     p.columns.has('learned_at') && p.columns.has('last_sent') && p.columns.has('max_send_gap_ms')
       ? `json_build_object('learnedAt', d.learned_at, 'lastSent', d.last_sent, 'maxSendGapMs', d.max_send_gap_ms)`
       : 'NULL::json';
-  return `, ${profile} AS model_profile, ${baselines} AS model_baselines, ${state} AS model_state`;
+  return `, (${profile})::text AS model_profile, (${baselines})::text AS model_baselines, (${state})::text AS model_state`;
 }
