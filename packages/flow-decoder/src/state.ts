@@ -342,7 +342,9 @@ export function importTemplates(
           s.samplers.set(p[0], p[1]);
       }
     }
-    if (typeof raw.defaultRate === 'number' && raw.defaultRate >= 0) s.defaultRate = raw.defaultRate;
+    // 0 means "not known" (a snapshot of templates only, as each templates-v1 entry is): it must not
+    // clear a rate an earlier entry of the same session brought.
+    if (typeof raw.defaultRate === 'number' && raw.defaultRate > 0) s.defaultRate = raw.defaultRate;
     if (typeof raw.sysInitMs === 'number' && Number.isFinite(raw.sysInitMs)) s.sysInitMs = raw.sysInitMs;
   }
   return { imported, rejected };

@@ -31,3 +31,13 @@ test('IPv4-mapped IPv6 addresses are judged by their IPv4 address', () => {
   const m = createDeviceMatcher(['192.168.0.0/16']);
   assert.equal(m.isDevice('::ffff:192.168.4.5'), true);
 });
+
+test('an IPv4-mapped IPv6 CIDR covers its IPv4 addresses in both notations', () => {
+  // How a dual-stack (udp6) socket names IPv4 peers: an operator may write the allowlist that way.
+  const m = createDeviceMatcher(['::ffff:192.0.2.0/120']);
+  assert.equal(m.isDevice('192.0.2.7'), true);
+  assert.equal(m.isDevice('::ffff:192.0.2.7'), true);
+  assert.equal(m.isDevice('::ffff:c000:207'), true);
+  assert.equal(m.isDevice('192.0.3.7'), false);
+  assert.equal(m.isDevice('2001:db8::1'), false);
+});

@@ -40,7 +40,13 @@ export function createDeviceMatcher(cidrs: readonly string[]): DeviceMatcher {
   const v4: Array<[number, number]> = [];
   const v6: Array<[ipaddr.IPv6, number]> = [];
   for (const cidr of cidrs) {
-    const [addr, bits] = ipaddr.parseCIDR(cidr);
+    let [addr, bits] = ipaddr.parseCIDR(cidr);
+    // An IPv4-mapped network (::ffff:a.b.c.d/96+) is that IPv4 network: IPv4 addresses, and mapped
+    // ones (judged by their IPv4 address below), are only ever compared with the IPv4 ranges.
+    if (addr.kind() === 'ipv6' && bits >= 96 && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
+      addr = (addr as ipaddr.IPv6).toIPv4Address();
+      bits -= 96;
+    }
     if (addr.kind() === 'ipv4') {
       const base = ipv4ToInt(addr.toString());
       const size = 2 ** (32 - bits);

@@ -174,3 +174,56 @@ test('exporter statuses report packets, records, errors, templates and rate per 
   const invalid = shard.take().stats.invalid;
   assert.equal((invalid.truncated ?? 0) + (invalid.malformed ?? 0), 1);
 });
+
+/** A NetFlow v9 packet from source id 5 carrying an options template (scope: system) and one options
+ * record with samplingInterval (34) = `interval`. */
+function v9Sampling(seq: number, interval: number): Uint8Array {
+  const h = Buffer.alloc(20);
+  h.writeUInt16BE(9, 0);
+  h.writeUInt16BE(2, 2);
+  h.writeUInt32BE(1000, 4);
+  h.writeUInt32BE(1_700_000_000, 8);
+  h.writeUInt32BE(seq, 12);
+  h.writeUInt32BE(5, 16);
+  // Options template 300: scope System (1, 4 bytes), option samplingInterval (34, 4 bytes).
+  const t = Buffer.alloc(4 + 6 + 8);
+  t.writeUInt16BE(1, 0);
+  t.writeUInt16BE(t.length, 2);
+  t.writeUInt16BE(300, 4);
+  t.writeUInt16BE(4, 6);
+  t.writeUInt16BE(4, 8);
+  t.writeUInt16BE(1, 10);
+  t.writeUInt16BE(4, 12);
+  t.writeUInt16BE(34, 14);
+  t.writeUInt16BE(4, 16);
+  const d = Buffer.alloc(4 + 8);
+  d.writeUInt16BE(300, 0);
+  d.writeUInt16BE(d.length, 2);
+  d.writeUInt32BE(interval, 8);
+  return new Uint8Array(Buffer.concat([h, t, d]));
+}
+
+test('a restarted collector keeps the sampling rate when a template entry follows the sampling entry in templates-v1', () => {
+  const a = new DecodeShard(settings);
+  // The exporter's options (sampling 1 in 100) come first, its flow template in a later packet: on
+  // the compacted topic the template's key first appears after the sampling key.
+  a.ingest(v9Sampling(1, 100), '192.0.2.1', Date.now(), VIA_UDP);
+  const topic = new Map<string, string>();
+  const text = new TextDecoder();
+  for (const e of a.syncTemplates()) topic.set(e.key, text.decode(e.value!));
+  a.ingest(v9(2, [['10.0.0.1', '8.8.8.8']], true), '192.0.2.1', Date.now(), VIA_UDP);
+  a.emitPartial();
+  const before = a.take().batches.flatMap((b) => decodeFlowBatch(b.value).records);
+  assert.equal(before[0]!.samplingRate, 100);
+  for (const e of a.syncTemplates()) topic.set(e.key, text.decode(e.value!));
+  assert.deepEqual([...topic.keys()], ['192.0.2.1|9|5|300', '192.0.2.1|9|5|sampling', '192.0.2.1|9|5|256']);
+
+  // Restart: a new shard imports the topic in its order, then data arrives without options.
+  const b = new DecodeShard(settings);
+  b.importTemplates([...topic].map(([key, t]) => ({ key, text: t })));
+  b.ingest(v9(3, [['10.0.0.1', '8.8.8.8']], false), '192.0.2.1', Date.now(), VIA_UDP);
+  b.emitPartial();
+  const after = b.take().batches.flatMap((x) => decodeFlowBatch(x.value).records);
+  assert.equal(after.length, 1);
+  assert.equal(after[0]!.samplingRate, 100);
+});
