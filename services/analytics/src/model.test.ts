@@ -136,6 +136,28 @@ describe('device model', () => {
     assert.deepEqual(peers, ['10.3.0.1/32', '10.3.0.2/32', '10.3.0.3/32', '10.3.0.0/24']);
   });
 
+  test('past the peer cap, IPv6 peers fold into their /64 written as PostgreSQL writes it', () => {
+    const m = createDeviceModel('fd00::1', 0);
+    const c = { ...ctx(), isInternal: (a: string) => a.startsWith('fd00:') };
+    const peers = [
+      'fd00::a',
+      'fd00::b',
+      'fd00::c',
+      'fd00::d',
+      'fd00:0:0:2::9',
+      'fd00:7::1:2:3:4',
+      '2001:db8::5',
+    ];
+    for (const peer of peers) {
+      applyRecord(m, rec({ srcAddr: 'fd00::1', dstAddr: peer, srcPort: 55000, dstPort: 443 }), c, 300_000);
+    }
+    // The text PostgreSQL gives back for these cidr values (a reload finds the entries by it).
+    assert.deepEqual(
+      [...m.profile.values()].map((e) => e.peer),
+      ['fd00::a/128', 'fd00::b/128', 'fd00::c/128', 'fd00::/64', 'fd00:0:0:2::/64', 'fd00:7::/64', '::/0'],
+    );
+  });
+
   test('external and threat-listed peers are noted for the batch', () => {
     const m = createDeviceModel('10.1.1.1', 0);
     applyRecord(

@@ -250,9 +250,35 @@ export function addProfileEntry(m: DeviceModel, peer: string, e: ProfileEntry): 
   slots.set(profileSlot(e.port, e.proto, e.dir), e);
 }
 
+/**
+ * The /64 of an IPv6 address as PostgreSQL prints the cidr (RFC 5952: the zero run at the end is the
+ * one compressed), so a reloaded profile finds the group's entries by the same text. The address may
+ * itself be compressed (`fd00::5`) or end in an embedded IPv4 address (two groups).
+ */
+function ipv6Prefix64(addr: string): string {
+  const dbl = addr.indexOf('::');
+  const head = dbl < 0 ? addr : addr.slice(0, dbl);
+  const groups = head === '' ? [] : head.split(':');
+  if (dbl >= 0 && groups.length < 4) {
+    const tail = addr.slice(dbl + 2);
+    const parts = tail === '' ? [] : tail.split(':');
+    const tailGroups = parts.length + (tail.includes('.') ? 1 : 0);
+    for (let i = groups.length + tailGroups; i < 8; i++) groups.push('0');
+    for (const p of parts) groups.push(p);
+  }
+  let last = -1;
+  const hex: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const v = Number.parseInt(groups[i] ?? '0', 16) || 0;
+    hex.push(v.toString(16));
+    if (v !== 0) last = i;
+  }
+  return `${hex.slice(0, last + 1).join(':')}::/64`;
+}
+
 /** The peer group an address folds into once a profile holds its maximum of host peers. */
 export function peerGroupOf(addr: string, internal: boolean): string {
-  if (addr.includes(':')) return internal ? `${addr.split(':').slice(0, 4).join(':')}::/64` : '::/0';
+  if (addr.includes(':')) return internal ? ipv6Prefix64(addr) : '::/0';
   if (!internal) return '0.0.0.0/0';
   const i = addr.lastIndexOf('.');
   return `${addr.slice(0, i)}.0/24`;
