@@ -103,6 +103,60 @@ describe('device model', () => {
     assert.ok(Math.abs(minutes[1]!.bytesOut - 1_000_003 / 4.5) < 2);
   });
 
+  test('a long flow with few packets: no minute goes negative, and the buckets add up to the record', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    // A keepalive connection: 15 packets over 30 minutes (half a packet a minute).
+    applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '10.9.9.9',
+        dstPort: 443,
+        srcPort: 50000,
+        bytes: 900,
+        packets: 15,
+        reverseBytes: 7,
+        reversePackets: 3,
+        startMs: T0,
+        endMs: T0 + 30 * 60_000,
+      }),
+      ctx(),
+      300_000,
+    );
+    const minutes = [...m.minutes.values()];
+    assert.equal(minutes.length, 30);
+    for (const a of minutes) {
+      assert.ok(
+        a.packetsOut >= 0 && a.packetsIn >= 0 && a.bytesOut >= 0 && a.bytesIn >= 0,
+        JSON.stringify(a),
+      );
+    }
+    const sum = (f: (a: (typeof minutes)[number]) => number) => minutes.reduce((n, a) => n + f(a), 0);
+    assert.equal(
+      sum((a) => a.packetsOut),
+      15,
+    );
+    assert.equal(
+      sum((a) => a.packetsIn),
+      3,
+    );
+    assert.equal(
+      sum((a) => a.bytesIn),
+      7,
+    );
+    const buckets = [...m.buckets.values()];
+    assert.equal(buckets.length, 6);
+    assert.equal(
+      buckets.reduce((n, b) => n + b.packets, 0),
+      18,
+      'the baselines see the packets the flow carried',
+    );
+    assert.equal(
+      buckets.reduce((n, b) => n + b.bytesOut, 0),
+      900,
+    );
+  });
+
   test('control-only TCP feeds scan windows, not the profile; past the peer cap peers fold into groups', () => {
     const m = createDeviceModel('10.1.1.1', 0);
     const c = ctx();

@@ -432,15 +432,28 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
       if (!controlOnly) b.peers.add(remote);
     } else ctx.late.count++;
   } else {
+    // Each minute takes the rounded cumulative share minus what the minutes before it took: the minutes
+    // (and buckets) add up to the record exactly and none goes negative, however few the packets.
     const span = end - start;
+    let doneBo = 0;
+    let doneBi = 0;
+    let donePo = 0;
+    let donePi = 0;
     for (let t = firstMinute; t <= lastMinute; t += MINUTE) {
       const from = Math.max(t, start);
-      const to = Math.min(t + MINUTE, end);
-      const share = span > 0 ? (to - from) / span : 0;
-      const bo = Math.round(outB * share);
-      const bi = Math.round(inB * share);
-      const po = Math.round(outP * share);
-      const pi = Math.round(inP * share);
+      const share = t === lastMinute ? 1 : (Math.min(t + MINUTE, end) - start) / span;
+      const cumBo = Math.round(outB * share);
+      const cumBi = Math.round(inB * share);
+      const cumPo = Math.round(outP * share);
+      const cumPi = Math.round(inP * share);
+      const bo = cumBo - doneBo;
+      const bi = cumBi - doneBi;
+      const po = cumPo - donePo;
+      const pi = cumPi - donePi;
+      doneBo = cumBo;
+      doneBi = cumBi;
+      donePo = cumPo;
+      donePi = cumPi;
       const eo = external ? bo : 0;
       const a = minuteAcc(m, t);
       a.bytesOut += bo;
@@ -460,26 +473,6 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
         if (!controlOnly) b.peers.add(remote);
       } else ctx.late.count++;
     }
-    // Rounding leftovers go to the last minute so rollups add up to the record exactly.
-    const last = m.minutes.get(lastMinute)!;
-    let sumBo = 0;
-    let sumBi = 0;
-    let sumPo = 0;
-    let sumPi = 0;
-    for (let t = firstMinute; t <= lastMinute; t += MINUTE) {
-      const from = Math.max(t, start);
-      const to = Math.min(t + MINUTE, end);
-      const share = span > 0 ? (to - from) / span : 0;
-      sumBo += Math.round(outB * share);
-      sumBi += Math.round(inB * share);
-      sumPo += Math.round(outP * share);
-      sumPi += Math.round(inP * share);
-    }
-    last.bytesOut += outB - sumBo;
-    last.bytesIn += inB - sumBi;
-    last.packetsOut += outP - sumPo;
-    last.packetsIn += inP - sumPi;
-    if (external) last.extOut += outB - sumBo;
   }
 
   // Heartbeat: the longest gap between the device's sending, learned during the learning period.
