@@ -499,11 +499,14 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
     contact(m.threats, remote, r, service, outB + inB);
   }
 
-  // Scans and lateral movement: what the device opened, counted within a flow-time window.
-  if (isSrc && proto === TCP && dir === OUTBOUND) {
+  // Scans and lateral movement: what the device opened, counted within a flow-time window. A bare SYN
+  // the device sent opened a conversation to the peer's port whatever the ports say (a scan from source
+  // port 53 or 80 reaches ports above its own); then and when the device is the client, the probed
+  // service is the peer's port.
+  if (isSrc && proto === TCP && (dir === OUTBOUND || (r.tcpFlags & (SYN | ACK)) === SYN)) {
     // A probe: control-only and either never acknowledged anything or opened with a SYN.
     const probe = controlOnly && ((r.tcpFlags & ACK) === 0 || (r.tcpFlags & SYN) !== 0);
-    const admin = internal && ADMIN_PORTS.has(service);
+    const admin = internal && ADMIN_PORTS.has(rport);
     if (probe || admin) {
       // Windows open at their first event; a full one is kept for judging at the end of the batch.
       let w = m.window;
@@ -518,7 +521,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
           ports = new Set();
           w.probes.set(remote, ports);
         }
-        ports.add(service);
+        ports.add(rport);
       }
       if (admin) {
         let ports = w.admin.get(remote);
@@ -526,7 +529,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
           ports = new Set();
           w.admin.set(remote, ports);
         }
-        ports.add(service);
+        ports.add(rport);
       }
       w.dirty = true;
     }
