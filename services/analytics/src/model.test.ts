@@ -268,6 +268,57 @@ describe('device model', () => {
     assert.equal(c.late.count, 1);
   });
 
+  test("a sampled exporter's counters are scaled by its sampling rate", () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    const c = ctx();
+    // 1:100 sampling: 3 packets seen stand for 300 sent. The collector passes counters as exported.
+    applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '203.0.113.9',
+        srcPort: 50000,
+        dstPort: 443,
+        bytes: 4500,
+        packets: 3,
+        reverseBytes: 100,
+        reversePackets: 2,
+        samplingRate: 100,
+      }),
+      c,
+      300_000,
+    );
+    // A sampled bare SYN is still a probe, not a conversation.
+    applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '10.2.0.1',
+        srcPort: 50000,
+        dstPort: 80,
+        tcpFlags: 0x02,
+        packets: 1,
+        bytes: 44,
+        samplingRate: 100,
+      }),
+      c,
+      300_000,
+    );
+    assert.equal(m.bytesSent, 454_400);
+    assert.equal(m.packetsSent, 400);
+    assert.equal(m.bytesReceived, 10_000);
+    const [minute] = [...m.minutes.values()];
+    assert.equal(minute?.bytesOut, 454_400);
+    assert.equal(minute?.extOut, 450_000);
+    assert.equal(minute?.packetsIn, 200);
+    assert.equal([...m.buckets.values()][0]?.extOut, 450_000);
+    assert.equal(m.external?.get('203.0.113.9')?.bytes, 450_000);
+    const [entry] = [...m.profile.values()];
+    assert.equal(entry?.bytesOut, 450_000);
+    assert.equal(m.profile.size, 1);
+    assert.equal(m.window?.probes.size, 1);
+  });
+
   test('a record the device is not part of is refused', () => {
     const m = createDeviceModel('10.1.1.1', 0);
     assert.equal(applyRecord(m, rec({ srcAddr: '10.5.5.5', dstAddr: '10.6.6.6' }), ctx(), 300_000), false);

@@ -311,6 +311,7 @@ function contact(
   r: FlowRecord,
   port: number,
   bytes: number,
+  packets: number,
 ) {
   let c = map.get(peer);
   if (!c) {
@@ -318,7 +319,7 @@ function contact(
     map.set(peer, c);
   }
   c.bytes += bytes;
-  c.packets += r.packets;
+  c.packets += packets;
   if (c.ports.size < 32) c.ports.add(port);
   if (r.startMs < c.first) c.first = r.startMs;
   if (r.endMs > c.last) c.last = r.endMs;
@@ -336,10 +337,17 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
   const remote = isSrc ? r.dstAddr : r.srcAddr;
   const lport = isSrc ? r.srcPort : r.dstPort;
   const rport = isSrc ? r.dstPort : r.srcPort;
-  const outB = isSrc ? r.bytes : r.reverseBytes;
-  const outP = isSrc ? r.packets : r.reversePackets;
-  const inB = isSrc ? r.reverseBytes : r.bytes;
-  const inP = isSrc ? r.reversePackets : r.packets;
+  // Counters arrive as exported (the collector does not scale them): a sampled record stands for
+  // `samplingRate` times what it counts.
+  const k = Math.max(1, r.samplingRate);
+  const fwdB = k === 1 ? r.bytes : Math.round(r.bytes * k);
+  const fwdP = k === 1 ? r.packets : Math.round(r.packets * k);
+  const revB = k === 1 ? r.reverseBytes : Math.round(r.reverseBytes * k);
+  const revP = k === 1 ? r.reversePackets : Math.round(r.reversePackets * k);
+  const outB = isSrc ? fwdB : revB;
+  const outP = isSrc ? fwdP : revP;
+  const inB = isSrc ? revB : fwdB;
+  const inP = isSrc ? revP : fwdP;
   const start = r.startMs > 0 ? r.startMs : r.receivedMs;
   let end = r.endMs > 0 ? r.endMs : start;
   if (end < start) end = start;
@@ -405,7 +413,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
     service = 0;
   }
   // Control-only TCP (a handshake, a reset, a probe) is not a conversation: it feeds scan detection and
-  // the counters, never the profile.
+  // the counters, never the profile. Judged on what the exporter counted (before sampling scales it).
   const totalP = r.packets + r.reversePackets;
   const controlOnly = proto === TCP && totalP <= 3 && r.bytes + r.reverseBytes <= 64 * totalP;
 
@@ -492,11 +500,11 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
 
   if (outB > 0 && external) {
     if (!m.external) m.external = new Map();
-    contact(m.external, remote, r, dir === OUTBOUND ? service : lport, outB);
+    contact(m.external, remote, r, dir === OUTBOUND ? service : lport, outB, outP);
   }
   if (ctx.isThreat(remote)) {
     if (!m.threats) m.threats = new Map();
-    contact(m.threats, remote, r, service, outB + inB);
+    contact(m.threats, remote, r, service, outB + inB, outP + inP);
   }
 
   // Scans and lateral movement: what the device opened, counted within a flow-time window. A bare SYN
