@@ -319,6 +319,26 @@ describe('device model', () => {
     assert.equal(m.window?.probes.size, 1);
   });
 
+  test('an exporter that counts bytes but not packets: the source still sent', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '10.9.9.9',
+        srcPort: 50000,
+        dstPort: 443,
+        packets: 0,
+        bytes: 5000,
+      }),
+      ctx(),
+      300_000,
+    );
+    assert.equal(m.flowsSent, 1, 'a sender, hence a device');
+    assert.equal(m.bytesSent, 5000);
+    assert.equal(m.lastSent, T0 + 1000);
+  });
+
   test('a record the device is not part of is refused', () => {
     const m = createDeviceModel('10.1.1.1', 0);
     assert.equal(applyRecord(m, rec({ srcAddr: '10.5.5.5', dstAddr: '10.6.6.6' }), ctx(), 300_000), false);

@@ -354,12 +354,14 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
   m.touched = true;
 
   // Inventory: the device as sender when it is the source; RFC 5103 reverse counters are the other way.
+  // Some exporters count bytes only (no packet counter): bytes alone prove sending too.
+  const sent = outP > 0 || outB > 0;
   if (m.firstSeen === 0 || start < m.firstSeen) {
     m.firstSeen = start;
     m.learnedAt = start + ctx.learningMs;
   }
   if (end > m.lastSeen) m.lastSeen = end;
-  if (outP > 0) {
+  if (sent) {
     m.bytesSent += outB;
     m.packetsSent += outP;
     m.flowsSent += 1;
@@ -484,7 +486,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
   }
 
   // Heartbeat: the longest gap between the device's sending, learned during the learning period.
-  if (outP > 0) {
+  if (sent) {
     if (m.lastSent > 0 && start > m.lastSent && start < m.learnedAt) {
       const gap = start - m.lastSent;
       if (gap > m.maxSendGap) {
