@@ -7,6 +7,7 @@ import {
   closeBuckets,
   createDeviceModel,
   INBOUND,
+  isSpecial,
   OUTBOUND,
 } from './model.ts';
 
@@ -337,6 +338,11 @@ describe('device model', () => {
     assert.equal(m.flowsSent, 1, 'a sender, hence a device');
     assert.equal(m.bytesSent, 5000);
     assert.equal(m.lastSent, T0 + 1000);
+  });
+
+  test('all of fe80::/10 is link-local, not the internet', () => {
+    for (const a of ['fe80::1', 'fe9a::1', 'feab::1', 'febf::1']) assert.ok(isSpecial(a), a);
+    for (const a of ['fec0::1', 'fe00::1', 'fe8::1', '2001:db8::1']) assert.ok(!isSpecial(a), a);
   });
 
   test('a record the device is not part of is refused', () => {

@@ -223,7 +223,16 @@ export function isSpecial(addr: string): boolean {
   const c = addr.charCodeAt(0);
   if (addr.includes(':')) {
     const a = addr.toLowerCase();
-    return a === '::' || a.startsWith('ff') || a.startsWith('fe8');
+    // Link-local is fe80::/10: a first group of four digits, fe80 to febf (fe8 alone is 0fe8).
+    const c3 = a.charCodeAt(2);
+    return (
+      a === '::' ||
+      a.startsWith('ff') ||
+      (a.startsWith('fe') &&
+        a.charCodeAt(3) !== 58 &&
+        a.charCodeAt(4) === 58 &&
+        (c3 === 56 || c3 === 57 || (c3 >= 97 && c3 <= 98)))
+    );
   }
   const first = Number.parseInt(addr, 10);
   return (
