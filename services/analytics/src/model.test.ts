@@ -7,6 +7,7 @@ import {
   closeBuckets,
   createDeviceModel,
   INBOUND,
+  isSpecial,
   OUTBOUND,
 } from './model.ts';
 
@@ -103,6 +104,60 @@ describe('device model', () => {
     assert.ok(Math.abs(minutes[1]!.bytesOut - 1_000_003 / 4.5) < 2);
   });
 
+  test('a long flow with few packets: no minute goes negative, and the buckets add up to the record', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    // A keepalive connection: 15 packets over 30 minutes (half a packet a minute).
+    applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '10.9.9.9',
+        dstPort: 443,
+        srcPort: 50000,
+        bytes: 900,
+        packets: 15,
+        reverseBytes: 7,
+        reversePackets: 3,
+        startMs: T0,
+        endMs: T0 + 30 * 60_000,
+      }),
+      ctx(),
+      300_000,
+    );
+    const minutes = [...m.minutes.values()];
+    assert.equal(minutes.length, 30);
+    for (const a of minutes) {
+      assert.ok(
+        a.packetsOut >= 0 && a.packetsIn >= 0 && a.bytesOut >= 0 && a.bytesIn >= 0,
+        JSON.stringify(a),
+      );
+    }
+    const sum = (f: (a: (typeof minutes)[number]) => number) => minutes.reduce((n, a) => n + f(a), 0);
+    assert.equal(
+      sum((a) => a.packetsOut),
+      15,
+    );
+    assert.equal(
+      sum((a) => a.packetsIn),
+      3,
+    );
+    assert.equal(
+      sum((a) => a.bytesIn),
+      7,
+    );
+    const buckets = [...m.buckets.values()];
+    assert.equal(buckets.length, 6);
+    assert.equal(
+      buckets.reduce((n, b) => n + b.packets, 0),
+      18,
+      'the baselines see the packets the flow carried',
+    );
+    assert.equal(
+      buckets.reduce((n, b) => n + b.bytesOut, 0),
+      900,
+    );
+  });
+
   test('control-only TCP feeds scan windows, not the profile; past the peer cap peers fold into groups', () => {
     const m = createDeviceModel('10.1.1.1', 0);
     const c = ctx();
@@ -134,6 +189,28 @@ describe('device model', () => {
     }
     const peers = [...m.profile.values()].map((e) => e.peer);
     assert.deepEqual(peers, ['10.3.0.1/32', '10.3.0.2/32', '10.3.0.3/32', '10.3.0.0/24']);
+  });
+
+  test('past the peer cap, IPv6 peers fold into their /64 written as PostgreSQL writes it', () => {
+    const m = createDeviceModel('fd00::1', 0);
+    const c = { ...ctx(), isInternal: (a: string) => a.startsWith('fd00:') };
+    const peers = [
+      'fd00::a',
+      'fd00::b',
+      'fd00::c',
+      'fd00::d',
+      'fd00:0:0:2::9',
+      'fd00:7::1:2:3:4',
+      '2001:db8::5',
+    ];
+    for (const peer of peers) {
+      applyRecord(m, rec({ srcAddr: 'fd00::1', dstAddr: peer, srcPort: 55000, dstPort: 443 }), c, 300_000);
+    }
+    // The text PostgreSQL gives back for these cidr values (a reload finds the entries by it).
+    assert.deepEqual(
+      [...m.profile.values()].map((e) => e.peer),
+      ['fd00::a/128', 'fd00::b/128', 'fd00::c/128', 'fd00::/64', 'fd00:0:0:2::/64', 'fd00:7::/64', '::/0'],
+    );
   });
 
   test('external and threat-listed peers are noted for the batch', () => {
@@ -190,6 +267,82 @@ describe('device model', () => {
       60_000,
     );
     assert.equal(c.late.count, 1);
+  });
+
+  test("a sampled exporter's counters are scaled by its sampling rate", () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    const c = ctx();
+    // 1:100 sampling: 3 packets seen stand for 300 sent. The collector passes counters as exported.
+    applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '203.0.113.9',
+        srcPort: 50000,
+        dstPort: 443,
+        bytes: 4500,
+        packets: 3,
+        reverseBytes: 100,
+        reversePackets: 2,
+        samplingRate: 100,
+      }),
+      c,
+      300_000,
+    );
+    // A sampled bare SYN is still a probe, not a conversation.
+    applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '10.2.0.1',
+        srcPort: 50000,
+        dstPort: 80,
+        tcpFlags: 0x02,
+        packets: 1,
+        bytes: 44,
+        samplingRate: 100,
+      }),
+      c,
+      300_000,
+    );
+    assert.equal(m.bytesSent, 454_400);
+    assert.equal(m.packetsSent, 400);
+    assert.equal(m.bytesReceived, 10_000);
+    const [minute] = [...m.minutes.values()];
+    assert.equal(minute?.bytesOut, 454_400);
+    assert.equal(minute?.extOut, 450_000);
+    assert.equal(minute?.packetsIn, 200);
+    assert.equal([...m.buckets.values()][0]?.extOut, 450_000);
+    assert.equal(m.external?.get('203.0.113.9')?.bytes, 450_000);
+    const [entry] = [...m.profile.values()];
+    assert.equal(entry?.bytesOut, 450_000);
+    assert.equal(m.profile.size, 1);
+    assert.equal(m.window?.probes.size, 1);
+  });
+
+  test('an exporter that counts bytes but not packets: the source still sent', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '10.9.9.9',
+        srcPort: 50000,
+        dstPort: 443,
+        packets: 0,
+        bytes: 5000,
+      }),
+      ctx(),
+      300_000,
+    );
+    assert.equal(m.flowsSent, 1, 'a sender, hence a device');
+    assert.equal(m.bytesSent, 5000);
+    assert.equal(m.lastSent, T0 + 1000);
+  });
+
+  test('all of fe80::/10 is link-local, not the internet', () => {
+    for (const a of ['fe80::1', 'fe9a::1', 'feab::1', 'febf::1']) assert.ok(isSpecial(a), a);
+    for (const a of ['fec0::1', 'fe00::1', 'fe8::1', '2001:db8::1']) assert.ok(!isSpecial(a), a);
   });
 
   test('a record the device is not part of is refused', () => {

@@ -223,7 +223,16 @@ export function isSpecial(addr: string): boolean {
   const c = addr.charCodeAt(0);
   if (addr.includes(':')) {
     const a = addr.toLowerCase();
-    return a === '::' || a.startsWith('ff') || a.startsWith('fe8');
+    // Link-local is fe80::/10: a first group of four digits, fe80 to febf (fe8 alone is 0fe8).
+    const c3 = a.charCodeAt(2);
+    return (
+      a === '::' ||
+      a.startsWith('ff') ||
+      (a.startsWith('fe') &&
+        a.charCodeAt(3) !== 58 &&
+        a.charCodeAt(4) === 58 &&
+        (c3 === 56 || c3 === 57 || (c3 >= 97 && c3 <= 98)))
+    );
   }
   const first = Number.parseInt(addr, 10);
   return (
@@ -250,9 +259,35 @@ export function addProfileEntry(m: DeviceModel, peer: string, e: ProfileEntry): 
   slots.set(profileSlot(e.port, e.proto, e.dir), e);
 }
 
+/**
+ * The /64 of an IPv6 address as PostgreSQL prints the cidr (RFC 5952: the zero run at the end is the
+ * one compressed), so a reloaded profile finds the group's entries by the same text. The address may
+ * itself be compressed (`fd00::5`) or end in an embedded IPv4 address (two groups).
+ */
+function ipv6Prefix64(addr: string): string {
+  const dbl = addr.indexOf('::');
+  const head = dbl < 0 ? addr : addr.slice(0, dbl);
+  const groups = head === '' ? [] : head.split(':');
+  if (dbl >= 0 && groups.length < 4) {
+    const tail = addr.slice(dbl + 2);
+    const parts = tail === '' ? [] : tail.split(':');
+    const tailGroups = parts.length + (tail.includes('.') ? 1 : 0);
+    for (let i = groups.length + tailGroups; i < 8; i++) groups.push('0');
+    for (const p of parts) groups.push(p);
+  }
+  let last = -1;
+  const hex: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const v = Number.parseInt(groups[i] ?? '0', 16) || 0;
+    hex.push(v.toString(16));
+    if (v !== 0) last = i;
+  }
+  return `${hex.slice(0, last + 1).join(':')}::/64`;
+}
+
 /** The peer group an address folds into once a profile holds its maximum of host peers. */
 export function peerGroupOf(addr: string, internal: boolean): string {
-  if (addr.includes(':')) return internal ? `${addr.split(':').slice(0, 4).join(':')}::/64` : '::/0';
+  if (addr.includes(':')) return internal ? ipv6Prefix64(addr) : '::/0';
   if (!internal) return '0.0.0.0/0';
   const i = addr.lastIndexOf('.');
   return `${addr.slice(0, i)}.0/24`;
@@ -285,6 +320,7 @@ function contact(
   r: FlowRecord,
   port: number,
   bytes: number,
+  packets: number,
 ) {
   let c = map.get(peer);
   if (!c) {
@@ -292,7 +328,7 @@ function contact(
     map.set(peer, c);
   }
   c.bytes += bytes;
-  c.packets += r.packets;
+  c.packets += packets;
   if (c.ports.size < 32) c.ports.add(port);
   if (r.startMs < c.first) c.first = r.startMs;
   if (r.endMs > c.last) c.last = r.endMs;
@@ -310,22 +346,31 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
   const remote = isSrc ? r.dstAddr : r.srcAddr;
   const lport = isSrc ? r.srcPort : r.dstPort;
   const rport = isSrc ? r.dstPort : r.srcPort;
-  const outB = isSrc ? r.bytes : r.reverseBytes;
-  const outP = isSrc ? r.packets : r.reversePackets;
-  const inB = isSrc ? r.reverseBytes : r.bytes;
-  const inP = isSrc ? r.reversePackets : r.packets;
+  // Counters arrive as exported (the collector does not scale them): a sampled record stands for
+  // `samplingRate` times what it counts.
+  const k = Math.max(1, r.samplingRate);
+  const fwdB = k === 1 ? r.bytes : Math.round(r.bytes * k);
+  const fwdP = k === 1 ? r.packets : Math.round(r.packets * k);
+  const revB = k === 1 ? r.reverseBytes : Math.round(r.reverseBytes * k);
+  const revP = k === 1 ? r.reversePackets : Math.round(r.reversePackets * k);
+  const outB = isSrc ? fwdB : revB;
+  const outP = isSrc ? fwdP : revP;
+  const inB = isSrc ? revB : fwdB;
+  const inP = isSrc ? revP : fwdP;
   const start = r.startMs > 0 ? r.startMs : r.receivedMs;
   let end = r.endMs > 0 ? r.endMs : start;
   if (end < start) end = start;
   m.touched = true;
 
   // Inventory: the device as sender when it is the source; RFC 5103 reverse counters are the other way.
+  // Some exporters count bytes only (no packet counter): bytes alone prove sending too.
+  const sent = outP > 0 || outB > 0;
   if (m.firstSeen === 0 || start < m.firstSeen) {
     m.firstSeen = start;
     m.learnedAt = start + ctx.learningMs;
   }
   if (end > m.lastSeen) m.lastSeen = end;
-  if (outP > 0) {
+  if (sent) {
     m.bytesSent += outB;
     m.packetsSent += outP;
     m.flowsSent += 1;
@@ -379,7 +424,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
     service = 0;
   }
   // Control-only TCP (a handshake, a reset, a probe) is not a conversation: it feeds scan detection and
-  // the counters, never the profile.
+  // the counters, never the profile. Judged on what the exporter counted (before sampling scales it).
   const totalP = r.packets + r.reversePackets;
   const controlOnly = proto === TCP && totalP <= 3 && r.bytes + r.reverseBytes <= 64 * totalP;
 
@@ -406,15 +451,28 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
       if (!controlOnly) b.peers.add(remote);
     } else ctx.late.count++;
   } else {
+    // Each minute takes the rounded cumulative share minus what the minutes before it took: the minutes
+    // (and buckets) add up to the record exactly and none goes negative, however few the packets.
     const span = end - start;
+    let doneBo = 0;
+    let doneBi = 0;
+    let donePo = 0;
+    let donePi = 0;
     for (let t = firstMinute; t <= lastMinute; t += MINUTE) {
       const from = Math.max(t, start);
-      const to = Math.min(t + MINUTE, end);
-      const share = span > 0 ? (to - from) / span : 0;
-      const bo = Math.round(outB * share);
-      const bi = Math.round(inB * share);
-      const po = Math.round(outP * share);
-      const pi = Math.round(inP * share);
+      const share = t === lastMinute ? 1 : (Math.min(t + MINUTE, end) - start) / span;
+      const cumBo = Math.round(outB * share);
+      const cumBi = Math.round(inB * share);
+      const cumPo = Math.round(outP * share);
+      const cumPi = Math.round(inP * share);
+      const bo = cumBo - doneBo;
+      const bi = cumBi - doneBi;
+      const po = cumPo - donePo;
+      const pi = cumPi - donePi;
+      doneBo = cumBo;
+      doneBi = cumBi;
+      donePo = cumPo;
+      donePi = cumPi;
       const eo = external ? bo : 0;
       const a = minuteAcc(m, t);
       a.bytesOut += bo;
@@ -434,30 +492,10 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
         if (!controlOnly) b.peers.add(remote);
       } else ctx.late.count++;
     }
-    // Rounding leftovers go to the last minute so rollups add up to the record exactly.
-    const last = m.minutes.get(lastMinute)!;
-    let sumBo = 0;
-    let sumBi = 0;
-    let sumPo = 0;
-    let sumPi = 0;
-    for (let t = firstMinute; t <= lastMinute; t += MINUTE) {
-      const from = Math.max(t, start);
-      const to = Math.min(t + MINUTE, end);
-      const share = span > 0 ? (to - from) / span : 0;
-      sumBo += Math.round(outB * share);
-      sumBi += Math.round(inB * share);
-      sumPo += Math.round(outP * share);
-      sumPi += Math.round(inP * share);
-    }
-    last.bytesOut += outB - sumBo;
-    last.bytesIn += inB - sumBi;
-    last.packetsOut += outP - sumPo;
-    last.packetsIn += inP - sumPi;
-    if (external) last.extOut += outB - sumBo;
   }
 
   // Heartbeat: the longest gap between the device's sending, learned during the learning period.
-  if (outP > 0) {
+  if (sent) {
     if (m.lastSent > 0 && start > m.lastSent && start < m.learnedAt) {
       const gap = start - m.lastSent;
       if (gap > m.maxSendGap) {
@@ -473,18 +511,21 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
 
   if (outB > 0 && external) {
     if (!m.external) m.external = new Map();
-    contact(m.external, remote, r, dir === OUTBOUND ? service : lport, outB);
+    contact(m.external, remote, r, dir === OUTBOUND ? service : lport, outB, outP);
   }
   if (ctx.isThreat(remote)) {
     if (!m.threats) m.threats = new Map();
-    contact(m.threats, remote, r, service, outB + inB);
+    contact(m.threats, remote, r, service, outB + inB, outP + inP);
   }
 
-  // Scans and lateral movement: what the device opened, counted within a flow-time window.
-  if (isSrc && proto === TCP && dir === OUTBOUND) {
+  // Scans and lateral movement: what the device opened, counted within a flow-time window. A bare SYN
+  // the device sent opened a conversation to the peer's port whatever the ports say (a scan from source
+  // port 53 or 80 reaches ports above its own); then and when the device is the client, the probed
+  // service is the peer's port.
+  if (isSrc && proto === TCP && (dir === OUTBOUND || (r.tcpFlags & (SYN | ACK)) === SYN)) {
     // A probe: control-only and either never acknowledged anything or opened with a SYN.
     const probe = controlOnly && ((r.tcpFlags & ACK) === 0 || (r.tcpFlags & SYN) !== 0);
-    const admin = internal && ADMIN_PORTS.has(service);
+    const admin = internal && ADMIN_PORTS.has(rport);
     if (probe || admin) {
       // Windows open at their first event; a full one is kept for judging at the end of the batch.
       let w = m.window;
@@ -499,7 +540,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
           ports = new Set();
           w.probes.set(remote, ports);
         }
-        ports.add(service);
+        ports.add(rport);
       }
       if (admin) {
         let ports = w.admin.get(remote);
@@ -507,7 +548,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
           ports = new Set();
           w.admin.set(remote, ports);
         }
-        ports.add(service);
+        ports.add(rport);
       }
       w.dirty = true;
     }

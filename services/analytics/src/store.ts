@@ -280,13 +280,17 @@ export async function loadModels(
     b.flows += Number(r.flows);
     b.extOut += Number(r.eo);
   }
-  // Distinct peers of an open bucket, approximated by the profile entries last seen within it.
+  // Distinct peers of an open bucket, approximated by the profile entries last seen within it; a host
+  // peer by its address, as applying a record adds it (not its /32 or /128, which would count it twice).
   for (const m of models.values()) {
     if (m.buckets.size === 0) continue;
     for (const e of m.profile.values()) {
       const start = e.last - (e.last % bucketMs);
       const b: Bucket | undefined = m.buckets.get(start);
-      if (b) b.peers.add(e.peer);
+      if (!b) continue;
+      const slash = e.peer.indexOf('/');
+      const bits = e.peer.slice(slash + 1);
+      b.peers.add(bits === '32' || bits === '128' ? e.peer.slice(0, slash) : e.peer);
     }
   }
   return models;

@@ -39,6 +39,19 @@ describe('threat-intelligence list', () => {
     assert.ok(ti.matches('192.0.2.7'), 'the previous list stays in force');
   });
 
+  test('IPv6 entries match however the feed writes them', () => {
+    const file = join(dir, 'ti6.txt');
+    // Feeds write IPv6 in capitals or uncompressed; records carry RFC 5952 text.
+    writeFileSync(file, '2001:DB8::66\n2001:db8:0:0:0:0:0:77\n2001:0db8::0088 # c2\nfe80::1%eth0\n');
+    const ti = createThreatIntel(file);
+    const load = ti.reload();
+    assert.deepEqual(load.status === 'loaded' && load.invalid, ['fe80::1%eth0']);
+    assert.ok(ti.matches('2001:db8::66'));
+    assert.ok(ti.matches('2001:db8::77'));
+    assert.ok(ti.matches('2001:db8::88'));
+    assert.ok(!ti.matches('2001:db8::99'));
+  });
+
   test('no file configured: an empty list', () => {
     const ti = createThreatIntel(undefined);
     assert.equal(ti.reload().status, 'unchanged');

@@ -19,6 +19,8 @@ export interface ThreatIntel {
 }
 
 function toCidr(entry: string): string | undefined {
+  // A zone id (fe80::1%eth0) names a link of the feed's author, not an address.
+  if (entry.includes('%')) return undefined;
   if (entry.includes('/')) {
     const [addr, bits] = entry.split('/');
     const v = isIP(addr!);
@@ -28,6 +30,15 @@ function toCidr(entry: string): string | undefined {
   }
   const v = isIP(entry);
   return v === 4 ? `${entry}/32` : v === 6 ? `${entry}/128` : undefined;
+}
+
+/**
+ * A host as records spell it: IPv6 in the decoder's RFC 5952 text (lower case, longest zero run
+ * compressed, no leading zeros), which the URL parser's IPv6 serialisation matches; feeds write
+ * `2001:DB8::66` or `2001:db8:0:0:0:0:0:66` too.
+ */
+function canonicalHost(addr: string): string {
+  return addr.includes(':') ? new URL(`http://[${addr}]/`).hostname.slice(1, -1) : addr;
 }
 
 /** Parses a list: one IP or CIDR a line, `#` starts a comment; returns the CIDRs and the bad lines. */
@@ -65,7 +76,7 @@ export function createThreatIntel(path: string | undefined): ThreatIntel {
         const { cidrs, invalid } = parseThreatIntel(readFileSync(path, 'utf8'));
         const isHost = (c: string) => c.endsWith('/32') || c.endsWith('/128');
         const nets = cidrs.filter((c) => !isHost(c));
-        hosts = new Set(cidrs.filter(isHost).map((c) => c.slice(0, c.indexOf('/'))));
+        hosts = new Set(cidrs.filter(isHost).map((c) => canonicalHost(c.slice(0, c.indexOf('/')))));
         matcher = nets.length > 0 ? createDeviceMatcher(nets) : undefined;
         entries = cidrs.length;
         stamp = next;

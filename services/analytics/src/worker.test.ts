@@ -13,7 +13,8 @@ import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
 import { dropSchema, TEST_DATABASE_URL, uniqueName, waitFor } from '@wardwatch/testkit';
 import { createMemoryTransport, type Transport } from '@wardwatch/transport';
 import { type Analytics, createAnalytics } from './index.ts';
-import { arrayLiteral, FencedError } from './store.ts';
+import { type ApplyContext, applyRecord } from './model.ts';
+import { arrayLiteral, FencedError, loadModels } from './store.ts';
 import { batchOf } from './test-support.ts';
 
 const NETS = ['10.0.0.0/8'];
@@ -410,5 +411,28 @@ describe('analytics worker on PostgreSQL', () => {
     assert.equal(r?.bytes, 8040);
     const alerts = await q<{ n: number }>(`SELECT sum(count)::int AS n FROM alert_rollups_minute`);
     assert.ok((alerts[0]?.n ?? 0) >= 4);
+  });
+
+  test("a reloaded device's open bucket counts a peer it already had once", async () => {
+    const first = rec({ srcAddr: '10.9.0.1', dstAddr: '10.9.0.2', dstPort: 443 });
+    const a = worker(kafkaLike);
+    await a.reload();
+    await a.handle(batchOf(routeByDevice([first], NETS), 6, 0));
+    // A rebalance or a failed write: the model comes back from the database, its bucket still open.
+    const bucketMs = 5 * 60_000;
+    const m = (await loadModels(db.pool, { ips: ['10.9.0.1'] }, 5 * 60_000, bucketMs)).get('10.9.0.1');
+    assert.ok(m);
+    const c: ApplyContext = {
+      isInternal: (ip) => ip.startsWith('10.'),
+      servicePorts: new Set(),
+      maxPeers: 256,
+      learningMs: 5 * 60_000,
+      scanWindowMs: 60_000,
+      isThreat: () => false,
+      late: { count: 0 },
+    };
+    applyRecord(m, { ...first, startMs: T0 + 1000, endMs: T0 + 1500 }, c, bucketMs);
+    const bucket = m.buckets.get(T0 - (T0 % bucketMs));
+    assert.deepEqual([...(bucket?.peers ?? [])], ['10.9.0.2']);
   });
 });
