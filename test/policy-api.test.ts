@@ -716,6 +716,32 @@ describe('policy API behaviour (real PostgreSQL)', () => {
       );
     }
   });
+
+  test('allowed.txt lists each network once, in canonical form, however rules and groups spell it', async () => {
+    // The same networks written as an analyst might: a bare host, host bits set, IPv6 in capitals;
+    // the server group stores them canonically (PostgreSQL cidr).
+    const group = await h.call('PUT', '/v1/server-groups/edl-dupes', {
+      body: { cidrs: ['10.40.0.5', '2001:db8:1::/48', '10.50.0.0/16'] },
+    });
+    assert.equal(group.status, 200);
+    const created = await h.call('POST', '/v1/policies', {
+      body: {
+        name: 'edl-dupes',
+        rules: [
+          { peer: { cidr: '10.40.0.5' }, protocol: 6, ports: [443] },
+          { peer: { cidr: '10.50.0.7/16' }, protocol: 6, ports: [443] },
+          { peer: { cidr: '2001:DB8:1::/48' }, protocol: 6, ports: [443] },
+          { peer: { group: 'edl-dupes' }, protocol: 6, ports: [443] },
+        ],
+      },
+    });
+    assert.equal(created.status, 201);
+    const res = await h.call('GET', `/v1/feeds/policies/${(created.body as Json).id}/allowed.txt`, {
+      role: 'viewer',
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(assertEdl(res.text), ['10.40.0.5/32', '10.50.0.0/16', '2001:db8:1::/48']);
+  });
 });
 
 describe('rate limit per API key', () => {

@@ -269,8 +269,14 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
         );
         for (const row of g.rows) for (const c of row.cidrs) out.add(c);
       }
+      // One spelling per network (PostgreSQL's cidr: host bits cleared, IPv6 lower case and compressed),
+      // so a network that rules and groups write differently is listed once.
+      const canonical = await db.pool.query<{ c: string }>(
+        'SELECT DISTINCT c::inet::cidr::text AS c FROM unnest($1::text[]) AS t(c)',
+        [[...out]],
+      );
       // Drop prefixes already inside another listed prefix.
-      const all = [...out];
+      const all = canonical.rows.map((r) => r.c);
       const lines = all
         .filter((c) => !all.some((o) => o !== c && cidrWithin(c, [o]) && !cidrWithin(o, [c])))
         .sort();
