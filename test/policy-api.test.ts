@@ -717,6 +717,19 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     }
   });
 
+  test('concurrent comments on one alert: each answer is the comment its request created', async () => {
+    const id = await seedAlert(h.db, { deviceIp: '10.20.1.9', kind: 'comment-race' });
+    const bodies = Array.from({ length: 12 }, (_, i) => `analyst note ${i}`);
+    const answers = await Promise.all(
+      bodies.map((body) => h.call('POST', `/v1/alerts/${id}/comments`, { role: 'analyst', body: { body } })),
+    );
+    for (const [i, res] of answers.entries()) {
+      assert.equal(res.status, 201);
+      assert.equal((res.body as Json).body, bodies[i], `request ${i} gets its own comment back`);
+    }
+    assert.equal(new Set(answers.map((r) => (r.body as Json).id)).size, bodies.length);
+  });
+
   test('allowed.txt lists each network once, in canonical form, however rules and groups spell it', async () => {
     // The same networks written as an analyst might: a bare host, host bits set, IPv6 in capitals;
     // the server group stores them canonically (PostgreSQL cidr).
