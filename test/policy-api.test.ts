@@ -730,6 +730,27 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.equal(new Set(answers.map((r) => (r.body as Json).id)).size, bodies.length);
   });
 
+  test('JSON bodies are taken as typed: null is not protocol 0 or enabled false, true is not protocol 1', async () => {
+    const created = await h.call('POST', '/v1/policies', {
+      body: { name: 'typed-body', rules: [{ peer: { any: true }, protocol: 6 }] },
+    });
+    assert.equal(created.status, 201);
+    const id = (created.body as Json).id;
+    for (const protocol of [null, true, '6']) {
+      const res = await h.call('POST', '/v1/policies', {
+        body: { name: `typed-body-${String(protocol)}`, rules: [{ peer: { any: true }, protocol }] },
+      });
+      assert.equal(res.status, 400, `protocol ${JSON.stringify(protocol)} is refused`);
+      assert.equal((res.body as { error: Json }).error.code, 'VALIDATION_FAILED');
+    }
+    const patched = await h.call('PATCH', `/v1/policies/${id}`, { body: { enabled: null } });
+    assert.equal(patched.status, 400, 'enabled: null is refused, not read as false');
+    const after = await h.call('GET', `/v1/policies/${id}`);
+    assert.equal((after.body as Json).enabled, true, 'the policy is still enabled');
+    // Query strings are text and still convert.
+    assert.equal((await h.call('GET', '/v1/devices?hasOpenAlerts=false&minRisk=10&limit=5')).status, 200);
+  });
+
   test('allowed.txt lists each network once, in canonical form, however rules and groups spell it', async () => {
     // The same networks written as an analyst might: a bare host, host bits set, IPv6 in capitals;
     // the server group stores them canonically (PostgreSQL cidr).
