@@ -751,6 +751,19 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.equal((await h.call('GET', '/v1/devices?hasOpenAlerts=false&minRisk=10&limit=5')).status, 200);
   });
 
+  test('a rule or server group with an IPv6 zone id is refused: it names no network a firewall can use', async () => {
+    for (const cidr of ['fe80::1%eth0/64', 'fe80::1%eth0']) {
+      const res = await h.call('POST', '/v1/policies', {
+        body: { name: `zone-${cidr}`, rules: [{ peer: { cidr }, protocol: 6, ports: [443] }] },
+      });
+      assert.equal(res.status, 400, cidr);
+      assert.equal((res.body as { error: Json }).error.code, 'BAD_RULES', cidr);
+      const group = await h.call('PUT', '/v1/server-groups/zoned', { body: { cidrs: [cidr] } });
+      assert.equal(group.status, 400, cidr);
+      assert.equal((group.body as { error: Json }).error.code, 'BAD_CIDR', cidr);
+    }
+  });
+
   test('allowed.txt lists each network once, in canonical form, however rules and groups spell it', async () => {
     // The same networks written as an analyst might: a bare host, host bits set, IPv6 in capitals;
     // the server group stores them canonically (PostgreSQL cidr).
