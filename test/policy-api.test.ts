@@ -764,6 +764,21 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     }
   });
 
+  test('releasing a device that is not in the inventory is 404 DEVICE_NOT_FOUND, not "not quarantined"', async () => {
+    const res = await h.call('POST', '/v1/devices/10.99.9.9/release', {
+      role: 'analyst',
+      body: { reason: 'typo' },
+    });
+    assert.equal(res.status, 404);
+    assert.equal((res.body as { error: Json }).error.code, 'DEVICE_NOT_FOUND');
+    const known = await h.call('POST', '/v1/devices/10.20.1.11/release', {
+      role: 'analyst',
+      body: { reason: 'x' },
+    });
+    assert.equal(known.status, 409);
+    assert.equal((known.body as { error: Json }).error.code, 'NOT_QUARANTINED');
+  });
+
   test('allowed.txt lists each network once, in canonical form, however rules and groups spell it', async () => {
     // The same networks written as an analyst might: a bare host, host bits set, IPv6 in capitals;
     // the server group stores them canonically (PostgreSQL cidr).
