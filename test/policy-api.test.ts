@@ -779,6 +779,20 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.equal((known.body as { error: Json }).error.code, 'NOT_QUARANTINED');
   });
 
+  test('text search finds an IPv6 device however the analyst cases the address', async () => {
+    await seedDevices(h.db, [{ ip: '2001:db8:77::5', class: 'infusion-pump' }]);
+    for (const q of ['2001:db8:77', '2001:DB8:77', '2001:Db8:77::5']) {
+      const found = items(
+        (await h.call('GET', `/v1/devices?q=${encodeURIComponent(q)}`, { role: 'viewer' })).body,
+      );
+      assert.deepEqual(
+        found.map((d) => d.ip),
+        ['2001:db8:77::5'],
+        q,
+      );
+    }
+  });
+
   test('allowed.txt lists each network once, in canonical form, however rules and groups spell it', async () => {
     // The same networks written as an analyst might: a bare host, host bits set, IPv6 in capitals;
     // the server group stores them canonically (PostgreSQL cidr).
