@@ -760,6 +760,108 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     }
     assert.ok(checked >= 5, `checked ${checked} devices`);
   });
+
+  test('concurrent comments on one alert: each answer is the comment its request created', async () => {
+    const id = await seedAlert(h.db, { deviceIp: '10.20.1.9', kind: 'comment-race' });
+    const bodies = Array.from({ length: 12 }, (_, i) => `analyst note ${i}`);
+    const answers = await Promise.all(
+      bodies.map((body) => h.call('POST', `/v1/alerts/${id}/comments`, { role: 'analyst', body: { body } })),
+    );
+    for (const [i, res] of answers.entries()) {
+      assert.equal(res.status, 201);
+      assert.equal((res.body as Json).body, bodies[i], `request ${i} gets its own comment back`);
+    }
+    assert.equal(new Set(answers.map((r) => (r.body as Json).id)).size, bodies.length);
+  });
+
+  test('JSON bodies are taken as typed: null is not protocol 0 or enabled false, true is not protocol 1', async () => {
+    const created = await h.call('POST', '/v1/policies', {
+      body: { name: 'typed-body', rules: [{ peer: { any: true }, protocol: 6 }] },
+    });
+    assert.equal(created.status, 201);
+    const id = (created.body as Json).id;
+    for (const protocol of [null, true, '6']) {
+      const res = await h.call('POST', '/v1/policies', {
+        body: { name: `typed-body-${String(protocol)}`, rules: [{ peer: { any: true }, protocol }] },
+      });
+      assert.equal(res.status, 400, `protocol ${JSON.stringify(protocol)} is refused`);
+      assert.equal((res.body as { error: Json }).error.code, 'VALIDATION_FAILED');
+    }
+    const patched = await h.call('PATCH', `/v1/policies/${id}`, { body: { enabled: null } });
+    assert.equal(patched.status, 400, 'enabled: null is refused, not read as false');
+    const after = await h.call('GET', `/v1/policies/${id}`);
+    assert.equal((after.body as Json).enabled, true, 'the policy is still enabled');
+    // Query strings are text and still convert.
+    assert.equal((await h.call('GET', '/v1/devices?hasOpenAlerts=false&minRisk=10&limit=5')).status, 200);
+  });
+
+  test('a rule or server group with an IPv6 zone id is refused: it names no network a firewall can use', async () => {
+    for (const cidr of ['fe80::1%eth0/64', 'fe80::1%eth0']) {
+      const res = await h.call('POST', '/v1/policies', {
+        body: { name: `zone-${cidr}`, rules: [{ peer: { cidr }, protocol: 6, ports: [443] }] },
+      });
+      assert.equal(res.status, 400, cidr);
+      assert.equal((res.body as { error: Json }).error.code, 'BAD_RULES', cidr);
+      const group = await h.call('PUT', '/v1/server-groups/zoned', { body: { cidrs: [cidr] } });
+      assert.equal(group.status, 400, cidr);
+      assert.equal((group.body as { error: Json }).error.code, 'BAD_CIDR', cidr);
+    }
+  });
+
+  test('releasing a device that is not in the inventory is 404 DEVICE_NOT_FOUND, not "not quarantined"', async () => {
+    const res = await h.call('POST', '/v1/devices/10.99.9.9/release', {
+      role: 'analyst',
+      body: { reason: 'typo' },
+    });
+    assert.equal(res.status, 404);
+    assert.equal((res.body as { error: Json }).error.code, 'DEVICE_NOT_FOUND');
+    const known = await h.call('POST', '/v1/devices/10.20.1.11/release', {
+      role: 'analyst',
+      body: { reason: 'x' },
+    });
+    assert.equal(known.status, 409);
+    assert.equal((known.body as { error: Json }).error.code, 'NOT_QUARANTINED');
+  });
+
+  test('text search finds an IPv6 device however the analyst cases the address', async () => {
+    await seedDevices(h.db, [{ ip: '2001:db8:77::5', class: 'infusion-pump' }]);
+    for (const q of ['2001:db8:77', '2001:DB8:77', '2001:Db8:77::5']) {
+      const found = items(
+        (await h.call('GET', `/v1/devices?q=${encodeURIComponent(q)}`, { role: 'viewer' })).body,
+      );
+      assert.deepEqual(
+        found.map((d) => d.ip),
+        ['2001:db8:77::5'],
+        q,
+      );
+    }
+  });
+
+  test('allowed.txt lists each network once, in canonical form, however rules and groups spell it', async () => {
+    // The same networks written as an analyst might: a bare host, host bits set, IPv6 in capitals;
+    // the server group stores them canonically (PostgreSQL cidr).
+    const group = await h.call('PUT', '/v1/server-groups/edl-dupes', {
+      body: { cidrs: ['10.40.0.5', '2001:db8:1::/48', '10.50.0.0/16'] },
+    });
+    assert.equal(group.status, 200);
+    const created = await h.call('POST', '/v1/policies', {
+      body: {
+        name: 'edl-dupes',
+        rules: [
+          { peer: { cidr: '10.40.0.5' }, protocol: 6, ports: [443] },
+          { peer: { cidr: '10.50.0.7/16' }, protocol: 6, ports: [443] },
+          { peer: { cidr: '2001:DB8:1::/48' }, protocol: 6, ports: [443] },
+          { peer: { group: 'edl-dupes' }, protocol: 6, ports: [443] },
+        ],
+      },
+    });
+    assert.equal(created.status, 201);
+    const res = await h.call('GET', `/v1/feeds/policies/${(created.body as Json).id}/allowed.txt`, {
+      role: 'viewer',
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(assertEdl(res.text), ['10.40.0.5/32', '10.50.0.0/16', '2001:db8:1::/48']);
+  });
 });
 
 describe('rate limit per API key', () => {

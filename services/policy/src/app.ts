@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import AjvCompiler from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -76,6 +77,23 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
 };
 
+const validatorPool = AjvCompiler();
+
+/**
+ * Request validators: the querystring and path parameters are text, so ajv converts them to the schema's
+ * types ("true", "50"); a JSON body carries its own types and is validated as sent. Coercing bodies
+ * read `null` as 0, false or "" and `true` as 1, so `"protocol": null` became protocol 0 and
+ * `"enabled": null` disabled a policy, where the caller meant something else or nothing valid.
+ */
+const buildValidator: typeof validatorPool = (externalSchemas, options) => {
+  const coercing = validatorPool(externalSchemas, options);
+  const exact = validatorPool(externalSchemas, {
+    ...options,
+    customOptions: { ...options?.customOptions, coerceTypes: false },
+  } as typeof options);
+  return (route) => (route.httpPart === 'body' ? exact(route) : coercing(route));
+};
+
 /**
  * helmet's security headers for the given options, computed once: its middleware rebuilds them (CSP
  * parsing included) on every call, which @fastify/helmet makes per request.
@@ -132,6 +150,7 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
         .send({ error: { code, message: 'malformed or over-long path parameter' } });
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   for (const s of [ErrorBody, Device, AlertSummary, Rule, Policy]) app.addSchema(s);

@@ -95,6 +95,8 @@ export async function releaseDevice(
   client: pg.PoolClient,
   r: { ip: string; reason: string; actor: string },
 ): Promise<{ before: QuarantineRecord; after: QuarantineRecord }> {
+  const dev = await client.query('SELECT 1 FROM devices WHERE ip = $1::inet FOR UPDATE', [r.ip]);
+  if (!dev.rows[0]) throw notFound('DEVICE_NOT_FOUND', `no device ${r.ip}`);
   const { rows } = await client.query<QuarantineRow>(
     `SELECT ${QUARANTINE_COLUMNS} FROM quarantines WHERE device_ip = $1::inet AND released_at IS NULL FOR UPDATE`,
     [r.ip],

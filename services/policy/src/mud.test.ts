@@ -134,10 +134,38 @@ test('renderMud maps every peer kind and direction, and its output validates', (
     (a) => a.matches['ietf-mud:mud']?.controller === 'urn:wardwatch:device-class:workstation',
   )!;
   assert.deepEqual(rdp.matches.tcp, {
-    'source-port': { operator: 'eq', port: 3389 },
+    'destination-port': { operator: 'eq', port: 3389 },
     'ietf-mud:direction-initiated': 'to-device',
   });
   const v6 = acls.find((a) => a.name === 'wardwatch-7-v6fr')!.aces.ace[0]!;
   assert.equal(v6.matches.ipv6?.['destination-ipv6-network'], '2001:db8::/64');
   assert.ok(mud['ietf-mud:mud'].systeminfo!.length <= 60);
+});
+
+test("a to-device rule lets peers reach the device's own service port: destination-port in the to-device ACL", () => {
+  // A PACS archive (10.20.1.5) receiving DICOM on its port 104 from the modalities' network: the
+  // packets towards the device carry 104 as their destination port, whatever port the modality sends from.
+  const mud = renderMud(
+    {
+      id: 3,
+      name: 'pacs',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      rules: [
+        { peer: { cidr: '10.40.0.0/24' }, protocol: 6, ports: [104], direction: 'to-device' },
+        { peer: { local: true }, protocol: 17, ports: [161], direction: 'to-device' },
+      ],
+    },
+    { ip: '10.20.1.5', systeminfo: 'PACS archive', mudUrl: 'https://ww/mud' },
+  );
+  assert.deepEqual(validateMud(mud), []);
+  const to = mud['ietf-access-control-list:acls'].acl.find((a) => a.name === 'wardwatch-3-v4to')!.aces.ace;
+  assert.deepEqual(to[0]!.matches, {
+    ipv4: { protocol: 6, 'source-ipv4-network': '10.40.0.0/24' },
+    tcp: { 'destination-port': { operator: 'eq', port: 104 }, 'ietf-mud:direction-initiated': 'to-device' },
+  });
+  assert.deepEqual(to[1]!.matches, {
+    ipv4: { protocol: 17 },
+    udp: { 'destination-port': { operator: 'eq', port: 161 } },
+    'ietf-mud:mud': { 'local-networks': [null] },
+  });
 });

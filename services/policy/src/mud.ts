@@ -264,9 +264,9 @@ export function renderMud(
         if ('class' in rule.peer)
           matches['ietf-mud:mud'] = { controller: `urn:wardwatch:device-class:${rule.peer.class}` };
         const l4: Record<string, unknown> = {};
-        // The service port is the peer's when the device sends, the device's own when it receives.
-        if (port !== undefined)
-          l4[side === 'fr' ? 'destination-port' : 'source-port'] = { operator: 'eq', port };
+        // The service port is the peer's when the device sends, the device's own when it receives:
+        // either way the destination port of the packets this ACL matches (the profile's service port).
+        if (port !== undefined) l4['destination-port'] = { operator: 'eq', port };
         if (rule.protocol === 6 && rule.direction && rule.direction !== 'either')
           l4['ietf-mud:direction-initiated'] = rule.direction;
         if (rule.protocol === 6 && Object.keys(l4).length > 0) matches.tcp = l4 as never;

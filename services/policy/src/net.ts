@@ -2,7 +2,9 @@ import { BlockList, isIP } from 'node:net';
 
 /** Parses "addr/bits" into its parts, or undefined when it is not a CIDR. */
 export function parseCidr(s: string): { address: string; bits: number; family: 4 | 6 } | undefined {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
+  // Node accepts IPv6 zone ids (fe80::1%eth0); they name an interface of one host, not a network, and
+  // PostgreSQL's inet, analytics and firewalls refuse them.
+  const m = /^([^/%]+)\/(\d{1,3})$/.exec(s);
   if (!m) return undefined;
   const family = isIP(m[1]!);
   const bits = Number(m[2]);
@@ -10,9 +12,9 @@ export function parseCidr(s: string): { address: string; bits: number; family: 4
   return { address: m[1]!, bits, family: family as 4 | 6 };
 }
 
-/** True for an address or a CIDR. */
+/** True for an address or a CIDR (without an IPv6 zone id). */
 export function isAddressOrCidr(s: string): boolean {
-  return isIP(s) !== 0 || parseCidr(s) !== undefined;
+  return (isIP(s) !== 0 && !s.includes('%')) || parseCidr(s) !== undefined;
 }
 
 /** A set of CIDRs answering "is this address inside". */

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type pg from 'pg';
 import type { ProfileEntry } from './model.ts';
-import { cidrWithin, parseCidr } from './net.ts';
+import { cidrWithin, isAddressOrCidr, parseCidr } from './net.ts';
 import type { PolicyInput, Rule } from './schemas.ts';
 
 /** A stored policy as the API serves it. */
@@ -70,7 +70,7 @@ export async function checkRules(db: pg.Pool | pg.PoolClient, rules: Rule[]): Pr
   const problems: string[] = [];
   const groups = new Set<string>();
   rules.forEach((r, i) => {
-    if ('cidr' in r.peer && !parseCidr(r.peer.cidr) && isIP(r.peer.cidr) === 0)
+    if ('cidr' in r.peer && !isAddressOrCidr(r.peer.cidr))
       problems.push(`rules[${i}].peer.cidr: ${JSON.stringify(r.peer.cidr)} is not a CIDR`);
     if ('group' in r.peer) groups.add(r.peer.group);
     if (r.ports && r.ports.length > 0 && r.protocol !== 6 && r.protocol !== 17 && r.protocol !== 132)

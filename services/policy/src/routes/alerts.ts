@@ -63,7 +63,17 @@ type Action =
   | { action: 'assign'; assignee: string | null }
   | { action: 'comment'; comment: string };
 
-/** Applies one analyst action to one alert inside a transaction: state check, change, comment, audit. */
+interface CommentRow {
+  id: number;
+  author: string;
+  body: string;
+  created_at: Date;
+}
+
+/**
+ * Applies one analyst action to one alert inside a transaction: state check, change, comment, audit.
+ * Answers the alert after the change and, for a comment action, the comment it created.
+ */
 async function act(client: pg.PoolClient, req: FastifyRequest, id: number, a: Action) {
   const { rows } = await client.query<AlertRow>(
     `SELECT ${ALERT_COLUMNS} FROM alerts a WHERE a.id = $1 FOR UPDATE`,
@@ -72,6 +82,7 @@ async function act(client: pg.PoolClient, req: FastifyRequest, id: number, a: Ac
   const before = rows[0];
   if (!before) throw notFound('ALERT_NOT_FOUND', `no alert ${id}`);
   const author = req.principal?.name ?? 'unknown';
+  let comment: CommentRow | undefined;
   if (a.action === 'acknowledge') {
     if (before.status !== 'open') throw conflict('ALERT_NOT_OPEN', `alert ${id} is ${before.status}`);
     await client.query("UPDATE alerts SET status = 'acknowledged', updated_at = now() WHERE id = $1", [id]);
@@ -95,11 +106,11 @@ async function act(client: pg.PoolClient, req: FastifyRequest, id: number, a: Ac
   } else if (a.action === 'assign') {
     await client.query('UPDATE alerts SET assignee = $2, updated_at = now() WHERE id = $1', [id, a.assignee]);
   } else {
-    await client.query('INSERT INTO alert_comments (alert_id, author, body) VALUES ($1, $2, $3)', [
-      id,
-      author,
-      a.comment,
-    ]);
+    const c = await client.query<CommentRow>(
+      'INSERT INTO alert_comments (alert_id, author, body) VALUES ($1, $2, $3) RETURNING id, author, body, created_at',
+      [id, author, a.comment],
+    );
+    comment = c.rows[0];
   }
   const after = await client.query<AlertRow>(`SELECT ${ALERT_COLUMNS} FROM alerts a WHERE a.id = $1`, [id]);
   await audit(client, req, {
@@ -109,7 +120,7 @@ async function act(client: pg.PoolClient, req: FastifyRequest, id: number, a: Ac
     before: toAlert(before),
     after: { ...toAlert(after.rows[0]!), ...(a.action === 'comment' ? { comment: a.comment } : {}) },
   });
-  return toAlert(after.rows[0]!);
+  return { alert: toAlert(after.rows[0]!), comment };
 }
 
 /** Alert routes: list/filter, detail, acknowledge, resolve, assign, comment, bulk. */
@@ -210,12 +221,9 @@ export function alertRoutes(app: App, ctx: RouteContext): void {
         const params = req.params as { id: number };
         const action = toAction((req.body ?? {}) as never);
         const result = await withTransaction(db.pool, (client) => act(client, req, params.id, action));
-        if (path !== 'comments') return result;
-        const { rows } = await db.pool.query<{ id: number; author: string; body: string; created_at: Date }>(
-          'SELECT id, author, body, created_at FROM alert_comments WHERE alert_id = $1 ORDER BY id DESC LIMIT 1',
-          [params.id],
-        );
-        const r = rows[0]!;
+        if (path !== 'comments') return result.alert;
+        // The comment this request created (another analyst's may have committed since).
+        const r = result.comment!;
         return reply
           .status(201)
           .send({ id: r.id, author: r.author, body: r.body, createdAt: r.created_at.toISOString() });

@@ -107,7 +107,7 @@ function filterWhere(f: Filters): Where {
   if (f.q !== undefined && f.q.length > 0) {
     const p = likePattern(f.q);
     w.add(
-      `(host(d.ip) LIKE $? OR d.mac::text ILIKE $? OR d.label ILIKE $? OR d.owner ILIKE $? OR d.department ILIKE $?
+      `(host(d.ip) ILIKE $? OR d.mac::text ILIKE $? OR d.label ILIKE $? OR d.owner ILIKE $? OR d.department ILIKE $?
         OR COALESCE(d.class_override, d.class) ILIKE $?)`,
       p,
       p,

@@ -5,7 +5,7 @@ import { type App, parseTime, type RouteContext } from '../context.ts';
 import { QUARANTINE_COLUMNS, quarantineDevice, releaseDevice, toQuarantine } from '../enforcement.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { readProfile } from '../model.ts';
-import { cidrWithin } from '../net.ts';
+import { cidrWithin, isAddressOrCidr } from '../net.ts';
 import { effectivePolicy, judge, loadEvaluationContext } from '../policy-model.ts';
 import {
   DryRun,
@@ -259,7 +259,8 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
       const out = new Set<string>();
       const groups = new Set<string>();
       for (const r of p.rows[0].rules) {
-        if (typeof r.peer.cidr === 'string') out.add(r.peer.cidr);
+        // A rule stored before its CIDR was checked as strictly as now is left out rather than failing the feed.
+        if (typeof r.peer.cidr === 'string' && isAddressOrCidr(r.peer.cidr)) out.add(r.peer.cidr);
         if (typeof r.peer.group === 'string') groups.add(r.peer.group);
       }
       if (groups.size > 0) {
@@ -269,8 +270,14 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
         );
         for (const row of g.rows) for (const c of row.cidrs) out.add(c);
       }
+      // One spelling per network (PostgreSQL's cidr: host bits cleared, IPv6 lower case and compressed),
+      // so a network that rules and groups write differently is listed once.
+      const canonical = await db.pool.query<{ c: string }>(
+        'SELECT DISTINCT c::inet::cidr::text AS c FROM unnest($1::text[]) AS t(c)',
+        [[...out]],
+      );
       // Drop prefixes already inside another listed prefix.
-      const all = [...out];
+      const all = canonical.rows.map((r) => r.c);
       const lines = all
         .filter((c) => !all.some((o) => o !== c && cidrWithin(c, [o]) && !cidrWithin(o, [c])))
         .sort();
