@@ -20,6 +20,7 @@ const settings: AnalyticsSettings = {
   bucketMs: BUCKET,
   latenessMs: 300_000,
   silenceMs: 120_000,
+  maxSkewMs: 120_000,
   scanWindowMs: 60_000,
   scanThreshold: 20,
   lateralThreshold: 6,
@@ -41,6 +42,9 @@ const ctx = (): ApplyContext => ({
   scanWindowMs: settings.scanWindowMs,
   isThreat: () => false,
   late: { count: 0 },
+  maxSkewMs: 120_000,
+  clamped: { count: 0 },
+  openFrom: 0,
 });
 
 const env = (watermark: number): DetectEnv => ({

@@ -413,6 +413,64 @@ describe('analytics worker on PostgreSQL', () => {
     assert.ok((alerts[0]?.n ?? 0) >= 4);
   });
 
+  /** A patient monitor (analyst's class) that sent every 30 s for `minutes` from `from`, committed on `partition`. */
+  async function monitorOn(a: Analytics, ip: string, partition: number, from: number, minutes: number) {
+    const beats: FlowRecord[] = [];
+    for (let t = from; t < from + minutes * 60_000; t += 30_000)
+      beats.push(
+        rec({
+          srcAddr: ip,
+          dstAddr: '10.0.9.9',
+          srcPort: 2000,
+          dstPort: 7000,
+          protocol: 17,
+          startMs: t,
+          endMs: t + 100,
+        }),
+      );
+    await a.handle(batchOf(routeByDevice(beats, NETS), partition, 0));
+    await q(`UPDATE devices SET class_override = 'patient_monitor' WHERE ip = $1`, [ip]);
+    await a.reload();
+  }
+
+  test('a record from an exporter whose clock is a year ahead does not move flow time (no silence flood)', async () => {
+    const a = worker(kafkaLike);
+    await a.reload();
+    await monitorOn(a, '10.11.0.1', 20, T0, 8);
+    const now = T0 + 8 * 60_000;
+    const year = 365 * 86_400_000;
+    // Another device behind a router whose clock (or sysUptime) is wrong: received now, stamped next year.
+    await a.handle(
+      batchOf(
+        routeByDevice(
+          [
+            rec({
+              srcAddr: '10.11.0.2',
+              dstAddr: '10.0.9.9',
+              dstPort: 443,
+              exporter: '192.0.2.99',
+              startMs: now + year,
+              endMs: now + year + 1000,
+              receivedMs: now + 10_000,
+            }),
+          ],
+          NETS,
+        ),
+        20,
+        10,
+      ),
+    );
+    const silent = await q(`SELECT 1 FROM alerts WHERE device_ip = '10.11.0.1' AND kind = 'device_silent'`);
+    assert.equal(silent.length, 0, 'the monitor is not silent: it sent 10 s ago');
+    const [off] = await q<{ wm: Date }>(
+      'SELECT flow_watermark AS wm FROM analytics_offsets WHERE group_id = $1 AND partition = 20',
+      [`${schema}-g`],
+    );
+    assert.ok((off?.wm.getTime() ?? 0) <= now + 10_000, `watermark ${off?.wm.toISOString()}`);
+    const [dev] = await q<{ last_seen: Date }>(`SELECT last_seen FROM devices WHERE ip = '10.11.0.2'`);
+    assert.equal(dev?.last_seen.getTime(), now + 10_000, 'its times were clamped to when it was received');
+  });
+
   test("a reloaded device's open bucket counts a peer it already had once", async () => {
     const first = rec({ srcAddr: '10.9.0.1', dstAddr: '10.9.0.2', dstPort: 443 });
     const a = worker(kafkaLike);
@@ -430,6 +488,9 @@ describe('analytics worker on PostgreSQL', () => {
       scanWindowMs: 60_000,
       isThreat: () => false,
       late: { count: 0 },
+      maxSkewMs: 120_000,
+      clamped: { count: 0 },
+      openFrom: 0,
     };
     applyRecord(m, { ...first, startMs: T0 + 1000, endMs: T0 + 1500 }, c, bucketMs);
     const bucket = m.buckets.get(T0 - (T0 % bucketMs));
