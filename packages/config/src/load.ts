@@ -53,6 +53,7 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_THREAT_INTEL_FILE', ['analytics', 'threatIntelFile'], String],
   ['WARDWATCH_ANALYTICS_COMMIT_INTERVAL', ['analytics', 'commitInterval'], String],
   ['WARDWATCH_ANALYTICS_COMMIT_RECORDS', ['analytics', 'commitRecords'], num],
+  ['WARDWATCH_ANALYTICS_MAX_CLOCK_SKEW', ['analytics', 'maxClockSkew'], String],
   ['WARDWATCH_API_HOST', ['api', 'host'], String],
   ['WARDWATCH_API_PORT', ['api', 'port'], num],
   ['WARDWATCH_BOOTSTRAP_API_KEY', ['api', 'bootstrapApiKey'], String],

@@ -113,6 +113,10 @@ export const ConfigSchema = T.Object(
         /** How late (flow time) a device's records may arrive after its partition's newest: buckets close,
          *  and silence counts, only after this allowance (cover the exporters' active timeout). */
         allowedLateness: Duration('5m'),
+        /** How far (flow time) a record may be stamped ahead of its receive time at the collector; a record
+         *  beyond it comes from a wrong clock (or a v9 sysUptime glitch) and is taken as received then.
+         *  Keep it well below `allowedLateness`: flow time may run this far ahead of the truth. */
+        maxClockSkew: Duration('2m'),
         /** Outbound bytes to external peers within one bucket that count as exfiltration (at least). */
         exfilMinBytes: T.Integer({ default: 10_000_000, minimum: 1 }),
         /** Bytes sent within one bucket below which no volume spike is raised. */

@@ -17,6 +17,7 @@ export interface AnalyticsSettings {
   bucketMs: number;
   latenessMs: number;
   silenceMs: number;
+  maxSkewMs: number;
   scanWindowMs: number;
   scanThreshold: number;
   lateralThreshold: number;
@@ -40,6 +41,7 @@ export function analyticsSettings(config: WardwatchConfig): AnalyticsSettings {
     bucketMs: Math.max(60_000, parseDuration(a.baselineBucket)),
     latenessMs: parseDuration(a.allowedLateness),
     silenceMs: parseDuration(a.silenceAfter),
+    maxSkewMs: parseDuration(a.maxClockSkew),
     scanWindowMs: Math.max(1000, parseDuration(a.scanWindow)),
     scanThreshold: a.scanThreshold,
     lateralThreshold: a.lateralThreshold,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createDeviceMatcher, createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
 import type { AnalyticsSettings } from './config.ts';
-import { type DetectEnv, finishDevice } from './detect.ts';
+import { checkSilence, type DetectEnv, finishDevice } from './detect.ts';
 import { type ApplyContext, applyRecord, createDeviceModel, type DeviceModel } from './model.ts';
 import { NO_POLICIES } from './policies.ts';
 import { loadSignatures } from './signatures.ts';
@@ -20,6 +20,7 @@ const settings: AnalyticsSettings = {
   bucketMs: BUCKET,
   latenessMs: 300_000,
   silenceMs: 120_000,
+  maxSkewMs: 120_000,
   scanWindowMs: 60_000,
   scanThreshold: 20,
   lateralThreshold: 6,
@@ -41,6 +42,9 @@ const ctx = (): ApplyContext => ({
   scanWindowMs: settings.scanWindowMs,
   isThreat: () => false,
   late: { count: 0 },
+  maxSkewMs: 120_000,
+  clamped: { count: 0 },
+  openFrom: 0,
 });
 
 const env = (watermark: number): DetectEnv => ({
@@ -70,7 +74,49 @@ function apply(m: DeviceModel, records: FlowRecord[]): void {
   for (const r of records) applyRecord(m, r, c, BUCKET);
 }
 
+/** A patient monitor (analyst's class, stored) that sent every 30 s from T0 for `minutes`. */
+function monitor(minutes: number): DeviceModel {
+  const m = createDeviceModel('10.30.1.5', 0);
+  m.classOverride = 'patient_monitor';
+  const beats: FlowRecord[] = [];
+  for (let t = T0; t < T0 + minutes * 60_000; t += 30_000)
+    beats.push({
+      ...createFlowRecord(),
+      srcAddr: m.ip,
+      dstAddr: '10.30.0.1',
+      protocol: 17,
+      srcPort: 2000,
+      dstPort: 7000,
+      packets: 4,
+      bytes: 1200,
+      startMs: t,
+      endMs: t + 100,
+    });
+  apply(m, beats);
+  m.stored = true;
+  return m;
+}
+
 describe('detections', () => {
+  test('device_silent waits for the heartbeat to be learned: not during learning, then at once', () => {
+    // Learning is one hour. A monitor that sent for ten minutes and stopped is not silent by its
+    // learned heartbeat while it is still learning...
+    const early = monitor(10);
+    assert.equal(checkSilence(early, env(T0 + 30 * 60_000)), undefined, 'silent during learning');
+    // ...and once learning is over, a silence still lasting is reported.
+    const late = checkSilence(early, env(T0 + 61 * 60_000));
+    assert.equal(late?.kind, 'device_silent');
+    // A monitor that kept sending through learning and then stopped: critical, a safety event.
+    const learned = monitor(70);
+    assert.equal(
+      checkSilence(learned, env(T0 + 72 * 60_000)),
+      undefined,
+      'within max(silenceAfter, 3 gaps) + lateness',
+    );
+    const silent = checkSilence(learned, env(T0 + 80 * 60_000));
+    assert.deepEqual([silent?.kind, silent?.severity], ['device_silent', 'critical']);
+  });
+
   test('a scan sent from a low source port (nmap -g 53) is still a scan', () => {
     const m = createDeviceModel('10.1.1.1', 0);
     const records: FlowRecord[] = [];

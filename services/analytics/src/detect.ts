@@ -405,11 +405,15 @@ function isNewIn(m: DeviceModel, e: ProfileEntry): boolean {
 /**
  * `device_silent`: a device of a heartbeat class that sent continuously has sent nothing for longer
  * than `silenceAfter` (and three of its longest learned gaps), counted after the lateness allowance
- * on its partition's flow time. For a patient monitor that is a safety event.
+ * on its partition's flow time. For a patient monitor that is a safety event. The heartbeat is a
+ * baseline (its longest gap is learned during the learning period, when any gap is normal), so silence
+ * is judged once the partition's flow time has passed the device's learning period: a silence that
+ * began during learning and still lasts then is reported then.
  */
 export function checkSilence(m: DeviceModel, env: DetectEnv): AlertDraft | undefined {
   const s = env.settings;
   if (m.lastSent === 0 || !m.stored || m.silenceReported === m.lastSent) return undefined;
+  if (env.watermark < m.learnedAt) return undefined;
   const cls = effectiveClass(m);
   const sig = env.signatures.byClass.get(cls);
   if (!sig?.heartbeat || !isPeriodic(m)) return undefined;

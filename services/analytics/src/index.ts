@@ -34,6 +34,7 @@ import {
   type DeviceModel,
   effectiveClass,
   markCommitted,
+  openBucketsFrom,
 } from './model.ts';
 import { loadPolicies, NO_POLICIES, type PolicySet } from './policies.ts';
 import { type Classification, loadSignatures, type Signatures } from './signatures.ts';
@@ -165,6 +166,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   let ops: Server | undefined;
   let queue: Promise<unknown> = Promise.resolve();
   const late = { count: 0 };
+  const clamped = { count: 0 };
   const counts: AnalyticsCounts = { records: 0, skipped: 0, batches: 0, duplicates: 0 };
   const ctx: ApplyContext = {
     isInternal,
@@ -174,6 +176,9 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     scanWindowMs: settings.scanWindowMs,
     isThreat: (addr) => threatIntel.matches(addr),
     late,
+    maxSkewMs: settings.maxSkewMs,
+    clamped,
+    openFrom: 0,
   };
 
   /** Runs `fn` after everything queued before it (batches, assignments and reloads never interleave). */
@@ -287,6 +292,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     skipped: number;
     batches: number;
     late: number;
+    clamped: number;
     startedAt: number;
     /** The cache epoch its records were applied in. */
     epoch: number;
@@ -312,6 +318,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       skipped: 0,
       batches: 0,
       late: 0,
+      clamped: 0,
       startedAt: performance.now(),
       epoch,
       done,
@@ -377,6 +384,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   /** Adds the decoded records to their devices' models; returns the partition's newest flow time. */
   function applyAll(g: Group, decoded: Array<[FlowBatch, string]>, p: number, watermark: number): number {
     for (const [flows, key] of decoded) {
+      ctx.openFrom = openBucketsFrom(watermark, settings.bucketMs, settings.latenessMs);
       const rs: FlowRecord[] = flows.records;
       let previous = '';
       let m: DeviceModel | undefined;
@@ -392,13 +400,14 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
           continue;
         }
         const wasTouched = m.touched;
-        if (!applyRecord(m, r, ctx, settings.bucketMs)) {
+        // The record's flow time, bounded by its receive time: one bad clock does not move the watermark.
+        const end = applyRecord(m, r, ctx, settings.bucketMs);
+        if (end === 0) {
           g.skipped++;
           continue;
         }
         if (!wasTouched) g.touched.push(m);
         m.partition = p;
-        const end = r.endMs > 0 ? r.endMs : r.startMs > 0 ? r.startMs : r.receivedMs;
         if (end > watermark) watermark = end;
         g.records++;
       }
@@ -437,6 +446,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     const g = group;
     let watermark = st.watermark;
     late.count = 0;
+    clamped.count = 0;
     let applied = false;
     const deferred: Array<[FlowBatch, string]> = [];
     const unknown = new Set<string>();
@@ -504,6 +514,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       }
     }
     g.late += late.count;
+    g.clamped += clamped.count;
     g.batches++;
     st.applied = lastOffset + 1n;
     st.watermark = watermark;
@@ -679,6 +690,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     counts.skipped += g.skipped;
     counts.batches += g.batches;
     if (g.late > 0) metrics.late.inc(g.late);
+    if (g.clamped > 0) metrics.clamped.inc(g.clamped);
     for (const a of plan.alerts) metrics.alerts.inc({ kind: a.kind });
     metrics.models.set(models.size);
   }

@@ -44,6 +44,11 @@ export function createAnalyticsMetrics(registry: Registry) {
       help: 'Record minutes that arrived after their baseline bucket was folded (kept in rollups, not in baselines)',
       registers: [registry],
     }),
+    clamped: new Counter({
+      name: 'wardwatch_analytics_clamped_records_total',
+      help: 'Records stamped more than analytics.maxClockSkew ahead of their receive time (exporter clock or sysUptime wrong): taken as received then',
+      registers: [registry],
+    }),
     alerts: new Counter({
       name: 'wardwatch_analytics_alerts_total',
       help: 'Alert detections written (new alerts and updates of open ones)',

@@ -20,6 +20,9 @@ const ctx = (): ApplyContext => ({
   scanWindowMs: 60_000,
   isThreat: (a) => a === '203.0.113.66',
   late: { count: 0 },
+  maxSkewMs: 120_000,
+  clamped: { count: 0 },
+  openFrom: 0,
 });
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
 
@@ -156,6 +159,66 @@ describe('device model', () => {
       buckets.reduce((n, b) => n + b.bytesOut, 0),
       900,
     );
+  });
+
+  test('a record far older than the open buckets is late: it opens no bucket and does not cut learning short', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    const c = ctx();
+    // The partition's flow time has closed every bucket before T0; a stray record (a sysUptime glitch)
+    // says a day ago.
+    c.openFrom = T0;
+    const at = (t: number) =>
+      rec({ srcAddr: '10.1.1.1', dstAddr: '10.9.9.9', dstPort: 443, startMs: t, endMs: t + 1000 });
+    applyRecord(m, at(T0 - 86_400_000), c, 60_000);
+    assert.equal(c.late.count, 1, 'counted late');
+    assert.equal(m.buckets.size, 0);
+    assert.ok(m.learnedAt >= T0 + 60_000, 'learning runs from the open buckets on');
+    for (let i = 0; i < 3; i++) applyRecord(m, at(T0 + i * 60_000), c, 60_000);
+    closeBuckets(m, T0 + 10 * 60_000, 60_000, 60_000);
+    // Three buckets of traffic, not three after a day of zeros folded in between.
+    assert.equal(m.stats.get('bytes_out|-1')?.n, 3);
+    assert.equal(m.stats.get('bytes_out|-1')?.mean, 5000);
+  });
+
+  test('a record stamped ahead of its receive time by more than the skew is clamped to it', () => {
+    const m = createDeviceModel('10.1.1.1', 0);
+    const c = ctx();
+    const year = 365 * 86_400_000;
+    const end = applyRecord(
+      m,
+      rec({
+        srcAddr: '10.1.1.1',
+        dstAddr: '10.9.9.9',
+        dstPort: 443,
+        startMs: T0 + year,
+        endMs: T0 + year + 5000,
+        receivedMs: T0,
+      }),
+      c,
+      60_000,
+    );
+    assert.equal(end, T0, 'its flow time is its receive time');
+    assert.equal(c.clamped.count, 1);
+    assert.deepEqual([m.firstSeen, m.lastSeen, m.lastSent], [T0, T0, T0]);
+    assert.deepEqual([...m.buckets.keys()], [T0]);
+    // Within the skew (an exporter clock a few seconds ahead): kept as stamped.
+    assert.equal(
+      applyRecord(
+        m,
+        rec({
+          srcAddr: '10.1.1.1',
+          dstAddr: '10.9.9.9',
+          dstPort: 443,
+          startMs: T0 + 1000,
+          endMs: T0 + 5000,
+          receivedMs: T0,
+        }),
+        c,
+        60_000,
+      ),
+      T0 + 5000,
+    );
+    assert.equal(c.clamped.count, 1);
   });
 
   test('control-only TCP feeds scan windows, not the profile; past the peer cap peers fold into groups', () => {
@@ -347,6 +410,6 @@ describe('device model', () => {
 
   test('a record the device is not part of is refused', () => {
     const m = createDeviceModel('10.1.1.1', 0);
-    assert.equal(applyRecord(m, rec({ srcAddr: '10.5.5.5', dstAddr: '10.6.6.6' }), ctx(), 300_000), false);
+    assert.equal(applyRecord(m, rec({ srcAddr: '10.5.5.5', dstAddr: '10.6.6.6' }), ctx(), 300_000), 0);
   });
 });

@@ -164,6 +164,19 @@ export interface ApplyContext {
   isThreat(addr: string): boolean;
   /** Records whose minute lies before the device's folded baselines (counted, not in baselines). */
   late: { count: number };
+  /**
+   * How far a record's times may lie ahead of its `receivedMs` (the collector's clock): beyond it the
+   * exporter's clock (or a NetFlow v9 sysUptime) is wrong, and the record is taken as received then.
+   */
+  maxSkewMs: number;
+  /** Records whose times were clamped to their receive time. */
+  clamped: { count: number };
+  /**
+   * Start of the oldest bucket still open on the device's partition (0: no flow time yet): minutes
+   * before it are late for every device, so a stray old record neither opens a bucket (which would
+   * fold a run of idle zeros into the baselines) nor starts the learning period.
+   */
+  openFrom: number;
 }
 
 /** Administration / remote-access ports: many internal hosts on these is lateral movement. */
@@ -317,32 +330,44 @@ export function bucketAt(m: DeviceModel, t: number, bucketMs: number): Bucket | 
 function contact(
   map: Map<string, ExternalContact>,
   peer: string,
-  r: FlowRecord,
+  start: number,
+  end: number,
   port: number,
   bytes: number,
   packets: number,
 ) {
   let c = map.get(peer);
   if (!c) {
-    c = { bytes: 0, packets: 0, ports: new Set(), first: r.startMs, last: r.endMs };
+    c = { bytes: 0, packets: 0, ports: new Set(), first: start, last: end };
     map.set(peer, c);
   }
   c.bytes += bytes;
   c.packets += packets;
   if (c.ports.size < 32) c.ports.add(port);
-  if (r.startMs < c.first) c.first = r.startMs;
-  if (r.endMs > c.last) c.last = r.endMs;
+  if (start < c.first) c.first = start;
+  if (end > c.last) c.last = end;
+}
+
+/**
+ * The start of the oldest bucket still open at partition flow time `watermark`: the bucket after the
+ * newest one {@link closeBuckets} would fold (0 when there is no flow time yet).
+ */
+export function openBucketsFrom(watermark: number, bucketMs: number, latenessMs: number): number {
+  if (watermark <= 0) return 0;
+  const closedTo = watermark - bucketMs - latenessMs;
+  return closedTo - (closedTo % bucketMs) + bucketMs;
 }
 
 /**
  * Adds one record to the model of `m.ip` (the device the collector routed it to): inventory, minute
  * rollups, baseline buckets (a long flow's counters spread over its minutes), profile, heartbeat
- * gaps, scan/lateral windows and the batch's external and threat contacts. Returns false when the
- * record does not involve the device.
+ * gaps, scan/lateral windows and the batch's external and threat contacts. Returns the record's flow
+ * time end (after the clock bound, see {@link ApplyContext.maxSkewMs}), or 0 when the record does not
+ * involve the device.
  */
-export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bucketMs: number): boolean {
+export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bucketMs: number): number {
   const isSrc = r.srcAddr === m.ip;
-  if (!isSrc && r.dstAddr !== m.ip) return false;
+  if (!isSrc && r.dstAddr !== m.ip) return 0;
   const remote = isSrc ? r.dstAddr : r.srcAddr;
   const lport = isSrc ? r.srcPort : r.dstPort;
   const rport = isSrc ? r.dstPort : r.srcPort;
@@ -357,17 +382,28 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
   const outP = isSrc ? fwdP : revP;
   const inB = isSrc ? revB : fwdB;
   const inP = isSrc ? revP : fwdP;
-  const start = r.startMs > 0 ? r.startMs : r.receivedMs;
+  let start = r.startMs > 0 ? r.startMs : r.receivedMs;
   let end = r.endMs > 0 ? r.endMs : start;
   if (end < start) end = start;
+  // An exporter cannot report a flow that ends after it was received: one whose clock is wrong (or a v9
+  // sysUptime glitch) would otherwise carry flow time, and with it the partition's watermark, ahead.
+  const received = r.receivedMs;
+  if (received > 0 && end > received + ctx.maxSkewMs) {
+    end = received;
+    if (start > received) start = received;
+    ctx.clamped.count++;
+  }
   m.touched = true;
 
   // Inventory: the device as sender when it is the source; RFC 5103 reverse counters are the other way.
   // Some exporters count bytes only (no packet counter): bytes alone prove sending too.
   const sent = outP > 0 || outB > 0;
   if (m.firstSeen === 0 || start < m.firstSeen) {
+    // Learning runs from the open buckets at the earliest: a stray old record does not end it early.
+    const learnFrom = Math.max(start, ctx.openFrom);
+    if (m.firstSeen === 0 || learnFrom + ctx.learningMs < m.learnedAt)
+      m.learnedAt = learnFrom + ctx.learningMs;
     m.firstSeen = start;
-    m.learnedAt = start + ctx.learningMs;
   }
   if (end > m.lastSeen) m.lastSeen = end;
   if (sent) {
@@ -441,7 +477,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
     a.packetsIn += inP;
     a.flows += 1;
     a.extOut += extOut;
-    const b = bucketAt(m, start, bucketMs);
+    const b = start >= ctx.openFrom ? bucketAt(m, start, bucketMs) : undefined;
     if (b) {
       b.bytesOut += outB;
       b.bytesIn += inB;
@@ -482,7 +518,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
       // The flow counts once, in its first minute.
       if (t === firstMinute) a.flows += 1;
       a.extOut += eo;
-      const b = bucketAt(m, from, bucketMs);
+      const b = from >= ctx.openFrom ? bucketAt(m, from, bucketMs) : undefined;
       if (b) {
         b.bytesOut += bo;
         b.bytesIn += bi;
@@ -511,11 +547,11 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
 
   if (outB > 0 && external) {
     if (!m.external) m.external = new Map();
-    contact(m.external, remote, r, dir === OUTBOUND ? service : lport, outB, outP);
+    contact(m.external, remote, start, end, dir === OUTBOUND ? service : lport, outB, outP);
   }
   if (ctx.isThreat(remote)) {
     if (!m.threats) m.threats = new Map();
-    contact(m.threats, remote, r, service, outB + inB, outP + inP);
+    contact(m.threats, remote, start, end, service, outB + inB, outP + inP);
   }
 
   // Scans and lateral movement: what the device opened, counted within a flow-time window. A bare SYN
@@ -554,7 +590,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
     }
   }
 
-  if (controlOnly) return true;
+  if (controlOnly) return end;
 
   // Communication profile: host peers up to the cap, then peer groups.
   let peer: string;
@@ -607,7 +643,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
     }
     e.rateBytes += (outB + inB) / ((lastMinute - firstMinute) / MINUTE + 1);
   }
-  return true;
+  return end;
 }
 
 /** Adds one sample to a running mean/variance (Welford). */

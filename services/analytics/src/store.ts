@@ -127,20 +127,27 @@ interface DeviceRow {
   last_sent: number | null;
   max_send_gap_ms: number;
   baseline_through: number | null;
-  detect_state: SerializedWindow | null;
+  detect_state: SerializedState | null;
+  silence_reported: number | null;
   class: string;
   class_confidence: number;
   class_override: string | null;
 }
 
-interface SerializedWindow {
-  start: number;
-  probes: Record<string, number[]>;
-  admin: Record<string, number[]>;
-  reported: Record<string, number>;
+/**
+ * `devices.detect_state`: the open scan / lateral-movement window (absent when none), and the alert
+ * kinds already raised for open baseline buckets (`buckets`: [bucket start, bits]), so a reloaded model
+ * does not raise them again.
+ */
+interface SerializedState {
+  start?: number;
+  probes?: Record<string, number[]>;
+  admin?: Record<string, number[]>;
+  reported?: Record<string, number>;
+  buckets?: Array<[number, number]>;
 }
 
-function toWindow(s: SerializedWindow | null): DetectWindow | undefined {
+function toWindow(s: SerializedState | null): DetectWindow | undefined {
   if (!s || typeof s.start !== 'number') return undefined;
   const sets = (o: Record<string, number[]> | undefined) =>
     new Map(Object.entries(o ?? {}).map(([k, v]) => [k, new Set(v)]));
@@ -153,10 +160,27 @@ function toWindow(s: SerializedWindow | null): DetectWindow | undefined {
   };
 }
 
-function fromWindow(w: DetectWindow | undefined): string | null {
-  if (!w || (w.probes.size === 0 && w.admin.size === 0)) return null;
-  const obj = (m: Map<string, Set<number>>) => Object.fromEntries([...m].map(([k, v]) => [k, [...v]]));
-  return JSON.stringify({ start: w.start, probes: obj(w.probes), admin: obj(w.admin), reported: w.reported });
+/** The detect state of a model as stored (NULL when there is none: the common case, no JSON built). */
+function detectState(m: DeviceModel): string | null {
+  let buckets: Array<[number, number]> | undefined;
+  for (const b of m.buckets.values()) {
+    if (b.reported === 0) continue;
+    if (!buckets) buckets = [];
+    buckets.push([b.start, b.reported]);
+  }
+  const w = m.window;
+  const open = w !== undefined && (w.probes.size > 0 || w.admin.size > 0);
+  if (!open && !buckets) return null;
+  const state: SerializedState = {};
+  if (open) {
+    const obj = (x: Map<string, Set<number>>) => Object.fromEntries([...x].map(([k, v]) => [k, [...v]]));
+    state.start = w.start;
+    state.probes = obj(w.probes);
+    state.admin = obj(w.admin);
+    state.reported = w.reported;
+  }
+  if (buckets) state.buckets = buckets;
+  return JSON.stringify(state);
 }
 
 /**
@@ -177,7 +201,9 @@ export async function loadModels(
   const devices = await db.query<DeviceRow>(
     `SELECT host(d.ip) AS ip, d.kafka_partition, ${ms('d.first_seen')} AS first_seen, ${ms('d.last_seen')} AS last_seen,
        ${ms('d.learned_at')} AS learned_at, ${ms('d.last_sent')} AS last_sent, d.max_send_gap_ms,
-       ${ms('d.baseline_through')} AS baseline_through, d.detect_state, d.class, d.class_confidence, d.class_override
+       ${ms('d.baseline_through')} AS baseline_through, d.detect_state, d.class, d.class_confidence, d.class_override,
+       (SELECT ${ms("(a.evidence->>'lastSent')::timestamptz")} FROM alerts a
+        WHERE a.device_ip = d.ip AND a.kind = 'device_silent' AND a.status <> 'resolved') AS silence_reported
      FROM devices d WHERE ${cond}`,
     [param],
   );
@@ -193,6 +219,8 @@ export async function loadModels(
     m.maxSendGap = Number(r.max_send_gap_ms);
     m.baselineThrough = r.baseline_through ?? 0;
     m.window = toWindow(r.detect_state);
+    // The silence the open device_silent alert reports (its evidence names the last sending): not again.
+    m.silenceReported = r.silence_reported ?? 0;
     m.inferredClass = r.class;
     m.classConfidence = r.class_confidence;
     m.classOverride = r.class_override;
@@ -279,6 +307,16 @@ export async function loadModels(
     b.packets += Number(r.pk);
     b.flows += Number(r.flows);
     b.extOut += Number(r.eo);
+  }
+  // Alert kinds already raised for the open buckets.
+  for (const r of devices.rows) {
+    const reported = r.detect_state?.buckets;
+    if (!Array.isArray(reported)) continue;
+    const m = models.get(r.ip)!;
+    for (const [start, bits] of reported) {
+      const b = bucketAt(m, start, bucketMs);
+      if (b) b.reported |= bits;
+    }
   }
   // Distinct peers of an open bucket, approximated by the profile entries last seen within it; a host
   // peer by its address, as applying a record adds it (not its /32 or /128, which would count it twice).
@@ -389,7 +427,7 @@ function upsertDevices(
     lsent[i] = m.lastSent;
     gap[i] = m.maxSendGap;
     bt[i] = m.baselineThrough;
-    det[i] = fromWindow(m.window);
+    det[i] = detectState(m);
     if (withRisk) rb[i] = risk.get(m.ip) ?? 0;
     if (withClass) {
       const c = classified.get(m)!;

@@ -413,6 +413,158 @@ describe('analytics worker on PostgreSQL', () => {
     assert.ok((alerts[0]?.n ?? 0) >= 4);
   });
 
+  /** A patient monitor (analyst's class) that sent every 30 s for `minutes` from `from`, committed on `partition`. */
+  async function monitorOn(a: Analytics, ip: string, partition: number, from: number, minutes: number) {
+    const beats: FlowRecord[] = [];
+    for (let t = from; t < from + minutes * 60_000; t += 30_000)
+      beats.push(
+        rec({
+          srcAddr: ip,
+          dstAddr: '10.0.9.9',
+          srcPort: 2000,
+          dstPort: 7000,
+          protocol: 17,
+          startMs: t,
+          endMs: t + 100,
+        }),
+      );
+    await a.handle(batchOf(routeByDevice(beats, NETS), partition, 0));
+    await q(`UPDATE devices SET class_override = 'patient_monitor' WHERE ip = $1`, [ip]);
+    await a.reload();
+  }
+
+  test('a record from an exporter whose clock is a year ahead does not move flow time (no silence flood)', async () => {
+    const a = worker(kafkaLike);
+    await a.reload();
+    await monitorOn(a, '10.11.0.1', 20, T0, 8);
+    const now = T0 + 8 * 60_000;
+    const year = 365 * 86_400_000;
+    // Another device behind a router whose clock (or sysUptime) is wrong: received now, stamped next year.
+    await a.handle(
+      batchOf(
+        routeByDevice(
+          [
+            rec({
+              srcAddr: '10.11.0.2',
+              dstAddr: '10.0.9.9',
+              dstPort: 443,
+              exporter: '192.0.2.99',
+              startMs: now + year,
+              endMs: now + year + 1000,
+              receivedMs: now + 10_000,
+            }),
+          ],
+          NETS,
+        ),
+        20,
+        10,
+      ),
+    );
+    const silent = await q(`SELECT 1 FROM alerts WHERE device_ip = '10.11.0.1' AND kind = 'device_silent'`);
+    assert.equal(silent.length, 0, 'the monitor is not silent: it sent 10 s ago');
+    const [off] = await q<{ wm: Date }>(
+      'SELECT flow_watermark AS wm FROM analytics_offsets WHERE group_id = $1 AND partition = 20',
+      [`${schema}-g`],
+    );
+    assert.ok((off?.wm.getTime() ?? 0) <= now + 10_000, `watermark ${off?.wm.toISOString()}`);
+    const [dev] = await q<{ last_seen: Date }>(`SELECT last_seen FROM devices WHERE ip = '10.11.0.2'`);
+    assert.equal(dev?.last_seen.getTime(), now + 10_000, 'its times were clamped to when it was received');
+  });
+
+  /** A worker as a Kafka group member: started, with the assignments the group would hand it. */
+  async function member(extra: Record<string, unknown> = {}) {
+    let assign: ((partitions: number[]) => Promise<Map<number, string>>) | undefined;
+    const transport = {
+      kind: 'kafka',
+      ensureTopic: async () => {},
+      ping: async () => true,
+      createSubscriber: async () => ({
+        start: async (_t: string, _h: unknown, o?: { onAssign?: typeof assign }) => {
+          assign = o?.onAssign;
+        },
+        seek: () => {},
+        close: async () => {},
+      }),
+    } as unknown as Transport;
+    const w = worker(transport, extra);
+    await w.start();
+    return { w, assign: (partitions: number[]) => assign!(partitions) };
+  }
+
+  const alertRow = async (ip: string, kind: string) =>
+    (
+      await q<{ occurrences: number }>(
+        `SELECT occurrences FROM alerts WHERE device_ip = $1 AND kind = $2 AND status <> 'resolved'`,
+        [ip, kind],
+      )
+    )[0];
+  const rolledUp = async (kind: string) =>
+    (
+      await q<{ n: number }>(
+        `SELECT COALESCE(sum(count), 0)::int AS n FROM alert_rollups_minute WHERE kind = $1`,
+        [kind],
+      )
+    )[0]?.n;
+
+  test('after a rebalance an open device_silent alert is not raised again', async () => {
+    const a = worker(kafkaLike);
+    await a.reload();
+    await monitorOn(a, '10.12.0.1', 21, T0, 8);
+    const other = (t: number, offset: number) =>
+      batchOf(
+        routeByDevice(
+          [rec({ srcAddr: '10.12.0.2', dstAddr: '10.0.9.9', dstPort: 443, startMs: t, endMs: t + 1000 })],
+          NETS,
+        ),
+        21,
+        offset,
+      );
+    await a.handle(other(T0 + 20 * 60_000, 10));
+    assert.equal((await alertRow('10.12.0.1', 'device_silent'))?.occurrences, 1);
+    const before = await rolledUp('device_silent');
+    // The partition moves to another worker: it preloads the partition's models and goes on.
+    const b = await member();
+    try {
+      await b.assign([21]);
+      await b.w.handle(other(T0 + 21 * 60_000, 12));
+      assert.equal(
+        (await alertRow('10.12.0.1', 'device_silent'))?.occurrences,
+        1,
+        'one silence, one occurrence',
+      );
+      assert.equal(await rolledUp('device_silent'), before, 'counted once over time');
+    } finally {
+      await b.w.stop();
+    }
+  });
+
+  test('after a rebalance a volume spike of a still open bucket is not raised again', async () => {
+    const extra = { 'analytics.baselineBucket': '1m', 'analytics.allowedLateness': '1m' };
+    const a = worker(kafkaLike, extra);
+    await a.reload();
+    const ip = '10.13.0.1';
+    const M0 = T0 - (T0 % 60_000);
+    const send = (t: number, bytes: number) =>
+      rec({ srcAddr: ip, dstAddr: '10.0.9.8', dstPort: 443, bytes, startMs: t, endMs: t + 1000 });
+    const quiet: FlowRecord[] = [];
+    for (let i = 0; i < 10; i++) quiet.push(send(M0 + i * 60_000 + 5000, 1000));
+    await a.handle(batchOf(routeByDevice(quiet, NETS), 22, 0));
+    const spikeAt = M0 + 10 * 60_000;
+    await a.handle(batchOf(routeByDevice([send(spikeAt + 5000, 3_000_000)], NETS), 22, 10));
+    assert.equal((await alertRow(ip, 'volume_spike'))?.occurrences, 1);
+    const before = await rolledUp('volume_spike');
+    const b = await member(extra);
+    try {
+      await b.assign([22]);
+      // More traffic in the same (still open) bucket, on the new owner (from the stored offset on).
+      await b.w.handle(batchOf(routeByDevice([send(spikeAt + 20_000, 1000)], NETS), 22, 12));
+      assert.equal((await alertRow(ip, 'volume_spike'))?.occurrences, 1, 'one spike, one occurrence');
+      assert.equal(await rolledUp('volume_spike'), before, 'counted once over time');
+    } finally {
+      await b.w.stop();
+    }
+  });
+
   test("a reloaded device's open bucket counts a peer it already had once", async () => {
     const first = rec({ srcAddr: '10.9.0.1', dstAddr: '10.9.0.2', dstPort: 443 });
     const a = worker(kafkaLike);
@@ -430,6 +582,9 @@ describe('analytics worker on PostgreSQL', () => {
       scanWindowMs: 60_000,
       isThreat: () => false,
       late: { count: 0 },
+      maxSkewMs: 120_000,
+      clamped: { count: 0 },
+      openFrom: 0,
     };
     applyRecord(m, { ...first, startMs: T0 + 1000, endMs: T0 + 1500 }, c, bucketMs);
     const bucket = m.buckets.get(T0 - (T0 % bucketMs));
