@@ -253,6 +253,60 @@ describe('IPFIX', () => {
     assert.equal(b!.extra![1]!.value.length, 0);
   });
 
+  test('IPv4-mapped IPv6 addresses are written as their IPv4 address, like plain IPv4 exports', () => {
+    // An exporter that reports IPv4 hosts in IPv6 fields (::ffff:a.b.c.d) must name the same
+    // hosts as one that reports them in IPv4 fields: device identity and partitioning use the text.
+    const state = createDecoderState();
+    const mapped = (a: string) => [...new Array(10).fill(0), 0xff, 0xff, ...v4(a)];
+    const hex = (s: string) => [...Buffer.from(s, 'hex')];
+    const V6: Spec[] = [
+      [27, 16],
+      [28, 16],
+      [62, 16],
+      [1, 4],
+    ];
+    const pkt = ipfix(
+      {},
+      ipfixTemplateSet([
+        { id: 256, fields: V6 },
+        { id: 257, fields: FLOW },
+      ]),
+      dataSet(256, [
+        [...mapped('10.0.0.1'), ...mapped('192.0.2.7'), ...mapped('10.9.9.9'), ...be(1, 4)],
+        // Not mapped: ::ffff:0:a00:1 (SIIT, 0xffff in bytes 8..9) and ::a00:1 (deprecated compatible).
+        [
+          ...hex('00000000000000000000ffff00000000'),
+          ...hex('00000000000000000000000000000000'),
+          ...hex('000000000000000000000000'),
+          ...v4('10.0.0.1'),
+          ...be(2, 4),
+        ],
+        [
+          ...hex('0000000000000000ffff00000a000001'),
+          ...hex('00000000000000000000000000000000'),
+          ...hex('2001'),
+          ...new Array(14).fill(0),
+          ...be(3, 4),
+        ],
+      ]),
+      dataSet(257, [flowRec(1)]),
+    );
+    const r = ok(decodePacket(pkt, state, ctx()));
+    assert.deepEqual(
+      r.records.map((x) => [x.srcAddr, x.dstAddr, x.nextHop]),
+      [
+        ['10.0.0.1', '192.0.2.7', '10.9.9.9'],
+        ['0.0.0.0', '::', '::a00:1'],
+        ['::ffff:0:a00:1', '::', '2001::'],
+        ['10.0.0.1', '10.0.1.1', ''],
+      ],
+    );
+    assert.equal(
+      describeField({ id: 27, pen: 0, value: Uint8Array.from(mapped('10.0.0.1')) }).value,
+      '10.0.0.1',
+    );
+  });
+
   test('template withdrawal: one id, then all data templates', () => {
     const state = createDecoderState();
     const tpls = ipfixTemplateSet([

@@ -20,6 +20,7 @@ export interface FlowRecord {
   version: number;
   /** Template that described the record (0 for v5). */
   templateId: number;
+  /** Dotted IPv4 or RFC 5952 IPv6; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is written as IPv4. */
   srcAddr: string;
   dstAddr: string;
   srcPort: number;

@@ -227,3 +227,49 @@ test('a restarted collector keeps the sampling rate when a template entry follow
   assert.equal(after.length, 1);
   assert.equal(after[0]!.samplingRate, 100);
 });
+
+/** An IPFIX message (domain 5) with template 400 (sourceIPv6Address, destinationIPv6Address,
+ * octetDeltaCount) and one record per [src, dst] pair of 16-byte addresses. */
+function ipfixV6(flows: [number[], number[]][]): Uint8Array {
+  const tpl = Buffer.alloc(4 + 4 + 3 * 4);
+  tpl.writeUInt16BE(2, 0);
+  tpl.writeUInt16BE(tpl.length, 2);
+  tpl.writeUInt16BE(400, 4);
+  tpl.writeUInt16BE(3, 6);
+  for (const [i, v] of [27, 16, 28, 16, 1, 4].entries()) tpl.writeUInt16BE(v, 8 + 2 * i);
+  const data = Buffer.alloc(4 + 36 * flows.length);
+  data.writeUInt16BE(400, 0);
+  data.writeUInt16BE(data.length, 2);
+  flows.forEach(([src, dst], i) => {
+    Buffer.from(src).copy(data, 4 + 36 * i);
+    Buffer.from(dst).copy(data, 20 + 36 * i);
+    data.writeUInt32BE(100, 36 + 36 * i);
+  });
+  const h = Buffer.alloc(16);
+  h.writeUInt16BE(10, 0);
+  h.writeUInt16BE(16 + tpl.length + data.length, 2);
+  h.writeUInt32BE(1_700_000_000, 4);
+  h.writeUInt32BE(5, 12);
+  return new Uint8Array(Buffer.concat([h, tpl, data]));
+}
+
+test('a host exported as an IPv4-mapped IPv6 address is the same device, on the same partition, as its IPv4 address', () => {
+  const mapped = (a: string) => [...new Array(10).fill(0), 0xff, 0xff, ...a.split('.').map(Number)];
+  const shard = new DecodeShard(settings);
+  shard.ingest(v9(1, [['10.0.0.1', '8.8.8.8']], true), '192.0.2.1', 1000, VIA_UDP);
+  shard.ingest(ipfixV6([[mapped('10.0.0.1'), mapped('8.8.8.8')]]), '192.0.2.2', 1000, VIA_UDP);
+  shard.emitPartial();
+  const out = shard.take();
+  assert.equal(out.stats.routed, 2);
+  const devices = out.batches.flatMap((b) => decodeFlowBatch(b.value).devices);
+  assert.deepEqual(devices, ['10.0.0.1', '10.0.0.1']);
+  assert.equal(out.batches.length, 1, 'one partition');
+  const records = out.batches.flatMap((b) => decodeFlowBatch(b.value).records);
+  assert.deepEqual(
+    records.map((r) => [r.srcAddr, r.dstAddr]),
+    [
+      ['10.0.0.1', '8.8.8.8'],
+      ['10.0.0.1', '8.8.8.8'],
+    ],
+  );
+});

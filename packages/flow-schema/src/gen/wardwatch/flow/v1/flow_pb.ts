@@ -51,14 +51,15 @@ export type FlowRecord = Message<"wardwatch.flow.v1.FlowRecord"> & {
   templateId: number;
 
   /**
-   * sourceIPv4Address / sourceIPv6Address, textual.
+   * sourceIPv4Address / sourceIPv6Address, textual (dotted IPv4, RFC 5952 IPv6). An IPv4-mapped
+   * IPv6 address (::ffff:a.b.c.d) is written as its IPv4 address, so a host has one name.
    *
    * @generated from field: string src_addr = 5;
    */
   srcAddr: string;
 
   /**
-   * destinationIPv4Address / destinationIPv6Address, textual.
+   * destinationIPv4Address / destinationIPv6Address, textual, as src_addr.
    *
    * @generated from field: string dst_addr = 6;
    */
@@ -180,7 +181,7 @@ export type FlowRecord = Message<"wardwatch.flow.v1.FlowRecord"> & {
   dstAs: number;
 
   /**
-   * ipNextHopIPv4Address / ipNextHopIPv6Address, textual; empty when not exported.
+   * ipNextHopIPv4Address / ipNextHopIPv6Address, textual as src_addr; empty when not exported.
    *
    * @generated from field: string next_hop = 26;
    */
