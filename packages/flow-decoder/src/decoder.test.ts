@@ -120,6 +120,53 @@ describe('NetFlow v9', () => {
     assert.equal(x.endMs, 1_700_000_000_000 - 60_000 + 50_000);
   });
 
+  test('802.1Q VLAN elements 243/254 fill the VLAN columns; vlanId/postVlanId 58/59 take precedence', () => {
+    // Cisco Flexible NetFlow `collect datalink dot1q vlan input|output` exports dot1qVlanId (243) and
+    // postDot1qVlanId (254), not vlanId/postVlanId (58/59).
+    const state = createDecoderState();
+    const tpl = v9TemplateSet([
+      {
+        id: 300,
+        fields: [
+          [8, 4],
+          [12, 4],
+          [243, 2],
+          [254, 2],
+        ],
+      },
+      {
+        // Both kinds in one template, 243/254 before and after 58/59.
+        id: 301,
+        fields: [
+          [8, 4],
+          [243, 2],
+          [58, 2],
+          [59, 2],
+          [254, 2],
+        ],
+      },
+    ]);
+    const pkt = v9(
+      {},
+      tpl,
+      dataSet(300, [[...v4('10.0.0.1'), ...v4('10.0.0.2'), ...be(20, 2), ...be(30, 2)]]),
+      dataSet(301, [
+        [...v4('10.0.0.3'), ...be(20, 2), ...be(21, 2), ...be(31, 2), ...be(30, 2)],
+        // 58/59 present but 0 (untagged): the 802.1Q values stand.
+        [...v4('10.0.0.4'), ...be(20, 2), ...be(0, 2), ...be(0, 2), ...be(30, 2)],
+      ]),
+    );
+    const r = ok(decodePacket(pkt, state, ctx()));
+    assert.deepEqual(
+      r.records.map((x) => [x.srcAddr, x.srcVlan, x.dstVlan, x.extra]),
+      [
+        ['10.0.0.1', 20, 30, undefined],
+        ['10.0.0.3', 21, 31, undefined],
+        ['10.0.0.4', 20, 30, undefined],
+      ],
+    );
+  });
+
   test('first/last switched from before a sysUpTime wrap stay in the past', () => {
     const state = createDecoderState();
     const tpl = v9TemplateSet([

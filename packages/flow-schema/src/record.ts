@@ -38,6 +38,7 @@ export interface FlowRecord {
   endMs: number;
   inputIf: number;
   outputIf: number;
+  /** vlanId/postVlanId (58/59), else dot1qVlanId/postDot1qVlanId (243/254); a non-zero 58/59 wins. */
   srcVlan: number;
   dstVlan: number;
   /** aa:bb:cc:dd:ee:ff, '' when not exported. */

@@ -147,7 +147,8 @@ export type FlowRecord = Message<"wardwatch.flow.v1.FlowRecord"> & {
   outputIf: number;
 
   /**
-   * vlanId / postVlanId.
+   * vlanId / postVlanId (58/59), or else dot1qVlanId / postDot1qVlanId (243/254): a non-zero 58/59
+   * wins when a record carries both; 0 when no VLAN was exported.
    *
    * @generated from field: uint32 src_vlan = 20;
    */
