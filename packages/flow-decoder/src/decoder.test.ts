@@ -364,13 +364,16 @@ describe('IPFIX', () => {
     assert.equal(ok(decodePacket(ipfix({}, tpls), state, ctx())).stats.templatesLearned, 3);
     const w1 = ok(decodePacket(ipfix({}, ipfixWithdrawalSet([256])), state, ctx()));
     assert.equal(w1.stats.templatesWithdrawn, 1);
+    assert.deepEqual(w1.withdrawn, [256], 'the result names what the exporter withdrew');
     const d = ok(
       decodePacket(ipfix({}, dataSet(256, [flowRec(1)]), dataSet(257, [flowRec(2)])), state, ctx()),
     );
     assert.equal(d.records.length, 1);
     assert.equal(d.stats.unknownTemplateSets, 1);
+    assert.equal(d.withdrawn, undefined);
     const all = ok(decodePacket(ipfix({}, ipfixWithdrawalSet([2])), state, ctx()));
     assert.equal(all.stats.templatesWithdrawn, 2);
+    assert.deepEqual(all.withdrawn, [257, 258]);
     assert.equal(exportTemplates(state).sessions.length, 0);
   });
 

@@ -273,3 +273,91 @@ test('a host exported as an IPv4-mapped IPv6 address is the same device, on the 
     ],
   );
 });
+
+/** An IPFIX message from domain 7 carrying the given sets. */
+function ipfixMessage(...sets: Buffer[]): Uint8Array {
+  const h = Buffer.alloc(16);
+  const body = Buffer.concat(sets);
+  h.writeUInt16BE(10, 0);
+  h.writeUInt16BE(16 + body.length, 2);
+  h.writeUInt32BE(1_700_000_000, 4);
+  h.writeUInt32BE(7, 12);
+  return new Uint8Array(Buffer.concat([h, body]));
+}
+
+/** An IPFIX template set defining each id as (sourceIPv4Address, octetDeltaCount). */
+function ipfixTemplates(ids: number[]): Buffer {
+  const b = Buffer.alloc(4 + 12 * ids.length);
+  b.writeUInt16BE(2, 0);
+  b.writeUInt16BE(b.length, 2);
+  ids.forEach((id, i) => {
+    b.writeUInt16BE(id, 4 + 12 * i);
+    b.writeUInt16BE(2, 6 + 12 * i);
+    b.writeUInt32BE((8 << 16) | 4, 8 + 12 * i);
+    b.writeUInt32BE((1 << 16) | 4, 12 + 12 * i);
+  });
+  return b;
+}
+
+/** An IPFIX template withdrawal set (id 2 withdraws all data templates). */
+function ipfixWithdrawal(ids: number[]): Buffer {
+  const b = Buffer.alloc(4 + 4 * ids.length);
+  b.writeUInt16BE(2, 0);
+  b.writeUInt16BE(b.length, 2);
+  for (const [i, id] of ids.entries()) b.writeUInt16BE(id, 4 + 4 * i);
+  return b;
+}
+
+const tombstones = (entries: { key: string; value: Uint8Array | null }[]) =>
+  entries.filter((e) => e.value === null).map((e) => e.key);
+
+test('an imported template entry the decoder refuses (over its limits) is not tombstoned on templates-v1', () => {
+  // Another collector (or this one before a restart) published two templates of one exporter; this
+  // collector's decoder may hold only one template per exporter.
+  const a = new DecodeShard(settings);
+  a.ingest(ipfixMessage(ipfixTemplates([256, 257])), '192.0.2.1', 1000, VIA_UDP);
+  const topic = a.syncTemplates().map((e) => ({ key: e.key, text: new TextDecoder().decode(e.value!) }));
+  assert.deepEqual(
+    topic.map((e) => e.key),
+    ['192.0.2.1|10|7|256', '192.0.2.1|10|7|257'],
+  );
+  const b = new DecodeShard({ ...settings, decoder: { maxTemplatesPerExporter: 1 } });
+  assert.deepEqual(b.importTemplates(topic), { imported: 1, rejected: 1 });
+  b.ingest(v9(1, [], true), '192.0.2.9', 2000, VIA_UDP);
+  const out = b.syncTemplates();
+  assert.deepEqual(tombstones(out), [], 'the refused entry is another collector’s, not withdrawn');
+  assert.deepEqual(
+    out.map((e) => e.key),
+    ['192.0.2.9|9|5|256'],
+  );
+});
+
+test('templates of a session dropped under the memory limits are not tombstoned; exporter withdrawals are', () => {
+  const shard = new DecodeShard({ ...settings, decoder: { maxSessions: 1 } });
+  shard.ingest(ipfixMessage(ipfixTemplates([256, 257, 258])), '192.0.2.1', 1000, VIA_UDP);
+  assert.equal(shard.syncTemplates().length, 3);
+  // The exporter withdraws 256: that entry is gone for every collector.
+  shard.ingest(ipfixMessage(ipfixWithdrawal([256])), '192.0.2.1', 1001, VIA_UDP);
+  assert.deepEqual(tombstones(shard.syncTemplates()), ['192.0.2.1|10|7|256']);
+  // A second exporter's session pushes the first one's out of this decoder: its remaining entries
+  // stay on the topic for other collectors and the next restart.
+  shard.ingest(v9(1, [], true), '192.0.2.9', 1002, VIA_UDP);
+  const out = shard.syncTemplates();
+  assert.deepEqual(tombstones(out), []);
+  assert.deepEqual(
+    out.map((e) => e.key),
+    ['192.0.2.9|9|5|256'],
+  );
+  // The first exporter comes back and withdraws all its data templates: withdrawn entries are
+  // tombstoned even though this shard had forgotten them in between.
+  shard.ingest(ipfixMessage(ipfixTemplates([257, 258])), '192.0.2.1', 1003, VIA_UDP);
+  assert.deepEqual(
+    shard.syncTemplates().map((e) => [e.key, e.value !== null]),
+    [
+      ['192.0.2.1|10|7|257', true],
+      ['192.0.2.1|10|7|258', true],
+    ],
+  );
+  shard.ingest(ipfixMessage(ipfixWithdrawal([2])), '192.0.2.1', 1004, VIA_UDP);
+  assert.deepEqual(tombstones(shard.syncTemplates()).sort(), ['192.0.2.1|10|7|257', '192.0.2.1|10|7|258']);
+});

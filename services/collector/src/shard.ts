@@ -170,8 +170,10 @@ export class DecodeShard {
   private stats = createStats();
   private readonly exporters = new Map<string, ExporterEntry>();
   private templatesDirty = false;
-  /** What this shard last published (or imported) per template key, as JSON text. */
+  /** What this shard last published (or imported and holds) per template key, as JSON text. */
   private readonly publishedTemplates = new Map<string, string>();
+  /** Template keys the exporters withdrew since the last sync: the only ones this shard tombstones. */
+  private readonly withdrawnTemplates = new Set<string>();
   /** Templates per `exporter|version|domain`, as of the last sync. */
   private readonly templateCounts = new Map<string, number>();
 
@@ -200,6 +202,11 @@ export class DecodeShard {
       e.decodeErrors++;
     }
     this.account(result, e);
+    const withdrawn = result.withdrawn;
+    if (withdrawn !== undefined) {
+      for (let i = 0; i < withdrawn.length; i++)
+        this.withdrawnTemplates.add(templateKey(exporter, result.version, e.domain, withdrawn[i]!));
+    }
     const records = result.records;
     if (records.length === 0) return;
     st.records += records.length;
@@ -284,8 +291,10 @@ export class DecodeShard {
 
   /**
    * Diffs the template state against what was last published and returns the changes: one entry
-   * per (exporter, version, domain, template) and one per session's sampler state; tombstones for
-   * entries that disappeared (withdrawn, or evicted under the memory bounds).
+   * per (exporter, version, domain, template) and one per session's sampler state, and tombstones
+   * for the templates an exporter withdrew. An entry that left the state otherwise (its session
+   * evicted under the decoder's memory bounds) is only forgotten here: `templates-v1` is shared, so
+   * the entry stays for the other collectors and the next start (the exporter still uses it).
    */
   syncTemplates(): KeyedValue[] {
     this.templatesDirty = false;
@@ -319,11 +328,14 @@ export class DecodeShard {
       }
     }
     for (const key of this.publishedTemplates.keys()) {
-      if (!current.has(key)) {
-        out.push({ key, value: null });
-        this.publishedTemplates.delete(key);
-      }
+      if (!current.has(key)) this.publishedTemplates.delete(key);
     }
+    // Withdrawn and not re-announced since: tombstoned even when this shard never published the entry
+    // (learned and withdrawn between two syncs, or evicted here before), as it is obsolete for all.
+    for (const key of this.withdrawnTemplates) {
+      if (!current.has(key)) out.push({ key, value: null });
+    }
+    this.withdrawnTemplates.clear();
     this.countTemplates();
     return out;
   }
@@ -343,7 +355,10 @@ export class DecodeShard {
       const r = importTemplates(this.state, snap);
       imported += r.imported;
       rejected += r.rejected;
-      this.publishedTemplates.set(key, text);
+      // Only what the decoder now holds is this shard's to diff against: an entry it refused (over
+      // its limits, or invalid) is not in its state, and recording it would tombstone it at the
+      // next sync, deleting it for every collector.
+      if (r.rejected === 0) this.publishedTemplates.set(key, text);
     }
     this.countTemplates();
     return { imported, rejected };
