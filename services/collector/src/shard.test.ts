@@ -361,3 +361,26 @@ test('templates of a session dropped under the memory limits are not tombstoned;
   shard.ingest(ipfixMessage(ipfixWithdrawal([2])), '192.0.2.1', 1004, VIA_UDP);
   assert.deepEqual(tombstones(shard.syncTemplates()).sort(), ['192.0.2.1|10|7|257', '192.0.2.1|10|7|258']);
 });
+
+test('a flood of new exporters evicts the least recently seen ones from the registry, not a busy one seen first', () => {
+  const shard = new DecodeShard(settings);
+  const empty = v9(1, [], false);
+  shard.ingest(empty, '192.0.2.1', 1000, VIA_UDP); // the real router, seen first
+  // Forged sources fill the registry (4 096 entries per shard) while the router keeps sending.
+  for (let i = 0; i < 5000; i++) {
+    shard.ingest(empty, `198.18.${i >> 8}.${i & 255}`, 2000 + i, VIA_UDP);
+    if (i % 1000 === 999) shard.ingest(empty, '192.0.2.1', 2000 + i, VIA_UDP);
+  }
+  const statuses = shard.reportExporters(10_000).map((e) => decodeExporterStatus(e.value!)!);
+  assert.equal(statuses.length, 4096, 'the registry stays bounded');
+  const router = statuses.find((s) => s.exporter === '192.0.2.1');
+  assert.ok(router, 'the busy router is still in the registry');
+  assert.equal(router.packets, 6);
+  assert.equal(router.firstSeenMs, 1000);
+  // The least recently seen forged sources went first.
+  assert.equal(
+    statuses.some((s) => s.exporter === '198.18.0.0'),
+    false,
+  );
+  assert.ok(statuses.some((s) => s.exporter === '198.18.19.135')); // i = 4999
+});
