@@ -30,9 +30,9 @@ export function expireHeld(state: DecoderState, nowMs: number): number {
 
 function finish(version: number, run: PacketRun, expired: number): DecodeResult {
   run.stats.heldSetsExpired += expired;
-  const { records, options, stats, error } = run;
-  if (error !== undefined) return { ok: false, version, error, records, options, stats };
-  return { ok: true, version, records, options, stats };
+  const { records, options, stats, error, withdrawn } = run;
+  if (error !== undefined) return { ok: false, version, error, records, options, stats, withdrawn };
+  return { ok: true, version, records, options, stats, withdrawn };
 }
 
 /**

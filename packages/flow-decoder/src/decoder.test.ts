@@ -120,6 +120,53 @@ describe('NetFlow v9', () => {
     assert.equal(x.endMs, 1_700_000_000_000 - 60_000 + 50_000);
   });
 
+  test('802.1Q VLAN elements 243/254 fill the VLAN columns; vlanId/postVlanId 58/59 take precedence', () => {
+    // Cisco Flexible NetFlow `collect datalink dot1q vlan input|output` exports dot1qVlanId (243) and
+    // postDot1qVlanId (254), not vlanId/postVlanId (58/59).
+    const state = createDecoderState();
+    const tpl = v9TemplateSet([
+      {
+        id: 300,
+        fields: [
+          [8, 4],
+          [12, 4],
+          [243, 2],
+          [254, 2],
+        ],
+      },
+      {
+        // Both kinds in one template, 243/254 before and after 58/59.
+        id: 301,
+        fields: [
+          [8, 4],
+          [243, 2],
+          [58, 2],
+          [59, 2],
+          [254, 2],
+        ],
+      },
+    ]);
+    const pkt = v9(
+      {},
+      tpl,
+      dataSet(300, [[...v4('10.0.0.1'), ...v4('10.0.0.2'), ...be(20, 2), ...be(30, 2)]]),
+      dataSet(301, [
+        [...v4('10.0.0.3'), ...be(20, 2), ...be(21, 2), ...be(31, 2), ...be(30, 2)],
+        // 58/59 present but 0 (untagged): the 802.1Q values stand.
+        [...v4('10.0.0.4'), ...be(20, 2), ...be(0, 2), ...be(0, 2), ...be(30, 2)],
+      ]),
+    );
+    const r = ok(decodePacket(pkt, state, ctx()));
+    assert.deepEqual(
+      r.records.map((x) => [x.srcAddr, x.srcVlan, x.dstVlan, x.extra]),
+      [
+        ['10.0.0.1', 20, 30, undefined],
+        ['10.0.0.3', 21, 31, undefined],
+        ['10.0.0.4', 20, 30, undefined],
+      ],
+    );
+  });
+
   test('first/last switched from before a sysUpTime wrap stay in the past', () => {
     const state = createDecoderState();
     const tpl = v9TemplateSet([
@@ -253,6 +300,60 @@ describe('IPFIX', () => {
     assert.equal(b!.extra![1]!.value.length, 0);
   });
 
+  test('IPv4-mapped IPv6 addresses are written as their IPv4 address, like plain IPv4 exports', () => {
+    // An exporter that reports IPv4 hosts in IPv6 fields (::ffff:a.b.c.d) must name the same
+    // hosts as one that reports them in IPv4 fields: device identity and partitioning use the text.
+    const state = createDecoderState();
+    const mapped = (a: string) => [...new Array(10).fill(0), 0xff, 0xff, ...v4(a)];
+    const hex = (s: string) => [...Buffer.from(s, 'hex')];
+    const V6: Spec[] = [
+      [27, 16],
+      [28, 16],
+      [62, 16],
+      [1, 4],
+    ];
+    const pkt = ipfix(
+      {},
+      ipfixTemplateSet([
+        { id: 256, fields: V6 },
+        { id: 257, fields: FLOW },
+      ]),
+      dataSet(256, [
+        [...mapped('10.0.0.1'), ...mapped('192.0.2.7'), ...mapped('10.9.9.9'), ...be(1, 4)],
+        // Not mapped: ::ffff:0:a00:1 (SIIT, 0xffff in bytes 8..9) and ::a00:1 (deprecated compatible).
+        [
+          ...hex('00000000000000000000ffff00000000'),
+          ...hex('00000000000000000000000000000000'),
+          ...hex('000000000000000000000000'),
+          ...v4('10.0.0.1'),
+          ...be(2, 4),
+        ],
+        [
+          ...hex('0000000000000000ffff00000a000001'),
+          ...hex('00000000000000000000000000000000'),
+          ...hex('2001'),
+          ...new Array(14).fill(0),
+          ...be(3, 4),
+        ],
+      ]),
+      dataSet(257, [flowRec(1)]),
+    );
+    const r = ok(decodePacket(pkt, state, ctx()));
+    assert.deepEqual(
+      r.records.map((x) => [x.srcAddr, x.dstAddr, x.nextHop]),
+      [
+        ['10.0.0.1', '192.0.2.7', '10.9.9.9'],
+        ['0.0.0.0', '::', '::a00:1'],
+        ['::ffff:0:a00:1', '::', '2001::'],
+        ['10.0.0.1', '10.0.1.1', ''],
+      ],
+    );
+    assert.equal(
+      describeField({ id: 27, pen: 0, value: Uint8Array.from(mapped('10.0.0.1')) }).value,
+      '10.0.0.1',
+    );
+  });
+
   test('template withdrawal: one id, then all data templates', () => {
     const state = createDecoderState();
     const tpls = ipfixTemplateSet([
@@ -263,13 +364,16 @@ describe('IPFIX', () => {
     assert.equal(ok(decodePacket(ipfix({}, tpls), state, ctx())).stats.templatesLearned, 3);
     const w1 = ok(decodePacket(ipfix({}, ipfixWithdrawalSet([256])), state, ctx()));
     assert.equal(w1.stats.templatesWithdrawn, 1);
+    assert.deepEqual(w1.withdrawn, [256], 'the result names what the exporter withdrew');
     const d = ok(
       decodePacket(ipfix({}, dataSet(256, [flowRec(1)]), dataSet(257, [flowRec(2)])), state, ctx()),
     );
     assert.equal(d.records.length, 1);
     assert.equal(d.stats.unknownTemplateSets, 1);
+    assert.equal(d.withdrawn, undefined);
     const all = ok(decodePacket(ipfix({}, ipfixWithdrawalSet([2])), state, ctx()));
     assert.equal(all.stats.templatesWithdrawn, 2);
+    assert.deepEqual(all.withdrawn, [257, 258]);
     assert.equal(exportTemplates(state).sessions.length, 0);
   });
 

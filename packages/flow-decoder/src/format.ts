@@ -36,11 +36,17 @@ function word(b: Uint8Array, o: number): number {
   return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
 }
 
-/** RFC 5952 IPv6 text of the 16 bytes at `o`, through a direct-mapped cache. */
+/**
+ * RFC 5952 IPv6 text of the 16 bytes at `o`, through a direct-mapped cache. An IPv4-mapped address
+ * (::ffff:a.b.c.d, RFC 4291 §2.5.5.2) is the IPv4 host it maps, so it is written as dotted IPv4: a
+ * host must have one name whether its exporter reports it in an IPv4 or an IPv6 field (device
+ * identity and partitioning key on this text). The test reuses the words read for the cache key.
+ */
 export function ipv6Text(b: Uint8Array, o: number): string {
   const w0 = word(b, o);
   const w1 = word(b, o + 4);
   const w2 = word(b, o + 8);
+  if (w2 === 0xffff && (w0 | w1) === 0) return ipv4Text(b, o + 12);
   const w3 = word(b, o + 12);
   const slot =
     Math.imul(w0 ^ Math.imul(w1, 31) ^ Math.imul(w2, 961) ^ Math.imul(w3, 0x9e3779b1), 0x85ebca6b) >>> 21;

@@ -66,6 +66,9 @@ export enum Kind {
   SamplerId,
   SamplingPacketInterval,
   SamplingPacketSpace,
+  // 802.1Q VLAN ids (243/254): fill the VLAN columns only when vlanId/postVlanId left them 0.
+  SrcDot1qVlan,
+  DstDot1qVlan,
 }
 
 /** A template compiled for decoding. */
@@ -160,6 +163,10 @@ const IANA: Map<number, Mapping> = new Map([
   [161, M(Kind.DurationMs, 'num')],
   [162, M(Kind.DurationUs, 'num')],
   [210, M(Kind.Skip, 'any')], // paddingOctets
+  // dot1qVlanId / postDot1qVlanId: Cisco Flexible NetFlow's `datalink dot1q vlan input|output`
+  // exports these instead of 58/59. A non-zero 58/59 in the same record wins (see decodeRecords).
+  [243, M(Kind.SrcDot1qVlan, 'num')],
+  [254, M(Kind.DstDot1qVlan, 'num')],
   [302, M(Kind.SamplerId, 'num')],
   [305, M(Kind.SamplingPacketInterval, 'num')],
   [306, M(Kind.SamplingPacketSpace, 'num')],
@@ -479,11 +486,19 @@ export function decodeRecords(
         case Kind.OutIf:
           r.outputIf = v;
           break;
+        // vlanId/postVlanId (58/59) take precedence over dot1qVlanId/postDot1qVlanId (243/254) in
+        // either order; 0 is "no VLAN" (untagged) and never hides the other element's id.
         case Kind.SrcVlan:
-          r.srcVlan = v;
+          if (v !== 0) r.srcVlan = v;
           break;
         case Kind.DstVlan:
-          r.dstVlan = v;
+          if (v !== 0) r.dstVlan = v;
+          break;
+        case Kind.SrcDot1qVlan:
+          if (r.srcVlan === 0) r.srcVlan = v;
+          break;
+        case Kind.DstDot1qVlan:
+          if (r.dstVlan === 0) r.dstVlan = v;
           break;
         case Kind.SrcMac:
           r.srcMac = macText(b, o);

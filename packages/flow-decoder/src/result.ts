@@ -91,6 +91,12 @@ export type DecodeResult =
       records: FlowRecord[];
       options: OptionsRecord[];
       stats: DecodeStats;
+      /**
+       * Ids of the templates the exporter withdrew in this packet (IPFIX withdrawal, single or all;
+       * scope: the packet's exporter, version and domain); absent when none. Only these left the
+       * state by the exporter's will: templates also leave it when evicted under the limits.
+       */
+      withdrawn?: number[];
     }
   | {
       ok: false;
@@ -99,6 +105,12 @@ export type DecodeResult =
       records: FlowRecord[];
       options: OptionsRecord[];
       stats: DecodeStats;
+      /**
+       * Ids of the templates the exporter withdrew in this packet (IPFIX withdrawal, single or all;
+       * scope: the packet's exporter, version and domain); absent when none. Only these left the
+       * state by the exporter's will: templates also leave it when evicted under the limits.
+       */
+      withdrawn?: number[];
     };
 
 /** Fresh all-zero stats. */

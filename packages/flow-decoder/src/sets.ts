@@ -23,6 +23,8 @@ export interface PacketRun {
   learned: number[];
   /** Data records (flow + options) decoded from this packet's own sets. */
   dataRecords: number;
+  /** Template ids the exporter withdrew in this packet; undefined until one is. */
+  withdrawn: number[] | undefined;
 }
 
 /** Creates the per-set decoding context of a session. */
@@ -67,6 +69,7 @@ export function createPacketRun(
     dc,
     learned: [],
     dataRecords: 0,
+    withdrawn: undefined,
   };
 }
 

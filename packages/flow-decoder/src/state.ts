@@ -217,12 +217,18 @@ export function storeTemplate(
   return 'learned';
 }
 
-/** Removes templates matching `pred`; returns how many. */
-export function withdrawTemplates(state: DecoderState, s: Session, pred: (t: Template) => boolean): number {
+/** Removes templates matching `pred`, appending their ids to `ids`; returns how many. */
+export function withdrawTemplates(
+  state: DecoderState,
+  s: Session,
+  pred: (t: Template) => boolean,
+  ids: number[],
+): number {
   let n = 0;
   for (const [id, t] of s.templates) {
     if (pred(t)) {
       s.templates.delete(id);
+      ids.push(id);
       state.templateFields -= t.fields.length;
       n++;
     }

@@ -20,6 +20,7 @@ export interface FlowRecord {
   version: number;
   /** Template that described the record (0 for v5). */
   templateId: number;
+  /** Dotted IPv4 or RFC 5952 IPv6; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is written as IPv4. */
   srcAddr: string;
   dstAddr: string;
   srcPort: number;
@@ -37,6 +38,7 @@ export interface FlowRecord {
   endMs: number;
   inputIf: number;
   outputIf: number;
+  /** vlanId/postVlanId (58/59), else dot1qVlanId/postDot1qVlanId (243/254); a non-zero 58/59 wins. */
   srcVlan: number;
   dstVlan: number;
   /** aa:bb:cc:dd:ee:ff, '' when not exported. */

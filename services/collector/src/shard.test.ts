@@ -227,3 +227,160 @@ test('a restarted collector keeps the sampling rate when a template entry follow
   assert.equal(after.length, 1);
   assert.equal(after[0]!.samplingRate, 100);
 });
+
+/** An IPFIX message (domain 5) with template 400 (sourceIPv6Address, destinationIPv6Address,
+ * octetDeltaCount) and one record per [src, dst] pair of 16-byte addresses. */
+function ipfixV6(flows: [number[], number[]][]): Uint8Array {
+  const tpl = Buffer.alloc(4 + 4 + 3 * 4);
+  tpl.writeUInt16BE(2, 0);
+  tpl.writeUInt16BE(tpl.length, 2);
+  tpl.writeUInt16BE(400, 4);
+  tpl.writeUInt16BE(3, 6);
+  for (const [i, v] of [27, 16, 28, 16, 1, 4].entries()) tpl.writeUInt16BE(v, 8 + 2 * i);
+  const data = Buffer.alloc(4 + 36 * flows.length);
+  data.writeUInt16BE(400, 0);
+  data.writeUInt16BE(data.length, 2);
+  flows.forEach(([src, dst], i) => {
+    Buffer.from(src).copy(data, 4 + 36 * i);
+    Buffer.from(dst).copy(data, 20 + 36 * i);
+    data.writeUInt32BE(100, 36 + 36 * i);
+  });
+  const h = Buffer.alloc(16);
+  h.writeUInt16BE(10, 0);
+  h.writeUInt16BE(16 + tpl.length + data.length, 2);
+  h.writeUInt32BE(1_700_000_000, 4);
+  h.writeUInt32BE(5, 12);
+  return new Uint8Array(Buffer.concat([h, tpl, data]));
+}
+
+test('a host exported as an IPv4-mapped IPv6 address is the same device, on the same partition, as its IPv4 address', () => {
+  const mapped = (a: string) => [...new Array(10).fill(0), 0xff, 0xff, ...a.split('.').map(Number)];
+  const shard = new DecodeShard(settings);
+  shard.ingest(v9(1, [['10.0.0.1', '8.8.8.8']], true), '192.0.2.1', 1000, VIA_UDP);
+  shard.ingest(ipfixV6([[mapped('10.0.0.1'), mapped('8.8.8.8')]]), '192.0.2.2', 1000, VIA_UDP);
+  shard.emitPartial();
+  const out = shard.take();
+  assert.equal(out.stats.routed, 2);
+  const devices = out.batches.flatMap((b) => decodeFlowBatch(b.value).devices);
+  assert.deepEqual(devices, ['10.0.0.1', '10.0.0.1']);
+  assert.equal(out.batches.length, 1, 'one partition');
+  const records = out.batches.flatMap((b) => decodeFlowBatch(b.value).records);
+  assert.deepEqual(
+    records.map((r) => [r.srcAddr, r.dstAddr]),
+    [
+      ['10.0.0.1', '8.8.8.8'],
+      ['10.0.0.1', '8.8.8.8'],
+    ],
+  );
+});
+
+/** An IPFIX message from domain 7 carrying the given sets. */
+function ipfixMessage(...sets: Buffer[]): Uint8Array {
+  const h = Buffer.alloc(16);
+  const body = Buffer.concat(sets);
+  h.writeUInt16BE(10, 0);
+  h.writeUInt16BE(16 + body.length, 2);
+  h.writeUInt32BE(1_700_000_000, 4);
+  h.writeUInt32BE(7, 12);
+  return new Uint8Array(Buffer.concat([h, body]));
+}
+
+/** An IPFIX template set defining each id as (sourceIPv4Address, octetDeltaCount). */
+function ipfixTemplates(ids: number[]): Buffer {
+  const b = Buffer.alloc(4 + 12 * ids.length);
+  b.writeUInt16BE(2, 0);
+  b.writeUInt16BE(b.length, 2);
+  ids.forEach((id, i) => {
+    b.writeUInt16BE(id, 4 + 12 * i);
+    b.writeUInt16BE(2, 6 + 12 * i);
+    b.writeUInt32BE((8 << 16) | 4, 8 + 12 * i);
+    b.writeUInt32BE((1 << 16) | 4, 12 + 12 * i);
+  });
+  return b;
+}
+
+/** An IPFIX template withdrawal set (id 2 withdraws all data templates). */
+function ipfixWithdrawal(ids: number[]): Buffer {
+  const b = Buffer.alloc(4 + 4 * ids.length);
+  b.writeUInt16BE(2, 0);
+  b.writeUInt16BE(b.length, 2);
+  for (const [i, id] of ids.entries()) b.writeUInt16BE(id, 4 + 4 * i);
+  return b;
+}
+
+const tombstones = (entries: { key: string; value: Uint8Array | null }[]) =>
+  entries.filter((e) => e.value === null).map((e) => e.key);
+
+test('an imported template entry the decoder refuses (over its limits) is not tombstoned on templates-v1', () => {
+  // Another collector (or this one before a restart) published two templates of one exporter; this
+  // collector's decoder may hold only one template per exporter.
+  const a = new DecodeShard(settings);
+  a.ingest(ipfixMessage(ipfixTemplates([256, 257])), '192.0.2.1', 1000, VIA_UDP);
+  const topic = a.syncTemplates().map((e) => ({ key: e.key, text: new TextDecoder().decode(e.value!) }));
+  assert.deepEqual(
+    topic.map((e) => e.key),
+    ['192.0.2.1|10|7|256', '192.0.2.1|10|7|257'],
+  );
+  const b = new DecodeShard({ ...settings, decoder: { maxTemplatesPerExporter: 1 } });
+  assert.deepEqual(b.importTemplates(topic), { imported: 1, rejected: 1 });
+  b.ingest(v9(1, [], true), '192.0.2.9', 2000, VIA_UDP);
+  const out = b.syncTemplates();
+  assert.deepEqual(tombstones(out), [], 'the refused entry is another collector’s, not withdrawn');
+  assert.deepEqual(
+    out.map((e) => e.key),
+    ['192.0.2.9|9|5|256'],
+  );
+});
+
+test('templates of a session dropped under the memory limits are not tombstoned; exporter withdrawals are', () => {
+  const shard = new DecodeShard({ ...settings, decoder: { maxSessions: 1 } });
+  shard.ingest(ipfixMessage(ipfixTemplates([256, 257, 258])), '192.0.2.1', 1000, VIA_UDP);
+  assert.equal(shard.syncTemplates().length, 3);
+  // The exporter withdraws 256: that entry is gone for every collector.
+  shard.ingest(ipfixMessage(ipfixWithdrawal([256])), '192.0.2.1', 1001, VIA_UDP);
+  assert.deepEqual(tombstones(shard.syncTemplates()), ['192.0.2.1|10|7|256']);
+  // A second exporter's session pushes the first one's out of this decoder: its remaining entries
+  // stay on the topic for other collectors and the next restart.
+  shard.ingest(v9(1, [], true), '192.0.2.9', 1002, VIA_UDP);
+  const out = shard.syncTemplates();
+  assert.deepEqual(tombstones(out), []);
+  assert.deepEqual(
+    out.map((e) => e.key),
+    ['192.0.2.9|9|5|256'],
+  );
+  // The first exporter comes back and withdraws all its data templates: withdrawn entries are
+  // tombstoned even though this shard had forgotten them in between.
+  shard.ingest(ipfixMessage(ipfixTemplates([257, 258])), '192.0.2.1', 1003, VIA_UDP);
+  assert.deepEqual(
+    shard.syncTemplates().map((e) => [e.key, e.value !== null]),
+    [
+      ['192.0.2.1|10|7|257', true],
+      ['192.0.2.1|10|7|258', true],
+    ],
+  );
+  shard.ingest(ipfixMessage(ipfixWithdrawal([2])), '192.0.2.1', 1004, VIA_UDP);
+  assert.deepEqual(tombstones(shard.syncTemplates()).sort(), ['192.0.2.1|10|7|257', '192.0.2.1|10|7|258']);
+});
+
+test('a flood of new exporters evicts the least recently seen ones from the registry, not a busy one seen first', () => {
+  const shard = new DecodeShard(settings);
+  const empty = v9(1, [], false);
+  shard.ingest(empty, '192.0.2.1', 1000, VIA_UDP); // the real router, seen first
+  // Forged sources fill the registry (4 096 entries per shard) while the router keeps sending.
+  for (let i = 0; i < 5000; i++) {
+    shard.ingest(empty, `198.18.${i >> 8}.${i & 255}`, 2000 + i, VIA_UDP);
+    if (i % 1000 === 999) shard.ingest(empty, '192.0.2.1', 2000 + i, VIA_UDP);
+  }
+  const statuses = shard.reportExporters(10_000).map((e) => decodeExporterStatus(e.value!)!);
+  assert.equal(statuses.length, 4096, 'the registry stays bounded');
+  const router = statuses.find((s) => s.exporter === '192.0.2.1');
+  assert.ok(router, 'the busy router is still in the registry');
+  assert.equal(router.packets, 6);
+  assert.equal(router.firstSeenMs, 1000);
+  // The least recently seen forged sources went first.
+  assert.equal(
+    statuses.some((s) => s.exporter === '198.18.0.0'),
+    false,
+  );
+  assert.ok(statuses.some((s) => s.exporter === '198.18.19.135')); // i = 4999
+});

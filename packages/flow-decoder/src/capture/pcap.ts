@@ -1,6 +1,7 @@
 // Reads UDP datagrams out of pcap and pcapng captures (for the CLI, tests and benchmarks; not the
 // collector's path). Handles Ethernet (with VLAN tags), Linux cooked v1/v2, null/loopback and raw IP
 // link types, IPv4 fragment reassembly and IPv6 extension headers.
+import { ipv6Text } from '../format.ts';
 
 /** One UDP datagram found in a capture. */
 export interface CapturedDatagram {
@@ -31,15 +32,6 @@ const LINK_IPV6 = 229;
 
 function ipv4(b: Uint8Array, o: number): string {
   return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-}
-
-function ipv6(b: Uint8Array, o: number): string {
-  const parts: string[] = [];
-  for (let i = 0; i < 8; i++) parts.push(((b[o + 2 * i]! << 8) | b[o + 2 * i + 1]!).toString(16));
-  return parts
-    .join(':')
-    .replace(/(^|:)0(:0)+(:|$)/, '::')
-    .replace(/:::+/, '::');
 }
 
 interface Fragments {
@@ -152,7 +144,7 @@ class Extractor {
       }
     }
     if (next !== 17) return;
-    this.udp(b.subarray(o, end), ipv6(b, 8), ipv6(b, 24), tsMs);
+    this.udp(b.subarray(o, end), ipv6Text(b, 8), ipv6Text(b, 24), tsMs);
   }
 
   private udp(u: Uint8Array, src: string, dst: string, tsMs: number): void {

@@ -47,15 +47,23 @@ function templateSet(run: PacketRun, setId: number, b: Uint8Array, start: number
     p += 4;
     if (count === 0) {
       if (id === setId) {
+        run.withdrawn ??= [];
         run.stats.templatesWithdrawn += withdrawTemplates(
           run.state,
           run.session,
           (t) => t.options === options,
+          run.withdrawn,
         );
       } else if (id >= 256) {
         const t = run.session.templates.get(id);
         if (t !== undefined) {
-          run.stats.templatesWithdrawn += withdrawTemplates(run.state, run.session, (x) => x.id === id);
+          run.withdrawn ??= [];
+          run.stats.templatesWithdrawn += withdrawTemplates(
+            run.state,
+            run.session,
+            (x) => x.id === id,
+            run.withdrawn,
+          );
         }
       } else fail(run, 'MALFORMED', `withdrawal of reserved template id ${id}`, p - 4);
       continue;

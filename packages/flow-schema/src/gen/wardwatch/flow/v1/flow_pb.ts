@@ -51,14 +51,15 @@ export type FlowRecord = Message<"wardwatch.flow.v1.FlowRecord"> & {
   templateId: number;
 
   /**
-   * sourceIPv4Address / sourceIPv6Address, textual.
+   * sourceIPv4Address / sourceIPv6Address, textual (dotted IPv4, RFC 5952 IPv6). An IPv4-mapped
+   * IPv6 address (::ffff:a.b.c.d) is written as its IPv4 address, so a host has one name.
    *
    * @generated from field: string src_addr = 5;
    */
   srcAddr: string;
 
   /**
-   * destinationIPv4Address / destinationIPv6Address, textual.
+   * destinationIPv4Address / destinationIPv6Address, textual, as src_addr.
    *
    * @generated from field: string dst_addr = 6;
    */
@@ -146,7 +147,8 @@ export type FlowRecord = Message<"wardwatch.flow.v1.FlowRecord"> & {
   outputIf: number;
 
   /**
-   * vlanId / postVlanId.
+   * vlanId / postVlanId (58/59), or else dot1qVlanId / postDot1qVlanId (243/254): a non-zero 58/59
+   * wins when a record carries both; 0 when no VLAN was exported.
    *
    * @generated from field: uint32 src_vlan = 20;
    */
@@ -180,7 +182,7 @@ export type FlowRecord = Message<"wardwatch.flow.v1.FlowRecord"> & {
   dstAs: number;
 
   /**
-   * ipNextHopIPv4Address / ipNextHopIPv6Address, textual; empty when not exported.
+   * ipNextHopIPv4Address / ipNextHopIPv6Address, textual as src_addr; empty when not exported.
    *
    * @generated from field: string next_hop = 26;
    */
