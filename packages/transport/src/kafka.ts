@@ -207,18 +207,30 @@ class KafkaTransport implements Transport {
   async ensureTopic(topic: string, partitions: number, opts: TopicOptions = {}): Promise<void> {
     const admin = await this.getAdmin();
     const name = this.prefix + topic;
-    const existing = await admin.listTopics();
-    if (existing.includes(name)) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic: name,
-          numPartitions: partitions,
-          ...(opts.compacted ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
-        },
-      ],
-    });
+    // A broker that has just started can answer the metadata request that follows a topic's creation
+    // with UNKNOWN_TOPIC_OR_PARTITION for a moment, which kafkajs gives up on (it waits out only
+    // LEADER_NOT_AVAILABLE there): retriable errors are retried here, for up to ~15 s.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!(await admin.listTopics()).includes(name)) {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: [
+              {
+                topic: name,
+                numPartitions: partitions,
+                ...(opts.compacted ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
+              },
+            ],
+          });
+        }
+        await admin.fetchTopicMetadata({ topics: [name] });
+        return;
+      } catch (err) {
+        if (attempt >= 20 || (err as { retriable?: boolean }).retriable !== true) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)));
+      }
+    }
   }
 
   async partitionCount(topic: string): Promise<number> {
