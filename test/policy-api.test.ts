@@ -424,6 +424,13 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     const recent = (await h.call('POST', '/v1/devices/10.20.1.8/policy/learn', { body: { hours: 24 } }))
       .body as { draft: Json };
     assert.equal(recent.draft.internalOnly, true, 'the external peer is older than the window');
+    // A disabled draft is not in force: the device's MUD file is still its class's policy until it is enabled.
+    const before = (await h.call('GET', '/v1/devices/10.20.1.8/mud', { role: 'viewer' })).body;
+    assert.ok(!JSON.stringify(before).includes(`wardwatch-${saved.id}-`));
+    assert.equal(
+      (await h.call('PATCH', `/v1/policies/${saved.id}`, { body: { enabled: true } })).status,
+      200,
+    );
     const mud = await h.call('GET', '/v1/devices/10.20.1.8/mud', { role: 'viewer' });
     assert.equal(mud.status, 200);
     assert.match(mud.headers.get('content-type') ?? '', /application\/mud\+json/);
@@ -861,6 +868,112 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     });
     assert.equal(res.status, 200);
     assert.deepEqual(assertEdl(res.text), ['10.40.0.5/32', '10.50.0.0/16', '2001:db8:1::/48']);
+  });
+
+  test('one policy in force everywhere: a disabled device draft is shown, the enabled class policy is enforced', async () => {
+    await seedDevices(h.db, [
+      { ip: '10.60.0.1', class: 'ventilator' },
+      { ip: '10.60.0.2', class: 'ventilator' },
+    ]);
+    await seedProfile(h, '10.60.0.1', [
+      { peer: '10.30.0.1/32', port: 443 },
+      { peer: '198.51.100.20/32', port: 22, internal: false },
+    ]);
+    const vent = (
+      await h.call('POST', '/v1/policies', {
+        body: {
+          name: 'vent-baseline',
+          rules: [{ peer: { cidr: '10.30.0.0/24' }, protocol: 6, ports: [443], direction: 'from-device' }],
+          action: 'quarantine',
+        },
+      })
+    ).body as Json;
+    await h.call('POST', `/v1/policies/${vent.id}/assignments`, { body: { deviceClass: 'ventilator' } });
+    // The SOC saves a learned draft (disabled, assigned to the device): it allows everything observed.
+    const learned = await h.call('POST', '/v1/devices/10.60.0.1/policy/learn', { body: { save: true } });
+    assert.equal(learned.status, 200);
+    const draft = (learned.body as { saved: Json }).saved;
+    assert.equal(draft.enabled, false);
+
+    // Device detail, GET policy, dry run, MUD and the feeds all name the class policy, the one analytics enforces.
+    const detail = (await h.call('GET', '/v1/devices/10.60.0.1')).body as { policy: Json };
+    assert.equal(detail.policy.id, vent.id, 'detail: the policy in force');
+    assert.equal(detail.policy.via, 'class');
+    const inForce = await h.call('GET', '/v1/devices/10.60.0.1/policy');
+    assert.equal(inForce.status, 200);
+    const body = inForce.body as { via: string; policy: Json; disabled: Json[] };
+    assert.equal(body.via, 'class');
+    assert.equal(body.policy.id, vent.id);
+    assert.deepEqual(
+      body.disabled,
+      [{ via: 'device', id: draft.id, name: draft.name }],
+      'the draft is shown',
+    );
+    const dry = (
+      await h.call('POST', '/v1/devices/10.60.0.1/quarantine', {
+        body: { reason: 'what would the policy block', dryRun: true, hours: 24 },
+      })
+    ).body as { policy: Json; wouldBlock: Json[]; wouldAllow: number };
+    assert.equal(dry.policy.id, vent.id, 'dry run: the policy in force');
+    assert.deepEqual(
+      dry.wouldBlock.map((b) => b.peer),
+      ['198.51.100.20/32'],
+    );
+    const mud = (await h.call('GET', '/v1/devices/10.60.0.1/mud')).body as Json;
+    assert.ok(JSON.stringify(mud).includes(`wardwatch-${vent.id}-`), 'MUD of the policy in force');
+    assert.deepEqual(assertEdl((await h.call('GET', `/v1/feeds/policies/${vent.id}/devices.txt`)).text), [
+      '10.60.0.1',
+      '10.60.0.2',
+    ]);
+    assert.deepEqual(assertEdl((await h.call('GET', `/v1/feeds/policies/${draft.id}/devices.txt`)).text), []);
+    // The automatic quarantine acts on the same policy (action quarantine), not on the draft (action alert).
+    await seedAlert(h.db, { deviceIp: '10.60.0.1', kind: 'policy-violation', severity: 'high' });
+    await waitFor(
+      async () => {
+        const q = items((await h.call('GET', '/v1/quarantines')).body).find(
+          (x) => x.deviceIp === '10.60.0.1',
+        );
+        return q ?? undefined;
+      },
+      { what: 'policy-driven quarantine', timeoutMs: 20_000 },
+    ).then((q) => assert.equal((q as Json).policyId, vent.id));
+
+    // Enabled, the device's own policy wins everywhere.
+    assert.equal(
+      (await h.call('PATCH', `/v1/policies/${draft.id}`, { body: { enabled: true } })).status,
+      200,
+    );
+    const now = (await h.call('GET', '/v1/devices/10.60.0.1/policy')).body as {
+      via: string;
+      policy: Json;
+      disabled: Json[];
+    };
+    assert.equal(now.via, 'device');
+    assert.equal(now.policy.id, draft.id);
+    assert.deepEqual(now.disabled, []);
+    assert.equal(
+      ((await h.call('GET', '/v1/devices/10.60.0.1')).body as { policy: Json }).policy.id,
+      draft.id,
+    );
+    assert.deepEqual(assertEdl((await h.call('GET', `/v1/feeds/policies/${vent.id}/devices.txt`)).text), [
+      '10.60.0.2',
+    ]);
+    assert.deepEqual(assertEdl((await h.call('GET', `/v1/feeds/policies/${draft.id}/devices.txt`)).text), [
+      '10.60.0.1',
+    ]);
+    // With every policy disabled, none is in force: 404 NO_POLICY, detail null, dry run blocks everything.
+    await h.call('PATCH', `/v1/policies/${draft.id}`, { body: { enabled: false } });
+    await h.call('PATCH', `/v1/policies/${vent.id}`, { body: { enabled: false } });
+    const none = await h.call('GET', '/v1/devices/10.60.0.1/policy');
+    assert.equal(none.status, 404);
+    assert.equal((none.body as { error: Json }).error.code, 'NO_POLICY');
+    assert.equal(((await h.call('GET', '/v1/devices/10.60.0.1')).body as Json).policy, null);
+    const dryNone = (
+      await h.call('POST', '/v1/devices/10.60.0.1/quarantine', { body: { reason: 'x', dryRun: true } })
+    ).body as { policy: Json | null; wouldAllow: number };
+    assert.equal(dryNone.policy, null);
+    assert.equal(dryNone.wouldAllow, 0);
+    assert.equal((await h.call('GET', `/v1/feeds/policies/${vent.id}/devices.txt`)).text, '');
   });
 });
 

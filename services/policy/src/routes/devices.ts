@@ -16,6 +16,7 @@ import {
 import { ApiError, badRequest, notFound } from '../errors.ts';
 import { modelColumns } from '../model.ts';
 import { parseCidr } from '../net.ts';
+import { policyInForceSql, VIA_SQL } from '../policy-model.ts';
 import {
   DeviceExportQuery,
   DeviceList,
@@ -190,7 +191,8 @@ const DeviceDetail = T.Object({
   classEvidence: T.Unknown(),
   alerts: T.Array(T.Ref('Alert'), { description: 'Open (unresolved) alerts, latest first' }),
   policy: T.Unknown({
-    description: 'The effective policy (a device assignment wins over a class one), or null',
+    description:
+      'The policy in force (an enabled device assignment, else an enabled class assignment), or null',
   }),
   quarantine: T.Unknown({ description: 'The active quarantine, or null' }),
   profile: T.Array(T.Unknown(), { description: 'Communication profile (analytics device_profiles)' }),
@@ -219,11 +221,12 @@ export function deviceRoutes(app: App, ctx: RouteContext): void {
              'resolution', a.resolution, 'createdAt', a.created_at, 'updatedAt', a.updated_at)
              ORDER BY a.last_seen DESC), '[]'::json)
            FROM alerts a WHERE a.device_ip = d.ip AND a.status <> 'resolved')::text AS alerts,
-          (SELECT json_build_object('id', p.id, 'name', p.name, 'action', p.action, 'enabled', p.enabled,
-             'internalOnly', p.internal_only, 'via', CASE WHEN pa.device_ip IS NULL THEN 'class' ELSE 'device' END)
-           FROM policy_assignments pa JOIN policies p ON p.id = pa.policy_id
-           WHERE pa.device_ip = d.ip OR pa.device_class = COALESCE(d.class_override, d.class)
-           ORDER BY pa.device_ip IS NULL LIMIT 1)::text AS policy,
+          ${policyInForceSql(
+            'd.ip',
+            'COALESCE(d.class_override, d.class)',
+            `json_build_object('id', p.id, 'name', p.name, 'action', p.action, 'enabled', p.enabled,
+             'internalOnly', p.internal_only, 'via', ${VIA_SQL})`,
+          )}::text AS policy,
           (SELECT json_build_object('id', q.id, 'reason', q.reason, 'source', q.source, 'createdBy', q.created_by,
              'createdAt', q.created_at, 'expiresAt', q.expires_at)
            FROM quarantines q WHERE q.device_ip = d.ip AND q.released_at IS NULL)::text AS quarantine

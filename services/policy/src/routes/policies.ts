@@ -10,6 +10,7 @@ import { renderMud } from '../mud.ts';
 import { isAddressOrCidr } from '../net.ts';
 import {
   checkRules,
+  disabledAssignments,
   draftPolicy,
   effectivePolicy,
   loadEvaluationContext,
@@ -298,17 +299,31 @@ export function policyRoutes(app: App, ctx: RouteContext): void {
     {
       config: { auth: 'viewer' },
       schema: {
-        summary: 'The policy in force for a device (device assignment, else class assignment)',
+        summary:
+          'The policy in force for a device (enabled device assignment, else enabled class assignment), ' +
+          'and the disabled policies assigned to it (shown, not enforced)',
         tags,
         params: IpParams,
-        response: responses({ 200: T.Object({ via: T.String(), policy: T.Ref('Policy') }) }),
+        response: responses({
+          200: T.Object({
+            via: T.String(),
+            policy: T.Ref('Policy'),
+            disabled: T.Array(T.Object({ via: T.String(), id: T.Integer(), name: T.String() }), {
+              description: 'Disabled policies assigned to the device or its class: not in force',
+            }),
+          }),
+        }),
       },
     },
     async (req) => {
       const ip = requireIp(req.params.ip);
       const p = await effectivePolicy(db.pool, ip);
-      if (!p) throw notFound('NO_POLICY', `no policy applies to ${ip}`);
-      return { via: p.via, policy: await loadPolicy(db.pool, p.id) };
+      const disabled = await disabledAssignments(db.pool, ip);
+      if (!p) {
+        const drafts = disabled.map((d) => `${d.name} (${d.via}, disabled)`).join(', ');
+        throw notFound('NO_POLICY', `no policy in force for ${ip}${drafts ? `; assigned: ${drafts}` : ''}`);
+      }
+      return { via: p.via, policy: await loadPolicy(db.pool, p.id), disabled };
     },
   );
 
