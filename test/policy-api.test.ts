@@ -975,6 +975,62 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.equal(dryNone.wouldAllow, 0);
     assert.equal((await h.call('GET', `/v1/feeds/policies/${vent.id}/devices.txt`)).text, '');
   });
+
+  test('learning again updates the saved draft in place (same id, rules replaced, audited), keeping its state', async () => {
+    await seedDevices(h.db, [{ ip: '10.61.0.1', class: 'dialysis' }]);
+    await seedProfile(h, '10.61.0.1', [{ peer: '10.61.9.1/32', port: 443 }]);
+    const first = await h.call('POST', '/v1/devices/10.61.0.1/policy/learn', { body: { save: true } });
+    assert.equal(first.status, 200);
+    const a = (first.body as { saved: Json }).saved;
+    assert.equal(a.name, 'learned-10.61.0.1');
+    assert.equal((a.rules as Json[]).length, 1);
+    // The SOC reviews and enables the draft; later the profile grows and they learn again.
+    assert.equal((await h.call('PATCH', `/v1/policies/${a.id}`, { body: { enabled: true } })).status, 200);
+    await seedProfile(h, '10.61.0.1', [{ peer: '203.0.113.50/32', port: 8443, internal: false }]);
+    const again = await h.call('POST', '/v1/devices/10.61.0.1/policy/learn', {
+      role: 'analyst',
+      body: { save: true },
+    });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    const b = (again.body as { saved: Json }).saved;
+    assert.equal(b.id, a.id, 'the same policy');
+    assert.equal(b.name, a.name);
+    assert.equal(b.enabled, true, 'enabled as it was');
+    const rules = b.rules as Array<{ peer: Json }>;
+    assert.equal(rules.length, 2);
+    assert.ok(rules.some((r) => r.peer.cidr === '203.0.113.50/32'));
+    assert.equal(
+      items((await h.call('GET', '/v1/policies')).body).filter((p) => p.name === 'learned-10.61.0.1').length,
+      1,
+    );
+    const inForce = (await h.call('GET', '/v1/devices/10.61.0.1/policy')).body as {
+      via: string;
+      policy: Json;
+    };
+    assert.equal(inForce.policy.id, a.id);
+    assert.equal(inForce.via, 'device');
+    const audit = items((await h.call('GET', `/v1/audit?targetType=policy&targetId=${a.id}`)).body);
+    assert.equal(audit[0]!.action, 'policy.learn');
+    assert.equal(((audit[0]!.before as Json).rules as Json[]).length, 1);
+    assert.equal(((audit[0]!.after as Json).rules as Json[]).length, 2);
+    // Another name is another policy, assigned to the device in place of the first.
+    const named = await h.call('POST', '/v1/devices/10.61.0.1/policy/learn', {
+      body: { save: true, name: 'dialysis-7' },
+    });
+    assert.equal(named.status, 200);
+    const c = (named.body as { saved: Json }).saved;
+    assert.notEqual(c.id, a.id);
+    assert.equal(c.enabled, false);
+    // A name that belongs to a policy of something else is not overwritten.
+    const other = (await h.call('POST', '/v1/policies', { body: { name: 'someone-else', rules: [] } }))
+      .body as Json;
+    const clash = await h.call('POST', '/v1/devices/10.61.0.1/policy/learn', {
+      body: { save: true, name: 'someone-else' },
+    });
+    assert.equal(clash.status, 409);
+    assert.equal((clash.body as { error: Json }).error.code, 'ALREADY_EXISTS');
+    assert.deepEqual(((await h.call('GET', `/v1/policies/${other.id}`)).body as Json).rules, []);
+  });
 });
 
 describe('rate limit per API key', () => {

@@ -265,7 +265,10 @@ export const LearnInput = T.Object(
   {
     hours: T.Optional(T.Integer({ minimum: 1, maximum: 24 * 90 })),
     save: T.Optional(
-      T.Boolean({ description: 'Create the drafted policy (disabled) and assign it to the device' }),
+      T.Boolean({
+        description:
+          "Create the drafted policy (disabled) and assign it to the device; learning again refreshes the device's draft of that name in place",
+      }),
     ),
     name: T.Optional(Name),
   },
