@@ -1031,6 +1031,71 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.equal((clash.body as { error: Json }).error.code, 'ALREADY_EXISTS');
     assert.deepEqual(((await h.call('GET', `/v1/policies/${other.id}`)).body as Json).rules, []);
   });
+
+  test('quarantine with expiresAt null means no expiry', async () => {
+    await seedDevices(h.db, [{ ip: '10.62.0.1', class: 'workstation' }]);
+    const q = await h.call('POST', '/v1/devices/10.62.0.1/quarantine', {
+      role: 'analyst',
+      body: { reason: 'until reimaged', expiresAt: null },
+    });
+    assert.equal(q.status, 201, JSON.stringify(q.body));
+    assert.equal((q.body as Json).expiresAt, null);
+    const both = await h.call('POST', '/v1/devices/10.62.0.1/quarantine', {
+      body: { reason: 'x', expiresAt: null, durationMinutes: 5 },
+    });
+    assert.equal(both.status, 400);
+    assert.equal((both.body as { error: Json }).error.code, 'AMBIGUOUS_EXPIRY');
+    await h.call('POST', '/v1/devices/10.62.0.1/release', { body: { reason: 'reimaged' } });
+  });
+
+  test('a resolved alert cannot be assigned (409 like acknowledge and resolve); a blank reason is 400', async () => {
+    await seedDevices(h.db, [{ ip: '10.62.0.2', class: 'workstation' }]);
+    const id = await seedAlert(h.db, { deviceIp: '10.62.0.2', kind: 'new-peer' });
+    for (const reason of ['   ', '\t\n']) {
+      const blank = await h.call('POST', `/v1/alerts/${id}/resolve`, { body: { reason } });
+      assert.equal(blank.status, 400, JSON.stringify(reason));
+      assert.equal((blank.body as { error: Json }).error.code, 'REASON_REQUIRED');
+      const bulk = await h.call('POST', '/v1/alerts/bulk', {
+        body: { ids: [id], action: 'resolve', reason },
+      });
+      assert.equal(bulk.status, 400);
+      assert.equal((bulk.body as { error: Json }).error.code, 'REASON_REQUIRED');
+    }
+    assert.equal(((await h.call('GET', `/v1/alerts/${id}`)).body as Json).status, 'open');
+    assert.equal(
+      (await h.call('POST', `/v1/alerts/${id}/resolve`, { body: { reason: 'benign' } })).status,
+      200,
+    );
+    for (const assignee of ['alice', null]) {
+      const res = await h.call('POST', `/v1/alerts/${id}/assign`, { body: { assignee } });
+      assert.equal(res.status, 409);
+      assert.equal((res.body as { error: Json }).error.code, 'ALERT_RESOLVED');
+    }
+    const bulk = await h.call('POST', '/v1/alerts/bulk', {
+      body: { ids: [id], action: 'assign', assignee: 'bob' },
+    });
+    assert.deepEqual((bulk.body as { results: Json[] }).results, [{ id, ok: false, code: 'ALERT_RESOLVED' }]);
+    assert.equal(((await h.call('GET', `/v1/alerts/${id}`)).body as Json).assignee, null);
+    // A comment on a resolved alert stays allowed (notes after the fact).
+    assert.equal(
+      (await h.call('POST', `/v1/alerts/${id}/comments`, { body: { body: 'follow-up' } })).status,
+      201,
+    );
+  });
+
+  test('an empty cursor is an absent cursor on devices, as on alerts and audit', async () => {
+    for (const path of ['/v1/devices?limit=5', '/v1/alerts?limit=5', '/v1/audit?limit=5']) {
+      const plain = await h.call('GET', path);
+      const empty = await h.call('GET', `${path}&cursor=`);
+      assert.equal(empty.status, 200, `${path}: ${empty.text}`);
+      assert.deepEqual(
+        items(empty.body).map((x) => x.ip ?? x.id),
+        items(plain.body).map((x) => x.ip ?? x.id),
+        path,
+      );
+    }
+    assert.equal((await h.call('GET', '/v1/devices?cursor=nope')).status, 400);
+  });
 });
 
 describe('rate limit per API key', () => {

@@ -251,7 +251,8 @@ export function deviceRoutes(app: App, ctx: RouteContext): void {
       const { limit, cursor } = req.query;
       const sort = (req.query.sort ?? 'ip') as keyof typeof SORTS;
       const w = filterWhere(req.query);
-      if (cursor !== undefined) cursorWhere(w, sort, cursor);
+      // An empty cursor is no cursor (the first page), as on the other list routes.
+      if (cursor) cursorWhere(w, sort, cursor);
       const { rows } = await hotQuery<ListRow>(
         db,
         `SELECT ${DEVICE_JSON} AS device, host(d.ip) AS ip, d.risk${sort === '-lastSeen' ? ', d.last_seen::text AS cursor_ts' : ''}

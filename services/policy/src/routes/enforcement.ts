@@ -78,7 +78,8 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
         });
       }
       let expiresAt: Date | null = null;
-      if (b.expiresAt && b.durationMinutes)
+      // expiresAt null says "no expiry" explicitly, which contradicts a duration as much as a date does.
+      if (b.expiresAt !== undefined && b.durationMinutes !== undefined)
         throw badRequest('AMBIGUOUS_EXPIRY', 'give expiresAt or durationMinutes, not both');
       if (b.expiresAt) expiresAt = parseTime(b.expiresAt, 'expiresAt');
       if (b.durationMinutes) expiresAt = new Date(Date.now() + b.durationMinutes * 60_000);
