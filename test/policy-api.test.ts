@@ -1096,6 +1096,31 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     }
     assert.equal((await h.call('GET', '/v1/devices?cursor=nope')).status, 400);
   });
+
+  test('text search finds a device by its MAC however switches and asset lists write it', async () => {
+    for (const q of [
+      '00:1A:2B:3C:4D:5E',
+      '00-1A-2B-3C-4D-5E',
+      '001a.2b3c.4d5e',
+      '001A2B3C4D5E',
+      '00-1a-2b',
+      '001a.2b3c',
+      '001A2B',
+      ' 00-1A-2B-3C-4D-5E ',
+    ]) {
+      const res = await h.call('GET', `/v1/devices?q=${encodeURIComponent(q)}`, { role: 'viewer' });
+      assert.equal(res.status, 200, q);
+      assert.deepEqual(
+        items(res.body).map((d) => d.ip),
+        ['10.20.1.6'],
+        q,
+      );
+    }
+    const csv = await h.call('GET', `/v1/devices.csv?q=${encodeURIComponent('001a.2b3c.4d5e')}`);
+    assert.equal(csv.text.trim().split('\r\n').length, 2, 'the CSV export searches the same way');
+    // Not a MAC: searched as text only.
+    assert.equal(items((await h.call('GET', '/v1/devices?q=00-1A-2B-3C-4D-5E-6F')).body).length, 0);
+  });
 });
 
 describe('rate limit per API key', () => {

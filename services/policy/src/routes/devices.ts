@@ -15,7 +15,7 @@ import {
 } from '../context.ts';
 import { ApiError, badRequest, notFound } from '../errors.ts';
 import { modelColumns } from '../model.ts';
-import { parseCidr } from '../net.ts';
+import { macSearchForm, parseCidr } from '../net.ts';
 import { policyInForceSql, VIA_SQL } from '../policy-model.ts';
 import {
   DeviceExportQuery,
@@ -107,11 +107,13 @@ function filterWhere(f: Filters): Where {
   }
   if (f.q !== undefined && f.q.length > 0) {
     const p = likePattern(f.q);
+    // PostgreSQL writes a macaddr with colons; a MAC typed with hyphens, dots or none is searched that way.
+    const mac = macSearchForm(f.q);
     w.add(
       `(host(d.ip) ILIKE $? OR d.mac::text ILIKE $? OR d.label ILIKE $? OR d.owner ILIKE $? OR d.department ILIKE $?
         OR COALESCE(d.class_override, d.class) ILIKE $?)`,
       p,
-      p,
+      mac === undefined ? p : likePattern(mac),
       p,
       p,
       p,
