@@ -424,6 +424,13 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     const recent = (await h.call('POST', '/v1/devices/10.20.1.8/policy/learn', { body: { hours: 24 } }))
       .body as { draft: Json };
     assert.equal(recent.draft.internalOnly, true, 'the external peer is older than the window');
+    // A disabled draft is not in force: the device's MUD file is still its class's policy until it is enabled.
+    const before = (await h.call('GET', '/v1/devices/10.20.1.8/mud', { role: 'viewer' })).body;
+    assert.ok(!JSON.stringify(before).includes(`wardwatch-${saved.id}-`));
+    assert.equal(
+      (await h.call('PATCH', `/v1/policies/${saved.id}`, { body: { enabled: true } })).status,
+      200,
+    );
     const mud = await h.call('GET', '/v1/devices/10.20.1.8/mud', { role: 'viewer' });
     assert.equal(mud.status, 200);
     assert.match(mud.headers.get('content-type') ?? '', /application\/mud\+json/);
@@ -861,6 +868,258 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     });
     assert.equal(res.status, 200);
     assert.deepEqual(assertEdl(res.text), ['10.40.0.5/32', '10.50.0.0/16', '2001:db8:1::/48']);
+  });
+
+  test('one policy in force everywhere: a disabled device draft is shown, the enabled class policy is enforced', async () => {
+    await seedDevices(h.db, [
+      { ip: '10.60.0.1', class: 'ventilator' },
+      { ip: '10.60.0.2', class: 'ventilator' },
+    ]);
+    await seedProfile(h, '10.60.0.1', [
+      { peer: '10.30.0.1/32', port: 443 },
+      { peer: '198.51.100.20/32', port: 22, internal: false },
+    ]);
+    const vent = (
+      await h.call('POST', '/v1/policies', {
+        body: {
+          name: 'vent-baseline',
+          rules: [{ peer: { cidr: '10.30.0.0/24' }, protocol: 6, ports: [443], direction: 'from-device' }],
+          action: 'quarantine',
+        },
+      })
+    ).body as Json;
+    await h.call('POST', `/v1/policies/${vent.id}/assignments`, { body: { deviceClass: 'ventilator' } });
+    // The SOC saves a learned draft (disabled, assigned to the device): it allows everything observed.
+    const learned = await h.call('POST', '/v1/devices/10.60.0.1/policy/learn', { body: { save: true } });
+    assert.equal(learned.status, 200);
+    const draft = (learned.body as { saved: Json }).saved;
+    assert.equal(draft.enabled, false);
+
+    // Device detail, GET policy, dry run, MUD and the feeds all name the class policy, the one analytics enforces.
+    const detail = (await h.call('GET', '/v1/devices/10.60.0.1')).body as { policy: Json };
+    assert.equal(detail.policy.id, vent.id, 'detail: the policy in force');
+    assert.equal(detail.policy.via, 'class');
+    const inForce = await h.call('GET', '/v1/devices/10.60.0.1/policy');
+    assert.equal(inForce.status, 200);
+    const body = inForce.body as { via: string; policy: Json; disabled: Json[] };
+    assert.equal(body.via, 'class');
+    assert.equal(body.policy.id, vent.id);
+    assert.deepEqual(
+      body.disabled,
+      [{ via: 'device', id: draft.id, name: draft.name }],
+      'the draft is shown',
+    );
+    const dry = (
+      await h.call('POST', '/v1/devices/10.60.0.1/quarantine', {
+        body: { reason: 'what would the policy block', dryRun: true, hours: 24 },
+      })
+    ).body as { policy: Json; wouldBlock: Json[]; wouldAllow: number };
+    assert.equal(dry.policy.id, vent.id, 'dry run: the policy in force');
+    assert.deepEqual(
+      dry.wouldBlock.map((b) => b.peer),
+      ['198.51.100.20/32'],
+    );
+    const mud = (await h.call('GET', '/v1/devices/10.60.0.1/mud')).body as Json;
+    assert.ok(JSON.stringify(mud).includes(`wardwatch-${vent.id}-`), 'MUD of the policy in force');
+    assert.deepEqual(assertEdl((await h.call('GET', `/v1/feeds/policies/${vent.id}/devices.txt`)).text), [
+      '10.60.0.1',
+      '10.60.0.2',
+    ]);
+    assert.deepEqual(assertEdl((await h.call('GET', `/v1/feeds/policies/${draft.id}/devices.txt`)).text), []);
+    // The automatic quarantine acts on the same policy (action quarantine), not on the draft (action alert).
+    await seedAlert(h.db, { deviceIp: '10.60.0.1', kind: 'policy-violation', severity: 'high' });
+    await waitFor(
+      async () => {
+        const q = items((await h.call('GET', '/v1/quarantines')).body).find(
+          (x) => x.deviceIp === '10.60.0.1',
+        );
+        return q ?? undefined;
+      },
+      { what: 'policy-driven quarantine', timeoutMs: 20_000 },
+    ).then((q) => assert.equal((q as Json).policyId, vent.id));
+
+    // Enabled, the device's own policy wins everywhere.
+    assert.equal(
+      (await h.call('PATCH', `/v1/policies/${draft.id}`, { body: { enabled: true } })).status,
+      200,
+    );
+    const now = (await h.call('GET', '/v1/devices/10.60.0.1/policy')).body as {
+      via: string;
+      policy: Json;
+      disabled: Json[];
+    };
+    assert.equal(now.via, 'device');
+    assert.equal(now.policy.id, draft.id);
+    assert.deepEqual(now.disabled, []);
+    assert.equal(
+      ((await h.call('GET', '/v1/devices/10.60.0.1')).body as { policy: Json }).policy.id,
+      draft.id,
+    );
+    assert.deepEqual(assertEdl((await h.call('GET', `/v1/feeds/policies/${vent.id}/devices.txt`)).text), [
+      '10.60.0.2',
+    ]);
+    assert.deepEqual(assertEdl((await h.call('GET', `/v1/feeds/policies/${draft.id}/devices.txt`)).text), [
+      '10.60.0.1',
+    ]);
+    // With every policy disabled, none is in force: 404 NO_POLICY, detail null, dry run blocks everything.
+    await h.call('PATCH', `/v1/policies/${draft.id}`, { body: { enabled: false } });
+    await h.call('PATCH', `/v1/policies/${vent.id}`, { body: { enabled: false } });
+    const none = await h.call('GET', '/v1/devices/10.60.0.1/policy');
+    assert.equal(none.status, 404);
+    assert.equal((none.body as { error: Json }).error.code, 'NO_POLICY');
+    assert.equal(((await h.call('GET', '/v1/devices/10.60.0.1')).body as Json).policy, null);
+    const dryNone = (
+      await h.call('POST', '/v1/devices/10.60.0.1/quarantine', { body: { reason: 'x', dryRun: true } })
+    ).body as { policy: Json | null; wouldAllow: number };
+    assert.equal(dryNone.policy, null);
+    assert.equal(dryNone.wouldAllow, 0);
+    assert.equal((await h.call('GET', `/v1/feeds/policies/${vent.id}/devices.txt`)).text, '');
+  });
+
+  test('learning again updates the saved draft in place (same id, rules replaced, audited), keeping its state', async () => {
+    await seedDevices(h.db, [{ ip: '10.61.0.1', class: 'dialysis' }]);
+    await seedProfile(h, '10.61.0.1', [{ peer: '10.61.9.1/32', port: 443 }]);
+    const first = await h.call('POST', '/v1/devices/10.61.0.1/policy/learn', { body: { save: true } });
+    assert.equal(first.status, 200);
+    const a = (first.body as { saved: Json }).saved;
+    assert.equal(a.name, 'learned-10.61.0.1');
+    assert.equal((a.rules as Json[]).length, 1);
+    // The SOC reviews and enables the draft; later the profile grows and they learn again.
+    assert.equal((await h.call('PATCH', `/v1/policies/${a.id}`, { body: { enabled: true } })).status, 200);
+    await seedProfile(h, '10.61.0.1', [{ peer: '203.0.113.50/32', port: 8443, internal: false }]);
+    const again = await h.call('POST', '/v1/devices/10.61.0.1/policy/learn', {
+      role: 'analyst',
+      body: { save: true },
+    });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    const b = (again.body as { saved: Json }).saved;
+    assert.equal(b.id, a.id, 'the same policy');
+    assert.equal(b.name, a.name);
+    assert.equal(b.enabled, true, 'enabled as it was');
+    const rules = b.rules as Array<{ peer: Json }>;
+    assert.equal(rules.length, 2);
+    assert.ok(rules.some((r) => r.peer.cidr === '203.0.113.50/32'));
+    assert.equal(
+      items((await h.call('GET', '/v1/policies')).body).filter((p) => p.name === 'learned-10.61.0.1').length,
+      1,
+    );
+    const inForce = (await h.call('GET', '/v1/devices/10.61.0.1/policy')).body as {
+      via: string;
+      policy: Json;
+    };
+    assert.equal(inForce.policy.id, a.id);
+    assert.equal(inForce.via, 'device');
+    const audit = items((await h.call('GET', `/v1/audit?targetType=policy&targetId=${a.id}`)).body);
+    assert.equal(audit[0]!.action, 'policy.learn');
+    assert.equal(((audit[0]!.before as Json).rules as Json[]).length, 1);
+    assert.equal(((audit[0]!.after as Json).rules as Json[]).length, 2);
+    // Another name is another policy, assigned to the device in place of the first.
+    const named = await h.call('POST', '/v1/devices/10.61.0.1/policy/learn', {
+      body: { save: true, name: 'dialysis-7' },
+    });
+    assert.equal(named.status, 200);
+    const c = (named.body as { saved: Json }).saved;
+    assert.notEqual(c.id, a.id);
+    assert.equal(c.enabled, false);
+    // A name that belongs to a policy of something else is not overwritten.
+    const other = (await h.call('POST', '/v1/policies', { body: { name: 'someone-else', rules: [] } }))
+      .body as Json;
+    const clash = await h.call('POST', '/v1/devices/10.61.0.1/policy/learn', {
+      body: { save: true, name: 'someone-else' },
+    });
+    assert.equal(clash.status, 409);
+    assert.equal((clash.body as { error: Json }).error.code, 'ALREADY_EXISTS');
+    assert.deepEqual(((await h.call('GET', `/v1/policies/${other.id}`)).body as Json).rules, []);
+  });
+
+  test('quarantine with expiresAt null means no expiry', async () => {
+    await seedDevices(h.db, [{ ip: '10.62.0.1', class: 'workstation' }]);
+    const q = await h.call('POST', '/v1/devices/10.62.0.1/quarantine', {
+      role: 'analyst',
+      body: { reason: 'until reimaged', expiresAt: null },
+    });
+    assert.equal(q.status, 201, JSON.stringify(q.body));
+    assert.equal((q.body as Json).expiresAt, null);
+    const both = await h.call('POST', '/v1/devices/10.62.0.1/quarantine', {
+      body: { reason: 'x', expiresAt: null, durationMinutes: 5 },
+    });
+    assert.equal(both.status, 400);
+    assert.equal((both.body as { error: Json }).error.code, 'AMBIGUOUS_EXPIRY');
+    await h.call('POST', '/v1/devices/10.62.0.1/release', { body: { reason: 'reimaged' } });
+  });
+
+  test('a resolved alert cannot be assigned (409 like acknowledge and resolve); a blank reason is 400', async () => {
+    await seedDevices(h.db, [{ ip: '10.62.0.2', class: 'workstation' }]);
+    const id = await seedAlert(h.db, { deviceIp: '10.62.0.2', kind: 'new-peer' });
+    for (const reason of ['   ', '\t\n']) {
+      const blank = await h.call('POST', `/v1/alerts/${id}/resolve`, { body: { reason } });
+      assert.equal(blank.status, 400, JSON.stringify(reason));
+      assert.equal((blank.body as { error: Json }).error.code, 'REASON_REQUIRED');
+      const bulk = await h.call('POST', '/v1/alerts/bulk', {
+        body: { ids: [id], action: 'resolve', reason },
+      });
+      assert.equal(bulk.status, 400);
+      assert.equal((bulk.body as { error: Json }).error.code, 'REASON_REQUIRED');
+    }
+    assert.equal(((await h.call('GET', `/v1/alerts/${id}`)).body as Json).status, 'open');
+    assert.equal(
+      (await h.call('POST', `/v1/alerts/${id}/resolve`, { body: { reason: 'benign' } })).status,
+      200,
+    );
+    for (const assignee of ['alice', null]) {
+      const res = await h.call('POST', `/v1/alerts/${id}/assign`, { body: { assignee } });
+      assert.equal(res.status, 409);
+      assert.equal((res.body as { error: Json }).error.code, 'ALERT_RESOLVED');
+    }
+    const bulk = await h.call('POST', '/v1/alerts/bulk', {
+      body: { ids: [id], action: 'assign', assignee: 'bob' },
+    });
+    assert.deepEqual((bulk.body as { results: Json[] }).results, [{ id, ok: false, code: 'ALERT_RESOLVED' }]);
+    assert.equal(((await h.call('GET', `/v1/alerts/${id}`)).body as Json).assignee, null);
+    // A comment on a resolved alert stays allowed (notes after the fact).
+    assert.equal(
+      (await h.call('POST', `/v1/alerts/${id}/comments`, { body: { body: 'follow-up' } })).status,
+      201,
+    );
+  });
+
+  test('an empty cursor is an absent cursor on devices, as on alerts and audit', async () => {
+    for (const path of ['/v1/devices?limit=5', '/v1/alerts?limit=5', '/v1/audit?limit=5']) {
+      const plain = await h.call('GET', path);
+      const empty = await h.call('GET', `${path}&cursor=`);
+      assert.equal(empty.status, 200, `${path}: ${empty.text}`);
+      assert.deepEqual(
+        items(empty.body).map((x) => x.ip ?? x.id),
+        items(plain.body).map((x) => x.ip ?? x.id),
+        path,
+      );
+    }
+    assert.equal((await h.call('GET', '/v1/devices?cursor=nope')).status, 400);
+  });
+
+  test('text search finds a device by its MAC however switches and asset lists write it', async () => {
+    for (const q of [
+      '00:1A:2B:3C:4D:5E',
+      '00-1A-2B-3C-4D-5E',
+      '001a.2b3c.4d5e',
+      '001A2B3C4D5E',
+      '00-1a-2b',
+      '001a.2b3c',
+      '001A2B',
+      ' 00-1A-2B-3C-4D-5E ',
+    ]) {
+      const res = await h.call('GET', `/v1/devices?q=${encodeURIComponent(q)}`, { role: 'viewer' });
+      assert.equal(res.status, 200, q);
+      assert.deepEqual(
+        items(res.body).map((d) => d.ip),
+        ['10.20.1.6'],
+        q,
+      );
+    }
+    const csv = await h.call('GET', `/v1/devices.csv?q=${encodeURIComponent('001a.2b3c.4d5e')}`);
+    assert.equal(csv.text.trim().split('\r\n').length, 2, 'the CSV export searches the same way');
+    // Not a MAC: searched as text only.
+    assert.equal(items((await h.call('GET', '/v1/devices?q=00-1A-2B-3C-4D-5E-6F')).body).length, 0);
   });
 });
 

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { auditSystem } from './audit.ts';
 import { conflict, notFound } from './errors.ts';
+import { policyInForceSql } from './policy-model.ts';
 
 /** A quarantine record as the API serves it. */
 export interface QuarantineRecord {
@@ -179,11 +180,11 @@ export async function enforcePolicyViolations(pool: pg.Pool): Promise<number> {
     for (const e of rows) {
       if (!e.ip) continue;
       const p = await client.query<{ id: number; name: string; action: string }>(
-        `SELECT p.id, p.name, p.action FROM policy_assignments pa JOIN policies p ON p.id = pa.policy_id
-         WHERE (pa.device_ip = $1::inet
-            OR pa.device_class = (SELECT COALESCE(class_override, class) FROM devices WHERE ip = $1::inet))
-           AND p.enabled
-         ORDER BY pa.device_ip IS NULL LIMIT 1`,
+        `SELECT id, name, action FROM ${policyInForceSql(
+          '$1::inet',
+          '(SELECT COALESCE(class_override, class) FROM devices WHERE ip = $1::inet)',
+          'p.id, p.name, p.action',
+        )} f`,
         [e.ip],
       );
       const policy = p.rows[0];

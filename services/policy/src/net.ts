@@ -43,3 +43,20 @@ export function cidrWithin(inner: string, outer: readonly string[]): boolean {
     return q !== undefined && q.bits <= p.bits && createCidrSet([o]).has(p.address);
   });
 }
+
+/**
+ * The colon form (`00:1a:2b`) of a search text that is a MAC address or prefix as switches and asset
+ * lists write it: hyphens (`00-1A-2B-3C-4D-5E`, Windows, IEEE), Cisco dots (`001a.2b3c.4d5e`) or bare
+ * hex (`001A2B3C4D5E`, at least an OUI's 6 digits, so short words are not read as MACs); colon text
+ * (`00:1a`) as given. Undefined when the text is not one of those.
+ */
+export function macSearchForm(text: string): string | undefined {
+  const t = text.trim().toLowerCase();
+  let hex: string;
+  if (/^(?:[0-9a-f]{2}[-:]){1,5}[0-9a-f]{0,2}$/.test(t) && !(t.includes('-') && t.includes(':')))
+    hex = t.replace(/[-:]/g, '');
+  else if (/^(?:[0-9a-f]{4}\.){1,2}[0-9a-f]{0,4}$/.test(t)) hex = t.replace(/\./g, '');
+  else if (/^[0-9a-f]{6,12}$/.test(t)) hex = t;
+  else return undefined;
+  return hex.match(/.{1,2}/g)!.join(':');
+}

@@ -47,22 +47,50 @@ export function toPolicy(r: PolicyRow): PolicyRecord {
   };
 }
 
-/** The policy in force for a device: its own assignment wins over its class's. */
+/**
+ * The one rule for the policy in force, as SQL every route and the enforcer use: the device's own
+ * assignment if its policy is enabled, else its class's if enabled, else none. A disabled policy is
+ * a draft: shown, never enforced (analytics loads only enabled policies, so it applies the same rule).
+ * `ip` and `cls` are SQL expressions for the device's address and effective class (never input);
+ * `select` picks columns of `pa` (policy_assignments) and `p` (policies). A scalar subquery.
+ */
+export function policyInForceSql(ip: string, cls: string, select: string): string {
+  return `(SELECT ${select} FROM policy_assignments pa JOIN policies p ON p.id = pa.policy_id
+     WHERE p.enabled AND (pa.device_ip = ${ip} OR pa.device_class = ${cls})
+     ORDER BY pa.device_ip IS NULL LIMIT 1)`;
+}
+
+/** SQL: how an assignment reaches a device, `device` or `class` (columns of `pa`). */
+export const VIA_SQL = "CASE WHEN pa.device_ip IS NULL THEN 'class' ELSE 'device' END";
+
+/** SQL: the effective class of the device at `$1` (an address parameter). */
+const CLASS_OF_PARAM = '(SELECT COALESCE(class_override, class) FROM devices WHERE ip = $1::inet)';
+
+/** The policy in force for a device (see {@link policyInForceSql}). */
 export async function effectivePolicy(
   db: pg.Pool | pg.PoolClient,
   ip: string,
 ): Promise<(PolicyRecord & { via: 'device' | 'class' }) | undefined> {
   const { rows } = await db.query<PolicyRow & { via: 'device' | 'class' }>(
-    `SELECT p.id, p.name, p.description, p.rules, p.internal_only, p.action, p.enabled, p.created_at, p.updated_at,
-            CASE WHEN pa.device_ip IS NULL THEN 'class' ELSE 'device' END AS via
-     FROM policy_assignments pa JOIN policies p ON p.id = pa.policy_id
-     WHERE pa.device_ip = $1::inet
-        OR pa.device_class = (SELECT COALESCE(class_override, class) FROM devices WHERE ip = $1::inet)
-     ORDER BY pa.device_ip IS NULL LIMIT 1`,
+    `SELECT ${POLICY_COLUMNS}, via FROM ${policyInForceSql('$1::inet', CLASS_OF_PARAM, `p.*, ${VIA_SQL} AS via`)} f`,
     [ip],
   );
   const r = rows[0];
   return r ? { ...toPolicy(r), via: r.via } : undefined;
+}
+
+/** Disabled policies assigned to the device or its class: shown to the analyst, not in force. */
+export async function disabledAssignments(
+  db: pg.Pool | pg.PoolClient,
+  ip: string,
+): Promise<Array<{ via: 'device' | 'class'; id: number; name: string }>> {
+  const { rows } = await db.query<{ via: 'device' | 'class'; id: number; name: string }>(
+    `SELECT ${VIA_SQL} AS via, p.id, p.name FROM policy_assignments pa JOIN policies p ON p.id = pa.policy_id
+     WHERE NOT p.enabled AND (pa.device_ip = $1::inet OR pa.device_class = ${CLASS_OF_PARAM})
+     ORDER BY pa.device_ip IS NULL`,
+    [ip],
+  );
+  return rows;
 }
 
 /** Semantic checks the JSON schema cannot express: CIDRs parse, named groups exist. */

@@ -265,7 +265,10 @@ export const LearnInput = T.Object(
   {
     hours: T.Optional(T.Integer({ minimum: 1, maximum: 24 * 90 })),
     save: T.Optional(
-      T.Boolean({ description: 'Create the drafted policy (disabled) and assign it to the device' }),
+      T.Boolean({
+        description:
+          "Create the drafted policy (disabled) and assign it to the device; learning again refreshes the device's draft of that name in place",
+      }),
     ),
     name: T.Optional(Name),
   },
@@ -275,7 +278,11 @@ export const LearnInput = T.Object(
 export const QuarantineInput = T.Object(
   {
     reason: T.String({ minLength: 1, maxLength: 2000 }),
-    expiresAt: T.Optional(T.String({ format: 'date-time' })),
+    expiresAt: T.Optional(
+      Nullable(
+        T.String({ format: 'date-time', description: 'null or absent (without durationMinutes): no expiry' }),
+      ),
+    ),
     durationMinutes: T.Optional(T.Integer({ minimum: 1, maximum: 525600 })),
     dryRun: T.Optional(T.Boolean()),
     hours: T.Optional(

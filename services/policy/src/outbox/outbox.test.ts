@@ -77,3 +77,80 @@ test('CEF escapes header pipes and extension equals/newlines; syslog PRI from se
   );
   assert.match(syslogLine(cef, 'info', 'h'), /^<166>1 /);
 });
+
+/** A CEF reader as the spec describes one: header split on unescaped pipes, extension on unescaped `key=`. */
+function parseCef(line: string): { header: string[]; ext: Record<string, string> } {
+  const header: string[] = [];
+  let cur = '';
+  let i = 0;
+  for (; i < line.length && header.length < 7; i++) {
+    const c = line[i]!;
+    if (c === '\\' && (line[i + 1] === '|' || line[i + 1] === '\\')) cur += line[++i];
+    else if (c === '|') {
+      header.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  const rest = line.slice(i);
+  const ext: Record<string, string> = {};
+  // A key is letters and digits after a space, then an unescaped "=" (a value's "=" is always "\=").
+  const keys = [...rest.matchAll(/(?:^| )([A-Za-z0-9_]+)=/g)];
+  keys.forEach((m, k) => {
+    const start = m.index + m[0].length;
+    const end = k + 1 < keys.length ? keys[k + 1]!.index : rest.length;
+    ext[m[1]!] = rest
+      .slice(start, end)
+      .replace(/\\(.)/g, (_, ch: string) => (ch === 'n' ? '\n' : ch === 'r' ? '\r' : ch));
+  });
+  return { header, ext };
+}
+
+test('CEF survives hostile alert text: a spec reader gets every field back, no raw line break ends the record', () => {
+  const nasty = [
+    'plain',
+    'pipe | and \\ backslash',
+    'ends with a backslash \\',
+    'x=y and \\= already',
+    'fake ext: msg=owned cs1=evil',
+    'lines\r\nCRLF\rCR\nLF',
+    '|leading pipe',
+    'ünïcødé ✓',
+  ];
+  for (const s of nasty) {
+    const cef = formatCef('alert.opened', {
+      id: 1,
+      deviceIp: '10.0.0.1',
+      kind: s,
+      severity: 'high',
+      status: 'open',
+      title: s,
+      lastSeen: '2026-01-01T00:00:00.000Z',
+      occurrences: 1,
+      assignee: s,
+    });
+    assert.ok(!/[\r\n]/.test(cef), `no raw line break: ${JSON.stringify(cef)}`);
+    const { header, ext } = parseCef(cef);
+    assert.equal(header.length, 7, cef);
+    assert.equal(header[6], '8');
+    const oneLine = s.replace(/[\r\n]+/g, ' ');
+    assert.equal(header[4], oneLine, 'signature id');
+    assert.equal(header[5], oneLine, 'name');
+    const lines = s.replace(/\r\n|\r/g, '\n');
+    assert.equal(ext.msg, lines, `msg of ${JSON.stringify(s)}`);
+    assert.equal(ext.cs1, lines);
+    assert.equal(ext.suser, lines);
+    assert.equal(ext.src, '10.0.0.1');
+    assert.deepEqual(Object.keys(ext).sort(), [
+      'act',
+      'cat',
+      'cnt',
+      'cs1',
+      'cs1Label',
+      'externalId',
+      'msg',
+      'rt',
+      'src',
+      'suser',
+    ]);
+  }
+});

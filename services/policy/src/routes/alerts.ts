@@ -93,6 +93,7 @@ async function act(client: pg.PoolClient, req: FastifyRequest, id: number, a: Ac
         a.comment,
       ]);
   } else if (a.action === 'resolve') {
+    if (!a.reason.trim()) throw badRequest('REASON_REQUIRED', 'resolve needs a reason');
     if (before.status === 'resolved') throw conflict('ALERT_RESOLVED', `alert ${id} is already resolved`);
     await client.query(
       "UPDATE alerts SET status = 'resolved', resolution = $2, updated_at = now() WHERE id = $1",
@@ -104,6 +105,8 @@ async function act(client: pg.PoolClient, req: FastifyRequest, id: number, a: Ac
       `Resolved: ${a.reason}`,
     ]);
   } else if (a.action === 'assign') {
+    // Like acknowledge and resolve, a closed alert takes no more work (comments stay open for notes).
+    if (before.status === 'resolved') throw conflict('ALERT_RESOLVED', `alert ${id} is resolved`);
     await client.query('UPDATE alerts SET assignee = $2, updated_at = now() WHERE id = $1', [id, a.assignee]);
   } else {
     const c = await client.query<CommentRow>(
@@ -264,7 +267,7 @@ export function alertRoutes(app: App, ctx: RouteContext): void {
       const b = req.body;
       let action: Action;
       if (b.action === 'resolve') {
-        if (!b.reason) throw badRequest('REASON_REQUIRED', 'resolve needs a reason');
+        if (!b.reason?.trim()) throw badRequest('REASON_REQUIRED', 'resolve needs a reason');
         action = { action: 'resolve', reason: b.reason };
       } else if (b.action === 'assign') {
         if (b.assignee === undefined)

@@ -15,7 +15,8 @@ import {
 } from '../context.ts';
 import { ApiError, badRequest, notFound } from '../errors.ts';
 import { modelColumns } from '../model.ts';
-import { parseCidr } from '../net.ts';
+import { macSearchForm, parseCidr } from '../net.ts';
+import { policyInForceSql, VIA_SQL } from '../policy-model.ts';
 import {
   DeviceExportQuery,
   DeviceList,
@@ -106,11 +107,13 @@ function filterWhere(f: Filters): Where {
   }
   if (f.q !== undefined && f.q.length > 0) {
     const p = likePattern(f.q);
+    // PostgreSQL writes a macaddr with colons; a MAC typed with hyphens, dots or none is searched that way.
+    const mac = macSearchForm(f.q);
     w.add(
       `(host(d.ip) ILIKE $? OR d.mac::text ILIKE $? OR d.label ILIKE $? OR d.owner ILIKE $? OR d.department ILIKE $?
         OR COALESCE(d.class_override, d.class) ILIKE $?)`,
       p,
-      p,
+      mac === undefined ? p : likePattern(mac),
       p,
       p,
       p,
@@ -190,7 +193,8 @@ const DeviceDetail = T.Object({
   classEvidence: T.Unknown(),
   alerts: T.Array(T.Ref('Alert'), { description: 'Open (unresolved) alerts, latest first' }),
   policy: T.Unknown({
-    description: 'The effective policy (a device assignment wins over a class one), or null',
+    description:
+      'The policy in force (an enabled device assignment, else an enabled class assignment), or null',
   }),
   quarantine: T.Unknown({ description: 'The active quarantine, or null' }),
   profile: T.Array(T.Unknown(), { description: 'Communication profile (analytics device_profiles)' }),
@@ -219,11 +223,12 @@ export function deviceRoutes(app: App, ctx: RouteContext): void {
              'resolution', a.resolution, 'createdAt', a.created_at, 'updatedAt', a.updated_at)
              ORDER BY a.last_seen DESC), '[]'::json)
            FROM alerts a WHERE a.device_ip = d.ip AND a.status <> 'resolved')::text AS alerts,
-          (SELECT json_build_object('id', p.id, 'name', p.name, 'action', p.action, 'enabled', p.enabled,
-             'internalOnly', p.internal_only, 'via', CASE WHEN pa.device_ip IS NULL THEN 'class' ELSE 'device' END)
-           FROM policy_assignments pa JOIN policies p ON p.id = pa.policy_id
-           WHERE pa.device_ip = d.ip OR pa.device_class = COALESCE(d.class_override, d.class)
-           ORDER BY pa.device_ip IS NULL LIMIT 1)::text AS policy,
+          ${policyInForceSql(
+            'd.ip',
+            'COALESCE(d.class_override, d.class)',
+            `json_build_object('id', p.id, 'name', p.name, 'action', p.action, 'enabled', p.enabled,
+             'internalOnly', p.internal_only, 'via', ${VIA_SQL})`,
+          )}::text AS policy,
           (SELECT json_build_object('id', q.id, 'reason', q.reason, 'source', q.source, 'createdBy', q.created_by,
              'createdAt', q.created_at, 'expiresAt', q.expires_at)
            FROM quarantines q WHERE q.device_ip = d.ip AND q.released_at IS NULL)::text AS quarantine
@@ -248,7 +253,8 @@ export function deviceRoutes(app: App, ctx: RouteContext): void {
       const { limit, cursor } = req.query;
       const sort = (req.query.sort ?? 'ip') as keyof typeof SORTS;
       const w = filterWhere(req.query);
-      if (cursor !== undefined) cursorWhere(w, sort, cursor);
+      // An empty cursor is no cursor (the first page), as on the other list routes.
+      if (cursor) cursorWhere(w, sort, cursor);
       const { rows } = await hotQuery<ListRow>(
         db,
         `SELECT ${DEVICE_JSON} AS device, host(d.ip) AS ip, d.risk${sort === '-lastSeen' ? ', d.last_seen::text AS cursor_ts' : ''}

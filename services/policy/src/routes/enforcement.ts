@@ -6,7 +6,7 @@ import { QUARANTINE_COLUMNS, quarantineDevice, releaseDevice, toQuarantine } fro
 import { badRequest, notFound } from '../errors.ts';
 import { readProfile } from '../model.ts';
 import { cidrWithin, isAddressOrCidr } from '../net.ts';
-import { effectivePolicy, judge, loadEvaluationContext } from '../policy-model.ts';
+import { effectivePolicy, judge, loadEvaluationContext, policyInForceSql } from '../policy-model.ts';
 import {
   DryRun,
   IdParams,
@@ -78,7 +78,8 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
         });
       }
       let expiresAt: Date | null = null;
-      if (b.expiresAt && b.durationMinutes)
+      // expiresAt null says "no expiry" explicitly, which contradicts a duration as much as a date does.
+      if (b.expiresAt !== undefined && b.durationMinutes !== undefined)
         throw badRequest('AMBIGUOUS_EXPIRY', 'give expiresAt or durationMinutes, not both');
       if (b.expiresAt) expiresAt = parseTime(b.expiresAt, 'expiresAt');
       if (b.durationMinutes) expiresAt = new Date(Date.now() + b.durationMinutes * 60_000);
@@ -221,13 +222,14 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
     async (req, reply) => {
       const p = await db.pool.query('SELECT 1 FROM policies WHERE id = $1', [req.params.id]);
       if (!p.rows[0]) throw notFound('POLICY_NOT_FOUND', `no policy ${req.params.id}`);
-      // A device assignment wins: a device of an assigned class that has its own other policy is excluded.
+      // The devices for which this is the policy in force: an enabled device assignment wins over the
+      // class's; a disabled policy is in force nowhere, so its list is empty.
       const { rows } = await db.pool.query<{ ip: string }>(
         `SELECT host(d.ip) AS ip FROM devices d
-         WHERE EXISTS (SELECT 1 FROM policy_assignments pa WHERE pa.policy_id = $1 AND pa.device_ip = d.ip)
-            OR (EXISTS (SELECT 1 FROM policy_assignments pa
-                        WHERE pa.policy_id = $1 AND pa.device_class = COALESCE(d.class_override, d.class))
-                AND NOT EXISTS (SELECT 1 FROM policy_assignments pa WHERE pa.device_ip = d.ip AND pa.policy_id <> $1))
+         WHERE (EXISTS (SELECT 1 FROM policy_assignments pa WHERE pa.policy_id = $1 AND pa.device_ip = d.ip)
+            OR EXISTS (SELECT 1 FROM policy_assignments pa
+                        WHERE pa.policy_id = $1 AND pa.device_class = COALESCE(d.class_override, d.class)))
+           AND ${policyInForceSql('d.ip', 'COALESCE(d.class_override, d.class)', 'p.id')} = $1
          ORDER BY d.ip`,
         [req.params.id],
       );

@@ -10,6 +10,7 @@ import { renderMud } from '../mud.ts';
 import { isAddressOrCidr } from '../net.ts';
 import {
   checkRules,
+  disabledAssignments,
   draftPolicy,
   effectivePolicy,
   loadEvaluationContext,
@@ -298,17 +299,31 @@ export function policyRoutes(app: App, ctx: RouteContext): void {
     {
       config: { auth: 'viewer' },
       schema: {
-        summary: 'The policy in force for a device (device assignment, else class assignment)',
+        summary:
+          'The policy in force for a device (enabled device assignment, else enabled class assignment), ' +
+          'and the disabled policies assigned to it (shown, not enforced)',
         tags,
         params: IpParams,
-        response: responses({ 200: T.Object({ via: T.String(), policy: T.Ref('Policy') }) }),
+        response: responses({
+          200: T.Object({
+            via: T.String(),
+            policy: T.Ref('Policy'),
+            disabled: T.Array(T.Object({ via: T.String(), id: T.Integer(), name: T.String() }), {
+              description: 'Disabled policies assigned to the device or its class: not in force',
+            }),
+          }),
+        }),
       },
     },
     async (req) => {
       const ip = requireIp(req.params.ip);
       const p = await effectivePolicy(db.pool, ip);
-      if (!p) throw notFound('NO_POLICY', `no policy applies to ${ip}`);
-      return { via: p.via, policy: await loadPolicy(db.pool, p.id) };
+      const disabled = await disabledAssignments(db.pool, ip);
+      if (!p) {
+        const drafts = disabled.map((d) => `${d.name} (${d.via}, disabled)`).join(', ');
+        throw notFound('NO_POLICY', `no policy in force for ${ip}${drafts ? `; assigned: ${drafts}` : ''}`);
+      }
+      return { via: p.via, policy: await loadPolicy(db.pool, p.id), disabled };
     },
   );
 
@@ -359,29 +374,65 @@ export function policyRoutes(app: App, ctx: RouteContext): void {
       };
       if (!body.save) return { draft, basis, saved: null };
       const saved = await withTransaction(db.pool, async (client) => {
-        const { rows } = await client.query<{ id: number }>(
-          `INSERT INTO policies (name, description, rules, internal_only, action, enabled)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-          [
-            draft.name,
-            draft.description,
-            JSON.stringify(draft.rules),
-            draft.internalOnly,
-            draft.action,
-            draft.enabled,
-          ],
+        // Learning again (the profile grew) refreshes the device's draft of that name in place: the
+        // policy assigned to this device under that name, or the default `learned-<ip>`, which is this
+        // device's by construction. Its id, name, enabled and action stay; rules and description are
+        // replaced. Any other policy of that name is someone else's and is not overwritten.
+        const prev = await client.query<{ id: number }>(
+          `SELECT p.id FROM policies p WHERE p.name = $1
+             AND (p.name = $3 OR EXISTS (SELECT 1 FROM policy_assignments pa
+                                         WHERE pa.policy_id = p.id AND pa.device_ip = $2::inet))
+           FOR UPDATE`,
+          [draft.name, ip, `learned-${ip}`],
         );
-        const id = rows[0]!.id;
-        await client.query('DELETE FROM policy_assignments WHERE device_ip = $1::inet', [ip]);
-        await client.query('INSERT INTO policy_assignments (policy_id, device_ip) VALUES ($1, $2::inet)', [
-          id,
+        let id: number;
+        let before: Awaited<ReturnType<typeof loadPolicy>> | null = null;
+        if (prev.rows[0]) {
+          id = prev.rows[0].id;
+          before = await loadPolicy(client, id);
+          await client.query(
+            `UPDATE policies SET description = $2, rules = $3, internal_only = $4, updated_at = now()
+             WHERE id = $1`,
+            [id, draft.description, JSON.stringify(draft.rules), draft.internalOnly],
+          );
+        } else {
+          const taken = await client.query('SELECT 1 FROM policies WHERE name = $1', [draft.name]);
+          if (taken.rows[0])
+            throw new ApiError(
+              409,
+              'ALREADY_EXISTS',
+              `a policy named ${JSON.stringify(draft.name)} exists and is not this device's draft; give another name`,
+            );
+          const { rows } = await client.query<{ id: number }>(
+            `INSERT INTO policies (name, description, rules, internal_only, action, enabled)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+            [
+              draft.name,
+              draft.description,
+              JSON.stringify(draft.rules),
+              draft.internalOnly,
+              draft.action,
+              draft.enabled,
+            ],
+          );
+          id = rows[0]!.id;
+        }
+        // The draft becomes the device's assignment (an assignment it already has is kept as it is).
+        await client.query('DELETE FROM policy_assignments WHERE device_ip = $1::inet AND policy_id <> $2', [
           ip,
+          id,
         ]);
+        await client.query(
+          `INSERT INTO policy_assignments (policy_id, device_ip) SELECT $1, $2::inet
+           WHERE NOT EXISTS (SELECT 1 FROM policy_assignments WHERE device_ip = $2::inet)`,
+          [id, ip],
+        );
         const p = await loadPolicy(client, id);
         await audit(client, req, {
           action: 'policy.learn',
           targetType: 'policy',
           targetId: String(id),
+          before,
           after: p,
         });
         return p;
