@@ -1,10 +1,12 @@
 // Benchmark of the policy API against real PostgreSQL: 100k devices (with alerts, behaviour profiles
 // and baselines for a share of them), the real service in a child process, autocannon in this one.
-// Prints one line per scenario and, last, key=value figures for device detail (rps, p99_ms).
+// Prints one line per scenario (rate, latency, CPU per request of the service and of PostgreSQL) and,
+// last, key=value figures for device detail (rps, p99_ms).
 //
 //   pnpm bench:api [-- --devices 100000 --duration 10 --connections 16]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -97,7 +99,38 @@ function ipOf(i: number): string {
   return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 }
 
-async function run(url: string, title: string, path: () => string, duration: number, connections: number) {
+/** CPU ticks (utime + stime, 1/100 s) of a process, or of every PostgreSQL process; 0 without /proc. */
+function cpuTicks(pid: number | 'postgres'): number {
+  const ticks = (stat: string) => {
+    const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  };
+  try {
+    if (pid !== 'postgres') return ticks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    let sum = 0;
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        if (stat.includes(' (postgres) ')) sum += ticks(stat);
+      } catch {}
+    }
+    return sum;
+  } catch {
+    return 0;
+  }
+}
+
+async function run(
+  url: string,
+  title: string,
+  path: () => string,
+  duration: number,
+  connections: number,
+  servicePid: number,
+) {
+  const service0 = cpuTicks(servicePid);
+  const pg0 = cpuTicks('postgres');
   const result = await autocannon({
     url,
     connections,
@@ -106,11 +139,17 @@ async function run(url: string, title: string, path: () => string, duration: num
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) }],
   });
   const non2xx = result.non2xx + result.errors + result.timeouts;
+  // CPU per request of the service process and of PostgreSQL (every postgres process on the host): on
+  // a shared machine these vary less than the request rate.
+  const perRequest = (ticks: number) => Math.round((ticks * 10_000) / Math.max(1, result.requests.total));
+  const serviceUs = perRequest(cpuTicks(servicePid) - service0);
+  const pgUs = perRequest(cpuTicks('postgres') - pg0);
   console.log(
     `${title.padEnd(16)} rps=${Math.round(result.requests.average)} p50_ms=${result.latency.p50} p99_ms=${result.latency.p99} ` +
-      `max_ms=${result.latency.max} requests=${result.requests.total} errors=${non2xx}`,
+      `max_ms=${result.latency.max} requests=${result.requests.total} errors=${non2xx} ` +
+      `service_cpu_us=${serviceUs} postgres_cpu_us=${pgUs}`,
   );
-  return result;
+  return { ...result, serviceUs, pgUs };
 }
 
 async function main(): Promise<void> {
@@ -159,6 +198,7 @@ async function main(): Promise<void> {
       () => `/v1/devices/${ipOf(1 + Math.floor(Math.random() * devices))}`,
       3,
       connections,
+      child.pid!,
     );
     const list = await run(
       url,
@@ -166,6 +206,7 @@ async function main(): Promise<void> {
       () => `/v1/devices?class=infusion-pump&minRisk=${50 + Math.floor(Math.random() * 40)}&limit=50`,
       duration,
       connections,
+      child.pid!,
     );
     const detail = await run(
       url,
@@ -173,11 +214,12 @@ async function main(): Promise<void> {
       () => `/v1/devices/${ipOf(1 + Math.floor(Math.random() * devices))}`,
       duration,
       connections,
+      child.pid!,
     );
     console.log(
       `devices=${devices} connections=${connections} list_rps=${Math.round(list.requests.average)} list_p99_ms=${list.latency.p99} ` +
         `rps=${Math.round(detail.requests.average)} p50_ms=${detail.latency.p50} p99_ms=${detail.latency.p99} ` +
-        `errors=${detail.non2xx + detail.errors + detail.timeouts}`,
+        `service_cpu_us=${detail.serviceUs} postgres_cpu_us=${detail.pgUs} errors=${detail.non2xx + detail.errors + detail.timeouts}`,
     );
   } finally {
     if (child) {
