@@ -39,15 +39,20 @@ export async function createApiKey(
   return { id: rows[0]!.id, key, prefix };
 }
 
-/** Finds the live (not revoked, not expired) key behind a presented secret. */
-export async function findApiKey(pool: pg.Pool, key: string): Promise<Principal | undefined> {
-  const { rows } = await pool.query<{ id: string; name: string; role: Role }>(
-    `SELECT id, name, role FROM api_keys
+/** Finds the live (not revoked, not expired) key behind a presented secret, with its expiry. */
+export async function findApiKey(
+  pool: pg.Pool,
+  key: string,
+): Promise<{ principal: Principal; expiresAt: Date | null } | undefined> {
+  const { rows } = await pool.query<{ id: string; name: string; role: Role; expires_at: Date | null }>(
+    `SELECT id, name, role, expires_at FROM api_keys
      WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
     [hashApiKey(key)],
   );
   const row = rows[0];
-  return row ? { keyId: row.id, name: row.name, role: row.role } : undefined;
+  return row
+    ? { principal: { keyId: row.id, name: row.name, role: row.role }, expiresAt: row.expires_at }
+    : undefined;
 }
 
 /** Counts keys that can still be used (first-run detection). */
@@ -60,23 +65,33 @@ export async function countLiveApiKeys(pool: pg.Pool): Promise<number> {
 
 /**
  * Verifies presented keys with a short-lived cache in front of the database, so a busy client costs
- * one hash per request rather than a query. Revocation through this process clears the cache at once;
- * elsewhere it takes effect within `ttlMs`.
+ * one hash per request rather than a query. A verdict is kept for at most `ttlMs` and never past the
+ * key's expiry. Revocation through this process clears the cache at once (`clear()`, which also
+ * voids lookups still in flight, so an answer read before the revocation is not cached after it);
+ * elsewhere (CLI, another replica) it takes effect within `ttlMs`.
  */
 export function createKeyVerifier(pool: pg.Pool, ttlMs: number) {
   const cache = new Map<string, { principal: Principal | undefined; until: number }>();
   const lastUsedWritten = new Map<string, number>();
   const MAX = 10_000;
+  // Bumped by clear(): a lookup that started under an older generation does not fill the cache.
+  let generation = 0;
   return {
     async verify(key: string): Promise<Principal | undefined> {
       const now = Date.now();
       const hit = cache.get(key);
-      if (hit && hit.until > now) return hit.principal;
-      const principal = await findApiKey(pool, key);
-      if (ttlMs > 0) {
+      if (hit) {
+        if (hit.until > now) return hit.principal;
+        cache.delete(key);
+      }
+      const started = generation;
+      const found = await findApiKey(pool, key);
+      const principal = found?.principal;
+      if (ttlMs > 0 && started === generation) {
         if (cache.size >= MAX) cache.clear();
         // Unknown keys are cached too (briefly), so guessing does not turn into database load.
-        cache.set(key, { principal, until: now + ttlMs });
+        const expires = found?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+        cache.set(key, { principal, until: Math.min(now + ttlMs, expires) });
       }
       if (principal && (lastUsedWritten.get(principal.keyId) ?? 0) < now - 60_000) {
         lastUsedWritten.set(principal.keyId, now);
@@ -86,8 +101,9 @@ export function createKeyVerifier(pool: pg.Pool, ttlMs: number) {
       }
       return principal;
     },
-    /** Forgets every cached verdict (after a revocation or a role change). */
+    /** Forgets every cached verdict, and those of lookups in flight (after a revocation or a role change). */
     clear(): void {
+      generation++;
       cache.clear();
     },
   };
