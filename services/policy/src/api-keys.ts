@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { withTransaction } from '@wardwatch/storage';
 import type pg from 'pg';
+import { auditSystem } from './audit.ts';
 
 /** Roles, from least to most privileged; a route names the least role it accepts. */
 export const ROLES = ['viewer', 'analyst', 'admin'] as const;
@@ -22,7 +24,10 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** Creates a key: returns the key itself (shown once) and stores only its hash. */
+/**
+ * Creates a key: returns the key itself (shown once) and stores only its hash. A given `key` that is
+ * already stored (live or revoked) is an error: creating never revives or re-roles an existing key.
+ */
 export async function createApiKey(
   pool: pg.Pool | pg.PoolClient,
   opts: { name: string; role: Role; key?: string; expiresAt?: Date | null; createdBy?: string },
@@ -32,11 +37,76 @@ export async function createApiKey(
   const { rows } = await pool.query<{ id: string }>(
     `INSERT INTO api_keys (name, role, key_hash, key_prefix, expires_at, created_by)
      VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (key_hash) DO UPDATE SET role = EXCLUDED.role, revoked_at = NULL, expires_at = EXCLUDED.expires_at
+     ON CONFLICT (key_hash) DO NOTHING
      RETURNING id`,
     [opts.name, opts.role, hashApiKey(key), prefix, opts.expiresAt ?? null, opts.createdBy ?? null],
   );
-  return { id: rows[0]!.id, key, prefix };
+  if (!rows[0]) throw new Error('an API key with this value already exists');
+  return { id: rows[0].id, key, prefix };
+}
+
+/** What `ensureBootstrapKey` found and did. */
+export type BootstrapOutcome =
+  | { status: 'created' | 'kept'; id: string; retired: string[] }
+  | { status: 'revoked'; id: string; retired: string[] };
+
+/** The `created_by` of keys made from `WARDWATCH_BOOTSTRAP_API_KEY` (older ones: name 'bootstrap', no creator). */
+const BOOTSTRAP = 'bootstrap';
+
+/**
+ * `WARDWATCH_BOOTSTRAP_API_KEY` at start: an admin key with exactly that value exists. Bootstrap keys
+ * of any other value are revoked (the setting was changed: the old value must stop working), and a
+ * bootstrap key that was revoked stays revoked (`status: 'revoked'`; a restart must not undo a SOC's
+ * revocation of a leaked key: set a new value). Every change is audited as `system:bootstrap`.
+ */
+export async function ensureBootstrapKey(pool: pg.Pool, key: string): Promise<BootstrapOutcome> {
+  const hash = hashApiKey(key);
+  return withTransaction(pool, async (client) => {
+    // One start at a time (several replicas may start together with the same setting).
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['wardwatch:bootstrap-api-key']);
+    const retired = await client.query<{ id: string; name: string; role: string; revoked_at: Date }>(
+      `UPDATE api_keys SET revoked_at = now()
+       WHERE (created_by = $1 OR (created_by IS NULL AND name = $1)) AND key_hash <> $2 AND revoked_at IS NULL
+       RETURNING id, name, role, revoked_at`,
+      [BOOTSTRAP, hash],
+    );
+    for (const r of retired.rows)
+      await auditSystem(client, 'system:bootstrap', {
+        action: 'apikey.revoke',
+        targetType: 'apikey',
+        targetId: r.id,
+        before: { id: r.id, name: r.name, role: r.role, revokedAt: null },
+        after: { id: r.id, name: r.name, role: r.role, revokedAt: r.revoked_at.toISOString() },
+      });
+    const retiredIds = retired.rows.map((r) => r.id);
+    const { rows } = await client.query<{ id: string; role: string; revoked_at: Date | null }>(
+      'SELECT id, role, revoked_at FROM api_keys WHERE key_hash = $1 FOR UPDATE',
+      [hash],
+    );
+    const existing = rows[0];
+    if (existing?.revoked_at) return { status: 'revoked', id: existing.id, retired: retiredIds };
+    if (existing) {
+      if (existing.role !== 'admin') {
+        await client.query("UPDATE api_keys SET role = 'admin' WHERE id = $1", [existing.id]);
+        await auditSystem(client, 'system:bootstrap', {
+          action: 'apikey.update',
+          targetType: 'apikey',
+          targetId: existing.id,
+          before: { role: existing.role },
+          after: { role: 'admin' },
+        });
+      }
+      return { status: 'kept', id: existing.id, retired: retiredIds };
+    }
+    const created = await createApiKey(client, { name: BOOTSTRAP, role: 'admin', key, createdBy: BOOTSTRAP });
+    await auditSystem(client, 'system:bootstrap', {
+      action: 'apikey.create',
+      targetType: 'apikey',
+      targetId: created.id,
+      after: { id: created.id, name: BOOTSTRAP, role: 'admin', prefix: created.prefix, createdBy: BOOTSTRAP },
+    });
+    return { status: 'created', id: created.id, retired: retiredIds };
+  });
 }
 
 /** Finds the live (not revoked, not expired) key behind a presented secret, with its expiry. */
