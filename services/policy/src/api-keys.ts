@@ -45,6 +45,52 @@ export async function createApiKey(
   return { id: rows[0].id, key, prefix };
 }
 
+/** The audited view of a key row (never its hash). */
+const AUDIT_COLUMNS =
+  'id, name, role, key_prefix AS prefix, created_by AS "createdBy", expires_at AS "expiresAt", revoked_at AS "revokedAt"';
+
+/**
+ * Creates a key outside any request (CLI, first start) and records it in the audit log as `actor`,
+ * in one transaction, as POST /v1/apikeys does for a caller.
+ */
+export async function createApiKeyAudited(
+  pool: pg.Pool,
+  actor: string,
+  opts: { name: string; role: Role; expiresAt?: Date | null; createdBy?: string },
+): Promise<{ id: string; key: string; prefix: string }> {
+  return withTransaction(pool, async (client) => {
+    const created = await createApiKey(client, opts);
+    const { rows } = await client.query(`SELECT ${AUDIT_COLUMNS} FROM api_keys WHERE id = $1`, [created.id]);
+    await auditSystem(client, actor, {
+      action: 'apikey.create',
+      targetType: 'apikey',
+      targetId: created.id,
+      after: rows[0],
+    });
+    return created;
+  });
+}
+
+/** Revokes a key outside any request (CLI) and audits it as `actor`; false when there is no such key. */
+export async function revokeApiKeyAudited(pool: pg.Pool, actor: string, id: string): Promise<boolean> {
+  return withTransaction(pool, async (client) => {
+    const prev = await client.query(`SELECT ${AUDIT_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
+    if (!prev.rows[0]) return false;
+    const { rows } = await client.query(
+      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${AUDIT_COLUMNS}`,
+      [id],
+    );
+    await auditSystem(client, actor, {
+      action: 'apikey.revoke',
+      targetType: 'apikey',
+      targetId: id,
+      before: prev.rows[0],
+      after: rows[0],
+    });
+    return true;
+  });
+}
+
 /** What `ensureBootstrapKey` found and did. */
 export type BootstrapOutcome =
   | { status: 'created' | 'kept'; id: string; retired: string[] }

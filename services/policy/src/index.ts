@@ -18,11 +18,13 @@ import { createSiemForwarder } from './outbox/siem.ts';
 export {
   countLiveApiKeys,
   createApiKey,
+  createApiKeyAudited,
   ensureBootstrapKey,
   hashApiKey,
   type Principal,
   ROLES,
   type Role,
+  revokeApiKeyAudited,
   roleAllows,
 } from './api-keys.ts';
 export { buildApp, type PolicyAppDeps, type RouteEntry } from './app.ts';
