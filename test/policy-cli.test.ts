@@ -66,3 +66,27 @@ test('apikey create refuses an unknown role', async () => {
     return true;
   });
 });
+
+test('apikey create and revoke through the CLI are in the audit log, like those through the API', async () => {
+  const { stdout } = await cli('create', '--role', 'admin', '--name', 'cli-audited');
+  const created = JSON.parse(stdout) as { id: string; key: string };
+  await cli('revoke', created.id);
+  const { rows } = await h.db.pool.query<{
+    action: string;
+    actor_name: string;
+    actor_role: string;
+    after: unknown;
+  }>(
+    'SELECT action, actor_name, actor_role, after FROM audit_log WHERE target_type = $1 AND target_id = $2 ORDER BY id',
+    ['apikey', created.id],
+  );
+  assert.deepEqual(
+    rows.map((r) => r.action),
+    ['apikey.create', 'apikey.revoke'],
+  );
+  for (const r of rows) {
+    assert.match(r.actor_name, /^cli/);
+    assert.equal(r.actor_role, 'system');
+    assert.ok(!JSON.stringify(r.after).includes(created.key), 'the key itself is never audited');
+  }
+});

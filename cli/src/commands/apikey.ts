@@ -1,6 +1,7 @@
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@wardwatch/config';
-import { createApiKey, ROLES, type Role } from '@wardwatch/policy';
+import { createApiKeyAudited, ROLES, type Role, revokeApiKeyAudited } from '@wardwatch/policy';
 import { migrate } from '@wardwatch/storage';
 import { createLogger } from '@wardwatch/telemetry';
 import { openAdapters } from '../assemble.ts';
@@ -49,10 +50,12 @@ export async function apikeyCommand(args: string[]): Promise<number> {
   const config = loadConfig({ file: values.config });
   const logger = createLogger({ level: 'warn' });
   const { db, transport } = await openAdapters(config, logger, true);
+  // The audit log's actor for key changes made here: the CLI and the operating-system user running it.
+  const actor = `cli:${osUser()}`;
   try {
     await migrate(db!);
     if (sub === 'create') {
-      const { key, id } = await createApiKey(db!.pool, {
+      const { key, id } = await createApiKeyAudited(db!.pool, actor, {
         name: values.name,
         role: values.role as Role,
         expiresAt,
@@ -69,11 +72,8 @@ export async function apikeyCommand(args: string[]): Promise<number> {
       for (const r of rows) console.log(JSON.stringify(r));
       return 0;
     }
-    const { rowCount } = await db!.pool.query(
-      'UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1',
-      [positionals[0]],
-    );
-    if (rowCount === 0) {
+    const revoked = await revokeApiKeyAudited(db!.pool, actor, positionals[0]!);
+    if (!revoked) {
       console.error(`no API key ${positionals[0]}`);
       return 1;
     }
@@ -82,5 +82,14 @@ export async function apikeyCommand(args: string[]): Promise<number> {
   } finally {
     await transport.close();
     await db!.close();
+  }
+}
+
+/** The operating-system user name, or "unknown" where the platform has none (some containers). */
+function osUser(): string {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
   }
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@wardwatch/config';
-import { countLiveApiKeys, createApiKey } from '@wardwatch/policy';
+import { countLiveApiKeys, createApiKeyAudited } from '@wardwatch/policy';
 import { createLogger } from '@wardwatch/telemetry';
 import { ALL_SERVICES, type ServiceName, startWardwatch } from '../assemble.ts';
 
@@ -30,7 +30,11 @@ export async function startCommand(args: string[]): Promise<number> {
 
   if (ww.policy && ww.db && (await countLiveApiKeys(ww.db.pool)) === 0) {
     // First run with no key at all: make one admin key so the API is usable, and show it once.
-    const { key } = await createApiKey(ww.db.pool, { name: 'initial-admin', role: 'admin' });
+    const { key } = await createApiKeyAudited(ww.db.pool, 'system:first-start', {
+      name: 'initial-admin',
+      role: 'admin',
+      createdBy: 'first-start',
+    });
     process.stdout.write(
       `\n  First start: created an admin API key (stored hashed, shown only now):\n\n    ${key}\n\n` +
         `  Try: curl -H "Authorization: Bearer ${key}" ${ww.policy.url()}/v1/devices\n\n`,

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { withTransaction } from '@wardwatch/storage';
 import type pg from 'pg';
+import { auditSystem } from './audit.ts';
 
 /** Roles, from least to most privileged; a route names the least role it accepts. */
 export const ROLES = ['viewer', 'analyst', 'admin'] as const;
@@ -22,7 +24,10 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** Creates a key: returns the key itself (shown once) and stores only its hash. */
+/**
+ * Creates a key: returns the key itself (shown once) and stores only its hash. A given `key` that is
+ * already stored (live or revoked) is an error: creating never revives or re-roles an existing key.
+ */
 export async function createApiKey(
   pool: pg.Pool | pg.PoolClient,
   opts: { name: string; role: Role; key?: string; expiresAt?: Date | null; createdBy?: string },
@@ -32,22 +37,138 @@ export async function createApiKey(
   const { rows } = await pool.query<{ id: string }>(
     `INSERT INTO api_keys (name, role, key_hash, key_prefix, expires_at, created_by)
      VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (key_hash) DO UPDATE SET role = EXCLUDED.role, revoked_at = NULL, expires_at = EXCLUDED.expires_at
+     ON CONFLICT (key_hash) DO NOTHING
      RETURNING id`,
     [opts.name, opts.role, hashApiKey(key), prefix, opts.expiresAt ?? null, opts.createdBy ?? null],
   );
-  return { id: rows[0]!.id, key, prefix };
+  if (!rows[0]) throw new Error('an API key with this value already exists');
+  return { id: rows[0].id, key, prefix };
 }
 
-/** Finds the live (not revoked, not expired) key behind a presented secret. */
-export async function findApiKey(pool: pg.Pool, key: string): Promise<Principal | undefined> {
-  const { rows } = await pool.query<{ id: string; name: string; role: Role }>(
-    `SELECT id, name, role FROM api_keys
+/** The audited view of a key row (never its hash). */
+const AUDIT_COLUMNS =
+  'id, name, role, key_prefix AS prefix, created_by AS "createdBy", expires_at AS "expiresAt", revoked_at AS "revokedAt"';
+
+/**
+ * Creates a key outside any request (CLI, first start) and records it in the audit log as `actor`,
+ * in one transaction, as POST /v1/apikeys does for a caller.
+ */
+export async function createApiKeyAudited(
+  pool: pg.Pool,
+  actor: string,
+  opts: { name: string; role: Role; expiresAt?: Date | null; createdBy?: string },
+): Promise<{ id: string; key: string; prefix: string }> {
+  return withTransaction(pool, async (client) => {
+    const created = await createApiKey(client, opts);
+    const { rows } = await client.query(`SELECT ${AUDIT_COLUMNS} FROM api_keys WHERE id = $1`, [created.id]);
+    await auditSystem(client, actor, {
+      action: 'apikey.create',
+      targetType: 'apikey',
+      targetId: created.id,
+      after: rows[0],
+    });
+    return created;
+  });
+}
+
+/** Revokes a key outside any request (CLI) and audits it as `actor`; false when there is no such key. */
+export async function revokeApiKeyAudited(pool: pg.Pool, actor: string, id: string): Promise<boolean> {
+  return withTransaction(pool, async (client) => {
+    const prev = await client.query(`SELECT ${AUDIT_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
+    if (!prev.rows[0]) return false;
+    const { rows } = await client.query(
+      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${AUDIT_COLUMNS}`,
+      [id],
+    );
+    await auditSystem(client, actor, {
+      action: 'apikey.revoke',
+      targetType: 'apikey',
+      targetId: id,
+      before: prev.rows[0],
+      after: rows[0],
+    });
+    return true;
+  });
+}
+
+/** What `ensureBootstrapKey` found and did. */
+export type BootstrapOutcome =
+  | { status: 'created' | 'kept'; id: string; retired: string[] }
+  | { status: 'revoked'; id: string; retired: string[] };
+
+/** The `created_by` of keys made from `WARDWATCH_BOOTSTRAP_API_KEY` (older ones: name 'bootstrap', no creator). */
+const BOOTSTRAP = 'bootstrap';
+
+/**
+ * `WARDWATCH_BOOTSTRAP_API_KEY` at start: an admin key with exactly that value exists. Bootstrap keys
+ * of any other value are revoked (the setting was changed: the old value must stop working), and a
+ * bootstrap key that was revoked stays revoked (`status: 'revoked'`; a restart must not undo a SOC's
+ * revocation of a leaked key: set a new value). Every change is audited as `system:bootstrap`.
+ */
+export async function ensureBootstrapKey(pool: pg.Pool, key: string): Promise<BootstrapOutcome> {
+  const hash = hashApiKey(key);
+  return withTransaction(pool, async (client) => {
+    // One start at a time (several replicas may start together with the same setting).
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['wardwatch:bootstrap-api-key']);
+    const retired = await client.query<{ id: string; name: string; role: string; revoked_at: Date }>(
+      `UPDATE api_keys SET revoked_at = now()
+       WHERE (created_by = $1 OR (created_by IS NULL AND name = $1)) AND key_hash <> $2 AND revoked_at IS NULL
+       RETURNING id, name, role, revoked_at`,
+      [BOOTSTRAP, hash],
+    );
+    for (const r of retired.rows)
+      await auditSystem(client, 'system:bootstrap', {
+        action: 'apikey.revoke',
+        targetType: 'apikey',
+        targetId: r.id,
+        before: { id: r.id, name: r.name, role: r.role, revokedAt: null },
+        after: { id: r.id, name: r.name, role: r.role, revokedAt: r.revoked_at.toISOString() },
+      });
+    const retiredIds = retired.rows.map((r) => r.id);
+    const { rows } = await client.query<{ id: string; role: string; revoked_at: Date | null }>(
+      'SELECT id, role, revoked_at FROM api_keys WHERE key_hash = $1 FOR UPDATE',
+      [hash],
+    );
+    const existing = rows[0];
+    if (existing?.revoked_at) return { status: 'revoked', id: existing.id, retired: retiredIds };
+    if (existing) {
+      if (existing.role !== 'admin') {
+        await client.query("UPDATE api_keys SET role = 'admin' WHERE id = $1", [existing.id]);
+        await auditSystem(client, 'system:bootstrap', {
+          action: 'apikey.update',
+          targetType: 'apikey',
+          targetId: existing.id,
+          before: { role: existing.role },
+          after: { role: 'admin' },
+        });
+      }
+      return { status: 'kept', id: existing.id, retired: retiredIds };
+    }
+    const created = await createApiKey(client, { name: BOOTSTRAP, role: 'admin', key, createdBy: BOOTSTRAP });
+    await auditSystem(client, 'system:bootstrap', {
+      action: 'apikey.create',
+      targetType: 'apikey',
+      targetId: created.id,
+      after: { id: created.id, name: BOOTSTRAP, role: 'admin', prefix: created.prefix, createdBy: BOOTSTRAP },
+    });
+    return { status: 'created', id: created.id, retired: retiredIds };
+  });
+}
+
+/** Finds the live (not revoked, not expired) key behind a presented secret, with its expiry. */
+export async function findApiKey(
+  pool: pg.Pool,
+  key: string,
+): Promise<{ principal: Principal; expiresAt: Date | null } | undefined> {
+  const { rows } = await pool.query<{ id: string; name: string; role: Role; expires_at: Date | null }>(
+    `SELECT id, name, role, expires_at FROM api_keys
      WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
     [hashApiKey(key)],
   );
   const row = rows[0];
-  return row ? { keyId: row.id, name: row.name, role: row.role } : undefined;
+  return row
+    ? { principal: { keyId: row.id, name: row.name, role: row.role }, expiresAt: row.expires_at }
+    : undefined;
 }
 
 /** Counts keys that can still be used (first-run detection). */
@@ -60,23 +181,33 @@ export async function countLiveApiKeys(pool: pg.Pool): Promise<number> {
 
 /**
  * Verifies presented keys with a short-lived cache in front of the database, so a busy client costs
- * one hash per request rather than a query. Revocation through this process clears the cache at once;
- * elsewhere it takes effect within `ttlMs`.
+ * one hash per request rather than a query. A verdict is kept for at most `ttlMs` and never past the
+ * key's expiry. Revocation through this process clears the cache at once (`clear()`, which also
+ * voids lookups still in flight, so an answer read before the revocation is not cached after it);
+ * elsewhere (CLI, another replica) it takes effect within `ttlMs`.
  */
 export function createKeyVerifier(pool: pg.Pool, ttlMs: number) {
   const cache = new Map<string, { principal: Principal | undefined; until: number }>();
   const lastUsedWritten = new Map<string, number>();
   const MAX = 10_000;
+  // Bumped by clear(): a lookup that started under an older generation does not fill the cache.
+  let generation = 0;
   return {
     async verify(key: string): Promise<Principal | undefined> {
       const now = Date.now();
       const hit = cache.get(key);
-      if (hit && hit.until > now) return hit.principal;
-      const principal = await findApiKey(pool, key);
-      if (ttlMs > 0) {
+      if (hit) {
+        if (hit.until > now) return hit.principal;
+        cache.delete(key);
+      }
+      const started = generation;
+      const found = await findApiKey(pool, key);
+      const principal = found?.principal;
+      if (ttlMs > 0 && started === generation) {
         if (cache.size >= MAX) cache.clear();
         // Unknown keys are cached too (briefly), so guessing does not turn into database load.
-        cache.set(key, { principal, until: now + ttlMs });
+        const expires = found?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+        cache.set(key, { principal, until: Math.min(now + ttlMs, expires) });
       }
       if (principal && (lastUsedWritten.get(principal.keyId) ?? 0) < now - 60_000) {
         lastUsedWritten.set(principal.keyId, now);
@@ -86,8 +217,9 @@ export function createKeyVerifier(pool: pg.Pool, ttlMs: number) {
       }
       return principal;
     },
-    /** Forgets every cached verdict (after a revocation or a role change). */
+    /** Forgets every cached verdict, and those of lookups in flight (after a revocation or a role change). */
     clear(): void {
+      generation++;
       cache.clear();
     },
   };

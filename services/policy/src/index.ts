@@ -5,7 +5,7 @@ import type { Database } from '@wardwatch/storage';
 import type { Logger, Registry } from '@wardwatch/telemetry';
 import type { Transport } from '@wardwatch/transport';
 import type { FastifyInstance } from 'fastify';
-import { createApiKey, createKeyVerifier } from './api-keys.ts';
+import { createKeyVerifier, ensureBootstrapKey } from './api-keys.ts';
 import { buildApp } from './app.ts';
 import { pruneAudit } from './audit.ts';
 import { enforcePolicyViolations, pruneEvents, releaseExpired } from './enforcement.ts';
@@ -18,10 +18,13 @@ import { createSiemForwarder } from './outbox/siem.ts';
 export {
   countLiveApiKeys,
   createApiKey,
+  createApiKeyAudited,
+  ensureBootstrapKey,
   hashApiKey,
   type Principal,
   ROLES,
   type Role,
+  revokeApiKeyAudited,
   roleAllows,
 } from './api-keys.ts';
 export { buildApp, type PolicyAppDeps, type RouteEntry } from './app.ts';
@@ -107,7 +110,17 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
   return {
     async start() {
       if (config.api.bootstrapApiKey) {
-        await createApiKey(db.pool, { name: 'bootstrap', role: 'admin', key: config.api.bootstrapApiKey });
+        const boot = await ensureBootstrapKey(db.pool, config.api.bootstrapApiKey);
+        if (boot.retired.length > 0)
+          logger.warn(
+            { revoked: boot.retired },
+            'WARDWATCH_BOOTSTRAP_API_KEY changed: the previous bootstrap key is revoked',
+          );
+        if (boot.status === 'revoked')
+          logger.error(
+            { id: boot.id },
+            'the WARDWATCH_BOOTSTRAP_API_KEY key was revoked and stays revoked: set a new value to get a bootstrap key',
+          );
       }
       if (!secrets.encrypting)
         logger.warn(
