@@ -58,3 +58,13 @@ test('a misspelt key inside a section is an error, not silently ignored', () => 
       /\/analytics\/learningPeriode/.test(err.message),
   );
 });
+
+test('a value outside a set of choices is reported with the choices', () => {
+  assert.throws(
+    () => loadConfig({ env: { WARDWATCH_MODE: 'clustr', WARDWATCH_DECODE_WORKERS: 'many' } }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message.includes('/mode: expected one of: "embedded", "cluster" (got "clustr")') &&
+      err.message.includes('/collector/decodeWorkers: expected one of: "auto", an integer (got "many")'),
+  );
+});
