@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '@wardwatch/config';
 import { ensureTool } from '@wardwatch/testkit';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 
@@ -85,6 +86,23 @@ function assertKnownEnv(where: string, names: Iterable<string>): void {
   }
 }
 
+/** The values must pass packages/config validation too: a known name with a bad value stops the service. */
+function assertValidEnv(where: string, env: Record<string, string>): void {
+  assert.doesNotThrow(() => loadConfig({ env }), `${where}: its environment is not a valid configuration`);
+}
+
+/** `ENV A=1 B=2` lines (with continuations) of one Dockerfile stage, as name -> value. */
+function dockerfileEnv(stage: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of stage.replace(/\\\n\s*/g, ' ').matchAll(/^ENV (.+)$/gm)) {
+    for (const kv of m[1]!.trim().split(/\s+/)) {
+      const i = kv.indexOf('=');
+      env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+  }
+  return env;
+}
+
 /** Container path -> host path of a service's bind mounts (`config` writes them as "src:dst[:mode]"). */
 function mountsOf(s: ComposeService): Map<string, string> {
   return new Map(
@@ -137,6 +155,7 @@ describe('docker-compose.yml', () => {
       assert.match(env.DATABASE_URL!, /^postgres:\/\/wardwatch:[^@]+@postgres:5432\/wardwatch$/, name);
       assert.equal(env.KAFKA_BROKERS, 'kafka:9092', name);
       assertKnownEnv(name, Object.keys(env));
+      assertValidEnv(name, env);
       assert.ok(svc.healthcheck?.test.join(' ').includes('/healthz'), `${name}: health check`);
       assert.equal(svc.depends_on?.kafka?.condition, 'service_healthy', name);
       assert.equal(svc.depends_on?.postgres?.condition, 'service_healthy', name);
@@ -268,6 +287,15 @@ describe('deploy/docker/Dockerfile', () => {
     }
   });
 
+  test('the environment each service image sets is known to packages/config and valid', () => {
+    const runtime = dockerfileEnv(stages.get('runtime')!);
+    for (const s of SERVICES) {
+      const env = { ...runtime, ...dockerfileEnv(stages.get(s)!) };
+      assertKnownEnv(`Dockerfile ${s}`, Object.keys(env));
+      assertValidEnv(`Dockerfile ${s}`, env);
+    }
+  });
+
   test('the files it copies and runs exist', () => {
     for (const m of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const src of m[1]!.split(/\s+/)) assert.ok(existsSync(join(ROOT, src)), `COPY ${src}`);
@@ -321,6 +349,14 @@ describe('deploy/k8s (kubectl kustomize)', () => {
       const env = cm!.data as Record<string, string>;
       assert.equal(env.WARDWATCH_MODE, 'cluster');
       assertKnownEnv('ConfigMap', Object.keys(env));
+      for (const service of SERVICES) {
+        const c = containerOf(find(docs, 'Deployment', `wardwatch-${service}`)!).containers[0]!;
+        // Secret-backed values are resolved by Kubernetes; only literal values are checked here.
+        const literal = Object.fromEntries(
+          (c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
+        );
+        assertValidEnv(`${overlay} ${service}`, { ...env, ...literal });
+      }
       for (const service of SERVICES) {
         const dep = find(docs, 'Deployment', `wardwatch-${service}`);
         assert.ok(dep, `Deployment wardwatch-${service}`);

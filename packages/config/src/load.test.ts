@@ -45,3 +45,26 @@ test('DATABASE_URL with KAFKA_BROKERS selects cluster mode unless a mode is name
   assert.deepEqual(loadConfig({ env }).kafka.brokers, ['k1:9092', 'k2:9092']);
   assert.equal(loadConfig({ env: { ...env, WARDWATCH_MODE: 'embedded' } }).mode, 'embedded');
 });
+
+test('a misspelt key inside a section is an error, not silently ignored', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-config-'));
+  const file = join(dir, 'wardwatch.yaml');
+  writeFileSync(file, 'collector:\n  udpPort: [9995]\nanalytics:\n  learningPeriode: 15m\n');
+  assert.throws(
+    () => loadConfig({ file, env: {} }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      /\/collector\/udpPort/.test(err.message) &&
+      /\/analytics\/learningPeriode/.test(err.message),
+  );
+});
+
+test('a value outside a set of choices is reported with the choices', () => {
+  assert.throws(
+    () => loadConfig({ env: { WARDWATCH_MODE: 'clustr', WARDWATCH_DECODE_WORKERS: 'many' } }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message.includes('/mode: expected one of: "embedded", "cluster" (got "clustr")') &&
+      err.message.includes('/collector/decodeWorkers: expected one of: "auto", an integer (got "many")'),
+  );
+});

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Value } from '@sinclair/typebox/value';
+import { Value, type ValueError } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type WardwatchConfig } from './schema.ts';
 
@@ -129,7 +129,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
   const withDefaults = Value.Default(ConfigSchema, structuredClone(raw));
   const problems = [...Value.Errors(ConfigSchema, withDefaults)].map(
     (e) =>
-      `${e.path || '/'}: ${e.message}${e.value !== undefined ? ` (got ${JSON.stringify(e.value)})` : ''}`,
+      `${e.path || '/'}: ${describe(e)}${e.value !== undefined ? ` (got ${JSON.stringify(e.value)})` : ''}`,
   );
   const config = withDefaults as WardwatchConfig;
   for (const cidr of config.monitoredNetworks ?? []) {
@@ -143,6 +143,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+/** TypeBox says only "Expected union value" for a choice (`mode`, `siem.protocol`, ...); name the choices. */
+function describe(e: ValueError): string {
+  const choices = (e.schema as { anyOf?: Array<{ const?: unknown; type?: unknown }> }).anyOf;
+  if (!choices) return e.message;
+  const names = choices.map((c) =>
+    c.const !== undefined ? JSON.stringify(c.const) : `an ${String(c.type)}`,
+  );
+  return `expected one of: ${names.join(', ')}`;
 }
 
 function isCidr(s: string): boolean {

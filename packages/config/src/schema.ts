@@ -36,7 +36,7 @@ export const ConfigSchema = T.Object(
         schema: T.String({ default: 'wardwatch', pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
         poolSize: T.Integer({ default: 10, minimum: 1, maximum: 200 }),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     kafka: T.Object(
       {
@@ -49,7 +49,7 @@ export const ConfigSchema = T.Object(
         /** Compression of produced message batches. */
         compression: T.Union([T.Literal('none'), T.Literal('gzip'), T.Literal('lz4')], { default: 'lz4' }),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     collector: T.Object(
       {
@@ -86,7 +86,7 @@ export const ConfigSchema = T.Object(
         /** How often each exporter's status is published to `exporters-v1`, milliseconds. */
         exporterReportMs: T.Integer({ default: 10000, minimum: 100, maximum: 3600000 }),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     analytics: T.Object(
       {
@@ -132,7 +132,7 @@ export const ConfigSchema = T.Object(
         /** Distinct internal hosts reached on admin ports (SMB, RDP, SSH, ...) that make lateral movement. */
         lateralThreshold: T.Integer({ default: 6, minimum: 2 }),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     api: T.Object(
       {
@@ -149,7 +149,7 @@ export const ConfigSchema = T.Object(
         /** Days the audit log keeps an entry (0: forever). */
         auditRetentionDays: T.Integer({ default: 0, minimum: 0 }),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     /** Webhook delivery from the PostgreSQL outbox (policy service). */
     webhooks: T.Object(
@@ -166,7 +166,7 @@ export const ConfigSchema = T.Object(
         /** Per-request timeout, milliseconds. */
         timeoutMs: T.Integer({ default: 10000, minimum: 100, maximum: 120000 }),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
     /** Alerts as CEF over syslog to a SIEM (policy service); off unless `host` is set. */
     siem: T.Object(
@@ -176,7 +176,7 @@ export const ConfigSchema = T.Object(
         protocol: T.Union([T.Literal('udp'), T.Literal('tcp')], { default: 'udp' }),
         pollIntervalMs: T.Integer({ default: 1000, minimum: 10, maximum: 60000 }),
       },
-      { default: {} },
+      { default: {}, additionalProperties: false },
     ),
   },
   { additionalProperties: false },

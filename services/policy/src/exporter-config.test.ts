@@ -60,3 +60,21 @@ test('every vendor renders, with the collector, port and protocol it supports', 
     /-v 10 .*-b/,
   );
 });
+
+test('rendered snippets agree with docs/router-setup.md: timeouts, MACs, sampler and options templates', () => {
+  const render = (vendor: (typeof VENDORS)[number], samplingRate?: number) =>
+    renderExporterConfig({
+      vendor,
+      host: '10.0.0.50',
+      port: 4739,
+      protocol: SUPPORTED[vendor][0]!,
+      samplingRate,
+    });
+  // FortiOS 7.x takes the active timeout in seconds (60-3600); 1 is rejected.
+  assert.match(render('fortigate'), /^ {4}set active-flow-timeout 60$/m);
+  // softflowd's default tracking (`-T full`) exports no MACs or VLANs; `ether` does.
+  assert.match(render('softflowd'), / -T ether /);
+  // A sampled exporter must send the sampler options template, or the rate is unknown.
+  assert.match(render('cisco-iosxe', 100), /^ option sampler-table$/m);
+  assert.match(render('junos', 100), /option-refresh-rate seconds 60$/m);
+});
