@@ -158,4 +158,6 @@ test('`wardwatch start --check` validates collector settings and exits', async (
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /exporterAllowlist: "not-a-cidr" is not a CIDR/);
   assert.match(bad.stderr, /\/kafka\/compression/);
+  const help = await run(process.execPath, ['--import', 'tsx', main, 'start', '--help'], { env });
+  assert.match(help.stdout, /^usage: wardwatch start .*--check/m);
 });

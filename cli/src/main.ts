@@ -6,7 +6,7 @@ type Command = (args: string[]) => Promise<number>;
 /** Commands load lazily, so `wardwatch decode` does not pull in fastify, kafkajs or PGlite. */
 const COMMANDS: Record<string, { help: string; load: () => Promise<Command> }> = {
   start: {
-    help: 'start the embedded stack, or --service collector|analytics|policy (cluster); --check validates config',
+    help: 'start the embedded stack, or --service collector|analytics|policy (cluster); --check validates config (--help)',
     load: async () => (await import('./commands/start.ts')).startCommand,
   },
   decode: {
@@ -14,7 +14,7 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Command> }> =
     load: async () => (await import('./commands/decode.ts')).decodeCommand,
   },
   simulate: {
-    help: 'simulate [--target HOST:PORT] [--protocol v9|ipfix] [--rate N]: a simulated hospital exporting flows',
+    help: 'simulate [--target HOST:PORT] [--protocol v9|ipfix] [--scenario hospital|load] [--speed N] ... (--help): a simulated hospital exporting flows',
     load: async () => (await import('./commands/simulate.ts')).simulateCommand,
   },
   apikey: {

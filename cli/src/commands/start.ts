@@ -12,8 +12,25 @@ export async function startCommand(args: string[]): Promise<number> {
       service: { type: 'string', default: ALL_SERVICES.join(',') },
       config: { type: 'string' },
       check: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    console.log(
+      [
+        'usage: wardwatch start [--service collector,analytics,policy] [--config FILE] [--check]',
+        '',
+        '  (no options)  the whole product in one process (embedded: PGlite and an in-process bus,',
+        '                unless the configuration says mode: cluster)',
+        '  --service     only these services, comma-separated (cluster: one service per process)',
+        '  --config      a YAML or JSON configuration file; WARDWATCH_* environment variables override it',
+        '  --check       validate the configuration, print the result and exit (1 on an error)',
+        '',
+        'Settings: docs/configuration.md',
+      ].join('\n'),
+    );
+    return 0;
+  }
   const config = loadConfig({ file: values.config });
   const services = values.service.split(',').map((s) => s.trim()) as ServiceName[];
   for (const s of services) {
