@@ -647,6 +647,27 @@ describe('policy API behaviour (real PostgreSQL)', () => {
       (await h.call('GET', '/v1/exporters/config?vendor=junos&collector=10.1.2.3:99999')).status,
       400,
     );
+    // Junos and FortiOS export from an address: an interface name would render a config they refuse.
+    const named = await h.call(
+      'GET',
+      '/v1/exporters/config?vendor=junos&collector=10.1.2.3:4739&sourceInterface=lo0',
+    );
+    assert.equal(named.status, 400);
+    assert.equal((named.body as { error: { code: string } }).error.code, 'BAD_SOURCE');
+    const addressed = await h.call(
+      'GET',
+      '/v1/exporters/config?vendor=fortigate&collector=10.1.2.3:2055&sourceInterface=10.9.9.1',
+    );
+    assert.match(addressed.text, /set source-ip 10\.9\.9\.1/);
+    assert.equal(
+      (
+        await h.call(
+          'GET',
+          '/v1/exporters/config?vendor=cisco-iosxe&collector=10.1.2.3:4739&sourceInterface=Loopback0',
+        )
+      ).status,
+      200,
+    );
     assert.equal(
       (await h.call('GET', '/v1/exporters/config?vendor=vyos&collector=10.1.2.3:4739')).status,
       400,

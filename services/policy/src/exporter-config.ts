@@ -34,6 +34,9 @@ export function parseCollector(s: string): { host: string; port: number } | stri
   return { host, port };
 }
 
+/** Vendors whose export source is an address (Junos inline-jflow source-address, FortiOS source-ip), not an interface. */
+export const SOURCE_IS_ADDRESS: ReadonlySet<Vendor> = new Set(['junos', 'fortigate']);
+
 /** Which export protocols a vendor's platform can send. */
 export const SUPPORTED: Record<Vendor, Array<'ipfix' | 'netflow-v9'>> = {
   'cisco-iosxe': ['ipfix', 'netflow-v9'],

@@ -1,7 +1,14 @@
+import { isIP } from 'node:net';
 import { Type as T } from '@sinclair/typebox';
 import type { App, RouteContext } from '../context.ts';
 import { badRequest } from '../errors.ts';
-import { parseCollector, renderExporterConfig, SUPPORTED, type Vendor } from '../exporter-config.ts';
+import {
+  parseCollector,
+  renderExporterConfig,
+  SOURCE_IS_ADDRESS,
+  SUPPORTED,
+  type Vendor,
+} from '../exporter-config.ts';
 import { Exporter, ExporterConfigQuery, responses } from '../schemas.ts';
 
 interface ExporterRow {
@@ -84,6 +91,11 @@ export function exporterRoutes(app: App, ctx: RouteContext): void {
         throw badRequest(
           'UNSUPPORTED_PROTOCOL',
           `${q.vendor} exports ${SUPPORTED[q.vendor].join(' or ')}, not ${protocol}`,
+        );
+      if (q.sourceInterface !== undefined && SOURCE_IS_ADDRESS.has(q.vendor) && isIP(q.sourceInterface) === 0)
+        throw badRequest(
+          'BAD_SOURCE',
+          `${q.vendor} exports from a source address: sourceInterface must be the router's IP address there (e.g. its loopback's), not ${JSON.stringify(q.sourceInterface)}`,
         );
       reply.header('content-type', 'text/plain; charset=utf-8');
       return renderExporterConfig({
