@@ -1164,6 +1164,31 @@ describe('rate limit per API key', () => {
   });
 });
 
+describe('lockout after failed authentications', () => {
+  let h: PolicyHarness;
+  before(async () => {
+    h = await startPolicyHarness({ 'api.rateLimitPerMinute': 100_000 });
+  });
+  after(() => h?.close());
+
+  test('an address guessing keys is locked out, but a key that verified recently from it still works', async () => {
+    assert.equal((await h.call('GET', '/v1/devices', { role: 'viewer' })).status, 200);
+    const guess = (i: number) =>
+      h.call('GET', '/v1/devices', {
+        role: null,
+        headers: { authorization: `Bearer guess-${i}-0123456789` },
+      });
+    for (let i = 0; i < 1000; i++) assert.equal((await guess(i)).status, 401);
+    const locked = await guess(1000);
+    assert.equal(locked.status, 429);
+    assert.equal((locked.body as { error: { code: string } }).error.code, 'RATE_LIMITED');
+    // The SOC client behind the same address, whose key verified minutes ago, is not locked out with it.
+    assert.equal((await h.call('GET', '/v1/devices', { role: 'viewer' })).status, 200);
+    // A key this address has not used successfully waits out the lockout like any guess.
+    assert.equal((await h.call('GET', '/v1/devices', { role: 'analyst' })).status, 429);
+  });
+});
+
 describe('alerts as CEF over syslog to real UDP and TCP receivers', () => {
   for (const protocol of ['udp', 'tcp'] as const) {
     test(`${protocol}: an opened and an updated alert arrive as RFC 5424 + CEF lines`, async () => {

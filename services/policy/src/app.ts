@@ -204,17 +204,20 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
     }
   });
 
-  // Unknown keys are looked up in the database (then cached briefly); so are failed attempts per
-  // address, which are refused for a minute after too many.
+  // Unknown keys are looked up in the database (then cached briefly); failed attempts are counted per
+  // address, which is refused for a minute after too many. Keys that verified in the last 10 minutes
+  // are still let through to verification then (and checked as always: a revoked one still fails), so a
+  // SOC client behind the same NAT or proxy as someone guessing keys is not locked out with them.
   const failures = new Map<string, { n: number; until: number }>();
+  const recentlyValid = new Map<string, number>();
   app.addHook('onRequest', async (req, reply) => {
     const need = req.routeOptions.config?.auth;
     if (need === 'public') return;
     if (!need) return; // the 404 handler: no route, nothing to protect
-    const f = failures.get(req.ip);
-    if (f && f.until > Date.now() && f.n >= 1000)
-      throw new ApiError(429, 'RATE_LIMITED', 'too many failed authentications');
     const key = presentedKey(req.headers.authorization);
+    const f = failures.get(req.ip);
+    if (f && f.until > Date.now() && f.n >= 1000 && !(key && (recentlyValid.get(key) ?? 0) > Date.now()))
+      throw new ApiError(429, 'RATE_LIMITED', 'too many failed authentications');
     const principal = key ? await verifier.verify(key) : undefined;
     if (!principal && key) {
       const now = Date.now();
@@ -222,6 +225,14 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
       cur.n++;
       if (failures.size > 10_000) failures.clear();
       failures.set(req.ip, cur);
+    }
+    if (principal && key) {
+      const now = Date.now();
+      // Refreshed at most every 5 minutes: no map write on most requests.
+      if ((recentlyValid.get(key) ?? 0) < now + 300_000) {
+        if (recentlyValid.size > 10_000) recentlyValid.clear();
+        recentlyValid.set(key, now + 600_000);
+      }
     }
     if (!principal) {
       reply.header('www-authenticate', 'Bearer realm="wardwatch", Basic realm="wardwatch"');
