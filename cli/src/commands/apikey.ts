@@ -55,13 +55,13 @@ export async function apikeyCommand(args: string[]): Promise<number> {
   try {
     await migrate(db!);
     if (sub === 'create') {
-      const { key, id } = await createApiKeyAudited(db!.pool, actor, {
+      const { key, apiKey } = await createApiKeyAudited(db!.pool, actor, {
         name: values.name,
         role: values.role as Role,
         expiresAt,
         createdBy: 'cli',
       });
-      console.log(JSON.stringify({ id, name: values.name, role: values.role, expiresAt, key }));
+      console.log(JSON.stringify({ id: apiKey.id, name: values.name, role: values.role, expiresAt, key }));
       return 0;
     }
     if (sub === 'list') {

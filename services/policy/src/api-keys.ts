@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { withTransaction } from '@wardwatch/storage';
 import type pg from 'pg';
-import { auditSystem } from './audit.ts';
+import { type AuditActor, auditAs, auditSystem } from './audit.ts';
+import { iso } from './context.ts';
 
 /** Roles, from least to most privileged; a route names the least role it accepts. */
 export const ROLES = ['viewer', 'analyst', 'admin'] as const;
@@ -45,49 +46,84 @@ export async function createApiKey(
   return { id: rows[0].id, key, prefix };
 }
 
-/** The audited view of a key row (never its hash). */
-const AUDIT_COLUMNS =
-  'id, name, role, key_prefix AS prefix, created_by AS "createdBy", expires_at AS "expiresAt", revoked_at AS "revokedAt"';
+/** A key row as {@link API_KEY_COLUMNS} selects it. */
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  role: string;
+  key_prefix: string;
+  created_at: Date;
+  created_by: string | null;
+  last_used_at: Date | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+export const API_KEY_COLUMNS =
+  'id, name, role, key_prefix, created_at, created_by, last_used_at, expires_at, revoked_at';
+/** The API's (and the audit log's) view of a key: never the key or its hash. */
+export const toApiKey = (r: ApiKeyRow) => ({
+  id: r.id,
+  name: r.name,
+  role: r.role,
+  prefix: r.key_prefix,
+  createdAt: r.created_at.toISOString(),
+  createdBy: r.created_by,
+  lastUsedAt: iso(r.last_used_at),
+  expiresAt: iso(r.expires_at),
+  revokedAt: iso(r.revoked_at),
+});
+export type ApiKeyView = ReturnType<typeof toApiKey>;
 
 /**
- * Creates a key outside any request (CLI, first start) and records it in the audit log as `actor`,
- * in one transaction, as POST /v1/apikeys does for a caller.
+ * Creates a key and records it in the audit log as `actor`, in one transaction: for POST /v1/apikeys
+ * (the request's caller), the CLI and first start (a named actor).
  */
 export async function createApiKeyAudited(
   pool: pg.Pool,
-  actor: string,
+  actor: AuditActor,
   opts: { name: string; role: Role; expiresAt?: Date | null; createdBy?: string },
-): Promise<{ id: string; key: string; prefix: string }> {
+): Promise<{ key: string; apiKey: ApiKeyView }> {
   return withTransaction(pool, async (client) => {
     const created = await createApiKey(client, opts);
-    const { rows } = await client.query(`SELECT ${AUDIT_COLUMNS} FROM api_keys WHERE id = $1`, [created.id]);
-    await auditSystem(client, actor, {
+    const { rows } = await client.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE id = $1`, [
+      created.id,
+    ]);
+    const apiKey = toApiKey(rows[0]!);
+    await auditAs(client, actor, {
       action: 'apikey.create',
       targetType: 'apikey',
       targetId: created.id,
-      after: rows[0],
+      after: apiKey,
     });
-    return created;
+    return { key: created.key, apiKey };
   });
 }
 
-/** Revokes a key outside any request (CLI) and audits it as `actor`; false when there is no such key. */
-export async function revokeApiKeyAudited(pool: pg.Pool, actor: string, id: string): Promise<boolean> {
+/** Revokes a key and audits it as `actor` (see {@link createApiKeyAudited}); undefined when there is no such key. */
+export async function revokeApiKeyAudited(
+  pool: pg.Pool,
+  actor: AuditActor,
+  id: string,
+): Promise<ApiKeyView | undefined> {
   return withTransaction(pool, async (client) => {
-    const prev = await client.query(`SELECT ${AUDIT_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
-    if (!prev.rows[0]) return false;
-    const { rows } = await client.query(
-      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${AUDIT_COLUMNS}`,
+    const prev = await client.query<ApiKeyRow>(
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE`,
       [id],
     );
-    await auditSystem(client, actor, {
+    if (!prev.rows[0]) return undefined;
+    const { rows } = await client.query<ApiKeyRow>(
+      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${API_KEY_COLUMNS}`,
+      [id],
+    );
+    const after = toApiKey(rows[0]!);
+    await auditAs(client, actor, {
       action: 'apikey.revoke',
       targetType: 'apikey',
       targetId: id,
-      before: prev.rows[0],
-      after: rows[0],
+      before: toApiKey(prev.rows[0]),
+      after,
     });
-    return true;
+    return after;
   });
 }
 

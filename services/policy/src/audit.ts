@@ -51,6 +51,14 @@ export async function auditSystem(db: pg.PoolClient | pg.Pool, actor: string, e:
   );
 }
 
+/** Who an audited write is by: a request's caller, or the service or CLI named by a string. */
+export type AuditActor = FastifyRequest | string;
+
+/** Records a write by `actor`: {@link audit} for a request, {@link auditSystem} for a named actor. */
+export function auditAs(db: pg.PoolClient | pg.Pool, actor: AuditActor, e: AuditEntry): Promise<void> {
+  return typeof actor === 'string' ? auditSystem(db, actor, e) : audit(db, actor, e);
+}
+
 /**
  * Deletes audit entries older than `days` (at most 10,000 per call; the service calls it every ten
  * minutes when `api.auditRetentionDays` is set). Returns the number deleted.

@@ -1,43 +1,15 @@
 import { Type as T } from '@sinclair/typebox';
-import { withTransaction } from '@wardwatch/storage';
-import { createApiKey, type Role } from '../api-keys.ts';
-import { audit } from '../audit.ts';
 import {
-  type App,
-  decodeCursor,
-  encodeCursor,
-  iso,
-  parseTime,
-  type RouteContext,
-  Where,
-} from '../context.ts';
+  API_KEY_COLUMNS,
+  type ApiKeyRow,
+  createApiKeyAudited,
+  type Role,
+  revokeApiKeyAudited,
+  toApiKey,
+} from '../api-keys.ts';
+import { type App, decodeCursor, encodeCursor, parseTime, type RouteContext, Where } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { ApiKey, ApiKeyInput, AuditQuery, AuditRecord, Nullable, responses, UuidParams } from '../schemas.ts';
-
-interface KeyRow {
-  id: string;
-  name: string;
-  role: string;
-  key_prefix: string;
-  created_at: Date;
-  created_by: string | null;
-  last_used_at: Date | null;
-  expires_at: Date | null;
-  revoked_at: Date | null;
-}
-const KEY_COLUMNS =
-  'id, name, role, key_prefix, created_at, created_by, last_used_at, expires_at, revoked_at';
-const toKey = (r: KeyRow) => ({
-  id: r.id,
-  name: r.name,
-  role: r.role,
-  prefix: r.key_prefix,
-  createdAt: r.created_at.toISOString(),
-  createdBy: r.created_by,
-  lastUsedAt: iso(r.last_used_at),
-  expiresAt: iso(r.expires_at),
-  revokedAt: iso(r.revoked_at),
-});
 
 /** Admin routes: API keys and the audit log. */
 export function adminRoutes(app: App, ctx: RouteContext): void {
@@ -55,8 +27,10 @@ export function adminRoutes(app: App, ctx: RouteContext): void {
       },
     },
     async () => {
-      const { rows } = await db.pool.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at`);
-      return { items: rows.map(toKey) };
+      const { rows } = await db.pool.query<ApiKeyRow>(
+        `SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at`,
+      );
+      return { items: rows.map(toApiKey) };
     },
   );
 
@@ -76,24 +50,11 @@ export function adminRoutes(app: App, ctx: RouteContext): void {
       const expiresAt = b.expiresAt ? parseTime(b.expiresAt, 'expiresAt') : null;
       if (expiresAt && expiresAt.getTime() <= Date.now())
         throw badRequest('EXPIRY_IN_PAST', 'expiresAt is in the past');
-      const out = await withTransaction(db.pool, async (client) => {
-        const { id, key } = await createApiKey(client, {
-          name: b.name,
-          role: b.role as Role,
-          expiresAt,
-          createdBy: req.principal?.name ?? 'unknown',
-        });
-        const { rows } = await client.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1`, [
-          id,
-        ]);
-        const apiKey = toKey(rows[0]!);
-        await audit(client, req, {
-          action: 'apikey.create',
-          targetType: 'apikey',
-          targetId: id,
-          after: apiKey,
-        });
-        return { key, apiKey };
+      const out = await createApiKeyAudited(db.pool, req, {
+        name: b.name,
+        role: b.role as Role,
+        expiresAt,
+        createdBy: req.principal?.name ?? 'unknown',
       });
       return reply.status(201).send(out);
     },
@@ -111,26 +72,8 @@ export function adminRoutes(app: App, ctx: RouteContext): void {
       },
     },
     async (req) => {
-      const out = await withTransaction(db.pool, async (client) => {
-        const prev = await client.query<KeyRow>(
-          `SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE`,
-          [req.params.id],
-        );
-        if (!prev.rows[0]) throw notFound('APIKEY_NOT_FOUND', `no API key ${req.params.id}`);
-        const { rows } = await client.query<KeyRow>(
-          `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${KEY_COLUMNS}`,
-          [req.params.id],
-        );
-        const after = toKey(rows[0]!);
-        await audit(client, req, {
-          action: 'apikey.revoke',
-          targetType: 'apikey',
-          targetId: req.params.id,
-          before: toKey(prev.rows[0]),
-          after,
-        });
-        return after;
-      });
+      const out = await revokeApiKeyAudited(db.pool, req, req.params.id);
+      if (!out) throw notFound('APIKEY_NOT_FOUND', `no API key ${req.params.id}`);
       verifier.clear();
       return out;
     },
