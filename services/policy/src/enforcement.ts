@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { auditSystem } from './audit.ts';
 import { conflict, notFound } from './errors.ts';
-import { policyInForceSql } from './policy-model.ts';
+import { CLASS_OF_PARAM, policyInForceSql } from './policy-model.ts';
 
 /** A quarantine record as the API serves it. */
 export interface QuarantineRecord {
@@ -180,11 +180,7 @@ export async function enforcePolicyViolations(pool: pg.Pool): Promise<number> {
     for (const e of rows) {
       if (!e.ip) continue;
       const p = await client.query<{ id: number; name: string; action: string }>(
-        `SELECT id, name, action FROM ${policyInForceSql(
-          '$1::inet',
-          '(SELECT COALESCE(class_override, class) FROM devices WHERE ip = $1::inet)',
-          'p.id, p.name, p.action',
-        )} f`,
+        `SELECT id, name, action FROM ${policyInForceSql('$1::inet', CLASS_OF_PARAM, 'p.id, p.name, p.action')} f`,
         [e.ip],
       );
       const policy = p.rows[0];

@@ -64,7 +64,7 @@ export function policyInForceSql(ip: string, cls: string, select: string): strin
 export const VIA_SQL = "CASE WHEN pa.device_ip IS NULL THEN 'class' ELSE 'device' END";
 
 /** SQL: the effective class of the device at `$1` (an address parameter). */
-const CLASS_OF_PARAM = '(SELECT COALESCE(class_override, class) FROM devices WHERE ip = $1::inet)';
+export const CLASS_OF_PARAM = '(SELECT COALESCE(class_override, class) FROM devices WHERE ip = $1::inet)';
 
 /** The policy in force for a device (see {@link policyInForceSql}). */
 export async function effectivePolicy(
