@@ -17,15 +17,15 @@
 // the steady state (reported as `records_per_s`). Flow time advances at 200k records per second. Decoding
 // the protobuf messages is inside the timing; building them is not.
 import { loadConfig } from '../packages/config/src/index.ts';
-import { createFlowRecord, encodeFlowBatch, type FlowRecord } from '../packages/flow-schema/src/index.ts';
+import {
+  createFlowRecord,
+  encodeFlowBatch,
+  type FlowRecord,
+  partitionFor,
+} from '../packages/flow-schema/src/index.ts';
 import { migrate, openDatabase } from '../packages/storage/src/index.ts';
 import { createLogger, createMetricsRegistry } from '../packages/telemetry/src/index.ts';
-import {
-  type ConsumedBatch,
-  type ConsumedMessage,
-  partitionFor,
-  type Transport,
-} from '../packages/transport/src/index.ts';
+import type { ConsumedBatch, ConsumedMessage, Transport } from '../packages/transport/src/index.ts';
 import { createAnalytics } from '../services/analytics/src/index.ts';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

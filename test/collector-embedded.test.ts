@@ -11,10 +11,10 @@ import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { createCollector } from '@wardwatch/collector';
 import { loadConfig } from '@wardwatch/config';
-import { decodeFlowBatch, Topics } from '@wardwatch/flow-schema';
+import { decodeFlowBatch, partitionFor, Topics } from '@wardwatch/flow-schema';
 import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
 import { runSoftflowd, waitFor, writePcap } from '@wardwatch/testkit';
-import { createMemoryTransport, partitionFor } from '@wardwatch/transport';
+import { createMemoryTransport } from '@wardwatch/transport';
 import { v9DataPacket, v9TemplatePacket } from './support/netflow-v9.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ww-coll-emb-'));

@@ -11,10 +11,16 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Collector, createCollector } from '@wardwatch/collector';
 import { loadConfig } from '@wardwatch/config';
-import { decodeExporterStatus, decodeFlowBatch, type ExporterStatus, Topics } from '@wardwatch/flow-schema';
+import {
+  decodeExporterStatus,
+  decodeFlowBatch,
+  type ExporterStatus,
+  partitionFor,
+  Topics,
+} from '@wardwatch/flow-schema';
 import { createLogger, createMetricsRegistry, type Registry } from '@wardwatch/telemetry';
 import { runSoftflowd, TEST_KAFKA_BROKERS, uniqueName, waitFor, writePcap } from '@wardwatch/testkit';
-import { createKafkaTransport, partitionFor, type Transport } from '@wardwatch/transport';
+import { createKafkaTransport, type Transport } from '@wardwatch/transport';
 import { Kafka, logLevel } from 'kafkajs';
 import { v9DataPacket, v9TemplatePacket } from './support/netflow-v9.ts';
 

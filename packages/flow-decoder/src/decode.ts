@@ -31,8 +31,10 @@ export function expireHeld(state: DecoderState, nowMs: number): number {
 function finish(version: number, run: PacketRun, expired: number): DecodeResult {
   run.stats.heldSetsExpired += expired;
   const { records, options, stats, error, withdrawn } = run;
-  if (error !== undefined) return { ok: false, version, error, records, options, stats, withdrawn };
-  return { ok: true, version, records, options, stats, withdrawn };
+  const observationDomain = run.session.domain;
+  if (error !== undefined)
+    return { ok: false, version, observationDomain, error, records, options, stats, withdrawn };
+  return { ok: true, version, observationDomain, records, options, stats, withdrawn };
 }
 
 /**
@@ -61,6 +63,7 @@ export function decodePacket(buf: Uint8Array, state: DecoderState, ctx: DecodeCo
         return {
           ok: false,
           version,
+          observationDomain: 0,
           error: { code: 'TRUNCATED', message: 'packet shorter than a version field', offset: 0 },
           records: [],
           options: [],
@@ -70,6 +73,7 @@ export function decodePacket(buf: Uint8Array, state: DecoderState, ctx: DecodeCo
       return {
         ok: false,
         version,
+        observationDomain: 0,
         error: {
           code: 'UNSUPPORTED_VERSION',
           message: `export version ${version} is not supported`,
@@ -89,6 +93,7 @@ function tooShort(version: number, need: number, got: number, expired: number): 
   return {
     ok: false,
     version,
+    observationDomain: 0,
     error: { code: 'TRUNCATED', message: `v${version} header needs ${need} bytes, got ${got}`, offset: 0 },
     records: [],
     options: [],

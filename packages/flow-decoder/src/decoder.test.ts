@@ -733,3 +733,18 @@ describe('helpers', () => {
     );
   });
 });
+
+describe('observation domain of the packet', () => {
+  test('is reported for v5, v9 and IPFIX, and for a rejected packet whose header holds it', () => {
+    const s = createDecoderState();
+    assert.equal(ok(decodePacket(v5({ count: 1 }), s, ctx())).observationDomain, 0x0102);
+    assert.equal(ok(decodePacket(v9({ sourceId: 0x8000_0007 }), s, ctx())).observationDomain, 0x8000_0007);
+    assert.equal(ok(decodePacket(ipfix({ domain: 42 }), s, ctx())).observationDomain, 42);
+    // A v5 header announcing records the packet does not hold: rejected, domain still read.
+    const short = decodePacket(v5({ count: 2 }).subarray(0, 30), s, ctx());
+    assert.equal(short.ok, false);
+    assert.equal(short.observationDomain, 0x0102);
+    // Too short for any header field past the version.
+    assert.equal(decodePacket(Uint8Array.of(0, 9, 0), s, ctx()).observationDomain, 0);
+  });
+});

@@ -88,6 +88,11 @@ export type DecodeResult =
   | {
       ok: true;
       version: number;
+      /**
+       * The packet header's observation domain (v9 source id, IPFIX observation domain id, v5 engine
+       * type and id); 0 when the packet is too short to hold it.
+       */
+      observationDomain: number;
       records: FlowRecord[];
       options: OptionsRecord[];
       stats: DecodeStats;
@@ -101,6 +106,8 @@ export type DecodeResult =
   | {
       ok: false;
       version: number;
+      /** The packet header's observation domain, as on success; 0 when the packet is too short to hold it. */
+      observationDomain: number;
       error: DecodeError;
       records: FlowRecord[];
       options: OptionsRecord[];

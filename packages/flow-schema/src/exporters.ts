@@ -1,6 +1,6 @@
 /**
  * The value of an `exporters-v1` message: one exporter's (address and observation domain) health as
- * one collector sees it, published periodically as UTF-8 JSON under the key {@link exporterKey}.
+ * one collector sees it, published periodically as UTF-8 JSON under the key `exporterKey` (routing.ts).
  * Counters are cumulative since `firstSeenMs` at that collector, so a reader takes the latest value
  * per key (and per `collector` when several collectors share exporters).
  */
@@ -54,11 +54,6 @@ const NUMBER_FIELDS = [
   'lastSeenMs',
   'reportedMs',
 ] as const;
-
-/** The key of an exporter's status on `exporters-v1`: `address|observationDomain`. */
-export function exporterKey(exporter: string, observationDomain: number): string {
-  return `${exporter}|${observationDomain}`;
-}
 
 /** Encodes an exporter status as the UTF-8 JSON value of an `exporters-v1` message. */
 export function encodeExporterStatus(s: ExporterStatus): Uint8Array {

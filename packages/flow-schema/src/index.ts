@@ -1,7 +1,9 @@
-// The flow record schema, defined once: the TypeScript shape, the protobuf wire codec and the topic names.
+// The flow record schema, defined once: the TypeScript shape, the protobuf wire codec, the topic names
+// and flow routing (the partition of a device, the keys of the state topics).
 
 export { decodeFlowBatch, encodeFlowBatch, type FlowBatch, FlowBatchBuilder } from './codec.ts';
 export { createDeviceMatcher, type DeviceMatcher } from './devices.ts';
-export { decodeExporterStatus, type ExporterStatus, encodeExporterStatus, exporterKey } from './exporters.ts';
+export { decodeExporterStatus, type ExporterStatus, encodeExporterStatus } from './exporters.ts';
 export { createFlowRecord, type ExtraField, type FlowRecord } from './record.ts';
+export { exporterKey, fnv1a, partitionFor, templateKey } from './routing.ts';
 export { Topics } from './topics.ts';

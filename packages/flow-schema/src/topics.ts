@@ -2,7 +2,7 @@
 export const Topics = {
   /**
    * `FlowBatch` protobuf messages, many records per message. The collector chooses the partition
-   * explicitly (`partitionFor(device, partitions)` of @wardwatch/transport) so every record of a
+   * explicitly (`partitionFor(device, partitions)`, routing.ts) so every record of a
    * device lands on one partition; the key is a device of the batch.
    */
   flows: 'flows-v1',

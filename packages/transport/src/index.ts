@@ -8,7 +8,6 @@ export {
 } from './buffered.ts';
 export { createKafkaTransport, type KafkaTransportOptions } from './kafka.ts';
 export { createMemoryTransport, MemoryBus } from './memory.ts';
-export { fnv1a, partitionFor } from './partition.ts';
 export {
   createFileSpool,
   type FileSpoolOptions,

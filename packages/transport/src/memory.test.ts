@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { partitionFor } from '@wardwatch/flow-schema';
 import { createMemoryTransport } from './memory.ts';
-import { partitionFor } from './partition.ts';
 
 test('explicit partitions are honoured; without one the key hash chooses', async () => {
   const bus = createMemoryTransport();

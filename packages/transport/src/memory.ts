@@ -1,4 +1,4 @@
-import { partitionFor } from './partition.ts';
+import { partitionFor } from '@wardwatch/flow-schema';
 import type {
   BatchHandler,
   ConsumedMessage,

@@ -28,7 +28,7 @@ import { bindUdp, createAllowlist, listenTcp, type ReceiverEvents, type TcpListe
 import type { ShardOutput } from './shard.ts';
 
 export { parseProcNetUdp } from './kernel-drops.ts';
-export { DecodeShard, type ShardOutput, type ShardSettings, templateKey } from './shard.ts';
+export { DecodeShard, type ShardOutput, type ShardSettings } from './shard.ts';
 
 /** What the collector needs from its assembly. */
 export interface CollectorDeps {

@@ -6,7 +6,7 @@
 // per batch.
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { fnv1a } from '@wardwatch/transport';
+import { fnv1a } from '@wardwatch/flow-schema';
 import type { FromWorker, ToWorker, WorkerInput } from './decode-worker.ts';
 import { PACKET_HEADER, ShardRunner } from './runner.ts';
 import type { ShardOutput, ShardSettings, Via } from './shard.ts';
@@ -69,8 +69,8 @@ const WORKER_YOUNG_GENERATION_MB = 32;
  * The worker's code. Run from TypeScript sources (`node --import tsx`), the worker entry and what it
  * imports are bundled once at start by esbuild (which tsx already brings) into one CommonJS script the
  * worker evaluates: the worker then needs no TypeScript loader, so it carries no loader hooks thread
- * (a third and fourth V8 isolate) and starts at once. The worker uses only the transport's partition
- * function, so `@wardwatch/transport` resolves to that file alone and no Kafka client is loaded in it.
+ * (a third and fourth V8 isolate) and starts at once. The worker imports the decoder and the flow
+ * schema (which holds the routing), never the transport, so no Kafka client is loaded in it.
  * When esbuild is not available the worker registers tsx's hooks itself (Node 20 does not apply the
  * inherited `--import tsx` to a worker's own entry) and imports the sources; run from compiled
  * JavaScript, it imports the entry directly.

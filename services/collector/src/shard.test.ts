@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeExporterStatus, decodeFlowBatch } from '@wardwatch/flow-schema';
-import { partitionFor } from '@wardwatch/transport';
+import { decodeExporterStatus, decodeFlowBatch, partitionFor } from '@wardwatch/flow-schema';
 import { DecodeShard, type ShardSettings, VIA_UDP } from './shard.ts';
 
 const settings: ShardSettings = {

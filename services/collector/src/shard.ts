@@ -20,8 +20,9 @@ import {
   exporterKey,
   FlowBatchBuilder,
   type FlowRecord,
+  partitionFor,
+  templateKey,
 } from '@wardwatch/flow-schema';
-import { partitionFor } from '@wardwatch/transport';
 
 /** How an export packet arrived: 0 UDP, 1 TCP. */
 export type Via = 0 | 1;
@@ -153,16 +154,6 @@ interface ExporterEntry {
 const MAX_EXPORTERS = 4096;
 const TEXT = new TextEncoder();
 
-/** The key of a template entry on `templates-v1`. */
-export function templateKey(
-  exporter: string,
-  version: number,
-  domain: number,
-  id: number | 'sampling',
-): string {
-  return `${exporter}|${version}|${domain}|${id}`;
-}
-
 /**
  * The decoding half of the collector for a set of exporters. `ingest` decodes one export packet and
  * routes its records; `take` returns what is ready (full batches always; partial ones, templates and
@@ -206,7 +197,7 @@ export class DecodeShard {
     const st = this.stats;
     const version = String(result.version);
     st.packets[version] = (st.packets[version] ?? 0) + 1;
-    const e = this.exporter(exporter, domainOf(buf, result.version), receivedMs);
+    const e = this.exporter(exporter, result.observationDomain, receivedMs);
     e.packets++;
     e.lastSeenMs = receivedMs;
     e.version = result.version;
@@ -499,16 +490,6 @@ export class DecodeShard {
     else this.lruTail.next = e;
     this.lruTail = e;
   }
-}
-
-/** The observation domain in an export packet's header (v5: engine type and id), 0 when too short. */
-function domainOf(b: Uint8Array, version: number): number {
-  if (version === 5 && b.length >= 22) return (b[20]! << 8) | b[21]!;
-  if (version === 9 && b.length >= 20)
-    return ((b[16]! << 24) | (b[17]! << 16) | (b[18]! << 8) | b[19]!) >>> 0;
-  if (version === 10 && b.length >= 16)
-    return ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
-  return 0;
 }
 
 function snapshotText(session: TemplateSnapshot['sessions'][number]): string {

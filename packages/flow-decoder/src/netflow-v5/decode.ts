@@ -30,10 +30,13 @@ function u32(b: Uint8Array, o: number): number {
 /** Decodes a NetFlow v5 export packet (bytes past the announced records are ignored). */
 export function decodeV5(b: Uint8Array, state: DecoderState, ctx: DecodeContext): DecodeResult {
   const stats = createStats('flows');
+  // engine_type and engine_id: the observation domain, reported even when the packet is rejected.
+  const domain = b.length >= 22 ? (b[20]! << 8) | b[21]! : 0;
   if (b.length < HEADER) {
     return {
       ok: false,
       version: 5,
+      observationDomain: domain,
       error: { code: 'TRUNCATED', message: `v5 header needs 24 bytes, got ${b.length}`, offset: 0 },
       records: [],
       options: [],
@@ -45,6 +48,7 @@ export function decodeV5(b: Uint8Array, state: DecoderState, ctx: DecodeContext)
     return {
       ok: false,
       version: 5,
+      observationDomain: domain,
       error: { code: 'MALFORMED', message: `v5 record count ${count} outside 1-30`, offset: 2 },
       records: [],
       options: [],
@@ -55,6 +59,7 @@ export function decodeV5(b: Uint8Array, state: DecoderState, ctx: DecodeContext)
     return {
       ok: false,
       version: 5,
+      observationDomain: domain,
       error: {
         code: 'TRUNCATED',
         message: `v5 packet announces ${count} records but holds ${b.length} bytes`,
@@ -69,7 +74,6 @@ export function decodeV5(b: Uint8Array, state: DecoderState, ctx: DecodeContext)
   // Absolute export time; first/last are sysUptime milliseconds at the exporter.
   const exportMs = u32(b, 8) * 1000 + Math.floor(u32(b, 12) / 1e6);
   const bootMs = exportMs - uptime;
-  const domain = (b[20]! << 8) | b[21]!;
   const sampling = u16(b, 22) & 0x3fff;
   const rate = sampling > 0 ? sampling : 1;
   const scale = state.scaleCounters && rate > 1 ? rate : 1;
@@ -108,5 +112,5 @@ export function decodeV5(b: Uint8Array, state: DecoderState, ctx: DecodeContext)
   }
   const lim = state.limits;
   observeSequence(session.seq, u32(b, 16), count, lim.reorderWindowRecords, lim.maxSequenceGap, stats);
-  return { ok: true, version: 5, records, options: [], stats };
+  return { ok: true, version: 5, observationDomain: domain, records, options: [], stats };
 }
