@@ -1,9 +1,17 @@
 // The flow record schema, defined once: the TypeScript shape, the protobuf wire codec, the topic names
-// and flow routing (the partition of a device, the keys of the state topics).
+// flow routing (the partition of a device, the keys of the state topics) and the alert severity scale.
 
 export { decodeFlowBatch, encodeFlowBatch, type FlowBatch, FlowBatchBuilder } from './codec.ts';
 export { createDeviceMatcher, type DeviceMatcher } from './devices.ts';
 export { decodeExporterStatus, type ExporterStatus, encodeExporterStatus } from './exporters.ts';
 export { createFlowRecord, type ExtraField, type FlowRecord } from './record.ts';
 export { exporterKey, fnv1a, partitionFor, templateKey } from './routing.ts';
+export {
+  maxSeverity,
+  SEVERITIES,
+  SEVERITY_SQL_ARRAY,
+  type Severity,
+  severitiesFrom,
+  severityRank,
+} from './severity.ts';
 export { Topics } from './topics.ts';

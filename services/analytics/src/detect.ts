@@ -1,3 +1,4 @@
+import type { Severity } from '@wardwatch/flow-schema';
 import type { AnalyticsSettings } from './config.ts';
 import {
   baselineFor,
@@ -16,9 +17,6 @@ import { type Classification, classify, type DeviceFeatures, type Signatures } f
 
 // Detections over a device's model at the end of a batch. Each returns alert drafts; the store upserts
 // them into `alerts` (one open alert per device and kind, updated with the newest evidence).
-
-/** Alert severities, lowest first. */
-export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 
 /** Alert kinds analytics raises. */
 export type AlertKind =
@@ -81,13 +79,6 @@ const REPORTED_EXFIL = 2;
 const PERIODIC_MAX_GAP_MS = 120_000;
 /** ...over at least this long. */
 const PERIODIC_MIN_SPAN_MS = 300_000;
-
-const RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
-
-/** The more severe of two severities. */
-export function maxSeverity(a: Severity, b: Severity): Severity {
-  return RANK[a] >= RANK[b] ? a : b;
-}
 
 /** Whether a device sends continuously (a heartbeat), from its learned gaps. */
 export function isPeriodic(m: DeviceModel): boolean {

@@ -51,7 +51,7 @@ import {
 import { createThreatIntel, type ThreatIntel, type ThreatIntelLoad } from './threat-intel.ts';
 
 export { type AnalyticsSettings, analyticsSettings, parseDuration } from './config.ts';
-export type { AlertDraft, AlertKind, Severity } from './detect.ts';
+export type { AlertDraft, AlertKind } from './detect.ts';
 export {
   BUILTIN_SIGNATURES,
   type Classification,

@@ -1,5 +1,6 @@
+import { SEVERITY_SQL_ARRAY, severityRank } from '@wardwatch/flow-schema';
 import type pg from 'pg';
-import type { AlertDraft, QuarantineRequest, Severity } from './detect.ts';
+import type { AlertDraft, QuarantineRequest } from './detect.ts';
 import {
   addProfileEntry,
   type Bucket,
@@ -349,7 +350,6 @@ const SEVERITY_POINTS = `CASE a.severity WHEN 'critical' THEN 40 WHEN 'high' THE
 
 /** Merges drafts of the same device and kind (one statement may touch a row only once). */
 function mergeAlerts(alerts: AlertDraft[]): AlertDraft[] {
-  const rank: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
   const byKey = new Map<string, AlertDraft>();
   for (const a of alerts) {
     const key = `${a.device}|${a.kind}`;
@@ -358,7 +358,7 @@ function mergeAlerts(alerts: AlertDraft[]): AlertDraft[] {
     else {
       prev.first = Math.min(prev.first, a.first);
       prev.last = Math.max(prev.last, a.last);
-      if (rank[a.severity] > rank[prev.severity]) prev.severity = a.severity;
+      if (severityRank(a.severity) > severityRank(prev.severity)) prev.severity = a.severity;
       prev.title = a.title;
       prev.evidence = a.evidence;
     }
@@ -574,8 +574,8 @@ export function planBatch(w: BatchWrites, quarantinesTable: boolean): BatchPlan 
        FROM unnest($1::inet[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[])
          AS u(d, kind, sev, title, ev, f, l)
        ON CONFLICT (device_ip, kind) WHERE status <> 'resolved' DO UPDATE SET
-         severity = CASE WHEN array_position(ARRAY['info','low','medium','high','critical'], EXCLUDED.severity)
-           > array_position(ARRAY['info','low','medium','high','critical'], a.severity) THEN EXCLUDED.severity
+         severity = CASE WHEN array_position(${SEVERITY_SQL_ARRAY}, EXCLUDED.severity)
+           > array_position(${SEVERITY_SQL_ARRAY}, a.severity) THEN EXCLUDED.severity
            ELSE a.severity END,
          title = EXCLUDED.title,
          evidence = EXCLUDED.evidence,

@@ -1,4 +1,5 @@
 import { type Static, Type as T, type TNull, type TSchema, type TUnion } from '@sinclair/typebox';
+import { SEVERITIES } from '@wardwatch/flow-schema';
 
 /** The error body of every 4xx and 5xx response. */
 export const ErrorBody = T.Object(
@@ -47,7 +48,7 @@ export const IpParams = T.Object({
 export const IdParams = T.Object({ id: T.Integer({ minimum: 1, maximum: 9007199254740991 }) });
 export const UuidParams = T.Object({ id: T.String({ format: 'uuid' }) });
 export const Criticality = T.Union(['low', 'medium', 'high', 'critical'].map((c) => T.Literal(c)));
-export const Severity = T.Union(['info', 'low', 'medium', 'high', 'critical'].map((c) => T.Literal(c)));
+export const Severity = T.Union(SEVERITIES.map((c) => T.Literal(c)));
 export const AlertStatus = T.Union(['open', 'acknowledged', 'resolved'].map((c) => T.Literal(c)));
 
 /** A device of the inventory, as lists serve it. */

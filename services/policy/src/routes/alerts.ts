@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { severitiesFrom } from '@wardwatch/flow-schema';
 import { withTransaction } from '@wardwatch/storage';
 import type { FastifyRequest } from 'fastify';
 import type pg from 'pg';
@@ -54,8 +55,6 @@ const toAlert = (r: AlertRow) => ({
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
-
-const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'];
 
 type Action =
   | { action: 'acknowledge'; comment?: string | undefined }
@@ -147,7 +146,7 @@ export function alertRoutes(app: App, ctx: RouteContext): void {
       const w = new Where();
       if (q.status) w.add('a.status = $?', q.status);
       if (q.severity) w.add('a.severity = $?', q.severity);
-      if (q.minSeverity) w.add('a.severity = ANY($?)', SEVERITIES.slice(SEVERITIES.indexOf(q.minSeverity)));
+      if (q.minSeverity) w.add('a.severity = ANY($?)', severitiesFrom(q.minSeverity));
       if (q.kind) w.add('a.kind = $?', q.kind);
       if (q.deviceIp) {
         if (isIP(q.deviceIp) === 0) throw badRequest('BAD_ADDRESS', 'deviceIp must be an IP address');
