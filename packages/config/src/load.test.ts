@@ -68,3 +68,18 @@ test('a value outside a set of choices is reported with the choices', () => {
       err.message.includes('/collector/decodeWorkers: expected one of: "auto", an integer (got "many")'),
   );
 });
+
+test('a CIDR the device matcher would misread or reject is a config error (one parser for both)', () => {
+  // 010.0.0.0 is octal (8.0.0.0) to some parsers and decimal to others; the old regex let it through
+  // and the matcher then read it as 8.0.0.0/8. 1:::2 is no IPv6 address at all.
+  for (const bad of ['010.0.0.0/8', '1:::2/64', 'fe80::1%eth0/64', '10.0.0/8']) {
+    assert.throws(
+      () => loadConfig({ env: { WARDWATCH_MONITORED_NETWORKS: bad } }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.message.includes(`${JSON.stringify(bad)} is not a CIDR`),
+      bad,
+    );
+  }
+  const c = loadConfig({ env: { WARDWATCH_MONITORED_NETWORKS: '10.0.0.0/8,fd00::/8,::ffff:10.1.0.0/112' } });
+  assert.deepEqual([...c.monitoredNetworks], ['10.0.0.0/8', 'fd00::/8', '::ffff:10.1.0.0/112']);
+});

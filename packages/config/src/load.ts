@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Value, type ValueError } from '@sinclair/typebox/value';
+import { parseCidr } from '@wardwatch/flow-schema';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type WardwatchConfig } from './schema.ts';
 
@@ -155,11 +156,7 @@ function describe(e: ValueError): string {
   return `expected one of: ${names.join(', ')}`;
 }
 
+/** A CIDR as the device matcher reads it: the same parser, so what passes here never fails there. */
 function isCidr(s: string): boolean {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
-  if (!m) return false;
-  const bits = Number(m[2]);
-  if (m[1]!.includes(':')) return bits <= 128 && /^[0-9a-fA-F:.]+$/.test(m[1]!);
-  const parts = m[1]!.split('.');
-  return bits <= 32 && parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+  return parseCidr(s) !== undefined;
 }

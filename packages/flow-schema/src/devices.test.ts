@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseCidr } from './cidr.ts';
 import { createDeviceMatcher } from './devices.ts';
 
 test('private ranges match, public addresses and malformed text do not', () => {
@@ -40,4 +41,13 @@ test('an IPv4-mapped IPv6 CIDR covers its IPv4 addresses in both notations', () 
   assert.equal(m.isDevice('::ffff:c000:207'), true);
   assert.equal(m.isDevice('192.0.3.7'), false);
   assert.equal(m.isDevice('2001:db8::1'), false);
+});
+
+test('the matcher refuses what parseCidr refuses, instead of reading it some other way', () => {
+  assert.throws(() => createDeviceMatcher(['010.0.0.0/8']), /not a CIDR: "010.0.0.0\/8"/);
+  assert.throws(() => createDeviceMatcher(['fe80::1%eth0/64']), /not a CIDR/);
+  assert.equal(parseCidr('010.0.0.0/8'), undefined);
+  assert.deepEqual(parseCidr('10.20.0.0/16'), { address: '10.20.0.0', bits: 16, family: 4 });
+  assert.deepEqual(parseCidr('fd00::/8'), { address: 'fd00::', bits: 8, family: 6 });
+  assert.equal(parseCidr('10.0.0.0/33'), undefined);
 });

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { parseCidr } from './cidr.ts';
 
 /** Decides which addresses are devices: those inside the monitored networks. */
 export interface DeviceMatcher {
@@ -34,13 +35,17 @@ function ipv4ToInt(s: string): number {
 
 /**
  * Builds a matcher over CIDRs (IPv4 and IPv6). IPv4 is checked with integer ranges (hot path: called
- * for both endpoints of every record); IPv6 through ipaddr.js.
+ * for both endpoints of every record); IPv6 through ipaddr.js. Throws on a string that `parseCidr`
+ * rejects (the configuration checks with the same function, so a loaded config never does).
  */
 export function createDeviceMatcher(cidrs: readonly string[]): DeviceMatcher {
   const v4: Array<[number, number]> = [];
   const v6: Array<[ipaddr.IPv6, number]> = [];
   for (const cidr of cidrs) {
-    let [addr, bits] = ipaddr.parseCIDR(cidr);
+    const parsed = parseCidr(cidr);
+    if (parsed === undefined) throw new Error(`not a CIDR: ${JSON.stringify(cidr)}`);
+    let addr: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(parsed.address);
+    let bits = parsed.bits;
     // An IPv4-mapped network (::ffff:a.b.c.d/96+) is that IPv4 network: IPv4 addresses, and mapped
     // ones (judged by their IPv4 address below), are only ever compared with the IPv4 ranges.
     if (addr.kind() === 'ipv6' && bits >= 96 && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {

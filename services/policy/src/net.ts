@@ -1,16 +1,8 @@
 import { BlockList, isIP } from 'node:net';
+import { parseCidr } from '@wardwatch/flow-schema';
 
-/** Parses "addr/bits" into its parts, or undefined when it is not a CIDR. */
-export function parseCidr(s: string): { address: string; bits: number; family: 4 | 6 } | undefined {
-  // Node accepts IPv6 zone ids (fe80::1%eth0); they name an interface of one host, not a network, and
-  // PostgreSQL's inet, analytics and firewalls refuse them.
-  const m = /^([^/%]+)\/(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  const family = isIP(m[1]!);
-  const bits = Number(m[2]);
-  if (family === 0 || bits > (family === 4 ? 32 : 128)) return undefined;
-  return { address: m[1]!, bits, family: family as 4 | 6 };
-}
+// The one CIDR parser (flow-schema's, also behind the device matcher and the configuration's checks).
+export { parseCidr };
 
 /** True for an address or a CIDR (without an IPv6 zone id). */
 export function isAddressOrCidr(s: string): boolean {
