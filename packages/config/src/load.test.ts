@@ -83,3 +83,32 @@ test('a CIDR the device matcher would misread or reject is a config error (one p
   const c = loadConfig({ env: { WARDWATCH_MONITORED_NETWORKS: '10.0.0.0/8,fd00::/8,::ffff:10.1.0.0/112' } });
   assert.deepEqual([...c.monitoredNetworks], ['10.0.0.0/8', 'fd00::/8', '::ffff:10.1.0.0/112']);
 });
+
+test('durations: written with a unit or as milliseconds, validated to milliseconds once, never clamped', () => {
+  const c = loadConfig({
+    env: { WARDWATCH_LEARNING_PERIOD: '15m', WARDWATCH_ANALYTICS_COMMIT_INTERVAL: '250' },
+    overrides: { 'analytics.scanWindow': '2s', 'analytics.silenceAfter': 90_000 },
+  });
+  assert.equal(c.analytics.learningPeriod, 15 * 60_000);
+  assert.equal(c.analytics.commitInterval, 250);
+  assert.equal(c.analytics.scanWindow, 2000);
+  assert.equal(c.analytics.silenceAfter, 90_000);
+  assert.equal(c.analytics.baselineBucket, 5 * 60_000, 'default 5m');
+  assert.equal(c.analytics.maxClockSkew, 2 * 60_000, 'default 2m');
+  // Below a minimum is an error (it used to be raised silently to the minimum), as is a unit typo.
+  assert.throws(
+    () =>
+      loadConfig({
+        env: { WARDWATCH_BASELINE_BUCKET: '30s', WARDWATCH_LEARNING_PERIOD: '7days' },
+        overrides: { 'analytics.reloadInterval': '500ms' },
+      }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message.includes('/analytics/baselineBucket: must be at least 60000 ms (got 30000)') &&
+      err.message.includes('/analytics/reloadInterval: must be at least 1000 ms (got 500)') &&
+      err.message.includes(
+        '/analytics/learningPeriod: expected a duration such as 500ms, 30s, 5m, 2h or 7d, or milliseconds (got "7days")',
+      ) &&
+      err.problems.length === 3,
+  );
+});

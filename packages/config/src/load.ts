@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Value, type ValueError } from '@sinclair/typebox/value';
 import { parseCidr } from '@wardwatch/flow-schema';
 import { parse as parseYaml } from 'yaml';
-import { ConfigSchema, type WardwatchConfig } from './schema.ts';
+import { ConfigSchema, parseDuration, type WardwatchConfig } from './schema.ts';
 
 /** A configuration problem, with every offending path listed. */
 export class ConfigError extends Error {
@@ -78,6 +78,43 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   o[path[path.length - 1]!] = value;
 }
 
+/** Paths of the settings that may be written as a duration with a unit (`durationText` in the schema). */
+const DURATION_PATHS: readonly string[][] = (() => {
+  const out: string[][] = [];
+  const walk = (schema: { properties?: Record<string, unknown> }, path: string[]) => {
+    for (const [k, s] of Object.entries(schema.properties ?? {})) {
+      const sub = s as { properties?: Record<string, unknown>; durationText?: boolean };
+      if (sub.durationText) out.push([...path, k]);
+      else if (sub.properties) walk(sub, [...path, k]);
+    }
+  };
+  walk(ConfigSchema, []);
+  return out;
+})();
+
+/**
+ * Turns every duration written with a unit (`30s`, `5m`, `7d`) or as digits into milliseconds, in
+ * place; a string that is neither is reported and left for the schema to reject as well.
+ */
+function durationsToMs(raw: Record<string, unknown>, problems: string[]): void {
+  for (const path of DURATION_PATHS) {
+    let o: unknown = raw;
+    for (const k of path.slice(0, -1))
+      o = typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined;
+    if (typeof o !== 'object' || o === null) continue;
+    const parent = o as Record<string, unknown>;
+    const key = path[path.length - 1]!;
+    const v = parent[key];
+    if (typeof v !== 'string') continue;
+    const ms = /^\s*\d+\s*$/.test(v) ? Number(v) : parseDuration(v);
+    if (ms === undefined)
+      problems.push(
+        `/${path.join('/')}: expected a duration such as 500ms, 30s, 5m, 2h or 7d, or milliseconds (got ${JSON.stringify(v)})`,
+      );
+    else parent[key] = ms;
+  }
+}
+
 function deepFreeze<T>(o: T): T {
   if (typeof o === 'object' && o !== null) {
     for (const v of Object.values(o)) deepFreeze(v);
@@ -126,12 +163,20 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
     raw.mode = 'cluster';
   for (const [k, v] of Object.entries(opts.overrides ?? {})) setPath(raw, k.split('.'), v);
 
-  // Cloned: defaults are filled in place, and the caller's values (or a previous frozen config) stay untouched.
-  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw));
-  const problems = [...Value.Errors(ConfigSchema, withDefaults)].map(
-    (e) =>
-      `${e.path || '/'}: ${describe(e)}${e.value !== undefined ? ` (got ${JSON.stringify(e.value)})` : ''}`,
-  );
+  // Cloned: defaults and milliseconds are filled in place, and the caller's values (or a previous frozen
+  // config) stay untouched.
+  const cloned = structuredClone(raw);
+  const durationProblems: string[] = [];
+  durationsToMs(cloned, durationProblems);
+  const withDefaults = Value.Default(ConfigSchema, cloned);
+  const bad = new Set(durationProblems.map((p) => p.slice(0, p.indexOf(':'))));
+  const schemaProblems = [...Value.Errors(ConfigSchema, withDefaults)]
+    .filter((e) => !bad.has(e.path))
+    .map(
+      (e) =>
+        `${e.path || '/'}: ${describe(e)}${e.value !== undefined ? ` (got ${JSON.stringify(e.value)})` : ''}`,
+    );
+  const problems = [...durationProblems, ...schemaProblems];
   const config = withDefaults as WardwatchConfig;
   for (const cidr of config.monitoredNetworks ?? []) {
     if (!isCidr(cidr)) problems.push(`/monitoredNetworks: ${JSON.stringify(cidr)} is not a CIDR`);
@@ -148,6 +193,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
 
 /** TypeBox says only "Expected union value" for a choice (`mode`, `siem.protocol`, ...); name the choices. */
 function describe(e: ValueError): string {
+  const d = e.schema as { durationText?: boolean; minimum?: number };
+  if (d.durationText && typeof e.value === 'number' && d.minimum !== undefined && e.value < d.minimum)
+    return `must be at least ${d.minimum} ms`;
   const choices = (e.schema as { anyOf?: Array<{ const?: unknown; type?: unknown }> }).anyOf;
   if (!choices) return e.message;
   const names = choices.map((c) =>

@@ -3,8 +3,25 @@ import { type Static, Type as T } from '@sinclair/typebox';
 /** A port; 0 asks the OS for a free one (tests). */
 const PortOrEphemeral = T.Integer({ minimum: 0, maximum: 65535 });
 const portOrZero = (d: number) => T.Integer({ minimum: 0, maximum: 65535, default: d });
-/** A duration such as `500ms`, `30s`, `5m`, `2h`, `7d`. */
-const Duration = (d: string) => T.String({ default: d, pattern: '^[0-9]+(ms|s|m|h|d)$' });
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * Parses a duration such as `500ms`, `30s`, `5m`, `2h` or `7d` into milliseconds; undefined when `s`
+ * is not one. The one duration parser: the loader turns such settings into milliseconds with it.
+ */
+export function parseDuration(s: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s.trim());
+  return m ? Number(m[1]) * UNIT_MS[m[2]!]! : undefined;
+}
+
+/**
+ * A duration setting. Every duration in the validated configuration is an integer of milliseconds; the
+ * ones marked `durationText` may also be written with a unit (`30s`, `5m`, `7d`) in the file, the
+ * environment and overrides, and the loader converts them (see `load.ts`). `min` is enforced, never
+ * clamped to.
+ */
+const Duration = (d: string, min = 0) =>
+  T.Integer({ default: parseDuration(d)!, minimum: min, durationText: true, description: `default ${d}` });
 
 /** The private and unique-local ranges: what a hospital's internal devices use by default. */
 export const PRIVATE_NETWORKS = [
@@ -97,8 +114,8 @@ export const ConfigSchema = T.Object(
         httpPort: portOrZero(0),
         /** Flow time before a device's profile counts as normal (e.g. `7d`; tests use minutes). */
         learningPeriod: Duration('7d'),
-        /** Width of a baseline bucket (flow time). */
-        baselineBucket: Duration('5m'),
+        /** Width of a baseline bucket (flow time), at least a minute. */
+        baselineBucket: Duration('5m', 60_000),
         /** YAML/JSON file of extra device-class signatures, merged over the built-in ones. */
         signaturesFile: T.Optional(T.String({ minLength: 1 })),
         /** Threat-intelligence list: one IP or CIDR a line (`#` comments); re-read when it changes. */
@@ -108,8 +125,8 @@ export const ConfigSchema = T.Object(
         commitInterval: Duration('5s'),
         /** Records applied that make a commit due before `commitInterval` (bounds the uncommitted work). */
         commitRecords: T.Integer({ default: 1_000_000, minimum: 1 }),
-        /** How often the threat-intel file and the policies are checked for changes (wall clock). */
-        reloadInterval: Duration('30s'),
+        /** How often the threat-intel file and the policies are checked for changes (wall clock), at least a second. */
+        reloadInterval: Duration('30s', 1000),
         /** How late (flow time) a device's records may arrive after its partition's newest: buckets close,
          *  and silence counts, only after this allowance (cover the exporters' active timeout). */
         allowedLateness: Duration('5m'),
@@ -125,8 +142,8 @@ export const ConfigSchema = T.Object(
         silenceAfter: Duration('2m'),
         /** Distinct peers kept per device profile before further peers fold into peer groups. */
         maxProfilePeers: T.Integer({ default: 256, minimum: 8, maximum: 100000 }),
-        /** Window (flow time) over which scans and lateral movement are counted. */
-        scanWindow: Duration('1m'),
+        /** Window (flow time) over which scans and lateral movement are counted, at least a second. */
+        scanWindow: Duration('1m', 1000),
         /** Distinct unanswered ports on one host, or hosts on one port, that make a scan. */
         scanThreshold: T.Integer({ default: 20, minimum: 3 }),
         /** Distinct internal hosts reached on admin ports (SMB, RDP, SSH, ...) that make lateral movement. */

@@ -50,7 +50,7 @@ import {
 } from './store.ts';
 import { createThreatIntel, type ThreatIntel, type ThreatIntelLoad } from './threat-intel.ts';
 
-export { type AnalyticsSettings, analyticsSettings, parseDuration } from './config.ts';
+export { type AnalyticsSettings, analyticsSettings } from './config.ts';
 export type { AlertDraft, AlertKind } from './detect.ts';
 export {
   BUILTIN_SIGNATURES,
