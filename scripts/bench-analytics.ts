@@ -23,6 +23,7 @@ import {
   type FlowRecord,
   partitionFor,
 } from '../packages/flow-schema/src/index.ts';
+import { mulberry32 } from '../packages/hospital-sim/src/index.ts';
 import { migrate, openDatabase } from '../packages/storage/src/index.ts';
 import { createLogger, createMetricsRegistry } from '../packages/telemetry/src/index.ts';
 import type { ConsumedBatch, ConsumedMessage, Transport } from '../packages/transport/src/index.ts';
@@ -52,17 +53,6 @@ function byPartition(b: ConsumedBatch, next: number[]): ConsumedBatch[] {
   );
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Device i's address: 10.0.0.1 upwards (the servers live in 10.250/16, above every inventory here). */
 const deviceIp = (i: number) => `10.${((i + 1) >> 16) & 255}.${((i + 1) >> 8) & 255}.${(i + 1) & 255}`;
 const SERVICES = [443, 445, 53, 104, 2575, 3613, 2000, 9100];
@@ -82,7 +72,7 @@ function* batchesOf(
   seed: number,
   firstOffset: number,
 ): Generator<ConsumedBatch> {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const ready: ConsumedBatch[] = [];
   let messages: ConsumedMessage[] = [];
   let inBatch = 0;

@@ -6,7 +6,7 @@
 import { createDecoderState, decodePacket } from '../packages/flow-decoder/src/index.ts';
 import { createReferenceDecoder } from '../packages/flow-decoder/src/test-helpers/node-netflowv9.ts';
 import { generateTraffic } from '../packages/flow-decoder/src/test-helpers/pcap-writer.ts';
-import { haveTool, softflowdExport } from '../packages/flow-decoder/src/test-helpers/softflowd.ts';
+import { hasTool, softflowdExport } from '../packages/testkit/src/index.ts';
 
 const rounds = Number(process.argv[2] ?? 9);
 const roundMs = Number(process.argv[3] ?? 400);
@@ -27,11 +27,11 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const fmt = (r: number): string => `${(r / 1e6).toFixed(2)}M records/s`;
 
 async function main(): Promise<void> {
-  if (!haveTool('softflowd')) throw new Error('softflowd is not installed (apt-get install softflowd)');
+  if (!hasTool('softflowd')) throw new Error('softflowd is not installed (apt-get install softflowd)');
   // Without -a softflowd keeps every flow until the end of the file, then exports full datagrams.
   const frames = generateTraffic(42, 6000, Date.UTC(2024, 0, 1, 12), 60_000);
-  const v9 = (await softflowdExport(frames, '9')).datagrams;
-  const ipfix = (await softflowdExport(frames, '10')).datagrams;
+  const v9 = (await softflowdExport(frames, 9)).datagrams;
+  const ipfix = (await softflowdExport(frames, 10)).datagrams;
 
   const ctx = { exporter: '192.0.2.1', receivedMs: 0 };
   const state = createDecoderState();

@@ -4,38 +4,33 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FlowRecord } from '@wardwatch/flow-schema';
+import { hasTool, softflowdExport } from '@wardwatch/testkit';
 import { decodePacket } from './decode.ts';
 import type { DecodeResult } from './result.ts';
 import { createDecoderState } from './state.ts';
 import { createReferenceDecoder, referenceFieldIds } from './test-helpers/node-netflowv9.ts';
 import { type Frame, generateTraffic } from './test-helpers/pcap-writer.ts';
-import {
-  haveTool,
-  softflowdExport,
-  type TsharkPacket,
-  type TsharkValue,
-  tsharkDecode,
-} from './test-helpers/softflowd.ts';
+import { type TsharkPacket, type TsharkValue, tsharkDecode } from './test-helpers/softflowd.ts';
 
 const START = Date.UTC(2024, 0, 1, 12);
-const haveExporter = haveTool('softflowd');
-const skipTshark = haveExporter && haveTool('tshark') ? false : 'softflowd or tshark not installed';
+const haveExporter = hasTool('softflowd');
+const skipTshark = haveExporter && hasTool('tshark') ? false : 'softflowd or tshark not installed';
 const skipReference = haveExporter ? false : 'softflowd not installed';
 
 interface Mode {
   name: string;
-  version: '5' | '9' | '10';
+  version: 5 | 9 | 10;
   args: string[];
 }
 
 // -a: softflowd takes its clock from the pcap, so exported times are the generated traffic's times.
 const MODES: Mode[] = [
-  { name: 'NetFlow v5', version: '5', args: ['-a'] },
-  { name: 'NetFlow v9', version: '9', args: ['-a'] },
-  { name: 'IPFIX (sysUpTime + systemInitTimeMilliseconds)', version: '10', args: ['-a'] },
-  { name: 'IPFIX (flowStartMilliseconds)', version: '10', args: ['-a', '-A', 'milli'] },
-  { name: 'IPFIX (flowStartNanoseconds)', version: '10', args: ['-a', '-A', 'nano'] },
-  { name: 'IPFIX bidirectional (RFC 5103, microseconds)', version: '10', args: ['-a', '-b', '-A', 'micro'] },
+  { name: 'NetFlow v5', version: 5, args: ['-a'] },
+  { name: 'NetFlow v9', version: 9, args: ['-a'] },
+  { name: 'IPFIX (sysUpTime + systemInitTimeMilliseconds)', version: 10, args: ['-a'] },
+  { name: 'IPFIX (flowStartMilliseconds)', version: 10, args: ['-a', '-A', 'milli'] },
+  { name: 'IPFIX (flowStartNanoseconds)', version: 10, args: ['-a', '-A', 'nano'] },
+  { name: 'IPFIX bidirectional (RFC 5103, microseconds)', version: 10, args: ['-a', '-b', '-A', 'micro'] },
 ];
 
 interface Run {
@@ -196,7 +191,7 @@ describe('oracle: tshark cflow agrees on softflowd exports', { skip: skipTshark,
         lost += decodePacket(d, state, { exporter: '127.0.0.1', receivedMs: 0 }).stats.sequenceLost;
       assert.equal(lost, expectedLoss(run.datagrams, shark), 'sequence loss');
       // Ground truth: every IP byte of the generated traffic is in exactly one record.
-      assert.equal(bytes, groundTruthBytes(run.frames, mode.version === '5'));
+      assert.equal(bytes, groundTruthBytes(run.frames, mode.version === 5));
     });
   }
 
@@ -265,7 +260,7 @@ describe('oracle: node-netflowv9 agrees on softflowd v5 and v9', {
   skip: skipReference,
   timeout: 120_000,
 }, () => {
-  for (const mode of MODES.filter((m) => m.version !== '10')) {
+  for (const mode of MODES.filter((m) => m.version !== 10)) {
     test(mode.name, async () => {
       const run = await exportRun(mode);
       const ref = createReferenceDecoder();
@@ -281,7 +276,7 @@ describe('oracle: node-netflowv9 agrees on softflowd v5 and v9', {
         const ours = run.results[i]!.records;
         assert.equal(ours.length, theirs.flows.length, `datagram ${i}: record count`);
         const boot =
-          mode.version === '5'
+          mode.version === 5
             ? u32(d, 8) * 1000 + Math.floor(u32(d, 12) / 1e6) - u32(d, 4)
             : u32(d, 8) * 1000 - u32(d, 4);
         theirs.flows.forEach((flow, j) => {
@@ -308,7 +303,7 @@ describe('oracle: node-netflowv9 agrees on softflowd v5 and v9', {
         });
       }
       assert.ok(fields >= 3000, `compared ${fields} fields`);
-      if (mode.version === '9') assert.ok(extraFields > 100, `compared ${extraFields} extra fields`);
+      if (mode.version === 9) assert.ok(extraFields > 100, `compared ${extraFields} extra fields`);
     });
   }
 });

@@ -1,5 +1,16 @@
 // A simulated hospital network for tests, benchmarks and demos: device classes with realistic schedules,
-// peers and ports, plus injected attacks, as packets (for a pcap and a real exporter) or as flow records.
+// peers and ports, plus injected attacks, as packets (for a pcap and a real exporter) or as flow records;
+// and the repository's one pcap writer and seeded PRNG.
+export {
+  buildPcap,
+  encodePcap,
+  ethernetFrame,
+  type Frame,
+  ipLength,
+  type SyntheticPacket,
+  udpFrame,
+  writePcap,
+} from './pcap.ts';
 export { packetsToRecords, type RecordOptions, routeByDevice } from './records.ts';
 export { mulberry32, seedOf } from './rng.ts';
 export {

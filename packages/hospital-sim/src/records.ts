@@ -1,5 +1,5 @@
 import { createDeviceMatcher, createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
-import { ipLength, type SyntheticPacket } from '@wardwatch/testkit';
+import { ipLength, type SyntheticPacket } from './pcap.ts';
 
 /** How {@link packetsToRecords} labels the records. */
 export interface RecordOptions {

@@ -1,5 +1,5 @@
 import type { FlowRecord } from '@wardwatch/flow-schema';
-import type { SyntheticPacket } from '@wardwatch/testkit';
+import type { SyntheticPacket } from './pcap.ts';
 import { packetsToRecords, type RecordOptions } from './records.ts';
 import { mulberry32, seedOf } from './rng.ts';
 import { ACK, bulk, ephemeral, PSH, RST, SYN, tcp, tcpSession, udp } from './traffic.ts';

@@ -1,4 +1,4 @@
-import type { SyntheticPacket } from '@wardwatch/testkit';
+import type { SyntheticPacket } from './pcap.ts';
 
 // Packet builders: what a conversation looks like on the wire, as the synthetic pcap writer takes it.
 

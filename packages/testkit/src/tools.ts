@@ -1,7 +1,10 @@
+// Real tools for tests and benchmarks: Debian packages on demand, and the one softflowd runner.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodePcap, type Frame } from '@wardwatch/hospital-sim';
 
 /** True when `cmd` is on the PATH. */
 export function hasTool(cmd: string): boolean {
@@ -37,11 +40,14 @@ export interface SoftflowdOptions {
   bidirectional?: boolean;
   /** Export over TCP instead of UDP (IPFIX only). */
   tcp?: boolean;
+  /** More softflowd arguments (`-a`: take the clock from the pcap; `-A milli`: IPFIX time form). */
+  extraArgs?: readonly string[];
 }
 
 /**
  * Runs the real softflowd over a pcap file: it tracks the flows, expires all of them at the end of the
- * file, sends the exports to `target` and exits.
+ * file, sends the exports to `target` and exits. softflowd 1.1.0 with `-r` and stdin at /dev/null needs
+ * no control socket and no `softflowctl`: it reads the whole file, flushes every flow and exits.
  */
 export async function runSoftflowd(opts: SoftflowdOptions): Promise<void> {
   ensureTool('softflowd');
@@ -51,6 +57,7 @@ export async function runSoftflowd(opts: SoftflowdOptions): Promise<void> {
   const args = ['-d', '-p', join(dir, 'pid'), '-r', opts.pcap, '-n', opts.target, '-v', String(opts.version)];
   if (opts.bidirectional) args.push('-b');
   if (opts.tcp) args.push('-P', 'tcp');
+  if (opts.extraArgs) args.push(...opts.extraArgs);
   await new Promise<void>((resolve, reject) => {
     const child = spawn('softflowd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -61,8 +68,44 @@ export async function runSoftflowd(opts: SoftflowdOptions): Promise<void> {
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
       if (code === 0) resolve();
       else reject(new Error(`softflowd exited with ${code}: ${stderr.trim()}`));
     });
   });
+}
+
+/** A sleep whose timer does not keep the process alive. */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+/**
+ * Runs softflowd ({@link runSoftflowd}) over `frames` and returns the export datagrams it sent to a
+ * socket on 127.0.0.1, and that socket's port.
+ */
+export async function softflowdExport(
+  frames: readonly Frame[],
+  version: 5 | 9 | 10,
+  extraArgs: readonly string[] = [],
+): Promise<{ datagrams: Buffer[]; port: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-softflowd-'));
+  const sock = createSocket({ type: 'udp4', recvBufferSize: 16 * 1024 * 1024 });
+  const datagrams: Buffer[] = [];
+  sock.on('message', (m) => datagrams.push(m));
+  try {
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const port = sock.address().port;
+    const pcap = join(dir, 'traffic.pcap');
+    writeFileSync(pcap, encodePcap(frames));
+    await runSoftflowd({ pcap, target: `127.0.0.1:${port}`, version, extraArgs });
+    // Loopback datagrams sent before softflowd exited may still be queued: read until none arrive.
+    let n = -1;
+    while (n !== datagrams.length) {
+      n = datagrams.length;
+      await sleep(100);
+    }
+    return { datagrams, port };
+  } finally {
+    sock.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

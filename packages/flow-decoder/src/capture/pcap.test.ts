@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { udpFrame, writePcap } from '../test-helpers/pcap-writer.ts';
+import { encodePcap, udpFrame } from '@wardwatch/hospital-sim';
 import { CaptureFormatError, isCapture, readCaptureDatagrams } from './pcap.ts';
 
 function block(type: number, body: number[]): number[] {
@@ -82,7 +82,7 @@ test('classic pcap: IPv4 fragments are reassembled into one datagram', () => {
     f[21] = off & 0xff;
     return f;
   };
-  const file = writePcap([
+  const file = encodePcap([
     { tsMs: 1000, data: frag(1480, udp.length, false) },
     { tsMs: 1001, data: frag(0, 1480, true) },
   ]);

@@ -1,10 +1,11 @@
 // Fuzzing helpers shared by the short in-suite run and scripts/fuzz-decode.ts: corpus seeds, a
 // structure-aware mutator (lengths that lie, truncations, bit flips, huge and zero-length template
 // fields, spliced and repeated sets) and the invariants every decode result must satisfy.
+
+import { mulberry32 } from '@wardwatch/hospital-sim';
 import type { DecodeResult } from '../result.ts';
 import type { DecoderState } from '../state.ts';
 import { corpusPackets, haveCorpus, readManifest } from './corpus.ts';
-import { prng } from './pcap-writer.ts';
 
 /** Every export packet of the corpus (empty when the corpus is absent). */
 export function corpusSeeds(): Uint8Array[] {
@@ -42,7 +43,7 @@ const EDGE16 = [0, 1, 2, 3, 4, 5, 8, 255, 256, 257, 0x7fff, 0x8000, 0xfffe, 0xff
 
 /** A deterministic mutator over seed packets. */
 export function createMutator(seeds: readonly Uint8Array[], seed: number): () => Uint8Array {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const int = (n: number) => Math.floor(rnd() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const synthetic = (): Uint8Array => {

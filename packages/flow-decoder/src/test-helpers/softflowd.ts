@@ -1,17 +1,10 @@
-// Test helpers: run softflowd over a pcap and collect its export datagrams on a loopback socket;
-// decode captured datagrams with tshark's cflow dissector.
-import { execFile, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Test helpers: decode captured export datagrams with tshark's cflow dissector (softflowd itself is
+// run by @wardwatch/testkit's runSoftflowd / softflowdExport).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Frame, udpFrame, writePcap } from './pcap-writer.ts';
-
-/** True when an executable is on PATH. */
-export function haveTool(name: string): boolean {
-  const dirs = (process.env['PATH'] ?? '').split(':').concat(['/usr/sbin', '/sbin']);
-  return dirs.some((d) => existsSync(path.join(d, name)));
-}
+import { encodePcap, udpFrame } from '@wardwatch/hospital-sim';
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -21,84 +14,10 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-/** A sleep whose timer does not keep the process alive. */
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
-
 /** A temporary directory removed by `cleanup()`. */
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'ww-decoder-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/**
- * Runs `softflowd -r` over `frames` and returns the export datagrams it sends to a socket on
- * 127.0.0.1. softflowd 1.1.0 in -r mode waits on its control socket between steps, so we poke it
- * with `softflowctl statistics` until every packet is processed, then `shutdown` flushes all flows.
- */
-export async function softflowdExport(
-  frames: readonly Frame[],
-  version: '5' | '9' | '10',
-  extraArgs: string[] = [],
-): Promise<{ datagrams: Buffer[]; port: number }> {
-  const { dir, cleanup } = tempDir();
-  const sock = createSocket({ type: 'udp4', recvBufferSize: 16 * 1024 * 1024 });
-  const datagrams: Buffer[] = [];
-  sock.on('message', (m) => datagrams.push(m));
-  try {
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-    const port = sock.address().port;
-    const pcap = path.join(dir, 'traffic.pcap');
-    const ctl = path.join(dir, 'ctl');
-    writeFileSync(pcap, writePcap(frames));
-    const args = [
-      '-d',
-      '-r',
-      pcap,
-      '-n',
-      `127.0.0.1:${port}`,
-      '-v',
-      version,
-      '-p',
-      path.join(dir, 'pid'),
-      '-c',
-      ctl,
-    ];
-    // With stdin at /dev/null softflowd reads the whole file, flushes every flow and exits; with a
-    // terminal on stdin it waits on its control socket instead, so poke it there if it lingers.
-    const child = spawn('softflowd', [...args, ...extraArgs], { stdio: 'ignore' });
-    let done = false;
-    const exited = new Promise<void>((r) =>
-      child.on('exit', () => {
-        done = true;
-        r();
-      }),
-    );
-    const deadline = Date.now() + 30_000;
-    await Promise.race([exited, sleep(2_000)]);
-    while (!done && Date.now() < deadline) {
-      const stats = existsSync(ctl)
-        ? await run('softflowctl', ['-c', ctl, 'statistics']).catch(() => '')
-        : '';
-      const processed = Number(/Packets processed: (\d+)/.exec(stats)?.[1] ?? -1);
-      if (processed >= frames.length) {
-        await run('softflowctl', ['-c', ctl, 'shutdown']).catch(() => '');
-        await Promise.race([exited, sleep(5_000)]);
-        break;
-      }
-      await sleep(20);
-    }
-    if (!done) child.kill();
-    // Let the last datagrams arrive.
-    let n = -1;
-    while (n !== datagrams.length) {
-      n = datagrams.length;
-      await sleep(100);
-    }
-    return { datagrams, port };
-  } finally {
-    sock.close();
-    cleanup();
-  }
 }
 
 /** One field of tshark's JSON: a string, or an array when a packet repeats it. */
@@ -121,7 +40,7 @@ export async function tsharkDecode(datagrams: readonly Uint8Array[], port: numbe
     const base = Date.UTC(2030, 0, 1);
     writeFileSync(
       file,
-      writePcap(
+      encodePcap(
         datagrams.map((d, i) => ({
           tsMs: base + i,
           data: udpFrame('127.0.0.1', '127.0.0.1', 40000, port, d),
