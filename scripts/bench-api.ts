@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { startWardwatch } from '../cli/src/index.ts';
 import { loadConfig } from '../packages/config/src/index.ts';
 import { migrate, openDatabase } from '../packages/storage/src/index.ts';
-import { createLogger, createMetricsRegistry } from '../packages/telemetry/src/index.ts';
-import { createApiKey, createPolicyService } from '../services/policy/src/index.ts';
+import { createLogger } from '../packages/telemetry/src/index.ts';
+import { createApiKey } from '../services/policy/src/index.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const KEY = 'bench-admin-key-0123456789abcdef';
@@ -32,21 +33,18 @@ async function serve(schema: string): Promise<void> {
       'api.rateLimitPerMinute': 100_000_000,
       'api.bootstrapApiKey': KEY,
       'webhooks.secretKey': 'bench-webhook-secret-key-0123',
+      // The service reads exporters-v1 as in production, from topics of its own.
+      'kafka.brokers': (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+      'kafka.topicPrefix': `${schema}.`,
+      'analytics.groupId': schema,
       logLevel: 'warn',
     },
   });
-  const db = await openDatabase({ kind: 'postgres', url: DATABASE_URL, schema, poolSize: 16 });
-  const service = createPolicyService({
-    config,
-    db,
-    logger: createLogger({ level: 'warn' }),
-    registry: createMetricsRegistry(),
-  });
-  await service.start();
-  process.stdout.write(`${JSON.stringify({ url: service.url() })}\n`);
+  // Assembled as `wardwatch start --service policy` does.
+  const ww = await startWardwatch(config, createLogger({ level: config.logLevel }), ['policy']);
+  process.stdout.write(`${JSON.stringify({ url: ww.policy!.url() })}\n`);
   process.once('SIGTERM', async () => {
-    await service.stop();
-    await db.close();
+    await ww.stop();
     process.exit(0);
   });
 }

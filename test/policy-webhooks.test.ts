@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { verifyWebhook } from '@wardwatch/policy';
-import { waitFor } from '@wardwatch/testkit';
+import { TEST_KAFKA_BROKERS, waitFor } from '@wardwatch/testkit';
 import { type PolicyHarness, seedAlert, seedDevices, startPolicyHarness } from './policy-support.ts';
 
 const SECRET = 'receiver-shared-secret-0123456789';
@@ -314,6 +314,10 @@ describe('webhooks survive a killed service process', () => {
       'database.url': h.config.database.url,
       'database.schema': h.schema,
       'database.poolSize': 2,
+      // The service reads exporters-v1 like any policy service: from its own topics and group.
+      'kafka.brokers': TEST_KAFKA_BROKERS,
+      'kafka.topicPrefix': `${h.schema}.`,
+      'analytics.groupId': h.schema,
       'api.host': '127.0.0.1',
       'api.port': 0,
       'webhooks.secretKey': h.config.webhooks.secretKey,
