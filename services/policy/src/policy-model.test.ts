@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ProfileEntry } from './model.ts';
+import type { ProfileEntry } from './device-behaviour.ts';
 import { draftPolicy, type EvaluationContext, judge, type PolicyRecord } from './policy-model.ts';
 
 const entry = (e: Partial<ProfileEntry>): ProfileEntry => ({

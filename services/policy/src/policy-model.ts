@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type pg from 'pg';
-import type { ProfileEntry } from './model.ts';
+import type { ProfileEntry } from './device-behaviour.ts';
 import { cidrWithin, isAddressOrCidr, parseCidr } from './net.ts';
 import type { PolicyInput, Rule } from './schemas.ts';
 

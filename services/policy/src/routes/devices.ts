@@ -13,8 +13,8 @@ import {
   type RouteContext,
   Where,
 } from '../context.ts';
+import { modelColumns } from '../device-behaviour.ts';
 import { ApiError, badRequest, notFound } from '../errors.ts';
-import { modelColumns } from '../model.ts';
 import { macSearchForm, parseCidr } from '../net.ts';
 import { policyInForceSql, VIA_SQL } from '../policy-model.ts';
 import {

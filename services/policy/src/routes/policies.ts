@@ -4,8 +4,8 @@ import { withTransaction } from '@wardwatch/storage';
 import type pg from 'pg';
 import { audit } from '../audit.ts';
 import type { App, RouteContext } from '../context.ts';
+import { readProfile } from '../device-behaviour.ts';
 import { ApiError, badRequest, notFound } from '../errors.ts';
-import { readProfile } from '../model.ts';
 import { renderMud } from '../mud.ts';
 import { isAddressOrCidr } from '../net.ts';
 import {

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 
-// The behaviour model is analytics' (docs/analytics.md): device_profiles, device_baselines and model
-// columns on devices. The API serves them when they exist and degrades to empty results when they do
-// not (an installation migrated before analytics' tables, or a table renamed), never to a 500.
+// Reads of a device's behaviour (profile entries, model columns) for the API. The behaviour model is
+// analytics' (docs/analytics.md): device_profiles, device_baselines and model columns on devices. The
+// API serves them when they exist and degrades to empty results when they do not (an installation
+// migrated before analytics' tables, or a table renamed), never to a 500.
 
 const presence = new WeakMap<pg.Pool, { at: number; tables: Set<string>; columns: Set<string> }>();
 
