@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { withTransaction } from '@wardwatch/storage';
 import type pg from 'pg';
 import { type AuditActor, auditAs, auditSystem } from './audit.ts';
-import { iso } from './context.ts';
+import { iso } from './query.ts';
 
 /** Roles, from least to most privileged; a route names the least role it accepts. */
 export const ROLES = ['viewer', 'analyst', 'admin'] as const;

@@ -7,8 +7,10 @@ import {
   revokeApiKeyAudited,
   toApiKey,
 } from '../api-keys.ts';
-import { type App, decodeCursor, encodeCursor, parseTime, type RouteContext, Where } from '../context.ts';
+import type { App, RouteContext } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
+import { decodeCursor, encodeCursor, parseTime } from '../params.ts';
+import { Where } from '../query.ts';
 import { ApiKey, ApiKeyInput, AuditQuery, AuditRecord, Nullable, responses, UuidParams } from '../schemas.ts';
 
 /** Admin routes: API keys and the audit log. */

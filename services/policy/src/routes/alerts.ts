@@ -4,8 +4,10 @@ import { withTransaction } from '@wardwatch/storage';
 import type { FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { audit } from '../audit.ts';
-import { type App, decodeCursor, encodeCursor, type RouteContext, Where } from '../context.ts';
+import type { App, RouteContext } from '../context.ts';
 import { ApiError, badRequest, conflict, notFound } from '../errors.ts';
+import { decodeCursor, encodeCursor } from '../params.ts';
+import { Where } from '../query.ts';
 import {
   AlertAck,
   AlertAssign,

@@ -3,20 +3,13 @@ import { type Static, Type as T } from '@sinclair/typebox';
 import { withTransaction } from '@wardwatch/storage';
 import type { FastifyReply } from 'fastify';
 import { audit } from '../audit.ts';
-import {
-  type App,
-  createBatcher,
-  decodeCursor,
-  encodeCursor,
-  hotQuery,
-  likePattern,
-  type RouteContext,
-  Where,
-} from '../context.ts';
+import type { App, RouteContext } from '../context.ts';
 import { modelColumns } from '../device-behaviour.ts';
 import { ApiError, badRequest, notFound } from '../errors.ts';
 import { macSearchForm, parseCidr } from '../net.ts';
+import { decodeCursor, encodeCursor } from '../params.ts';
 import { policyInForceSql, VIA_SQL } from '../policy-model.ts';
+import { createBatcher, hotQuery, likePattern, Where } from '../query.ts';
 import {
   DeviceExportQuery,
   DeviceList,

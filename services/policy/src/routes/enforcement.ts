@@ -1,11 +1,12 @@
 import { Type as T } from '@sinclair/typebox';
 import { withTransaction } from '@wardwatch/storage';
 import { audit } from '../audit.ts';
-import { type App, parseTime, type RouteContext } from '../context.ts';
+import type { App, RouteContext } from '../context.ts';
 import { readProfile } from '../device-behaviour.ts';
 import { QUARANTINE_COLUMNS, quarantineDevice, releaseDevice, toQuarantine } from '../enforcement.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { cidrWithin, isAddressOrCidr } from '../net.ts';
+import { parseTime } from '../params.ts';
 import { effectivePolicy, judge, loadEvaluationContext, policyInForceSql } from '../policy-model.ts';
 import {
   DryRun,

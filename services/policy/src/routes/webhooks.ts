@@ -1,8 +1,9 @@
 import { Type as T } from '@sinclair/typebox';
 import { withTransaction } from '@wardwatch/storage';
 import { audit } from '../audit.ts';
-import { type App, decodeCursor, encodeCursor, type RouteContext } from '../context.ts';
+import type { App, RouteContext } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
+import { decodeCursor, encodeCursor } from '../params.ts';
 import {
   Delivery,
   Nullable,
