@@ -1,2 +1,2 @@
 // The wardwatch command and its one place of assembly (also used by the end-to-end tests).
-export { ALL_SERVICES, openAdapters, type ServiceName, startWardwatch, type Wardwatch } from './assemble.ts';
+export { type ServiceName, startWardwatch, type Wardwatch } from './assemble.ts';

@@ -8,7 +8,6 @@ export { decodeExporterStatus, type ExporterStatus, encodeExporterStatus } from 
 export { createFlowRecord, type ExtraField, type FlowRecord } from './record.ts';
 export { exporterKey, fnv1a, partitionFor, templateKey } from './routing.ts';
 export {
-  maxSeverity,
   SEVERITIES,
   SEVERITY_SQL_ARRAY,
   type Severity,

@@ -12,11 +12,6 @@ export function severityRank(s: Severity): number {
   return SEVERITIES.indexOf(s);
 }
 
-/** The more severe of two severities. */
-export function maxSeverity(a: Severity, b: Severity): Severity {
-  return severityRank(a) >= severityRank(b) ? a : b;
-}
-
 /** The severities at or above `min`, lowest first. */
 export function severitiesFrom(min: Severity): Severity[] {
   return SEVERITIES.slice(severityRank(min));

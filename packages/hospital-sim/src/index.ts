@@ -11,8 +11,8 @@ export {
   udpFrame,
   writePcap,
 } from './pcap.ts';
-export { packetsToRecords, type RecordOptions, routeByDevice } from './records.ts';
-export { mulberry32, seedOf } from './rng.ts';
+export { routeByDevice } from './records.ts';
+export { mulberry32 } from './rng.ts';
 export {
   createScenario,
   type ExpectedAlert,
@@ -29,9 +29,7 @@ export {
   FIN,
   PSH,
   RST,
-  type SessionShape,
   SYN,
   tcp,
-  tcpSession,
   udp,
 } from './traffic.ts';

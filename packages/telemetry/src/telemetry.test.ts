@@ -2,20 +2,17 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { createLogger, requestIdFor } from './index.ts';
+import { type OpenTelemetryHandle, openTelemetryRequested, startOpenTelemetry } from './otel.ts';
 import {
-  createLogger,
   extractTraceContext,
   injectTraceContext,
   linksFromHeaders,
-  type OpenTelemetryHandle,
-  openTelemetryRequested,
-  requestIdFor,
   SpanKind,
-  startOpenTelemetry,
   traceConsume,
   tracePublish,
   withSpan,
-} from './index.ts';
+} from './trace.ts';
 
 describe('OpenTelemetry is opt-in through the standard variables', () => {
   const cases: Array<[Record<string, string>, boolean]> = [

@@ -27,9 +27,6 @@ import { createShardPool, type ShardPool } from './pool.ts';
 import { bindUdp, createAllowlist, listenTcp, type ReceiverEvents, type TcpListener } from './receivers.ts';
 import type { ShardOutput } from './shard.ts';
 
-export { parseProcNetUdp } from './kernel-drops.ts';
-export { DecodeShard, type ShardOutput, type ShardSettings } from './shard.ts';
-
 /** What the collector needs from its assembly. */
 export interface CollectorDeps {
   config: WardwatchConfig;

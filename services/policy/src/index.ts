@@ -19,17 +19,12 @@ export {
   countLiveApiKeys,
   createApiKey,
   createApiKeyAudited,
-  ensureBootstrapKey,
-  hashApiKey,
-  type Principal,
   ROLES,
   type Role,
   revokeApiKeyAudited,
-  roleAllows,
 } from './api-keys.ts';
 export { buildApp, type PolicyAppDeps, type RouteEntry } from './app.ts';
 export { pruneEvents } from './enforcement.ts';
-export { parseCollector, renderExporterConfig, VENDORS } from './exporter-config.ts';
 export { type MudFile, MudFileSchema, renderMud, validateMud } from './mud.ts';
 export { formatCef, syslogLine } from './outbox/cef.ts';
 export { createSecretBox, type SecretBox } from './outbox/secrets.ts';
