@@ -5,7 +5,7 @@
 // Run: pnpm bench:decode [rounds (default 9)] [ms per round (default 400)]
 import { createDecoderState, decodePacket } from '../packages/flow-decoder/src/index.ts';
 import { createReferenceDecoder } from '../packages/flow-decoder/src/test-helpers/node-netflowv9.ts';
-import { generateTraffic } from '../packages/flow-decoder/src/test-helpers/pcap-writer.ts';
+import { generateTraffic } from '../packages/flow-decoder/src/test-helpers/traffic.ts';
 import { hasTool, softflowdExport } from '../packages/testkit/src/index.ts';
 
 const rounds = Number(process.argv[2] ?? 9);

@@ -9,8 +9,8 @@ import { decodePacket } from './decode.ts';
 import type { DecodeResult } from './result.ts';
 import { createDecoderState } from './state.ts';
 import { createReferenceDecoder, referenceFieldIds } from './test-helpers/node-netflowv9.ts';
-import { type Frame, generateTraffic } from './test-helpers/pcap-writer.ts';
-import { type TsharkPacket, type TsharkValue, tsharkDecode } from './test-helpers/softflowd.ts';
+import { type Frame, generateTraffic } from './test-helpers/traffic.ts';
+import { type TsharkPacket, type TsharkValue, tsharkDecode } from './test-helpers/tshark.ts';
 
 const START = Date.UTC(2024, 0, 1, 12);
 const haveExporter = hasTool('softflowd');
