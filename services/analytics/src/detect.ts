@@ -1,7 +1,6 @@
 import type { AnalyticsSettings } from './config.ts';
+import { baselineFor, closeBuckets, stddev } from './model/baselines.ts';
 import {
-  baselineFor,
-  closeBuckets,
   type DetectWindow,
   type DeviceModel,
   DIRECTION_NAMES,
@@ -9,8 +8,7 @@ import {
   effectiveClass,
   INBOUND,
   type ProfileEntry,
-  stddev,
-} from './model.ts';
+} from './model/device-model.ts';
 import { evaluatePolicy, type PolicySet } from './policies.ts';
 import { type Classification, classify, type DeviceFeatures, type Signatures } from './signatures.ts';
 

@@ -1,6 +1,6 @@
 import { createDeviceMatcher, type DeviceMatcher } from '@wardwatch/flow-schema';
 import type pg from 'pg';
-import { INBOUND, OUTBOUND, type ProfileEntry } from './model.ts';
+import { INBOUND, OUTBOUND, type ProfileEntry } from './model/device-model.ts';
 
 // Device policies (written by the policy service into `policies`, `policy_assignments`, `server_groups`)
 // as the analytics worker evaluates them: an allowlist of rules per device, a device assignment
