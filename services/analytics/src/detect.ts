@@ -307,7 +307,7 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   }
 
   if (policy) {
-    const violations = evaluatePolicy(env.policies, policy, m.profile.values(), env.isInternal);
+    const violations = evaluatePolicy(env.policies, policy, m.profile.values());
     if (violations.length > 0) {
       let first = Number.POSITIVE_INFINITY;
       let last = 0;
