@@ -21,7 +21,7 @@ export type Statement = { text: string; expect?: number } & (
  */
 const CHUNK_ROWS = 131_072;
 
-/** A batch's writes as statements, built from the models at one moment (see {@link planBatch}). */
+/** A batch's writes as statements, built from the models at one moment (see `planBatch` in plan-batch.ts). */
 export interface BatchPlan {
   statements: Statement[];
   /** Rows the plan writes (for logs). */
