@@ -65,6 +65,8 @@ export interface Session {
   /** IPFIX systemInitTimeMilliseconds from options data; NaN when unknown. */
   sysInitMs: number;
   seq: SequenceTracker;
+  /** sFlow: flow-sample sequence per data source (type * 2^32 + index); created on first use. */
+  sources?: Map<number, SequenceTracker>;
 }
 
 /** A data set kept until its template arrives. */
