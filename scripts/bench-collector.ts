@@ -6,8 +6,9 @@
 // the highest rate with < 0.1% loss and the peak RSS; the last line is key=value figures.
 //
 // Loss is measured where the data lands: Wardwatch's records acknowledged by Kafka (acks=all), nfcapd's
-// records in its file (nfdump -I), nfacctd's and sfacctd's bytes in their Kafka messages (they aggregate
-// records, so they are compared by the octets the records carried). For sFlow a record is a flow sample. Loopback only; every loop is bounded in count and time.
+// records in its file (nfdump -I), nfacctd's bytes in its Kafka messages (it aggregates records, so it
+// is compared by the octets the records carried). For sFlow a record is a flow sample: at 1:1 each is one
+// packet, so sfacctd's aggregated `packets` count its samples exactly (its octets include L2 framing). Loopback only; every loop is bounded in count and time.
 //
 // Environment: BENCH_RATES (datagrams/s, comma list), BENCH_SECONDS (per step), BENCH_TARGETS
 // (wardwatch,nfcapd,nfacctd,sfacctd), BENCH_FORMATS (v9,ipfix,sflow), BENCH_COMPRESSION (Wardwatch's Kafka compression,
@@ -269,7 +270,17 @@ async function startWardwatch(port: number): Promise<Runner> {
   );
   const base = `http://127.0.0.1:${httpPort}`;
   const metric = async (name: string) => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    // A scrape can fail on a saturated machine: retry a few times before giving up on the step.
+    let text = '';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        text = await (await fetch(`${base}/metrics`)).text();
+        break;
+      } catch (err) {
+        if (attempt >= 4) throw err;
+        await sleep(500);
+      }
+    }
     let sum = 0;
     for (const line of text.split('\n'))
       if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(' ').pop());
@@ -348,7 +359,10 @@ async function startNfcapd(port: number): Promise<Runner> {
   };
 }
 
-/** nfacctd (NetFlow/IPFIX) or sfacctd (sFlow) with pmacct's Kafka plugin; counts the octets published. */
+/**
+ * nfacctd (NetFlow/IPFIX) or sfacctd (sFlow) with pmacct's Kafka plugin; counts the octets (nfacctd) or
+ * the packets, that is the 1:1 samples (sfacctd), it published.
+ */
 async function startNfacctd(port: number, format: Format): Promise<Runner> {
   const daemon = format === 'sflow' ? 'sfacctd' : 'nfacctd';
   const topic = `${runId}.${daemon}-${format}`;
@@ -379,6 +393,7 @@ async function startNfacctd(port: number, format: Format): Promise<Runner> {
     ].join('\n'),
   );
   const child = spawn(daemon, ['-f', conf], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const field = format === 'sflow' ? 'packets' : 'bytes';
   let octets = 0;
   let peak = 0;
   const consumer = kafka.consumer({ groupId: `${runId}-${daemon}-${format}` });
@@ -387,14 +402,14 @@ async function startNfacctd(port: number, format: Format): Promise<Runner> {
   await consumer.run({
     eachMessage: async ({ message }) => {
       try {
-        const v = JSON.parse(message.value?.toString() ?? '{}') as { bytes?: number };
-        octets += v.bytes ?? 0;
+        const v = JSON.parse(message.value?.toString() ?? '{}') as Record<string, number | undefined>;
+        octets += v[field] ?? 0;
       } catch {}
     },
   });
   await sleep(2000);
   return {
-    unit: 'octets',
+    unit: format === 'sflow' ? 'records' : 'octets',
     landed: async () => {
       peak = Math.max(peak, peakRssMb(child.pid!));
       return octets;
@@ -426,20 +441,14 @@ async function ladder(
   const steps: Step[] = [];
   try {
     // Warm-up: templates reach the collector before the measured steps.
-    const warm = send(sender, file, port, 200);
+    send(sender, file, port, 200);
     let before = await settle(() => runner.landed());
-    // sfacctd counts a sample's octets with its L2 framing (~3% more than the IP lengths Wardwatch and
-    // the capture count): measure its loss against what the loss-free warm-up showed per sent octet.
-    const scale =
-      format === 'sflow' && runner.unit === 'octets' && warm.octets > 0 ? before / warm.octets : 1;
-    if (scale !== 1)
-      log(`# ${target} ${format}: ${scale.toFixed(4)} octets landed per octet sent in the warm-up`);
     for (const rate of RATES) {
       const sent = send(sender, file, port, rate);
       const after = await settle(() => runner.landed());
       const landed = after - before;
       before = after;
-      const want = runner.unit === 'records' ? sent.records : Math.round(sent.octets * scale);
+      const want = runner.unit === 'records' ? sent.records : sent.octets;
       const loss = want > 0 ? Math.max(0, 1 - landed / want) : 1;
       const step = {
         rate,

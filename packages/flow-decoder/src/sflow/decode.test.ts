@@ -7,7 +7,7 @@ import { decodePacket } from '../decode.ts';
 import { type DecodeResult, SFLOW_VERSION } from '../result.ts';
 import { createDecoderState, type DecoderState } from '../state.ts';
 import { be } from '../test-helpers/build.ts';
-import { checkResult, createMutator } from '../test-helpers/fuzz.ts';
+import { checkBounds, checkResult, createMutator } from '../test-helpers/fuzz.ts';
 import {
   counterSample,
   extendedSwitch,
@@ -286,6 +286,22 @@ describe('sFlow v5 faults', () => {
       assert.equal(checkResult(r), undefined);
     }
     assert.ok(state.sessions.size <= 20);
+    assert.equal(checkBounds(state), undefined);
+  });
+
+  test('data-source trackers are bounded across agents, and freed with their evicted sessions', () => {
+    const state = createDecoderState({ maxSessions: 3, maxSflowSources: 10 });
+    const f = taggedFrame({ src: '10.1.1.5', dst: '10.2.2.9', protocol: 17, payload: 10 });
+    for (let agent = 1; agent <= 20; agent++) {
+      const samples = [1, 2, 3, 4].map((source) =>
+        flowSample({ sourceIndex: source, records: [rawHeader(f)] }),
+      );
+      const r = decode(sflowDatagram({ agent: `192.0.2.${agent}`, samples }), state);
+      assert.equal(r.records.length, 4, 'untracked sources still decode');
+      assert.equal(checkBounds(state), undefined);
+    }
+    assert.ok(state.sflowSources <= 10);
+    assert.ok(state.sflowSources >= 8, 'evicted sessions gave their sources back');
   });
 
   test('fuzz: arbitrary bytes behind an sFlow v5 header never throw (fast-check)', () => {

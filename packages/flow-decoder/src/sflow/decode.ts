@@ -53,8 +53,6 @@ import { type DecoderState, type Session, touchSession } from '../state.ts';
 //                                deferred, late/excessive collision, MAC transmit, carrier sense,
 //                                frame too long, MAC receive, symbol errors)
 
-/** Data sources (flow-sample sequence trackers) remembered per agent and sub-agent. */
-const MAX_SOURCES = 4096;
 /** An interface value meaning "internal or unknown" (format 0). */
 const IF_UNKNOWN = 0x3fffffff;
 
@@ -174,7 +172,7 @@ export function decodeSflow(b: Uint8Array, state: DecoderState, ctx: DecodeConte
   return out;
 }
 
-function sourceTracker(session: Session, source: number): SequenceTracker | undefined {
+function sourceTracker(state: DecoderState, session: Session, source: number): SequenceTracker | undefined {
   let sources = session.sources;
   if (sources === undefined) {
     sources = new Map();
@@ -182,10 +180,12 @@ function sourceTracker(session: Session, source: number): SequenceTracker | unde
   }
   let t = sources.get(source);
   if (t === undefined) {
-    // Bounded: a forged flood of data sources cannot grow it; past the bound new sources go untracked.
-    if (sources.size >= MAX_SOURCES) return undefined;
+    // Bounded across agents (a forged flood of agents and data sources cannot grow it): past the
+    // bound new sources go untracked until sessions are evicted.
+    if (state.sflowSources >= state.limits.maxSflowSources) return undefined;
     t = createSequenceTracker();
     sources.set(source, t);
+    state.sflowSources++;
   }
   return t;
 }
@@ -274,7 +274,8 @@ function flowSample(run: Run, start: number, end: number, expanded: boolean): vo
         if (len < 24) break;
         r.srcMac = macText(b, rs + 4);
         r.dstMac = macText(b, rs + 12);
-        if (length < 0) length = Math.max(0, u32(b, rs) - 14);
+        // The MAC packet's length counts its 14-byte header and 4-byte FCS.
+        if (length < 0) length = Math.max(0, u32(b, rs) - 18);
         break;
       case 3:
         if (len < 32) break;
@@ -318,7 +319,7 @@ function flowSample(run: Run, start: number, end: number, expanded: boolean): vo
   r.packets = r.samplingRate;
   r.bytes = Math.max(length, 0) * r.samplingRate;
   run.records.push(r);
-  const t = sourceTracker(run.session, source);
+  const t = sourceTracker(run.state, run.session, source);
   if (t !== undefined) {
     const lim = run.state.limits;
     observeSequence(t, seq, 1, lim.reorderWindowRecords, lim.maxSequenceGap, run.stats);
