@@ -1,6 +1,7 @@
 // sFlow v5 oracle: pmacct's pmacctd (sfprobe plugin) turns a pcap into real sFlow v5 at 1:1 and 1:N;
 // tshark's sflow dissector decodes the same datagrams, and every flow sample must agree field by field
-// (MACs, VLAN, addresses, ports, protocol, flags, ToS, interfaces, sampling rate, scaled counters).
+// (MACs, VLAN, addresses, ports, protocol, flags, ToS, interfaces, sampling rate, scaled counters); and
+// hand-built counter samples agree with tshark counter by counter.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FlowRecord } from '@wardwatch/flow-schema';
@@ -8,6 +9,7 @@ import { decodePacket } from '../decode.ts';
 import { SFLOW_VERSION } from '../result.ts';
 import { createDecoderState } from '../state.ts';
 import { type Frame, generateTraffic } from '../test-helpers/pcap-writer.ts';
+import { sflowSeeds } from '../test-helpers/sflow-builder.ts';
 import { sfprobeExport, type TsharkSample, tsharkSflow } from '../test-helpers/sfprobe.ts';
 import { haveTool } from '../test-helpers/softflowd.ts';
 
@@ -198,4 +200,77 @@ describe('sFlow v5 from pmacctd sfprobe agrees with tshark on every sample', { s
       console.log(`sFlow 1:${rate}: ${agree}/${flows.length} samples agree with tshark`);
     });
   }
+});
+
+describe('sFlow v5 counter samples agree with tshark', {
+  skip: haveTool('tshark') ? false : 'tshark not installed',
+}, () => {
+  test('generic interface and Ethernet counters, compact and expanded samples', async () => {
+    const datagrams = sflowSeeds();
+    const { counters } = await tsharkSflow(datagrams, 6343);
+    const ours = datagrams.flatMap(
+      (d) => decodePacket(d, createDecoderState(), { exporter: '127.0.0.1', receivedMs: 0 }).counters ?? [],
+    );
+    assert.equal(ours.length, counters.length);
+    assert.ok(ours.length >= 2);
+    counters.forEach((s, i) => {
+      const c = ours[i]!;
+      const n = (k: string) => num(one(s, `sflow_245.${k}`));
+      assert.deepEqual(
+        [
+          c.ifIndex,
+          c.ifType,
+          c.ifSpeed,
+          c.ifDirection,
+          c.adminUp,
+          c.operUp,
+          c.inOctets,
+          c.inUcastPkts,
+          c.inMulticastPkts,
+          c.inBroadcastPkts,
+          c.inDiscards,
+          c.inErrors,
+          c.inUnknownProtos,
+          c.outOctets,
+          c.outUcastPkts,
+          c.outMulticastPkts,
+          c.outBroadcastPkts,
+          c.outDiscards,
+          c.outErrors,
+          c.promiscuous,
+          c.alignmentErrors,
+          c.fcsErrors,
+          c.lateCollisions,
+          c.symbolErrors,
+        ],
+        [
+          n('ifindex'),
+          n('iftype'),
+          n('ifspeed'),
+          n('ifdirection'),
+          n('ifadmin_status') === 1,
+          n('ifoper_status') === 1,
+          n('ifinoct'),
+          n('ifinpkt'),
+          n('ifinmcast'),
+          n('ifinbcast'),
+          n('ifindisc'),
+          n('ifinerr'),
+          n('ifinunk'),
+          n('ifoutoct'),
+          n('ifoutpkt'),
+          n('ifoutmcast'),
+          n('ifoutbcast'),
+          n('ifoutdisc'),
+          n('ifouterr'),
+          n('ifpromisc') === 1,
+          n('dot3StatsAlignmentErrors'),
+          n('dot3StatsFCSErrors'),
+          n('dot3StatsLateCollisions'),
+          n('dot3StatsSymbolErrors'),
+        ],
+        `counter sample ${i}`,
+      );
+    });
+  });
 });
