@@ -261,6 +261,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         lingerMs: c.lingerMs,
         exporterReportMs: c.exporterReportMs,
         collectorId: collectorId(),
+        exporterAllowlist: c.exporterAllowlist,
       },
       onOutput,
       onWorkerError: (err, shard) => logger.error({ err, shard }, 'decode worker failed'),

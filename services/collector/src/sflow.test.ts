@@ -86,3 +86,27 @@ test('an sFlow agent is its own exporter (agent address, sub-agent id) with inte
   );
   assert.equal(out.stats.interfaces.length, 2);
 });
+
+test('with an exporter allowlist, an sFlow datagram naming an agent outside it is counted and dropped', () => {
+  const shard = new DecodeShard({
+    monitoredNetworks: ['10.0.0.0/8'],
+    partitions: 1,
+    batchRecords: 1000,
+    lingerMs: 50,
+    exporterReportMs: 1000,
+    collectorId: 'test/1',
+    exporterAllowlist: ['192.0.2.0/28'],
+  });
+  const frame = taggedFrame({ src: '10.1.1.5', dst: '10.2.2.9', protocol: 17, payload: 10 });
+  const samples = [flowSample({ records: [rawHeader(frame)] })];
+  shard.ingest(sflowDatagram({ agent: '192.0.2.10', samples }), '192.0.2.10', 1000, VIA_UDP);
+  shard.ingest(sflowDatagram({ agent: '198.51.100.1', samples }), '192.0.2.10', 1001, VIA_UDP);
+  shard.emitPartial();
+  const out = shard.take({ exporters: shard.reportExporters(2000) });
+  assert.equal(out.stats.invalid.not_allowed, 1);
+  assert.equal(out.stats.records, 1);
+  assert.deepEqual(
+    out.exporters.map((e) => e.key),
+    ['192.0.2.10|0'],
+  );
+});

@@ -45,6 +45,11 @@ export interface ShardSettings {
   exporterReportMs: number;
   /** Names this collector instance in exporter statuses. */
   collectorId: string;
+  /**
+   * `collector.exporterAllowlist`: the receivers check datagram sources against it; the shard checks the
+   * agent address an sFlow datagram names (so an allowed source cannot pose as any agent). Empty: all.
+   */
+  exporterAllowlist?: readonly string[];
   decoder?: DecoderOptions;
 }
 
@@ -184,6 +189,7 @@ export function templateKey(
 export class DecodeShard {
   private readonly state: DecoderState;
   private readonly matcher: DeviceMatcher;
+  private readonly allowedAgents: DeviceMatcher | undefined;
   /** One FlowBatch being built per partition: records are encoded as they are routed, not kept. */
   private readonly parts: FlowBatchBuilder[];
   private partialSince = 0;
@@ -209,6 +215,8 @@ export class DecodeShard {
   constructor(private readonly settings: ShardSettings) {
     this.state = createDecoderState(settings.decoder);
     this.matcher = createDeviceMatcher(settings.monitoredNetworks);
+    const allow = settings.exporterAllowlist ?? [];
+    this.allowedAgents = allow.length > 0 ? createDeviceMatcher(allow) : undefined;
     const n = Math.max(1, settings.partitions);
     this.parts = Array.from({ length: n }, () => new FlowBatchBuilder());
   }
@@ -221,6 +229,14 @@ export class DecodeShard {
     st.packets[version] = (st.packets[version] ?? 0) + 1;
     // sFlow names its agent and sub-agent in the datagram: that is the exporter, whatever the source.
     const agent = result.agent;
+    if (
+      agent !== undefined &&
+      this.allowedAgents !== undefined &&
+      !this.allowedAgents.isDevice(agent.address)
+    ) {
+      st.invalid.not_allowed = (st.invalid.not_allowed ?? 0) + 1;
+      return;
+    }
     const e =
       agent === undefined
         ? this.exporter(exporter, domainOf(buf, result.version), receivedMs)
