@@ -4,7 +4,12 @@
 export { type Cidr, parseCidr } from './cidr.ts';
 export { decodeFlowBatch, encodeFlowBatch, type FlowBatch, FlowBatchBuilder } from './codec.ts';
 export { createDeviceMatcher, type DeviceMatcher } from './devices.ts';
-export { decodeExporterStatus, type ExporterStatus, encodeExporterStatus } from './exporters.ts';
+export {
+  decodeExporterStatus,
+  type ExporterStatus,
+  encodeExporterStatus,
+  type InterfaceHealth,
+} from './exporters.ts';
 export { createFlowRecord, type ExtraField, type FlowRecord } from './record.ts';
 export { exporterKey, fnv1a, partitionFor, templateKey } from './routing.ts';
 export {
