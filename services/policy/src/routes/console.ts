@@ -1,0 +1,295 @@
+import { Type as T } from '@sinclair/typebox';
+import { loadConsoleAssets } from '@wardwatch/console';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type App, iso, type RouteContext } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { AuditRecord, IpParams, Nullable, responses } from '../schemas.ts';
+import type { SessionStore } from '../session.ts';
+import { requireIp } from './devices.ts';
+
+const SessionView = T.Object({
+  name: T.String(),
+  role: T.String(),
+  keyId: T.String(),
+  expiresAt: Nullable(T.String({ format: 'date-time' })),
+  csrfToken: Nullable(T.String({ description: 'Send as X-CSRF-Token on state-changing requests' })),
+});
+
+const Count = T.Object({ name: T.String(), n: T.Integer() });
+const Overview = T.Object({
+  devices: T.Object({
+    total: T.Integer(),
+    quarantined: T.Integer(),
+    newLast24h: T.Integer({ description: 'First seen in the last 24 hours' }),
+    byClass: T.Array(Count),
+    byRisk: T.Array(Count, { description: 'Bands: low 0-24, medium 25-49, high 50-74, critical 75-100' }),
+  }),
+  alerts: T.Object({
+    open: T.Integer({ description: 'Not resolved (open or acknowledged)' }),
+    openBySeverity: T.Array(Count),
+  }),
+  ingest: T.Object({
+    exporters: T.Integer(),
+    recordsPerSecond: T.Number({ description: 'Sum over exporters' }),
+  }),
+});
+
+const TrafficQuery = T.Object({
+  minutes: T.Integer({ minimum: 1, maximum: 10080, default: 60, description: 'Window length' }),
+});
+const TrafficPoint = T.Object({
+  minute: T.String({ format: 'date-time' }),
+  bytesOut: T.Integer(),
+  bytesIn: T.Integer(),
+  packetsOut: T.Integer(),
+  packetsIn: T.Integer(),
+  flows: T.Integer(),
+  extBytesOut: T.Integer({ description: 'Bytes sent outside the monitored networks' }),
+});
+const Traffic = T.Object({
+  deviceIp: T.String(),
+  bucketMinutes: T.Integer({
+    description: 'Width of a baseline bucket (analytics.baselineBucket), in minutes',
+  }),
+  minutes: T.Integer(),
+  to: Nullable(T.String({ format: 'date-time', description: "The device's newest minute (flow time)" })),
+  items: T.Array(TrafficPoint),
+});
+
+/** The console: its files at `/`, sign-in sessions, and the summaries its pages need. */
+export function consoleRoutes(app: App, ctx: RouteContext, sessions: SessionStore): void {
+  const { db, verifier } = ctx;
+  const assets = loadConsoleAssets();
+  const bucket = /^(\d+)(ms|s|m|h|d)$/.exec(ctx.config.analytics.baselineBucket);
+  const unit: Record<string, number> = { ms: 1 / 60000, s: 1 / 60, m: 1, h: 60, d: 1440 };
+  const bucketMinutes = bucket ? Math.max(1, Math.round(Number(bucket[1]) * unit[bucket[2]!]!)) : 5;
+
+  const serve = (name: string) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const a = assets?.get(name);
+    if (!a) {
+      reply.status(503).header('content-type', 'text/plain; charset=utf-8');
+      return 'The console is not built: run `pnpm install` (it builds packages/console).\n';
+    }
+    reply.header('cache-control', 'no-cache').header('etag', a.etag).header('content-type', a.type);
+    if (req.headers['if-none-match'] === a.etag) return reply.status(304).send();
+    return reply.send(a.body);
+  };
+  app.get('/', { config: { auth: 'public' }, schema: { hide: true } }, serve('index.html'));
+  app.get(
+    '/assets/:file',
+    { config: { auth: 'public' }, schema: { hide: true, params: T.Object({ file: T.String() }) } },
+    async (req, reply) => {
+      if (!assets?.has(req.params.file) || req.params.file === 'index.html')
+        return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such file' } });
+      return serve(req.params.file)(req, reply);
+    },
+  );
+
+  const tags = ['session'];
+  app.post(
+    '/v1/session',
+    {
+      config: { auth: 'public' },
+      schema: {
+        summary:
+          'Sign in to the console: exchange an API key for a session cookie (HttpOnly, SameSite=Strict)',
+        description: `The session lasts 12 hours at most, never past the key's expiry, and acts with the key's role.`,
+        tags,
+        body: T.Object(
+          { apiKey: T.String({ minLength: 1, maxLength: 512 }) },
+          { additionalProperties: false },
+        ),
+        response: responses({ 201: SessionView }),
+      },
+    },
+    async (req, reply) => {
+      const principal = await verifier.verify(req.body.apiKey);
+      if (!principal) {
+        req.log.warn({ ip: req.ip }, 'console sign-in refused: unknown, expired or revoked API key');
+        throw new ApiError(401, 'UNAUTHENTICATED', 'unknown, expired or revoked API key');
+      }
+      const s = await sessions.open(req, reply, principal);
+      req.log.info({ ip: req.ip, keyId: principal.keyId, role: principal.role }, 'console sign-in');
+      return reply.status(201).send({
+        name: principal.name,
+        role: principal.role,
+        keyId: principal.keyId,
+        expiresAt: s.expiresAt.toISOString(),
+        csrfToken: s.csrfToken,
+      });
+    },
+  );
+
+  app.get(
+    '/v1/session',
+    {
+      // Public so that a signed-out console can ask without an error: 204 when the cookie names no live session.
+      config: { auth: 'public' },
+      schema: {
+        summary: "The console session of this request's cookie, with its CSRF token; 204 when signed out",
+        tags,
+        response: { 200: SessionView, 204: T.Null({ description: 'No live session' }), 500: T.Ref('Error') },
+      },
+    },
+    async (req, reply) => {
+      const s = await sessions.find(req);
+      if (!s) return reply.status(204).send(null);
+      return {
+        name: s.principal.name,
+        role: s.principal.role,
+        keyId: s.principal.keyId,
+        expiresAt: s.expiresAt.toISOString(),
+        csrfToken: s.csrfToken,
+      };
+    },
+  );
+
+  app.delete(
+    '/v1/session',
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        summary: 'Sign out: ends the session server-side and clears the cookie',
+        tags,
+        response: responses({ 200: T.Object({ signedOut: T.Boolean() }) }),
+      },
+    },
+    async (req, reply) => ({ signedOut: await sessions.close(req, reply) }),
+  );
+
+  app.get(
+    '/v1/overview',
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        summary: 'Counts for the overview: devices by class and risk, new devices, open alerts, ingest',
+        tags: ['devices'],
+        response: responses({ 200: Overview }),
+      },
+    },
+    async () => {
+      const { rows } = await db.pool.query<{ overview: string }>(
+        `SELECT json_build_object(
+           'devices', json_build_object(
+             'total', (SELECT count(*)::int FROM devices),
+             'quarantined', (SELECT count(*)::int FROM devices WHERE quarantined),
+             'newLast24h', (SELECT count(*)::int FROM devices WHERE first_seen > now() - interval '24 hours'),
+             'byClass', (SELECT COALESCE(json_agg(json_build_object('name', c, 'n', n) ORDER BY n DESC, c), '[]')
+                         FROM (SELECT COALESCE(class_override, class) AS c, count(*)::int AS n FROM devices GROUP BY 1) x),
+             'byRisk', (SELECT json_agg(json_build_object('name', b.name, 'n',
+                          (SELECT count(*)::int FROM devices d WHERE d.risk BETWEEN b.lo AND b.hi)) ORDER BY b.lo)
+                        FROM (VALUES ('low', 0, 24), ('medium', 25, 49), ('high', 50, 74), ('critical', 75, 100))
+                          AS b(name, lo, hi))),
+           'alerts', json_build_object(
+             'open', (SELECT count(*)::int FROM alerts WHERE status <> 'resolved'),
+             'openBySeverity', (SELECT json_agg(json_build_object('name', s.name, 'n',
+                                  (SELECT count(*)::int FROM alerts a WHERE a.status <> 'resolved' AND a.severity = s.name))
+                                  ORDER BY s.o)
+                                FROM (VALUES ('critical', 1), ('high', 2), ('medium', 3), ('low', 4), ('info', 5)) AS s(name, o))),
+           'ingest', json_build_object(
+             'exporters', (SELECT count(*)::int FROM exporters),
+             'recordsPerSecond', (SELECT COALESCE(sum(records_per_second), 0)::float8 FROM exporters))
+         )::text AS overview`,
+      );
+      return JSON.parse(rows[0]!.overview);
+    },
+  );
+
+  app.get(
+    '/v1/devices/:ip/traffic',
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        summary: "A device's traffic per minute (flow time), the window ending at its newest minute",
+        tags: ['devices'],
+        params: IpParams,
+        querystring: TrafficQuery,
+        response: responses({ 200: Traffic }),
+      },
+    },
+    async (req) => {
+      const ip = requireIp(req.params.ip);
+      const { rows } = await db.pool.query<{
+        minute: Date;
+        bytes_out: string;
+        bytes_in: string;
+        packets_out: string;
+        packets_in: string;
+        flows: string;
+        ext_bytes_out: string;
+      }>(
+        `SELECT minute, bytes_out, bytes_in, packets_out, packets_in, flows, ext_bytes_out
+         FROM device_rollups_minute
+         WHERE device_ip = $1::inet
+           AND minute > (SELECT max(minute) FROM device_rollups_minute WHERE device_ip = $1::inet) - make_interval(mins => $2)
+         ORDER BY minute`,
+        [ip, req.query.minutes],
+      );
+      return {
+        deviceIp: ip,
+        bucketMinutes,
+        minutes: req.query.minutes,
+        to: iso(rows.at(-1)?.minute),
+        items: rows.map((r) => ({
+          minute: r.minute.toISOString(),
+          bytesOut: Number(r.bytes_out),
+          bytesIn: Number(r.bytes_in),
+          packetsOut: Number(r.packets_out),
+          packetsIn: Number(r.packets_in),
+          flows: Number(r.flows),
+          extBytesOut: Number(r.ext_bytes_out),
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/devices/:ip/audit',
+    {
+      config: { auth: 'analyst' },
+      schema: {
+        summary: 'The audit trail of one device (analyst fields, quarantine, release), newest first',
+        tags: ['devices'],
+        params: IpParams,
+        response: responses({ 200: T.Object({ items: T.Array(AuditRecord) }) }),
+      },
+    },
+    async (req) => {
+      const ip = requireIp(req.params.ip);
+      const { rows } = await db.pool.query<{
+        id: number;
+        at: Date;
+        actor_key_id: string | null;
+        actor_name: string;
+        actor_role: string;
+        action: string;
+        target_type: string;
+        target_id: string;
+        before: unknown;
+        after: unknown;
+        request_id: string | null;
+        source_ip: string | null;
+      }>(
+        `SELECT id, at, actor_key_id, actor_name, actor_role, action, target_type, target_id, before, after, request_id, source_ip
+         FROM audit_log WHERE target_type = 'device' AND target_id = $1 ORDER BY id DESC LIMIT 200`,
+        [ip],
+      );
+      return {
+        items: rows.map((r) => ({
+          id: r.id,
+          at: r.at.toISOString(),
+          actorKeyId: r.actor_key_id,
+          actorName: r.actor_name,
+          actorRole: r.actor_role,
+          action: r.action,
+          targetType: r.target_type,
+          targetId: r.target_id,
+          before: r.before,
+          after: r.after,
+          requestId: r.request_id,
+          sourceIp: r.source_ip,
+        })),
+      };
+    },
+  );
+}
