@@ -317,6 +317,7 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
       info: {
         title: 'Wardwatch API',
         version: '1.0.0',
+        license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
         description:
           'The SOC API of Wardwatch: device inventory and behaviour, alerts, device policies (RFC 8520 MUD), ' +
           'enforcement (quarantine, webhooks, firewall feeds) and administration. Authenticate with ' +
