@@ -16,8 +16,9 @@ import { startWardwatch, type Wardwatch } from '@wardwatch/cli';
 import { loadConfig } from '@wardwatch/config';
 import { createLogger } from '@wardwatch/telemetry';
 import { waitFor } from '@wardwatch/testkit';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { build as buildConsole } from '../packages/console/build.mjs';
+import { launchChromium } from './support/chromium.ts';
 
 const run = promisify(execFile);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,20 +26,11 @@ const SHOTS = join(ROOT, 'test-output', 'console');
 const ADMIN_KEY = 'test-admin-key-console-e2e-0123456789';
 const PUMP = '10.20.1.3';
 const HOSTILE = '<img src=x onerror="window.__xss=1">';
-/** The flags every Chromium of the tests runs with (no network of its own, no first-run UI). */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
 
 let ww: Wardwatch;
 let dataDir: string;
-let profileDir: string;
 let browser: Browser;
+let closeBrowser: (() => Promise<void>) | undefined;
 let base: string;
 const keys = { analyst: '', viewer: '' };
 /** Console errors, page errors, failed requests and 4xx/5xx responses seen by any page. */
@@ -165,18 +157,13 @@ before(async () => {
     },
     { what: 'the pump alerts', timeoutMs: 90_000 },
   );
-  profileDir = mkdtempSync(join(tmpdir(), 'ww-chromium-'));
-  browser = await puppeteer.launch({
-    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-    headless: true,
-    args: [...CHROMIUM_ARGS, `--user-data-dir=${profileDir}`],
-  });
+  ({ browser, close: closeBrowser } = await launchChromium());
 });
 
 after(async () => {
-  await browser?.close();
+  await closeBrowser?.();
   await ww?.stop();
-  for (const d of [dataDir, profileDir]) if (d) rmSync(d, { recursive: true, force: true });
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('the SOC console in Chromium', () => {

@@ -168,28 +168,44 @@ export function consoleRoutes(app: App, ctx: RouteContext, sessions: SessionStor
       },
     },
     async () => {
+      // Two passes over devices (the figures, then the classes) and one over unresolved alerts.
       const { rows } = await db.pool.query<{ overview: string }>(
-        `SELECT json_build_object(
+        `WITH d AS (
+           SELECT count(*)::int AS total,
+                  count(*) FILTER (WHERE quarantined)::int AS quarantined,
+                  count(*) FILTER (WHERE first_seen > now() - interval '24 hours')::int AS new24,
+                  count(*) FILTER (WHERE risk < 25)::int AS low,
+                  count(*) FILTER (WHERE risk BETWEEN 25 AND 49)::int AS medium,
+                  count(*) FILTER (WHERE risk BETWEEN 50 AND 74)::int AS high,
+                  count(*) FILTER (WHERE risk >= 75)::int AS critical
+           FROM devices),
+         a AS (
+           SELECT count(*)::int AS open,
+                  count(*) FILTER (WHERE severity = 'critical')::int AS critical,
+                  count(*) FILTER (WHERE severity = 'high')::int AS high,
+                  count(*) FILTER (WHERE severity = 'medium')::int AS medium,
+                  count(*) FILTER (WHERE severity = 'low')::int AS low,
+                  count(*) FILTER (WHERE severity = 'info')::int AS info
+           FROM alerts WHERE status <> 'resolved')
+         SELECT json_build_object(
            'devices', json_build_object(
-             'total', (SELECT count(*)::int FROM devices),
-             'quarantined', (SELECT count(*)::int FROM devices WHERE quarantined),
-             'newLast24h', (SELECT count(*)::int FROM devices WHERE first_seen > now() - interval '24 hours'),
+             'total', d.total, 'quarantined', d.quarantined, 'newLast24h', d.new24,
              'byClass', (SELECT COALESCE(json_agg(json_build_object('name', c, 'n', n) ORDER BY n DESC, c), '[]')
                          FROM (SELECT COALESCE(class_override, class) AS c, count(*)::int AS n FROM devices GROUP BY 1) x),
-             'byRisk', (SELECT json_agg(json_build_object('name', b.name, 'n',
-                          (SELECT count(*)::int FROM devices d WHERE d.risk BETWEEN b.lo AND b.hi)) ORDER BY b.lo)
-                        FROM (VALUES ('low', 0, 24), ('medium', 25, 49), ('high', 50, 74), ('critical', 75, 100))
-                          AS b(name, lo, hi))),
+             'byRisk', json_build_array(
+               json_build_object('name', 'low', 'n', d.low), json_build_object('name', 'medium', 'n', d.medium),
+               json_build_object('name', 'high', 'n', d.high), json_build_object('name', 'critical', 'n', d.critical))),
            'alerts', json_build_object(
-             'open', (SELECT count(*)::int FROM alerts WHERE status <> 'resolved'),
-             'openBySeverity', (SELECT json_agg(json_build_object('name', s.name, 'n',
-                                  (SELECT count(*)::int FROM alerts a WHERE a.status <> 'resolved' AND a.severity = s.name))
-                                  ORDER BY s.o)
-                                FROM (VALUES ('critical', 1), ('high', 2), ('medium', 3), ('low', 4), ('info', 5)) AS s(name, o))),
+             'open', a.open,
+             'openBySeverity', json_build_array(
+               json_build_object('name', 'critical', 'n', a.critical), json_build_object('name', 'high', 'n', a.high),
+               json_build_object('name', 'medium', 'n', a.medium), json_build_object('name', 'low', 'n', a.low),
+               json_build_object('name', 'info', 'n', a.info))),
            'ingest', json_build_object(
              'exporters', (SELECT count(*)::int FROM exporters),
              'recordsPerSecond', (SELECT COALESCE(sum(records_per_second), 0)::float8 FROM exporters))
-         )::text AS overview`,
+         )::text AS overview
+         FROM d, a`,
       );
       return JSON.parse(rows[0]!.overview);
     },
