@@ -1796,7 +1796,13 @@ export interface operations {
                 /** @description CIDR, e.g. 10.20.0.0/16 */
                 subnet?: string;
                 minRisk?: number;
+                /** @description Last seen at or after */
                 seenSince?: string;
+                /** @description First seen at or after (new devices) */
+                firstSeenSince?: string;
+                vlan?: number;
+                /** @description Address of the exporter that reported the device */
+                exporter?: string;
                 hasOpenAlerts?: boolean;
                 quarantined?: boolean;
                 criticality?: "low" | "medium" | "high" | "critical";
@@ -1907,7 +1913,13 @@ export interface operations {
                 /** @description CIDR, e.g. 10.20.0.0/16 */
                 subnet?: string;
                 minRisk?: number;
+                /** @description Last seen at or after */
                 seenSince?: string;
+                /** @description First seen at or after (new devices) */
+                firstSeenSince?: string;
+                vlan?: number;
+                /** @description Address of the exporter that reported the device */
+                exporter?: string;
                 hasOpenAlerts?: boolean;
                 quarantined?: boolean;
                 criticality?: "low" | "medium" | "high" | "critical";

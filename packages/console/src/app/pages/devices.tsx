@@ -4,11 +4,22 @@ import { api, type Device, must } from '../api.ts';
 import { Card, ErrorLine, fmtBytes, fmtTime, go, Tag, useLoad } from '../util.tsx';
 
 type Sort = 'ip' | '-risk' | '-lastSeen';
-const FILTERS = ['q', 'class', 'minRisk', 'quarantined', 'hasOpenAlerts', 'criticality', 'seenSince', 'sort'];
+const FILTERS = [
+  'q',
+  'class',
+  'minRisk',
+  'quarantined',
+  'hasOpenAlerts',
+  'criticality',
+  'firstSeen',
+  'vlan',
+  'exporter',
+  'sort',
+];
 
-/** The list's query from the route: `seenSince=24h` means the last 24 hours. */
+/** The list's query from the route: `firstSeen=24h` means first seen in the last 24 hours. */
 function listQuery(query: URLSearchParams) {
-  const seen = query.get('seenSince');
+  const seen = query.get('firstSeen');
   const hours = seen && /^\d+h$/.test(seen) ? Number(seen.slice(0, -1)) : undefined;
   const bool = (k: string) => (query.get(k) === 'true' ? true : query.get(k) === 'false' ? false : undefined);
   return {
@@ -23,7 +34,9 @@ function listQuery(query: URLSearchParams) {
       | 'high'
       | 'critical'
       | undefined,
-    seenSince: hours ? new Date(Date.now() - hours * 3600_000).toISOString() : seen || undefined,
+    firstSeenSince: hours ? new Date(Date.now() - hours * 3600_000).toISOString() : undefined,
+    vlan: query.get('vlan') ? Number(query.get('vlan')) : undefined,
+    exporter: query.get('exporter') || undefined,
     sort: (query.get('sort') || 'ip') as Sort,
   };
 }
@@ -121,15 +134,34 @@ export function DevicesPage(props: { query: URLSearchParams }) {
         <label>
           First seen
           <select
-            name="seenSince"
-            value={props.query.get('seenSince') ?? ''}
-            onChange={(e) => set('seenSince', e.currentTarget.value)}
+            name="firstSeen"
+            value={props.query.get('firstSeen') ?? ''}
+            onChange={(e) => set('firstSeen', e.currentTarget.value)}
           >
             <option value="">any time</option>
             <option value="1h">last hour</option>
             <option value="24h">last 24 h</option>
             <option value="168h">last 7 days</option>
           </select>
+        </label>
+        <label>
+          VLAN
+          <input
+            name="vlan"
+            type="number"
+            min={0}
+            max={4095}
+            value={props.query.get('vlan') ?? ''}
+            onChange={(e) => set('vlan', e.currentTarget.value.trim())}
+          />
+        </label>
+        <label>
+          Exporter
+          <input
+            name="exporter"
+            value={props.query.get('exporter') ?? ''}
+            onChange={(e) => set('exporter', e.currentTarget.value.trim())}
+          />
         </label>
         <label>
           Sort

@@ -44,7 +44,7 @@ export function OverviewPage() {
           <a class="figure" href="#/devices" data-testid="devices-total">
             <b>{o.devices.total}</b> devices
           </a>
-          <a class="figure" href="#/devices?seenSince=24h" data-testid="devices-new">
+          <a class="figure" href="#/devices?firstSeen=24h" data-testid="devices-new">
             <b>{o.devices.newLast24h}</b> new (24 h)
           </a>
           <a class="figure" href="#/devices?quarantined=true" data-testid="devices-quarantined">
