@@ -341,10 +341,17 @@ describe('the SOC console in Chromium', () => {
     assert.ok(stored.body.comments.some((c) => c.body === HOSTILE));
   });
 
-  test('the other pages load: policies, exporters', async () => {
+  test("learn the pump's policy, save the draft, and dry-run it on the policies page; exporters", async () => {
+    await page.goto(`${base}/#/devices/${PUMP}`);
+    await waitText(page, '[data-testid=device-class]', 'infusion_pump');
+    await page.click('button::-p-text(Learn from traffic)');
+    await page.click('button::-p-text(Save draft)');
+    await waitText(page, '.card .note', 'Saved as a disabled draft');
     await page.goto(`${base}/#/policies`);
-    await page.waitForSelector('main h1');
-    await waitText(page, 'main h1', 'Policies');
+    await waitText(page, 'main h2', `learned-${PUMP}`);
+    await page.click('button::-p-text(Dry run)');
+    await page.waitForSelector('[data-testid^=violations-]');
+    await waitText(page, '[data-testid^=violations-]', 'devices it applies to would violate it');
     await shot(page, 'policies');
     await page.goto(`${base}/#/exporters`);
     await page.waitForSelector('[data-testid=exporters] tbody tr');

@@ -101,4 +101,50 @@ describe('console read routes', () => {
     assert.deepEqual(await ips('exporter=192.0.2.9'), []);
     assert.equal((await h.call('GET', '/v1/devices?exporter=router-1', { role: 'viewer' })).status, 400);
   });
+
+  test('policy dry run: the devices it applies to whose recent behaviour it would not allow', async () => {
+    await h.db.pool.query(
+      `INSERT INTO device_profiles (device_ip, peer, service_port, protocol, direction, peer_internal, flows, first_seen, last_seen)
+       SELECT '10.1.0.1', peer::cidr, 443, 6, 'outbound', internal, 5, d.last_seen, d.last_seen
+       FROM devices d, (VALUES ('10.200.0.1/32', true), ('203.0.113.5/32', false)) AS x(peer, internal)
+       WHERE d.ip = '10.1.0.1'`,
+    );
+    const created = await h.call('POST', '/v1/policies', {
+      body: {
+        name: 'pumps-to-server',
+        enabled: false,
+        rules: [{ peer: { cidr: '10.200.0.1/32' }, protocol: 6, ports: [443], direction: 'from-device' }],
+      },
+    });
+    assert.equal(created.status, 201);
+    const id = (created.body as { id: number }).id;
+    assert.equal(
+      (await h.call('POST', `/v1/policies/${id}/assignments`, { body: { deviceClass: 'infusion_pump' } }))
+        .status,
+      201,
+    );
+    const r = await h.call('GET', `/v1/policies/${id}/violations?hours=24`, { role: 'viewer' });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, {
+      policy: { id, name: 'pumps-to-server', enabled: false },
+      hours: 24,
+      devicesChecked: 2,
+      violating: [
+        {
+          deviceIp: '10.1.0.1',
+          entries: 1,
+          examples: [
+            {
+              peer: '203.0.113.5/32',
+              servicePort: 443,
+              protocol: 6,
+              direction: 'outbound',
+              reason: 'no-rule',
+            },
+          ],
+        },
+      ],
+    });
+    assert.equal((await h.call('GET', '/v1/policies/999999/violations', { role: 'viewer' })).status, 404);
+  });
 });

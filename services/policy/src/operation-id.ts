@@ -40,6 +40,7 @@ const NAMES: Record<string, string> = {
   'PATCH /v1/policies/:id': 'updatePolicy',
   'DELETE /v1/policies/:id': 'deletePolicy',
   'POST /v1/policies/:id/assignments': 'assignPolicy',
+  'GET /v1/policies/:id/violations': 'dryRunPolicy',
   'DELETE /v1/policies/:id/assignments/:assignmentId': 'unassignPolicy',
   'GET /v1/server-groups': 'listServerGroups',
   'PUT /v1/server-groups/:name': 'putServerGroup',

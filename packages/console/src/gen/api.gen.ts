@@ -147,6 +147,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policies/{id}/violations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dry run: which devices would violate this policy, judged on their recent behaviour
+         * @description The devices the policy is assigned to (directly, or by class when the device has no assignment of its own; up to 500), each device's behaviour profile entries active in the last `hours` of its flows judged against the policy's rules, whether or not the policy is enabled. Changes nothing.
+         *
+         *     Role: viewer or above.
+         *
+         *     Role: viewer or above.
+         */
+        get: operations["dryRunPolicy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/devices": {
         parameters: {
             query?: never;
@@ -1711,6 +1735,122 @@ export interface operations {
                             after: unknown;
                             requestId: string | null;
                             sourceIp: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    dryRunPolicy: {
+        parameters: {
+            query: {
+                hours: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        policy: {
+                            id: number;
+                            name: string;
+                            enabled: boolean;
+                        };
+                        hours: number;
+                        devicesChecked: number;
+                        violating: {
+                            deviceIp: string;
+                            /** @description Profile entries the policy would not allow */
+                            entries: number;
+                            examples: {
+                                peer: string;
+                                servicePort: number;
+                                protocol: number;
+                                direction: string;
+                                reason: string;
+                            }[];
                         }[];
                     };
                 };

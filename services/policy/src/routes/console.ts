@@ -2,8 +2,10 @@ import { Type as T } from '@sinclair/typebox';
 import { loadConsoleAssets } from '@wardwatch/console';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type App, iso, type RouteContext } from '../context.ts';
-import { ApiError } from '../errors.ts';
-import { AuditRecord, IpParams, Nullable, responses } from '../schemas.ts';
+import { ApiError, notFound } from '../errors.ts';
+import { readProfile } from '../model.ts';
+import { judge, loadEvaluationContext, POLICY_COLUMNS, toPolicy } from '../policy-model.ts';
+import { AuditRecord, IdParams, IpParams, Nullable, responses } from '../schemas.ts';
 import type { SessionStore } from '../session.ts';
 import { requireIp } from './devices.ts';
 
@@ -305,6 +307,88 @@ export function consoleRoutes(app: App, ctx: RouteContext, sessions: SessionStor
           requestId: r.request_id,
           sourceIp: r.source_ip,
         })),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/policies/:id/violations',
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        summary: 'Dry run: which devices would violate this policy, judged on their recent behaviour',
+        description:
+          "The devices the policy is assigned to (directly, or by class when the device has no assignment of its own; up to 500), each device's behaviour profile entries active in the last `hours` of its flows judged against the policy's rules, whether or not the policy is enabled. Changes nothing.",
+        tags: ['policies'],
+        params: IdParams,
+        querystring: T.Object({ hours: T.Integer({ minimum: 1, maximum: 720, default: 24 }) }),
+        response: responses({
+          200: T.Object({
+            policy: T.Object({ id: T.Integer(), name: T.String(), enabled: T.Boolean() }),
+            hours: T.Integer(),
+            devicesChecked: T.Integer(),
+            violating: T.Array(
+              T.Object({
+                deviceIp: T.String(),
+                entries: T.Integer({ description: 'Profile entries the policy would not allow' }),
+                examples: T.Array(
+                  T.Object({
+                    peer: T.String(),
+                    servicePort: T.Integer(),
+                    protocol: T.Integer(),
+                    direction: T.String(),
+                    reason: T.String(),
+                  }),
+                ),
+              }),
+            ),
+          }),
+        }),
+      },
+    },
+    async (req) => {
+      const { rows: p } = await db.pool.query(`SELECT ${POLICY_COLUMNS} FROM policies WHERE id = $1`, [
+        req.params.id,
+      ]);
+      if (!p[0]) throw notFound('POLICY_NOT_FOUND', `no policy ${req.params.id}`);
+      const policy = toPolicy(p[0]);
+      const { rows: devices } = await db.pool.query<{ ip: string; last_seen: Date }>(
+        `SELECT host(d.ip) AS ip, d.last_seen FROM devices d
+         WHERE d.ip IN (SELECT device_ip FROM policy_assignments WHERE policy_id = $1 AND device_ip IS NOT NULL)
+            OR (COALESCE(d.class_override, d.class) IN
+                  (SELECT device_class FROM policy_assignments WHERE policy_id = $1 AND device_class IS NOT NULL)
+                AND NOT EXISTS (SELECT 1 FROM policy_assignments pa WHERE pa.device_ip = d.ip))
+         ORDER BY d.ip LIMIT 500`,
+        [policy.id],
+      );
+      const hours = req.query.hours;
+      const violating = [];
+      for (const d of devices) {
+        const entries =
+          (await readProfile(db.pool, d.ip, new Date(d.last_seen.getTime() - hours * 3_600_000))) ?? [];
+        const evalCtx = await loadEvaluationContext(db.pool, entries);
+        const bad = entries.flatMap((e) => {
+          const v = judge(policy, e, evalCtx);
+          return v.allowed
+            ? []
+            : [
+                {
+                  peer: e.peer,
+                  servicePort: e.servicePort,
+                  protocol: e.protocol,
+                  direction: e.direction,
+                  reason: v.reason,
+                },
+              ];
+        });
+        if (bad.length > 0)
+          violating.push({ deviceIp: d.ip, entries: bad.length, examples: bad.slice(0, 5) });
+      }
+      return {
+        policy: { id: policy.id, name: policy.name, enabled: policy.enabled },
+        hours,
+        devicesChecked: devices.length,
+        violating,
       };
     },
   );

@@ -1,7 +1,10 @@
 // Policies and server groups: list, edit rules (JSON), enable, assign to a device or class.
 import { useState } from 'preact/hooks';
-import { api, can, errorText, must, type Policy, type Role } from '../api.ts';
+import { api, can, errorText, must, type Policy, type paths, type Role } from '../api.ts';
 import { Card, ErrorLine, Raw, Tag, useLoad } from '../util.tsx';
+
+type DryRun = paths['/v1/policies/{id}/violations']['get']['responses'][200]['content']['application/json'];
+const PROTO: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6', 132: 'sctp' };
 
 export function PoliciesPage(props: { role: Role }) {
   const list = useLoad(() => must(api.GET('/v1/policies')), []);
@@ -36,6 +39,14 @@ function PolicyRow(props: { p: Policy; role: Role; onChanged: () => void }) {
   const [rules, setRules] = useState(JSON.stringify(p.rules, null, 2));
   const [target, setTarget] = useState('');
   const [msg, setMsg] = useState<string>();
+  const [dry, setDry] = useState<DryRun>();
+  const dryRun = async () => {
+    const { data, error } = await api.GET('/v1/policies/{id}/violations', {
+      params: { path: { id: p.id }, query: { hours: 24 } },
+    });
+    if (error) return setMsg(errorText(error));
+    setDry(data);
+  };
   const patch = async (body: Record<string, unknown>) => {
     const { error } = await api.PATCH('/v1/policies/{id}', {
       params: { path: { id: p.id } },
@@ -96,7 +107,39 @@ function PolicyRow(props: { p: Policy; role: Role; onChanged: () => void }) {
       ) : (
         <Raw value={p.rules} />
       )}
+      <button type="button" onClick={dryRun}>
+        Dry run: who would violate it (24 h)
+      </button>
       {msg && <p class="note">{msg}</p>}
+      {dry && (
+        <div class="preview" data-testid={`violations-${p.id}`}>
+          <p>
+            {dry.violating.length} of {dry.devicesChecked} devices it applies to would violate it (behaviour
+            of the last {dry.hours} hours
+            {dry.policy.enabled ? '' : '; the policy is disabled, so nothing is enforced today'}).
+          </p>
+          <table class="list">
+            <tbody>
+              {dry.violating.map((v) => (
+                <tr key={v.deviceIp}>
+                  <td>
+                    <a href={`#/devices/${encodeURIComponent(v.deviceIp)}`}>{v.deviceIp}</a>
+                  </td>
+                  <td class="n">{v.entries}</td>
+                  <td>
+                    {v.examples
+                      .map(
+                        (e) =>
+                          `${e.direction === 'outbound' ? '→' : '←'} ${e.peer.replace(/\/(32|128)$/, '')} ${PROTO[e.protocol] ?? e.protocol}/${e.servicePort} (${e.reason})`,
+                      )
+                      .join('; ')}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </Card>
   );
 }
