@@ -345,11 +345,11 @@ describe('the SOC console in Chromium', () => {
     await page.goto(`${base}/#/devices/${PUMP}`);
     await waitText(page, '[data-testid=device-class]', 'infusion_pump');
     await page.click('button::-p-text(Learn from traffic)');
-    await page.click('button::-p-text(Save draft)');
+    await page.locator('button::-p-text(Save draft)').click(); // appears once the draft is back
     await waitText(page, '.card .note', 'Saved as a disabled draft');
     await page.goto(`${base}/#/policies`);
     await waitText(page, 'main h2', `learned-${PUMP}`);
-    await page.click('button::-p-text(Dry run)');
+    await page.locator('button::-p-text(Dry run)').click();
     await page.waitForSelector('[data-testid^=violations-]');
     await waitText(page, '[data-testid^=violations-]', 'devices it applies to would violate it');
     await shot(page, 'policies');
