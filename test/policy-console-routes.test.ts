@@ -1,13 +1,16 @@
 // The read routes the console's pages need, against real PostgreSQL: the overview's figures, a device's
 // minute rollups and audit trail, and the device list's filters by first seen, VLAN and exporter.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { verifyWebhook } from '@wardwatch/policy';
+import { waitFor } from '@wardwatch/testkit';
 import { type PolicyHarness, seedAlert, seedDevices, startPolicyHarness } from './policy-support.ts';
 
 describe('console read routes', () => {
   let h: PolicyHarness;
   before(async () => {
-    h = await startPolicyHarness();
+    h = await startPolicyHarness({ 'webhooks.pollIntervalMs': 50 });
     await seedDevices(h.db, [
       { ip: '10.1.0.1', class: 'infusion_pump', risk: 80 },
       { ip: '10.1.0.2', class: 'infusion_pump', risk: 30 },
@@ -146,5 +149,54 @@ describe('console read routes', () => {
       ],
     });
     assert.equal((await h.call('GET', '/v1/policies/999999/violations', { role: 'viewer' })).status, 404);
+  });
+
+  test('a webhook test send reaches a real receiver through the normal, signed delivery path', async () => {
+    const got: Array<{ headers: Record<string, unknown>; body: string }> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        got.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    const port = await new Promise<number>((r) =>
+      server.listen(0, '127.0.0.1', () => r((server.address() as { port: number }).port)),
+    );
+    try {
+      const secret = 'console-test-secret-0123456789';
+      const created = await h.call('POST', '/v1/webhooks', {
+        body: { url: `http://127.0.0.1:${port}/hook`, events: ['device.new'], secret },
+      });
+      const id = (created.body as { id: string }).id;
+      const sent = await h.call('POST', `/v1/webhooks/${id}/test`);
+      assert.equal(sent.status, 202);
+      const { deliveryId } = sent.body as { deliveryId: number };
+      const delivered = await waitFor(
+        async () => {
+          const r = await h.call('GET', `/v1/webhooks/${id}/deliveries`);
+          const d = (r.body as { items: Array<{ id: number; status: string; eventType: string }> }).items[0];
+          return d?.status === 'delivered' ? d : undefined;
+        },
+        { what: 'the test delivery', timeoutMs: 20_000 },
+      );
+      assert.equal(delivered.id, deliveryId);
+      assert.equal(delivered.eventType, 'webhook.test');
+      assert.equal(got.length, 1);
+      assert.match(got[0]!.body, /webhook\.test/);
+      assert.ok(
+        verifyWebhook(secret, got[0]!.body, String(got[0]!.headers['wardwatch-signature'])),
+        'signed',
+      );
+      assert.equal(
+        (await h.call('POST', '/v1/webhooks/00000000-0000-4000-8000-000000000000/test')).status,
+        404,
+      );
+      assert.equal((await h.call('POST', `/v1/webhooks/${id}/test`, { role: 'analyst' })).status, 403);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -1,11 +1,13 @@
 import { Type as T } from '@sinclair/typebox';
 import { loadConsoleAssets } from '@wardwatch/console';
+import { withTransaction } from '@wardwatch/storage';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { audit } from '../audit.ts';
 import { type App, iso, type RouteContext } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { readProfile } from '../model.ts';
 import { judge, loadEvaluationContext, POLICY_COLUMNS, toPolicy } from '../policy-model.ts';
-import { AuditRecord, IdParams, IpParams, Nullable, responses } from '../schemas.ts';
+import { AuditRecord, IdParams, IpParams, Nullable, responses, UuidParams } from '../schemas.ts';
 import type { SessionStore } from '../session.ts';
 import { requireIp } from './devices.ts';
 
@@ -390,6 +392,49 @@ export function consoleRoutes(app: App, ctx: RouteContext, sessions: SessionStor
         devicesChecked: devices.length,
         violating,
       };
+    },
+  );
+
+  // Lives here rather than with the webhook routes because the console's Admin page is its one caller.
+  app.post(
+    '/v1/webhooks/:id/test',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        summary:
+          'Send a test event (`webhook.test`) to one subscription now, through the normal delivery path',
+        description:
+          'Queues one signed delivery of a `webhook.test` event to this webhook (enabled or not); its outcome is in the delivery log.',
+        tags: ['webhooks'],
+        params: UuidParams,
+        response: responses({ 202: T.Object({ deliveryId: T.Integer(), eventId: T.Integer() }) }),
+      },
+    },
+    async (req, reply) => {
+      const out = await withTransaction(db.pool, async (client) => {
+        const w = await client.query<{ id: string }>('SELECT id FROM webhooks WHERE id = $1', [
+          req.params.id,
+        ]);
+        if (!w.rows[0]) throw notFound('WEBHOOK_NOT_FOUND', `no webhook ${req.params.id}`);
+        // No subscription lists webhook.test, so the fan-out trigger adds no other delivery.
+        const e = await client.query<{ id: number }>(
+          `INSERT INTO events (type, payload) VALUES ('webhook.test', $1) RETURNING id`,
+          [JSON.stringify({ webhookId: req.params.id, sentBy: req.principal?.name ?? 'unknown' })],
+        );
+        const eventId = e.rows[0]!.id;
+        const d = await client.query<{ id: number }>(
+          'INSERT INTO webhook_deliveries (webhook_id, event_id) VALUES ($1, $2) RETURNING id',
+          [req.params.id, eventId],
+        );
+        await audit(client, req, {
+          action: 'webhook.test',
+          targetType: 'webhook',
+          targetId: req.params.id,
+          after: { eventId, deliveryId: d.rows[0]!.id },
+        });
+        return { deliveryId: d.rows[0]!.id, eventId };
+      });
+      return reply.status(202).send(out);
     },
   );
 }

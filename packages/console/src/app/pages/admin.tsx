@@ -178,6 +178,13 @@ function WebhookRow(props: { h: Webhook }) {
         : Promise.resolve(undefined),
     [open],
   );
+  const [note, setNote] = useState<string>();
+  const sendTest = async () => {
+    const { data, error } = await api.POST('/v1/webhooks/{id}/test', { params: { path: { id: h.id } } });
+    setNote(error ? errorText(error) : `Test event queued (delivery ${data.deliveryId}).`);
+    if (open) deliveries.reload();
+    else setOpen(true);
+  };
   const retry = async (deliveryId: number) => {
     await api.POST('/v1/webhooks/{id}/deliveries/{deliveryId}/retry', {
       params: { path: { id: h.id, deliveryId } },
@@ -190,7 +197,11 @@ function WebhookRow(props: { h: Webhook }) {
         <b>{h.url}</b> {h.enabled ? <Tag value="enabled" /> : <Tag value="disabled" />} {h.events.join(', ')}{' '}
         <button type="button" class="link" onClick={() => setOpen(!open)}>
           {open ? 'Hide deliveries' : 'Delivery log'}
+        </button>{' '}
+        <button type="button" onClick={sendTest}>
+          Send a test
         </button>
+        {note && <span class="note"> {note}</span>}
       </p>
       {open && (
         <table class="list">
