@@ -203,7 +203,7 @@ export const Peer = T.Union([
   T.Object({ local: T.Literal(true) }, { additionalProperties: false }),
   T.Object({ any: T.Literal(true) }, { additionalProperties: false }),
 ]);
-export const Direction = T.Union(['from-device', 'to-device', 'either'].map((d) => T.Literal(d)));
+export const Direction = T.Union([T.Literal('from-device'), T.Literal('to-device'), T.Literal('either')]);
 export const Rule = T.Object(
   {
     peer: Peer,
