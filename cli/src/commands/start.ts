@@ -41,10 +41,13 @@ export async function startCommand(args: string[]): Promise<number> {
     console.log(JSON.stringify({ ok: true, mode: config.mode, services }, null, 2));
     return 0;
   }
-  const logger = createLogger({ level: config.logLevel });
+  // A person at a terminal reads lines; anything else (a file, a log collector, a container) gets JSON.
+  const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
   logger.info({ mode: config.mode, services }, 'starting Wardwatch');
   const ww = await startWardwatch(config, logger, services);
 
+  if (ww.policy)
+    logger.info({ url: `${ww.policy.url()}/` }, `console: ${ww.policy.url()}/ (sign in with an API key)`);
   if (ww.policy && ww.db && (await countLiveApiKeys(ww.db.pool)) === 0) {
     // First run with no key at all: make one admin key so the API is usable, and show it once.
     const { key } = await createApiKeyAudited(ww.db.pool, 'system:first-start', {
@@ -54,7 +57,8 @@ export async function startCommand(args: string[]): Promise<number> {
     });
     process.stdout.write(
       `\n  First start: created an admin API key (stored hashed, shown only now):\n\n    ${key}\n\n` +
-        `  Try: curl -H "Authorization: Bearer ${key}" ${ww.policy.url()}/v1/devices\n\n`,
+        `  Console: ${ww.policy.url()}/ (sign in with this key)\n` +
+        `  API:     curl -H "Authorization: Bearer ${key}" ${ww.policy.url()}/v1/devices\n\n`,
     );
   }
 

@@ -18,15 +18,18 @@ import helmet, { type HelmetOptions } from 'helmet';
 import { createKeyVerifier, type KeyVerifier, type Principal, type Role, roleAllows } from './api-keys.ts';
 import type { App, RouteContext } from './context.ts';
 import { ApiError, fromPgError } from './errors.ts';
+import { operationIdFor } from './operation-id.ts';
 import { createSecretBox, type SecretBox } from './outbox/secrets.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { enforcementRoutes } from './routes/enforcement.ts';
 import { exporterRoutes } from './routes/exporters.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { AlertSummary, Device, ErrorBody, Policy, Rule, responses } from './schemas.ts';
+import { checkCsrf, createSessionStore, type Session } from './session.ts';
 
 /** One row of the route table: what the authorisation matrix test iterates over. */
 export interface RouteEntry {
@@ -46,6 +49,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | undefined;
+    /** The console session the request was authenticated by (cookie), if any. */
+    session: Session | undefined;
   }
   interface FastifyInstance {
     /** Every route with its authorisation rule, in registration order. */
@@ -155,24 +160,41 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
 
   for (const s of [ErrorBody, Device, AlertSummary, Rule, Policy]) app.addSchema(s);
   // Every response, errors and router rejections included, carries the request id and the security headers.
+  // The console (and everything else) gets a strict policy: scripts and styles from this origin only, no
+  // inline script or style, no eval, no framing. Swagger UI needs inline styles, so /docs keeps them.
+  const strictCsp = {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", 'data:'],
+    connectSrc: ["'self'"],
+    fontSrc: ["'self'"],
+    objectSrc: ["'none'"],
+    baseUri: ["'none'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+  };
   const security = securityHeaders({
-    // Swagger UI needs its own inline styles and scripts; everything else is JSON or text.
+    contentSecurityPolicy: { useDefaults: false, directives: strictCsp },
+    frameguard: { action: 'deny' },
+    hsts: { maxAge: 31536000 },
+  });
+  const docsSecurity = securityHeaders({
     contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-      },
+      useDefaults: false,
+      directives: { ...strictCsp, styleSrc: ["'self'", "'unsafe-inline'"] },
     },
+    frameguard: { action: 'deny' },
     hsts: { maxAge: 31536000 },
   });
   app.addHook('onSend', (req, reply, payload, done) => {
-    reply.headers(security);
+    reply.headers(req.url.startsWith('/docs') ? docsSecurity : security);
     reply.header(REQUEST_ID_HEADER, req.id);
     done(null, payload);
   });
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('session', undefined);
+  const sessions = createSessionStore(db.pool);
   const routeTable: RouteEntry[] = [];
   app.decorate('routeTable', routeTable);
 
@@ -186,7 +208,10 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
     }
     const auth = route.config.auth;
     if (route.schema && !route.schema.hide) {
-      route.schema.security = auth === 'public' ? [] : [{ apiKey: [] }];
+      // A stable operationId for client generators: the route's own, else derived from method and path.
+      const method = Array.isArray(route.method) ? route.method[0]! : route.method;
+      (route.schema as { operationId?: string }).operationId ??= operationIdFor(method, route.url);
+      route.schema.security = auth === 'public' ? [] : [{ apiKey: [] }, { session: [] }];
       if (auth !== 'public')
         route.schema.description = `${route.schema.description ?? ''}\n\nRole: ${auth} or above.`.trim();
     }
@@ -218,7 +243,9 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
     const f = failures.get(req.ip);
     if (f && f.until > Date.now() && f.n >= 1000 && !(key && (recentlyValid.get(key) ?? 0) > Date.now()))
       throw new ApiError(429, 'RATE_LIMITED', 'too many failed authentications');
-    const principal = key ? await verifier.verify(key) : undefined;
+    // Without a key, the console's session cookie (checked against CSRF for state-changing requests).
+    const session = key ? undefined : await sessions.find(req);
+    const principal = key ? await verifier.verify(key) : session?.principal;
     if (!principal && key) {
       const now = Date.now();
       const cur = f && f.until > now ? f : { n: 0, until: now + 60_000 };
@@ -239,12 +266,16 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
       throw new ApiError(
         401,
         'UNAUTHENTICATED',
-        key ? 'unknown, expired or revoked API key' : 'send an API key as "Authorization: Bearer <key>"',
+        key
+          ? 'unknown, expired or revoked API key'
+          : 'send an API key as "Authorization: Bearer <key>", or sign in to the console',
       );
     }
     if (!roleAllows(principal.role, need))
       throw new ApiError(403, 'FORBIDDEN', `this route needs the ${need} role`);
+    if (session) checkCsrf(req, session);
     req.principal = principal;
+    req.session = session;
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
@@ -286,15 +317,26 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
       info: {
         title: 'Wardwatch API',
         version: '1.0.0',
+        license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
         description:
           'The SOC API of Wardwatch: device inventory and behaviour, alerts, device policies (RFC 8520 MUD), ' +
           'enforcement (quarantine, webhooks, firewall feeds) and administration. Authenticate with ' +
           '`Authorization: Bearer <API key>`.',
       },
       components: {
-        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Wardwatch API key' } },
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'Wardwatch API key' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'ww_session',
+            description:
+              'Console session from POST /v1/session; state-changing requests also send X-CSRF-Token',
+          },
+        },
       },
-      security: [{ apiKey: [] }],
+      servers: [{ url: '/', description: 'This Wardwatch API (same origin as the console)' }],
+      security: [{ apiKey: [] }, { session: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
@@ -364,6 +406,7 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
 
   app.get('/openapi.json', { config: { auth: 'viewer' }, schema: { hide: true } }, async () => app.swagger());
 
+  consoleRoutes(app, ctx, sessions);
   deviceRoutes(app, ctx);
   alertRoutes(app, ctx);
   policyRoutes(app, ctx);

@@ -34,6 +34,7 @@ export { parseCollector, renderExporterConfig, VENDORS } from './exporter-config
 export { formatCef, syslogLine } from './outbox/cef.ts';
 export { createSecretBox, type SecretBox } from './outbox/secrets.ts';
 export { signWebhook, verifyWebhook } from './outbox/signing.ts';
+export { createSessionStore, type SessionStore } from './session.ts';
 
 /** What the policy service needs from its assembly. */
 export interface PolicyDeps {
