@@ -5381,7 +5381,7 @@ export interface operations {
                             sequenceLost: number;
                             samplingInterval: number;
                             decodeErrors: number;
-                            /** @description What sequenceLost counts: v5 flows, v9 packets, IPFIX records */
+                            /** @description What sequenceLost counts: v5 flows, v9 packets, IPFIX records, sFlow samples */
                             sequenceUnit: string;
                             transports: string[];
                             /** @description The collector that reported it last */
@@ -5390,6 +5390,25 @@ export interface operations {
                             firstSeen: string;
                             /** Format: date-time */
                             lastSeen: string;
+                            /** @description sFlow agents: datagrams lost per the agent's datagram sequence numbers */
+                            datagramsLost?: number;
+                            /** @description sFlow agents: interface health from the agent's latest counter sample per interface */
+                            interfaces?: {
+                                ifIndex: number;
+                                /** @description bits per second */
+                                speed: number;
+                                adminUp: boolean;
+                                operUp: boolean;
+                                inOctets: number;
+                                outOctets: number;
+                                inErrors: number;
+                                outErrors: number;
+                                inDiscards: number;
+                                outDiscards: number;
+                                fcsErrors: number;
+                                /** Format: date-time */
+                                lastSeen: string;
+                            }[];
                         }[];
                     };
                 };
