@@ -80,6 +80,12 @@ export const ConfigSchema = T.Object(
         spoolBytes: T.Integer({ default: 1073741824, minimum: 1048576 }),
         /** Bound of datagrams waiting for a decode worker, bytes per worker; past it datagrams are dropped and counted. */
         decodeBacklogBytes: T.Integer({ default: 8388608, minimum: 1048576 }),
+        /** Wait before restarting a decode worker that exited unasked, milliseconds; doubles per consecutive crash up to 30 s. */
+        workerRestartDelayMs: T.Integer({ default: 1000, minimum: 10, maximum: 30000 }),
+        /** Open IPFIX-over-TCP connections at most (all ports); further ones are refused and counted. */
+        tcpMaxConnections: T.Integer({ default: 256, minimum: 1, maximum: 65535 }),
+        /** An IPFIX-over-TCP connection silent this long is closed, milliseconds (exporters send templates periodically). */
+        tcpIdleTimeoutMs: T.Integer({ default: 600000, minimum: 1000, maximum: 86400000 }),
         /** Backoff of publish retries while Kafka is unavailable, milliseconds. */
         retryInitialMs: T.Integer({ default: 200, minimum: 10, maximum: 60000 }),
         retryMaxMs: T.Integer({ default: 5000, minimum: 10, maximum: 600000 }),
