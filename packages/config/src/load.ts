@@ -65,6 +65,7 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_SIEM_HOST', ['siem', 'host'], String],
   ['WARDWATCH_SIEM_PORT', ['siem', 'port'], num],
   ['WARDWATCH_SIEM_PROTOCOL', ['siem', 'protocol'], String],
+  ['WARDWATCH_SIEM_CA_FILE', ['siem', 'caFile'], String],
 ];
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {

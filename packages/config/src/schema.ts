@@ -179,7 +179,12 @@ export const ConfigSchema = T.Object(
       {
         host: T.Optional(T.String({ minLength: 1 })),
         port: T.Integer({ default: 514, minimum: 1, maximum: 65535 }),
-        protocol: T.Union([T.Literal('udp'), T.Literal('tcp')], { default: 'udp' }),
+        /** `tls`: syslog over TLS (RFC 5425 transport, LF framing as `tcp`), verified against `caFile` or the system CAs. */
+        protocol: T.Union([T.Literal('udp'), T.Literal('tcp'), T.Literal('tls')], { default: 'udp' }),
+        /** PEM file of the CA(s) that sign the SIEM receiver's certificate (`tls`); unset: the system CAs. */
+        caFile: T.Optional(T.String({ minLength: 1 })),
+        /** Longest a TCP/TLS connect, handshake or write may take (and a connection may sit idle), milliseconds. */
+        timeoutMs: T.Integer({ default: 10000, minimum: 100, maximum: 120000 }),
         pollIntervalMs: T.Integer({ default: 1000, minimum: 10, maximum: 60000 }),
       },
       { default: {}, additionalProperties: false },

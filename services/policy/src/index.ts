@@ -76,6 +76,8 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
           host: siemHost,
           port: config.siem.port,
           protocol: config.siem.protocol,
+          timeoutMs: config.siem.timeoutMs,
+          ...(config.siem.caFile ? { caFile: config.siem.caFile } : {}),
           pollIntervalMs: config.siem.pollIntervalMs,
         },
       })
