@@ -1,11 +1,19 @@
 // Transport security and socket hygiene of the policy service, with real peers: CEF over syslog to a
 // real TLS receiver (certificate verified against a throwaway CA made with openssl), and timeouts on the
-// SIEM socket when the receiver stops answering.
+// SIEM socket when the receiver stops answering; the API over HTTPS (configured files reloaded on change,
+// a self-signed certificate generated in embedded mode) and cleartext refused beyond loopback.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { TLSSocket } from 'node:tls';
 import { createServer as createTlsServer } from 'node:tls';
+import { apiTransportProblem, ConfigError, loadConfig } from '@wardwatch/config';
+import { resolveApiTransport } from '@wardwatch/policy';
+import { createLogger } from '@wardwatch/telemetry';
 import { waitFor } from '@wardwatch/testkit';
 import { seedAlert, seedDevices, startPolicyHarness } from './policy-support.ts';
 import { makeTestCertificates, type TestCertificates } from './support/certs.ts';
@@ -124,6 +132,115 @@ describe('timeouts on the SIEM socket', () => {
       await h.close();
       for (const c of conns) c.destroy();
       await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+/** GET over HTTPS with a CA (or, with `pin`, any certificate whose SHA-256 fingerprint is `pin`). */
+function httpsGet(
+  url: string,
+  opts: { ca?: string; pin?: string; key?: string },
+): Promise<{ status: number; body: string; fingerprint: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      {
+        ...(opts.ca ? { ca: opts.ca } : {}),
+        ...(opts.pin ? { rejectUnauthorized: false } : {}),
+        headers: opts.key ? { authorization: `Bearer ${opts.key}` } : {},
+        agent: false,
+      },
+      (res) => {
+        const fingerprint = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
+        if (opts.pin && fingerprint !== opts.pin) {
+          reject(new Error(`certificate ${fingerprint} is not the pinned ${opts.pin}`));
+          res.destroy();
+          return;
+        }
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, fingerprint }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('API transport security', () => {
+  test('cluster mode refuses cleartext HTTP beyond loopback unless api.insecureHttp says TLS ends in front', async () => {
+    const load = (o: Record<string, unknown>) =>
+      loadConfig({ env: {}, overrides: { mode: 'cluster', 'api.host': '0.0.0.0', ...o } });
+    assert.match(apiTransportProblem(load({})) ?? '', /api\.tlsCertFile/);
+    assert.equal(apiTransportProblem(load({ 'api.insecureHttp': true })), undefined);
+    assert.equal(apiTransportProblem(load({ 'api.host': '127.0.0.1' })), undefined);
+    assert.equal(
+      apiTransportProblem(load({ 'api.tlsCertFile': certs.certFile, 'api.tlsKeyFile': certs.keyFile })),
+      undefined,
+    );
+    assert.throws(() => load({ 'api.tlsCertFile': certs.certFile }), /go together/);
+    // The service itself refuses to listen so.
+    await assert.rejects(
+      resolveApiTransport(load({}), createLogger({ level: 'silent' })),
+      (e: unknown) => e instanceof ConfigError,
+    );
+  });
+
+  test('HTTPS from the configured files; a renewed certificate is served without a restart; no cleartext', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ww-api-tls-'));
+    const certFile = join(dir, 'cert.pem');
+    const keyFile = join(dir, 'key.pem');
+    copyFileSync(certs.certFile, certFile);
+    copyFileSync(certs.keyFile, keyFile);
+    const h = await startPolicyHarness({ 'api.tlsCertFile': certFile, 'api.tlsKeyFile': keyFile });
+    try {
+      assert.match(h.url, /^https:\/\//);
+      const first = await httpsGet(`${h.url}/v1/devices`, { ca: certs.ca, key: h.keys.viewer });
+      assert.equal(first.status, 200);
+      assert.equal(first.fingerprint, h.service.fingerprint());
+      // Cleartext to the same port gets no API answer.
+      await assert.rejects(fetch(`${h.url.replace('https:', 'http:')}/v1/devices`));
+      // Renewal: a new certificate from the same CA replaces the files (as cert-manager or certbot would).
+      const other = makeTestCertificates();
+      try {
+        copyFileSync(other.keyFile, keyFile);
+        copyFileSync(other.certFile, certFile);
+        const next = await waitFor(
+          async () => {
+            const r = await httpsGet(`${h.url}/healthz`, { ca: other.ca }).catch(() => undefined);
+            return r && r.fingerprint !== first.fingerprint ? r : undefined;
+          },
+          { what: 'the renewed certificate served' },
+        );
+        assert.equal(next.status, 200);
+        assert.equal(next.fingerprint, h.service.fingerprint());
+      } finally {
+        rmSync(other.dir, { recursive: true, force: true });
+      }
+    } finally {
+      await h.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('embedded mode beyond loopback: a self-signed certificate is generated into the data dir once, its fingerprint given', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ww-embedded-tls-'));
+    const h = await startPolicyHarness({ mode: 'embedded', dataDir, 'api.host': '0.0.0.0' });
+    try {
+      assert.match(h.url, /^https:\/\//);
+      const fp = h.service.fingerprint();
+      assert.match(fp ?? '', /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+      const res = await httpsGet(`${h.url}/v1/devices`, { pin: fp!, key: h.keys.viewer });
+      assert.equal(res.status, 200);
+      assert.equal(statSync(join(dataDir, 'tls', 'api-key.pem')).mode & 0o777, 0o600);
+      assert.equal(statSync(join(dataDir, 'tls')).mode & 0o777, 0o700);
+      // The next start serves the same certificate (clients that pinned it keep working).
+      await h.restart({ mode: 'embedded', dataDir, 'api.host': '0.0.0.0' });
+      assert.equal(h.service.fingerprint(), fp);
+      assert.equal((await httpsGet(`${h.url}/healthz`, { pin: fp! })).status, 200);
+    } finally {
+      await h.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

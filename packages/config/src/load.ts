@@ -20,6 +20,10 @@ const list = (v: string) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 const num = (v: string) => (/^-?\d+$/.test(v.trim()) ? Number(v) : v);
+const bool = (v: string) => {
+  const t = v.trim().toLowerCase();
+  return t === 'true' || t === '1' ? true : t === 'false' || t === '0' ? false : v;
+};
 
 /** Environment variable -> config path and parser. Documented in docs/configuration.md. */
 export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
@@ -66,6 +70,9 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_SIEM_PORT', ['siem', 'port'], num],
   ['WARDWATCH_SIEM_PROTOCOL', ['siem', 'protocol'], String],
   ['WARDWATCH_SIEM_CA_FILE', ['siem', 'caFile'], String],
+  ['WARDWATCH_API_TLS_CERT_FILE', ['api', 'tlsCertFile'], String],
+  ['WARDWATCH_API_TLS_KEY_FILE', ['api', 'tlsKeyFile'], String],
+  ['WARDWATCH_API_INSECURE_HTTP', ['api', 'insecureHttp'], bool],
 ];
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
@@ -142,6 +149,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
   if (config.collector && config.collector.retryMaxMs < config.collector.retryInitialMs) {
     problems.push('/collector/retryMaxMs: must not be below retryInitialMs');
   }
+  const api = config.api;
+  if (api && (api.tlsCertFile === undefined) !== (api.tlsKeyFile === undefined)) {
+    problems.push('/api: tlsCertFile and tlsKeyFile go together');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }
@@ -163,4 +174,24 @@ function isCidr(s: string): boolean {
   if (m[1]!.includes(':')) return bits <= 128 && /^[0-9a-fA-F:.]+$/.test(m[1]!);
   const parts = m[1]!.split('.');
   return bits <= 32 && parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+/**
+ * Why the API may not listen as configured, or undefined: in cluster mode a non-loopback `api.host`
+ * needs TLS files or `api.insecureHttp` (embedded mode generates a certificate instead). Checked by the
+ * policy service at start and by `wardwatch start --check` when it runs the API, not by every loader.
+ */
+export function apiTransportProblem(config: WardwatchConfig): string | undefined {
+  const api = config.api;
+  if (config.mode !== 'cluster' || isLoopbackHost(api.host) || api.tlsCertFile || api.insecureHttp)
+    return undefined;
+  return `/api/host: ${JSON.stringify(api.host)} is reachable from the network: set api.tlsCertFile and api.tlsKeyFile (HTTPS), or api.insecureHttp when TLS ends in front of the API`;
+}
+
+/** Whether a listen address is reachable only from this host (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return (
+    h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1'
+  );
 }

@@ -144,6 +144,11 @@ export const ConfigSchema = T.Object(
       {
         host: T.String({ default: '0.0.0.0' }),
         port: T.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
+        /** PEM certificate (chain) and key of the API's HTTPS listener; re-read when either file changes. */
+        tlsCertFile: T.Optional(T.String({ minLength: 1 })),
+        tlsKeyFile: T.Optional(T.String({ minLength: 1 })),
+        /** Serve cleartext HTTP on a non-loopback `host` (TLS terminated in front, e.g. by an ingress). */
+        insecureHttp: T.Boolean({ default: false }),
         /** When set, an admin API key with this value is ensured at start. */
         bootstrapApiKey: T.Optional(T.String({ minLength: 16 })),
         /** Requests per minute per API key (per address for unauthenticated calls). */

@@ -64,6 +64,8 @@ export interface PolicyAppDeps {
   readiness?: Record<string, () => Promise<boolean>>;
   verifier?: KeyVerifier;
   secrets?: SecretBox;
+  /** Certificate and key: the app serves HTTPS (see tls.ts); unset: HTTP. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 /** Fastify's own 4xx codes, mapped to the API's stable codes. */
@@ -134,6 +136,7 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
   const verifier = deps.verifier ?? createKeyVerifier(db.pool, config.api.keyCacheMs);
   const secrets = deps.secrets ?? createSecretBox(config.webhooks.secretKey);
   const app = Fastify({
+    ...(deps.https ? { https: { ...deps.https, minVersion: 'TLSv1.2' as const } } : {}),
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Writes are in the audit log and failures in the error handler; a log line per request would
     // cost more than the request on the hot read paths.

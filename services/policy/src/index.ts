@@ -1,5 +1,6 @@
 // The policy service: the SOC's REST API (fastify) over the inventory in PostgreSQL, with enforcement
 // hooks: quarantine, webhooks from a PostgreSQL outbox, firewall feeds and CEF to a SIEM.
+import type { Server as TlsServer } from 'node:tls';
 import type { WardwatchConfig } from '@wardwatch/config';
 import type { Database } from '@wardwatch/storage';
 import type { Logger, Registry } from '@wardwatch/telemetry';
@@ -14,6 +15,7 @@ import { createPolicyMetrics } from './metrics.ts';
 import { createDispatcher } from './outbox/dispatcher.ts';
 import { createSecretBox } from './outbox/secrets.ts';
 import { createSiemForwarder } from './outbox/siem.ts';
+import { certificateFingerprint, resolveApiTransport, watchCertificate } from './tls.ts';
 
 export {
   countLiveApiKeys,
@@ -34,6 +36,7 @@ export { type MudFile, MudFileSchema, renderMud, validateMud } from './mud.ts';
 export { formatCef, syslogLine } from './outbox/cef.ts';
 export { createSecretBox, type SecretBox } from './outbox/secrets.ts';
 export { signWebhook, verifyWebhook } from './outbox/signing.ts';
+export { certificateFingerprint, resolveApiTransport } from './tls.ts';
 
 /** What the policy service needs from its assembly. */
 export interface PolicyDeps {
@@ -50,8 +53,10 @@ export interface PolicyDeps {
 export interface PolicyService {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** The bound API address, e.g. http://127.0.0.1:8080. */
+  /** The bound API address, e.g. https://127.0.0.1:8080 (http:// on loopback or with api.insecureHttp). */
   url(): string;
+  /** SHA-256 fingerprint of the served certificate (HTTPS), for clients to pin. */
+  fingerprint(): string | undefined;
   app(): FastifyInstance;
 }
 
@@ -93,6 +98,8 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
   let sweeps = 0;
+  let fingerprint: string | undefined;
+  let unwatch = () => {};
 
   // Every 5 s: expired quarantines, policy actions; every 10 minutes: outbox events older than 30 days.
   const sweep = async () => {
@@ -128,15 +135,29 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
         logger.warn(
           'webhooks.secretKey is not set: webhook secrets are stored as given (set WARDWATCH_WEBHOOK_SECRET_KEY)',
         );
+      const tls = await resolveApiTransport(config, logger);
+      fingerprint = tls.fingerprint;
       app = await buildApp({
         ...deps,
         verifier: createKeyVerifier(db.pool, config.api.keyCacheMs),
         secrets,
+        ...(tls.https ? { https: tls.https } : {}),
       });
       await app.listen({ host: config.api.host, port: config.api.port });
+      if (tls.watch) {
+        const server = app.server as unknown as TlsServer;
+        unwatch = watchCertificate(
+          tls.watch,
+          (pair) => {
+            server.setSecureContext({ ...pair, minVersion: 'TLSv1.2' });
+            fingerprint = certificateFingerprint(pair.cert);
+          },
+          logger,
+        );
+      }
       const port = (app.server.address() as { port: number }).port;
       const host = config.api.host === '0.0.0.0' || config.api.host === '::' ? '127.0.0.1' : config.api.host;
-      url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      url = `${tls.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
       dispatcher.start();
       siem?.start();
       await exporters?.start();
@@ -149,6 +170,7 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
       );
     },
     async stop() {
+      unwatch();
       if (sweeper) clearInterval(sweeper);
       await sweeping;
       await exporters?.stop();
@@ -157,6 +179,7 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
       await app?.close();
     },
     url: () => url,
+    fingerprint: () => fingerprint,
     app: () => {
       if (!app) throw new Error('policy service not started');
       return app;
