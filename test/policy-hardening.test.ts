@@ -12,10 +12,10 @@ import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { createServer as createTlsServer } from 'node:tls';
 import { apiTransportProblem, ConfigError, loadConfig } from '@wardwatch/config';
-import { resolveApiTransport } from '@wardwatch/policy';
-import { createLogger } from '@wardwatch/telemetry';
+import { buildApp, resolveApiTransport } from '@wardwatch/policy';
+import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
 import { waitFor } from '@wardwatch/testkit';
-import { seedAlert, seedDevices, startPolicyHarness } from './policy-support.ts';
+import { type PolicyHarness, seedAlert, seedDevices, startPolicyHarness } from './policy-support.ts';
 import { makeTestCertificates, type TestCertificates } from './support/certs.ts';
 
 let certs: TestCertificates;
@@ -241,6 +241,93 @@ describe('API transport security', () => {
     } finally {
       await h.close();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sign-in hygiene', () => {
+  /** The API over the harness's database, logging into `lines`, listening on loopback. */
+  async function apiWithLog(h: PolicyHarness, overrides: Record<string, unknown>, lines: string[]) {
+    const logger = createLogger({ level: 'info', destination: { write: (l: string) => void lines.push(l) } });
+    const registry = createMetricsRegistry({ defaultMetrics: false });
+    const config = loadConfig({
+      env: {},
+      overrides: { mode: 'cluster', 'api.host': '127.0.0.1', 'api.rateLimitPerMinute': 100000, ...overrides },
+    });
+    const app = await buildApp({ db: h.db, logger, registry, config });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    return { app, registry, url };
+  }
+  const failures = async (registry: { metrics(): Promise<string> }, reason: string) => {
+    const line = (await registry.metrics())
+      .split('\n')
+      .find((l) => l.startsWith(`wardwatch_api_auth_failures_total{reason="${reason}"} `));
+    return line ? Number(line.split(' ')[1]) : 0;
+  };
+
+  let h: PolicyHarness;
+  before(async () => {
+    h = await startPolicyHarness();
+  });
+  after(() => h?.close());
+
+  test('a failed sign-in is logged with the key prefix and address (never the key) and counted, lockouts included', async () => {
+    const lines: string[] = [];
+    const { app, registry, url } = await apiWithLog(h, {}, lines);
+    try {
+      const guess = 'ww_guessed-key-0123456789abcdefghijklmnop';
+      const res = await fetch(`${url}/v1/devices`, { headers: { authorization: `Bearer ${guess}` } });
+      assert.equal(res.status, 401);
+      const logged = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === 'API sign-in failed');
+      assert.equal(logged.length, 1);
+      assert.equal(logged[0]!.keyPrefix, guess.slice(0, 7));
+      assert.equal(logged[0]!.address, '127.0.0.1');
+      assert.deepEqual(
+        lines.filter((l) => l.includes(guess.slice(8))),
+        [],
+      );
+      assert.equal(await failures(registry, 'bad_key'), 1);
+      // Up to the lockout and past it: every attempt is counted, those refused by the lockout too.
+      for (let i = 0; i < 1001; i++)
+        await fetch(`${url}/v1/devices`, { headers: { authorization: `Bearer ${guess}${i}` } }).then((r) =>
+          r.body?.cancel(),
+        );
+      assert.equal(await failures(registry, 'bad_key'), 1000);
+      assert.equal(await failures(registry, 'locked_out'), 2);
+      // Logged per address: the first ten, then every hundredth, not a line per guess.
+      assert.equal(lines.filter((l) => l.includes('API sign-in failed')).length, 10 + 10);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('api.trustProxy: behind a trusted proxy each client is its own address (lockout, logs); otherwise the header is ignored', async () => {
+    for (const trusted of [true, false]) {
+      const lines: string[] = [];
+      const { app, url } = await apiWithLog(h, trusted ? { 'api.trustProxy': ['127.0.0.1'] } : {}, lines);
+      try {
+        const call = (client: string, key: string) =>
+          fetch(`${url}/v1/devices`, {
+            headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': client },
+          }).then(async (r) => (await r.body?.cancel(), r.status));
+        for (let i = 0; i < 1000; i++) await call('198.51.100.7', `ww_bad-${i}-0123456789abcdef`);
+        assert.equal(await call('198.51.100.7', 'ww_bad-x-0123456789abcdef'), 429);
+        // Another client behind the same proxy, with a key it never used: locked out only when the
+        // proxy's address stood for everyone.
+        assert.equal(await call('203.0.113.20', 'ww_other-0123456789abcdef'), trusted ? 401 : 429);
+        const addresses = new Set(
+          lines
+            .map((l) => JSON.parse(l) as { msg?: string; address?: string })
+            .filter((l) => l.msg === 'API sign-in failed')
+            .map((l) => l.address),
+        );
+        assert.deepEqual([...addresses].sort(), trusted ? ['198.51.100.7', '203.0.113.20'] : ['127.0.0.1']);
+      } finally {
+        await app.close();
+      }
     }
   });
 });

@@ -73,6 +73,15 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_API_TLS_CERT_FILE', ['api', 'tlsCertFile'], String],
   ['WARDWATCH_API_TLS_KEY_FILE', ['api', 'tlsKeyFile'], String],
   ['WARDWATCH_API_INSECURE_HTTP', ['api', 'insecureHttp'], bool],
+  [
+    'WARDWATCH_API_TRUST_PROXY',
+    ['api', 'trustProxy'],
+    (v) => {
+      const b = bool(v);
+      if (typeof b === 'boolean') return b;
+      return /^\d+$/.test(v.trim()) ? Number(v) : list(v);
+    },
+  ],
 ];
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {

@@ -147,6 +147,17 @@ export const ConfigSchema = T.Object(
         /** PEM certificate (chain) and key of the API's HTTPS listener; re-read when either file changes. */
         tlsCertFile: T.Optional(T.String({ minLength: 1 })),
         tlsKeyFile: T.Optional(T.String({ minLength: 1 })),
+        /**
+         * Proxies whose X-Forwarded-For is believed (the client address for lockout, rate limit and audit):
+         * `false` (none), `true` (any: only behind a proxy that overwrites the header), a hop count, or
+         * the proxies' addresses/CIDRs.
+         */
+        trustProxy: T.Union(
+          [T.Boolean(), T.Integer({ minimum: 1, maximum: 10 }), T.Array(T.String({ minLength: 2 }))],
+          {
+            default: false,
+          },
+        ),
         /** Serve cleartext HTTP on a non-loopback `host` (TLS terminated in front, e.g. by an ingress). */
         insecureHttp: T.Boolean({ default: false }),
         /** When set, an admin API key with this value is ensured at start. */
