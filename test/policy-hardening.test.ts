@@ -312,7 +312,10 @@ describe('sign-in hygiene', () => {
         const call = (client: string, key: string) =>
           fetch(`${url}/v1/devices`, {
             headers: { authorization: `Bearer ${key}`, 'x-forwarded-for': client },
-          }).then(async (r) => (await r.body?.cancel(), r.status));
+          }).then(async (r) => {
+            await r.body?.cancel();
+            return r.status;
+          });
         for (let i = 0; i < 1000; i++) await call('198.51.100.7', `ww_bad-${i}-0123456789abcdef`);
         assert.equal(await call('198.51.100.7', 'ww_bad-x-0123456789abcdef'), 429);
         // Another client behind the same proxy, with a key it never used: locked out only when the
