@@ -3,7 +3,8 @@
 // SIEM socket when the receiver stops answering; the API over HTTPS (configured files reloaded on change,
 // a self-signed certificate generated in embedded mode) and cleartext refused beyond loopback.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,8 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { createServer as createTlsServer } from 'node:tls';
+import { startWardwatch, type Wardwatch } from '@wardwatch/cli';
 import { apiTransportProblem, ConfigError, loadConfig } from '@wardwatch/config';
-import { buildApp, resolveApiTransport } from '@wardwatch/policy';
+import { buildApp, createPolicyService, createSecretBox, resolveApiTransport } from '@wardwatch/policy';
 import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
 import { waitFor } from '@wardwatch/testkit';
 import { type PolicyHarness, seedAlert, seedDevices, startPolicyHarness } from './policy-support.ts';
@@ -331,6 +333,116 @@ describe('sign-in hygiene', () => {
       } finally {
         await app.close();
       }
+    }
+  });
+});
+
+describe('secrets at rest', () => {
+  /** Every file under `dir` that contains `needle` (bytes). */
+  function filesContaining(dir: string, needle: string): string[] {
+    const hits: string[] = [];
+    const bytes = Buffer.from(needle, 'utf8');
+    for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      if (!e.isFile()) continue;
+      const path = join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
+      if (readFileSync(path).includes(bytes)) hits.push(path);
+    }
+    return hits;
+  }
+
+  test('embedded: a webhook secret is sealed with a key generated into the data dir, and is not in the database files', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ww-sealed-'));
+    const secret = `whsec-${randomBytes(12).toString('hex')}`;
+    const key = 'embedded-admin-key-0123456789abcdef';
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        mode: 'embedded',
+        dataDir,
+        'api.host': '127.0.0.1',
+        'api.port': 0,
+        'api.bootstrapApiKey': key,
+        logLevel: 'silent',
+      },
+    });
+    let ww: Wardwatch | undefined = await startWardwatch(config, createLogger({ level: 'silent' }), [
+      'policy',
+    ]);
+    try {
+      const res = await fetch(`${ww.policy!.url()}/v1/webhooks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ url: 'http://127.0.0.1:9/hook', events: ['alert.opened'], secret }),
+      });
+      assert.equal(res.status, 201);
+      assert.ok(!(await res.text()).includes(secret), 'the secret is not echoed');
+      const stored = await ww.db!.pool.query<{ secret: string }>('SELECT secret FROM webhooks');
+      assert.match(stored.rows[0]!.secret, /^v1:/);
+      await ww.stop();
+      ww = undefined;
+      assert.equal(statSync(join(dataDir, 'webhook-secret.key')).mode & 0o777, 0o600);
+      // Everything PGlite wrote (tables, WAL) and nothing holds the secret; the generated key is not it.
+      assert.deepEqual(filesContaining(dataDir, secret), []);
+    } finally {
+      await ww?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('cluster mode requires webhooks.secretKey; placeholders and short keys are refused without repeating them', () => {
+    const base = { mode: 'cluster', 'api.host': '127.0.0.1' };
+    assert.throws(
+      () =>
+        createPolicyService({
+          config: loadConfig({ env: {}, overrides: base }),
+          db: {} as never,
+          logger: createLogger({ level: 'silent' }),
+          registry: createMetricsRegistry(),
+        }),
+      /webhooks\/secretKey: required in cluster mode/,
+    );
+    for (const [path, value] of [
+      ['api.bootstrapApiKey', 'CHANGE-ME-to-a-long-random-admin-key'],
+      ['webhooks.secretKey', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'],
+      ['webhooks.secretKey', 'short-key'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig({ env: {}, overrides: { ...base, [path]: value } }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.message.includes(`/${path.replace('.', '/')}`) &&
+          !e.message.includes(value),
+        `${path}=${value}`,
+      );
+    }
+  });
+
+  test('rotation: secrets sealed with a previous key (and plaintext ones) are resealed with the current key at start', async () => {
+    const h = await startPolicyHarness({ 'webhooks.secretKey': 'old-webhook-key-0123456789abcdef' });
+    try {
+      const made = await h.call('POST', '/v1/webhooks', {
+        body: { url: 'http://127.0.0.1:9/hook', events: ['alert.opened'], secret: 'rotate-me-secret-1' },
+      });
+      assert.equal(made.status, 201);
+      await h.db.pool.query(
+        "INSERT INTO webhooks (url, events, secret, created_by) VALUES ('http://127.0.0.1:9/b', ARRAY['alert.opened'], 'plain:legacy-secret-2', 'test')",
+      );
+      const before = (
+        await h.db.pool.query<{ secret: string }>('SELECT secret FROM webhooks ORDER BY secret')
+      ).rows;
+      await h.restart({
+        'webhooks.secretKey': 'new-webhook-key-0123456789abcdef',
+        'webhooks.previousSecretKeys': ['old-webhook-key-0123456789abcdef'],
+      });
+      const after = (await h.db.pool.query<{ secret: string }>('SELECT secret FROM webhooks')).rows.map(
+        (r) => r.secret,
+      );
+      assert.ok(after.every((s) => s.startsWith('v1:')));
+      assert.ok(after.every((s) => !before.some((b) => b.secret === s)));
+      const box = createSecretBox('new-webhook-key-0123456789abcdef');
+      assert.deepEqual(after.map((s) => box.open(s)).sort(), ['legacy-secret-2', 'rotate-me-secret-1']);
+    } finally {
+      await h.close();
     }
   });
 });

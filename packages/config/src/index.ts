@@ -6,5 +6,6 @@ export {
   isLoopbackHost,
   type LoadConfigOptions,
   loadConfig,
+  weakSecret,
 } from './load.ts';
 export { ConfigSchema, PRIVATE_NETWORKS, type WardwatchConfig } from './schema.ts';

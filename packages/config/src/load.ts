@@ -65,6 +65,7 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_API_BODY_LIMIT', ['api', 'bodyLimitBytes'], num],
   ['WARDWATCH_AUDIT_RETENTION_DAYS', ['api', 'auditRetentionDays'], num],
   ['WARDWATCH_WEBHOOK_SECRET_KEY', ['webhooks', 'secretKey'], String],
+  ['WARDWATCH_WEBHOOK_PREVIOUS_SECRET_KEYS', ['webhooks', 'previousSecretKeys'], list],
   ['WARDWATCH_WEBHOOK_MAX_ATTEMPTS', ['webhooks', 'maxAttempts'], num],
   ['WARDWATCH_SIEM_HOST', ['siem', 'host'], String],
   ['WARDWATCH_SIEM_PORT', ['siem', 'port'], num],
@@ -146,7 +147,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
   const withDefaults = Value.Default(ConfigSchema, structuredClone(raw));
   const problems = [...Value.Errors(ConfigSchema, withDefaults)].map(
     (e) =>
-      `${e.path || '/'}: ${describe(e)}${e.value !== undefined ? ` (got ${JSON.stringify(e.value)})` : ''}`,
+      `${e.path || '/'}: ${describe(e)}${e.value !== undefined && !isSecretPath(e.path) ? ` (got ${JSON.stringify(e.value)})` : ''}`,
   );
   const config = withDefaults as WardwatchConfig;
   for (const cidr of config.monitoredNetworks ?? []) {
@@ -157,6 +158,14 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
   }
   if (config.collector && config.collector.retryMaxMs < config.collector.retryInitialMs) {
     problems.push('/collector/retryMaxMs: must not be below retryInitialMs');
+  }
+  for (const [path, value] of [
+    ['/api/bootstrapApiKey', config.api?.bootstrapApiKey],
+    ['/webhooks/secretKey', config.webhooks?.secretKey],
+    ...(config.webhooks?.previousSecretKeys ?? []).map((v, i) => [`/webhooks/previousSecretKeys/${i}`, v]),
+  ] as const) {
+    const weak = typeof value === 'string' ? weakSecret(value) : undefined;
+    if (weak) problems.push(`${path}: ${weak}`);
   }
   const api = config.api;
   if (api && (api.tlsCertFile === undefined) !== (api.tlsKeyFile === undefined)) {
@@ -183,6 +192,30 @@ function isCidr(s: string): boolean {
   if (m[1]!.includes(':')) return bits <= 128 && /^[0-9a-fA-F:.]+$/.test(m[1]!);
   const parts = m[1]!.split('.');
   return bits <= 32 && parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+/** Config paths whose values are secrets: never repeated in an error message. */
+const SECRET_PATHS = [
+  '/api/bootstrapApiKey',
+  '/webhooks/secretKey',
+  '/webhooks/previousSecretKeys',
+  '/database/url',
+  '/kafka/sasl',
+];
+
+function isSecretPath(path: string): boolean {
+  return SECRET_PATHS.some((p) => path === p || path.startsWith(`${p}/`));
+}
+
+/**
+ * Why a secret is too weak to accept (its value is never part of the answer): a placeholder left from
+ * an example (`CHANGE-ME…`, `<your key>`, `example`, `xxxx`) or too few distinct characters.
+ */
+export function weakSecret(value: string): string | undefined {
+  if (/change[-_ ]?me|replace[-_ ]?me|placeholder|example|your[-_ ]|<[^>]*>|x{4,}|\.\.\./i.test(value))
+    return 'a placeholder, not a secret: set a long random value (e.g. `openssl rand -base64 32`)';
+  if (new Set(value).size < 8) return 'too few distinct characters for a secret: set a long random value';
+  return undefined;
 }
 
 /**

@@ -178,6 +178,8 @@ export const ConfigSchema = T.Object(
       {
         /** Key that encrypts stored webhook secrets (AES-256-GCM, derived with SHA-256); unset: stored as given. */
         secretKey: T.Optional(T.String({ minLength: 16 })),
+        /** Keys that sealed secrets before the current one (rotation); they only open, and secrets are resealed at start. */
+        previousSecretKeys: T.Array(T.String({ minLength: 16 }), { default: [] }),
         /** Attempts before a delivery is marked failed. */
         maxAttempts: T.Integer({ default: 12, minimum: 1, maximum: 100 }),
         /** First retry delay; doubles each attempt up to backoffMaxMs. */

@@ -1,7 +1,7 @@
 // The policy service: the SOC's REST API (fastify) over the inventory in PostgreSQL, with enforcement
 // hooks: quarantine, webhooks from a PostgreSQL outbox, firewall feeds and CEF to a SIEM.
 import type { Server as TlsServer } from 'node:tls';
-import type { WardwatchConfig } from '@wardwatch/config';
+import { ConfigError, type WardwatchConfig } from '@wardwatch/config';
 import type { Database } from '@wardwatch/storage';
 import type { Logger, Registry } from '@wardwatch/telemetry';
 import type { Transport } from '@wardwatch/transport';
@@ -13,7 +13,7 @@ import { enforcePolicyViolations, pruneEvents, releaseExpired } from './enforcem
 import { createExporterRegistry } from './exporter-registry.ts';
 import { createPolicyMetrics } from './metrics.ts';
 import { createDispatcher } from './outbox/dispatcher.ts';
-import { createSecretBox } from './outbox/secrets.ts';
+import { createSecretBox, dataDirSecretKey, resealWebhookSecrets } from './outbox/secrets.ts';
 import { createSiemForwarder } from './outbox/siem.ts';
 import { certificateFingerprint, resolveApiTransport, watchCertificate } from './tls.ts';
 
@@ -61,6 +61,18 @@ export interface PolicyService {
 }
 
 /**
+ * The key that seals webhook secrets: configured, or in embedded mode generated into the data dir;
+ * cluster mode requires one (secrets are never stored in plaintext).
+ */
+function webhookKey(config: WardwatchConfig): string {
+  if (config.webhooks.secretKey) return config.webhooks.secretKey;
+  if (config.mode === 'embedded') return dataDirSecretKey(config.dataDir);
+  throw new ConfigError([
+    '/webhooks/secretKey: required in cluster mode (set WARDWATCH_WEBHOOK_SECRET_KEY to 32+ random characters, the same in every policy instance)',
+  ]);
+}
+
+/**
  * Creates the policy service; `start()` listens and starts the background loops: webhook dispatch,
  * the SIEM forwarder (when configured), quarantine expiry and policy-action enforcement.
  */
@@ -69,7 +81,7 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
   let app: FastifyInstance | undefined;
   let url = '';
   const metrics = createPolicyMetrics(deps.registry);
-  const secrets = createSecretBox(config.webhooks.secretKey);
+  const secrets = createSecretBox(webhookKey(config), config.webhooks.previousSecretKeys);
   const dispatcher = createDispatcher({ pool: db.pool, secrets, logger, metrics, options: config.webhooks });
   const siemHost = config.siem.host;
   const siem = siemHost
@@ -131,10 +143,9 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
             'the WARDWATCH_BOOTSTRAP_API_KEY key was revoked and stays revoked: set a new value to get a bootstrap key',
           );
       }
-      if (!secrets.encrypting)
-        logger.warn(
-          'webhooks.secretKey is not set: webhook secrets are stored as given (set WARDWATCH_WEBHOOK_SECRET_KEY)',
-        );
+      const resealed = await resealWebhookSecrets(db.pool, secrets);
+      if (resealed > 0)
+        logger.info({ resealed }, 'webhook secrets sealed with the current webhooks.secretKey');
       const tls = await resolveApiTransport(config, logger);
       fingerprint = tls.fingerprint;
       app = await buildApp({
