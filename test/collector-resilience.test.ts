@@ -86,7 +86,7 @@ describe('a collector that stays up (real Kafka)', () => {
         // Long enough that the test sees the gap through /readyz.
         'collector.workerRestartDelayMs': 2000,
         'collector.tcpMaxConnections': 3,
-        'collector.tcpIdleTimeoutMs': 1000,
+        'collector.tcpIdleTimeoutMs': 3000,
         logLevel: 'silent',
       },
     });
@@ -164,14 +164,15 @@ describe('a collector that stays up (real Kafka)', () => {
     const s = await openConnection(collector.tcpPorts()[0]!);
     s.setNoDelay(true);
     const cpu0 = process.cpuUsage();
-    for (let o = 0; o < m.length; o += 16)
-      await new Promise<void>((r) => s.write(m.subarray(o, o + 16), () => r()));
+    for (let o = 0; o < m.length; o += 64)
+      await new Promise<void>((r) => s.write(m.subarray(o, o + 64), () => r()));
     await waitFor(async () => (collector.counts().decoded === before + 3000 ? true : undefined), {
       what: '3000 records trickled over TCP',
+      timeoutMs: 120_000,
     });
     const cpu = process.cpuUsage(cpu0);
     console.log(
-      `trickled ${m.length} bytes in 16-byte writes: ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU`,
+      `trickled ${m.length} bytes in 64-byte writes: ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU`,
     );
     s.destroy();
   });

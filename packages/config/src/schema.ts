@@ -46,6 +46,23 @@ export const ConfigSchema = T.Object(
         topicPrefix: T.String({ default: '' }),
         /** Partitions of `flows-v1` when Wardwatch creates it. */
         flowPartitions: T.Integer({ default: 8, minimum: 1, maximum: 1024 }),
+        /** TLS to the brokers (listener SASL_SSL or SSL), verified against `caFile` or the system CAs. */
+        tls: T.Boolean({ default: false }),
+        /** PEM CA(s) of the brokers' certificates. */
+        caFile: T.Optional(T.String({ minLength: 1 })),
+        /** SASL/SCRAM credentials (use with `tls`). */
+        sasl: T.Optional(
+          T.Object(
+            {
+              mechanism: T.Union([T.Literal('scram-sha-256'), T.Literal('scram-sha-512')], {
+                default: 'scram-sha-512',
+              }),
+              username: T.String({ minLength: 1 }),
+              password: T.String({ minLength: 1 }),
+            },
+            { additionalProperties: false },
+          ),
+        ),
         /** Compression of produced message batches. */
         compression: T.Union([T.Literal('none'), T.Literal('gzip'), T.Literal('lz4')], { default: 'lz4' }),
       },
