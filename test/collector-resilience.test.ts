@@ -3,8 +3,12 @@
 // has a connection cap and an idle timeout, and a client trickling a message byte by byte is decoded.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startWardwatch } from '@wardwatch/cli';
 import { type Collector, createCollector } from '@wardwatch/collector';
 import { loadConfig } from '@wardwatch/config';
 import { createLogger, createMetricsRegistry, type Registry } from '@wardwatch/telemetry';
@@ -175,5 +179,45 @@ describe('a collector that stays up (real Kafka)', () => {
       `trickled ${m.length} bytes in 64-byte writes: ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU`,
     );
     s.destroy();
+  });
+});
+
+describe('embedded mode: the API reports a decode shard down', () => {
+  test('/readyz is 503 with checks.collector false while a killed worker waits for its restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ww-resil-embedded-'));
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        mode: 'embedded',
+        dataDir,
+        'collector.host': '127.0.0.1',
+        'collector.udpPorts': [0],
+        'collector.tcpPorts': [],
+        'collector.decodeWorkers': 1,
+        'collector.workerRestartDelayMs': 3000,
+        'api.host': '127.0.0.1',
+        'api.port': 0,
+        'api.bootstrapApiKey': 'resilience-admin-key-0123456789',
+        logLevel: 'silent',
+      },
+    });
+    const ww = await startWardwatch(config, logger, ['collector', 'policy']);
+    try {
+      const readyz = async () => {
+        const r = await fetch(`${ww.policy!.url()}/readyz`);
+        return { status: r.status, body: (await r.json()) as { checks: Record<string, boolean> } };
+      };
+      assert.equal((await readyz()).status, 200);
+      await ww.collector!.killDecodeWorker(0);
+      const down = await readyz();
+      assert.equal(down.status, 503);
+      assert.equal(down.body.checks.collector, false);
+      await waitFor(async () => ((await readyz()).status === 200 ? true : undefined), {
+        what: 'ready again',
+      });
+    } finally {
+      await ww.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -115,7 +115,11 @@ export async function startWardwatch(
         db,
         logger: logger.child({ service: 'policy' }),
         registry,
-        readiness: { transport: () => transport.ping() },
+        readiness: {
+          transport: () => transport.ping(),
+          // Embedded mode serves the collector's readiness on the API: a decode shard down is not ready.
+          ...(ww.collector ? { collector: async () => (await ww.collector!.notReady()) === undefined } : {}),
+        },
         transport,
       });
       await policy.start();
