@@ -1,7 +1,6 @@
 import type { AnalyticsSettings } from './config.ts';
+import { baselineFor, closeBuckets, stddev } from './model/baselines.ts';
 import {
-  baselineFor,
-  closeBuckets,
   type DetectWindow,
   type DeviceModel,
   DIRECTION_NAMES,
@@ -9,8 +8,7 @@ import {
   effectiveClass,
   INBOUND,
   type ProfileEntry,
-  stddev,
-} from './model.ts';
+} from './model/device-model.ts';
 import { evaluatePolicy, type PolicySet } from './policies.ts';
 import { type Classification, classify, type DeviceFeatures, type Signatures } from './signatures.ts';
 
@@ -309,7 +307,7 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   }
 
   if (policy) {
-    const violations = evaluatePolicy(env.policies, policy, m.profile.values(), env.isInternal);
+    const violations = evaluatePolicy(env.policies, policy, m.profile.values());
     if (violations.length > 0) {
       let first = Number.POSITIVE_INFINITY;
       let last = 0;

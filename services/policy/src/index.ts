@@ -17,6 +17,7 @@ import { createSecretBox, dataDirSecretKey, resealWebhookSecrets } from './outbo
 import { createSiemForwarder } from './outbox/siem.ts';
 import { certificateFingerprint, resolveApiTransport, watchCertificate } from './tls.ts';
 
+export { type MudFile, MudFileSchema, renderMud, validateMud } from '@wardwatch/policy-engine';
 export {
   countLiveApiKeys,
   createApiKey,
@@ -32,7 +33,6 @@ export {
 export { buildApp, type PolicyAppDeps, type RouteEntry } from './app.ts';
 export { pruneEvents } from './enforcement.ts';
 export { parseCollector, renderExporterConfig, VENDORS } from './exporter-config.ts';
-export { type MudFile, MudFileSchema, renderMud, validateMud } from './mud.ts';
 export { formatCef, syslogLine } from './outbox/cef.ts';
 export { createSecretBox, type SecretBox } from './outbox/secrets.ts';
 export { signWebhook, verifyWebhook } from './outbox/signing.ts';
