@@ -69,6 +69,10 @@ export interface Collector {
   counts(): CollectorCounts;
   /** Base URL of /metrics, /healthz, /readyz, when served (cluster mode with `collector.httpPort`). */
   opsUrl(): string | undefined;
+  /** Why the collector is not ready (undefined: ready): starting, a decode shard down, transport, buffer. */
+  notReady(): Promise<string | undefined>;
+  /** Terminates one decode worker as a crash would (operations drills and tests); it is restarted. */
+  killDecodeWorker(shard: number): Promise<void>;
 }
 
 /** Creates the collector; nothing is bound until `start()`. */
@@ -149,11 +153,12 @@ export function createCollector(deps: CollectorDeps): Collector {
     received: metrics.countReceived,
     dropped: (reason) => metrics.packetsDropped.inc({ reason }),
     connections: (d) => metrics.tcpConnections.inc(d),
+    connectionClosed: (reason) => metrics.tcpClosed.inc({ reason }),
     error: (err, where) => warnSocket({ err, where }, 'socket error'),
   };
 
-  /** Loads the shared template state so data is decoded at once after a restart. */
-  async function loadTemplates(p: ShardPool): Promise<void> {
+  /** Loads the shared template state so data is decoded at once after a restart (of the collector, or of one shard). */
+  async function loadTemplates(p: ShardPool, onlyShard?: number): Promise<void> {
     const t0 = Date.now();
     const snap = await transport.readTopic(Topics.templates, { timeoutMs: 15_000 });
     const latest = new Map<string, string>();
@@ -167,7 +172,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       key,
       text: t,
     }));
-    const r = await p.importTemplates(entries);
+    const r = await p.importTemplates(entries, onlyShard);
     metrics.templateEvents.inc({ event: 'imported' }, r.imported);
     logger.info(
       {
@@ -265,6 +270,26 @@ export function createCollector(deps: CollectorDeps): Collector {
       },
       onOutput,
       onWorkerError: (err, shard) => logger.error({ err, shard }, 'decode worker failed'),
+      onWorkerExit: (shard, exitCode) => {
+        metrics.workerExits.inc();
+        logger.error(
+          { shard, exitCode },
+          'decode worker exited; restarting it (its exporters are not decoded meanwhile)',
+        );
+      },
+      onWorkerRestart: (shard) => {
+        metrics.workerRestarts.inc();
+        logger.warn({ shard }, 'decode worker restarted');
+        // The new worker starts with no templates: give it its exporters' shared ones.
+        if (pool)
+          loadTemplates(pool, shard).catch((err) =>
+            logger.warn(
+              { err: (err as Error).message, shard },
+              'templates not reloaded into the restarted shard',
+            ),
+          );
+      },
+      restartDelayMs: c.workerRestartDelayMs,
     });
     await loadTemplates(pool);
     const allowed = createAllowlist(c.exporterAllowlist);
@@ -273,11 +298,16 @@ export function createCollector(deps: CollectorDeps): Collector {
       udp.push(s);
       udpPorts.add(s.address().port);
     }
+    const tcpLimits = {
+      maxConnections: c.tcpMaxConnections,
+      idleTimeoutMs: c.tcpIdleTimeoutMs,
+      open: { count: 0 },
+    };
     for (const port of c.tcpPorts) {
       // IPFIX over TCP is the secondary path: a port already taken (another collector on this host)
       // is reported, and UDP keeps working.
       try {
-        tcp.push(await listenTcp(c.host, port, pool, allowed, events));
+        tcp.push(await listenTcp(c.host, port, pool, allowed, events, tcpLimits));
       } catch (err) {
         logger.error({ err, port }, 'cannot listen for IPFIX over TCP; continuing with UDP only');
       }
@@ -285,12 +315,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     if (config.mode === 'cluster' && c.httpPort > 0) {
       ops = await startOpsServer(c.host, c.httpPort, {
         registry: deps.registry,
-        notReady: async () => {
-          if (!started) return 'starting';
-          if (!(await transport.ping())) return 'transport unreachable';
-          if ((flows?.fill() ?? 0) >= 0.9) return 'publish buffer nearly full';
-          return undefined;
-        },
+        notReady: () => collector.notReady(),
       });
     }
     const gaugeTimer = setInterval(() => metrics.backlogBytes.set(pool?.backlogBytes() ?? 0), 1000);
@@ -320,6 +345,18 @@ export function createCollector(deps: CollectorDeps): Collector {
       return a && typeof a === 'object'
         ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
         : undefined;
+    },
+    async notReady() {
+      if (!started) return 'starting';
+      const down = pool?.down() ?? [];
+      if (down.length > 0) return `decode shard ${down.join(', ')} down (restarting)`;
+      if (!(await transport.ping())) return 'transport unreachable';
+      if ((flows?.fill() ?? 0) >= 0.9) return 'publish buffer nearly full';
+      return undefined;
+    },
+    async killDecodeWorker(shard) {
+      if (!pool) throw new Error('collector not started');
+      await pool.killWorker(shard);
     },
     counts: () => ({ ...counts, dropped: { ...counts.dropped }, pending: routedPending() }),
     async flush(timeoutMs = 30_000) {
