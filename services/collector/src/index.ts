@@ -26,6 +26,7 @@ import { createCollectorMetrics } from './metrics.ts';
 import { createShardPool, type ShardPool } from './pool.ts';
 import { bindUdp, createAllowlist, listenTcp, type ReceiverEvents, type TcpListener } from './receivers.ts';
 import type { ShardOutput } from './shard.ts';
+import { threadCpuSeconds } from './thread-cpu.ts';
 
 export { parseProcNetUdp } from './kernel-drops.ts';
 export { DecodeShard, type ShardOutput, type ShardSettings, templateKey } from './shard.ts';
@@ -124,6 +125,24 @@ export function createCollector(deps: CollectorDeps): Collector {
     registers: [deps.registry],
     collect() {
       for (const [port, v] of readUdpCounters(udpPorts)) this.set({ port: String(port) }, v.rxQueue);
+    },
+  });
+
+  // Where the CPU goes, per thread (Linux): the receive thread is the main thread (its id is the
+  // process id) and also runs the Kafka producer; each decode worker reported its own id.
+  new Gauge({
+    name: 'wardwatch_collector_thread_cpu_seconds',
+    help: 'CPU seconds (user + system) used by a collector thread since it started (/proc), by thread: receive (sockets, hand-off to workers, Kafka producer) or decode-N',
+    labelNames: ['thread'] as const,
+    registers: [deps.registry],
+    collect() {
+      this.reset();
+      const main = threadCpuSeconds(process.pid);
+      if (main !== undefined) this.set({ thread: 'receive' }, main);
+      for (const [shard, tid] of pool?.threadIds() ?? []) {
+        const v = threadCpuSeconds(tid);
+        if (v !== undefined) this.set({ thread: `decode-${shard}` }, v);
+      }
     },
   });
 

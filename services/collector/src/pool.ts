@@ -38,6 +38,8 @@ export interface ShardPool {
   /** Bytes waiting for workers. */
   backlogBytes(): number;
   size(): number;
+  /** Kernel thread ids of the decode workers that reported one, by shard (for per-thread CPU). */
+  threadIds(): Map<number, number>;
   stop(): Promise<void>;
 }
 
@@ -118,6 +120,8 @@ class WorkerShard implements Shard {
   private readonly decoded = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 1;
   private dead = false;
+  /** The worker's kernel thread id, once it reported it. */
+  tid: number | undefined;
   private readonly waiting = new Map<number, (m: FromWorker & { type: 'done' }) => void>();
 
   constructor(
@@ -137,7 +141,8 @@ class WorkerShard implements Shard {
       else if (m.type === 'recycle') {
         if (m.buffer.byteLength === PACK_BYTES && this.free.length < MAX_FREE_BUFFERS)
           this.free.push(m.buffer);
-      } else this.waiting.get(m.id)?.(m);
+      } else if (m.type === 'thread') this.tid = m.tid;
+      else this.waiting.get(m.id)?.(m);
     });
     this.worker.on('error', (err) => opts.onWorkerError(err, index));
     // A worker that died answers nothing: release whoever waits on it. Its datagrams are then refused
@@ -292,6 +297,13 @@ export async function createShardPool(opts: ShardPoolOptions): Promise<ShardPool
     },
     backlogBytes: () => shards.reduce((sum, s) => sum + s.backlog(), 0),
     size: () => n,
+    threadIds() {
+      const ids = new Map<number, number>();
+      shards.forEach((s, i) => {
+        if (s instanceof WorkerShard && s.tid !== undefined) ids.set(i, s.tid);
+      });
+      return ids;
+    },
     async stop() {
       await Promise.all(shards.map((s) => s.request({ type: 'stop' })));
       await Promise.all(shards.map((s) => (s instanceof WorkerShard ? s.terminate() : undefined)));
