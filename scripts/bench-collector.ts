@@ -77,6 +77,8 @@ interface Step {
   cpu: Record<string, number>;
   /** CPU seconds of the Kafka broker over the step. */
   brokerCpu: number;
+  /** Wall seconds the CPU figures cover (the send, then the wait until the landed count settles). */
+  wall: number;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'ww-bench-collector-'));
@@ -499,7 +501,7 @@ function cpuLine(step: Step): string {
     .map(([k, v]) => `${k}=${v.toFixed(2)}`)
     .join(' ');
   const us = step.records > 0 ? (step.cpu.total! / step.records) * 1e6 : 0;
-  return `cpu_s total=${step.cpu.total!.toFixed(2)}${parts ? ` ${parts}` : ''} broker=${step.brokerCpu.toFixed(2)} us/record=${us.toFixed(2)}`;
+  return `cpu_s total=${step.cpu.total!.toFixed(2)}${parts ? ` ${parts}` : ''} broker=${step.brokerCpu.toFixed(2)} over ${step.wall.toFixed(1)} s; us/record=${us.toFixed(2)}`;
 }
 
 async function ladder(
@@ -526,6 +528,7 @@ async function ladder(
     for (const rate of RATES) {
       const cpu0 = await runner.cpu();
       const broker0 = brokerCpu();
+      const wall0 = performance.now();
       const sent = send(sender, file, port, rate);
       const after = await settle(() => runner.landed());
       const cpu1 = await runner.cpu();
@@ -544,6 +547,7 @@ async function ladder(
         loss,
         cpu,
         brokerCpu: brokerCpu() - broker0,
+        wall: (performance.now() - wall0) / 1000,
       };
       steps.push(step);
       log(
