@@ -13,7 +13,8 @@
 // Environment: BENCH_RATES (datagrams/s, comma list), BENCH_SECONDS (per step, default 5), BENCH_PASSES
 // (default 2), BENCH_TARGETS (wardwatch,nfcapd,nfacctd), BENCH_FORMATS (v9,ipfix), BENCH_COMPRESSION
 // (Wardwatch's Kafka compression, default lz4, the configuration's default), BENCH_COLLECTOR_YAML (extra
-// lines for Wardwatch's `collector:` section, e.g. '  batchRecords: 1000'), KAFKA_BROKERS (default
+// lines for Wardwatch's `collector:` section, e.g. '  batchRecords: 1000'), BENCH_NODE_OPTIONS (the
+// collector's NODE_OPTIONS, default its deployed '--max-semi-space-size=8'), KAFKA_BROKERS (default
 // 127.0.0.1:9092: the broker already running there is used, never a second one).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -277,7 +278,7 @@ interface Runner {
  * The collector's V8 flags as docker-compose.yml and deploy/k8s run it (`NODE_OPTIONS`): a small young
  * generation keeps its peak RSS down when flooded (the analytics worker, by contrast, runs with a larger one).
  */
-const COLLECTOR_NODE_OPTIONS = '--max-semi-space-size=8';
+const COLLECTOR_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-semi-space-size=8';
 
 /** Builds the bundle `pnpm start` runs when a source changed, so no build lands in a measured process. */
 function prebuild(): void {

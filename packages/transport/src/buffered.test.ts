@@ -84,6 +84,42 @@ test('a group holds at most maxBatchBytes, and at most maxPartitionBatchBytes of
   );
 });
 
+test('with lingerMs, requests wait for more messages unless a full request waits; drain cuts the wait short', async () => {
+  const groups: TransportMessage[][] = [];
+  const b = createBufferedPublisher({
+    publisher: {
+      async publish(_topic, messages) {
+        groups.push(messages);
+      },
+      async close() {},
+    },
+    maxBytes: 1 << 20,
+    maxBatchBytes: 10_000,
+    // Far longer than the test: every publish below is caused by a full request or a drain.
+    lingerMs: 600_000,
+  });
+  const ticks = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+  };
+  b.offer('t', [msg(0)], 1);
+  await ticks(5);
+  assert.equal(groups.length, 1, 'the first request leaves at once');
+  for (let i = 1; i <= 5; i++) b.offer('t', [msg(i)], 1);
+  await ticks(20);
+  assert.equal(groups.length, 1, 'later messages wait for the linger');
+  // ~10 KB more: a full request waits, so it leaves without waiting out the linger.
+  for (let i = 6; i < 106; i++) b.offer('t', [msg(i)], 1);
+  await ticks(20);
+  assert.ok(groups.length >= 2, 'a full request is sent at once');
+  assert.ok(groups[1]!.length > 5, 'the waiting messages went together');
+  assert.equal(await b.drain(5_000), true, 'drain does not wait out the linger');
+  assert.deepEqual(
+    groups.flat().map((m) => m.key),
+    Array.from({ length: 106 }, (_, i) => `k${i}`),
+  );
+  await b.close(1_000);
+});
+
 test('while the sink fails it retries with backoff, queues to the bound, drops beyond it with a count, and recovers', async () => {
   const sink = flakySink();
   sink.state.down = true;

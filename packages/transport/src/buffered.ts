@@ -28,6 +28,13 @@ export interface BufferedPublisherOptions {
    * record batch above the broker's `message.max.bytes` (1 MiB by default), even uncompressed.
    */
   maxPartitionBatchBytes?: number;
+  /**
+   * Least time between the starts of two produce requests unless a full one (`maxBatchBytes`) waits, ms
+   * (default 0: send as soon as the previous request is acknowledged). Below the sink's capacity each
+   * request then carries what arrived in that time instead of a few messages: the client's and the
+   * broker's cost per request is paid for more records. A drain or close cuts the wait short.
+   */
+  lingerMs?: number;
   /** First retry delay after a failed publish, ms; doubles per attempt up to `maxBackoffMs`. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -118,6 +125,9 @@ function addToPartitions(e: Entry, perPartition: Map<number, number>, limit: num
 export function createBufferedPublisher(opts: BufferedPublisherOptions): BufferedPublisher {
   const maxBatch = opts.maxBatchBytes ?? 4 << 20;
   const maxPartition = opts.maxPartitionBatchBytes ?? 960 << 10;
+  const linger = opts.lingerMs ?? 0;
+  let lastSend = Number.NEGATIVE_INFINITY;
+  let lingerWake: (() => void) | undefined;
   const initial = opts.initialBackoffMs ?? 100;
   const maxBackoff = opts.maxBackoffMs ?? 5_000;
   const spool = opts.spool;
@@ -145,11 +155,32 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
     });
   }
 
+  /** Waits until `ms` passed or `lingerWake` is called (a full request waits, or a drain). */
+  function lingerFor(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        lingerWake = undefined;
+        resolve();
+      }, ms);
+      lingerWake = () => {
+        clearTimeout(t);
+        lingerWake = undefined;
+        resolve();
+      };
+    });
+  }
+
   async function pump(): Promise<void> {
     running = true;
     try {
       while (!closed) {
         if (head >= queue.length && !load()) break;
+        const wait = lastSend + linger - performance.now();
+        if (wait > 0 && bytes < maxBatch && idleWaiters.length === 0) {
+          await lingerFor(wait);
+          if (closed) break;
+        }
+        lastSend = performance.now();
         // Group consecutive entries of one topic, within the bounds of a request and of a partition.
         const first = queue[head]!;
         let end = head + 1;
@@ -257,6 +288,7 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
       }
       queue.push({ topic, messages, weight, bytes: size });
       bytes += size;
+      if (bytes >= maxBatch) lingerWake?.();
       kick();
       return 'queued';
     },
@@ -276,14 +308,16 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
           resolve(true);
         };
         idleWaiters.push(done);
-        // Cut a backoff short: the sink may be back.
+        // Cut a backoff short (the sink may be back), and a linger.
         wake?.();
+        lingerWake?.();
       });
     },
     async close(timeoutMs) {
       await this.drain(timeoutMs);
       closed = true;
       wake?.();
+      lingerWake?.();
       // Let a publish in flight settle (bounded): what it delivered is not spooled again.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

@@ -31,6 +31,13 @@ import { threadCpuSeconds } from './thread-cpu.ts';
 export { parseProcNetUdp } from './kernel-drops.ts';
 export { DecodeShard, type ShardOutput, type ShardSettings, templateKey } from './shard.ts';
 
+/**
+ * Least time between two produce requests of flow batches (unless 4 MiB wait): each request carries what
+ * arrived meanwhile, so kafkajs's and the broker's cost per request (and LZ4's per batch) is paid for
+ * more records. Records wait up to this much longer (on top of `collector.lingerMs`).
+ */
+const PUBLISH_LINGER_MS = 20;
+
 /** What the collector needs from its assembly. */
 export interface CollectorDeps {
   config: WardwatchConfig;
@@ -234,6 +241,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     flows = createBufferedPublisher({
       ...common,
       maxBytes: c.bufferBytes,
+      lingerMs: PUBLISH_LINGER_MS,
       // Opened here, once the configuration is known to be valid: it reads what an earlier run left.
       ...(c.spoolDir !== ''
         ? {
