@@ -102,6 +102,15 @@ function sizeOf(messages: readonly TransportMessage[]): number {
  * would pass `limit` (then nothing is added). Messages without a partition count as one partition.
  */
 function addToPartitions(e: Entry, perPartition: Map<number, number>, limit: number): boolean {
+  if (e.messages.length === 1) {
+    // The collector's case: one FlowBatch an offer.
+    const m = e.messages[0]!;
+    const p = m.partition ?? -1;
+    const n = (perPartition.get(p) ?? 0) + messageSize(m);
+    if (n > limit) return false;
+    perPartition.set(p, n);
+    return true;
+  }
   const before = new Map<number, number>();
   for (const m of e.messages) {
     const p = m.partition ?? -1;
