@@ -327,8 +327,19 @@ async function startWardwatch(port: number): Promise<Runner> {
     },
   );
   const base = `http://127.0.0.1:${httpPort}`;
+  // A collector flooded on a machine this busy may not answer a scrape at once: a few tries, 1 s apart.
+  const scrape = async (): Promise<string> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(15_000) })).text();
+      } catch (err) {
+        if (attempt >= 4) throw err;
+        await sleep(1_000);
+      }
+    }
+  };
   const metric = async (name: string) => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await scrape();
     let sum = 0;
     for (const line of text.split('\n'))
       if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(' ').pop());
@@ -353,7 +364,7 @@ async function startWardwatch(port: number): Promise<Runner> {
     async cpu() {
       // Per thread as the collector reads /proc for its threads (receive = main thread, decode-N);
       // `other` is the rest of the process: V8's GC helpers and libuv's pool (LZ4 compression).
-      const text = await (await fetch(`${base}/metrics`)).text();
+      const text = await scrape();
       const out: Record<string, number> = { total: cpuSeconds(`/proc/${pid}/stat`) };
       let named = 0;
       for (const m of text.matchAll(/^wardwatch_collector_thread_cpu_seconds\{thread="([^"]+)"\} (\S+)$/gm)) {
