@@ -50,6 +50,8 @@ export interface ShardPool {
   /** Terminates one shard's worker as a crash would (operations drills and tests); it is restarted. */
   killWorker(shard: number): Promise<void>;
   size(): number;
+  /** Kernel thread ids of the decode workers that reported one, by shard (for per-thread CPU). */
+  threadIds(): Map<number, number>;
   stop(): Promise<void>;
 }
 
@@ -141,6 +143,8 @@ class WorkerShard implements Shard {
   private crashes = 0;
   private startedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** The worker's kernel thread id, once it reported it. */
+  tid: number | undefined;
   private readonly waiting = new Map<number, (m: FromWorker & { type: 'done' }) => void>();
 
   constructor(
@@ -171,7 +175,8 @@ class WorkerShard implements Shard {
       else if (m.type === 'recycle') {
         if (m.buffer.byteLength === PACK_BYTES && this.free.length < MAX_FREE_BUFFERS)
           this.free.push(m.buffer);
-      } else this.waiting.get(m.id)?.(m);
+      } else if (m.type === 'thread') this.tid = m.tid;
+      else this.waiting.get(m.id)?.(m);
     });
     worker.on('error', (err) => opts.onWorkerError(err, index));
     // A worker that died answers nothing: release whoever waits on it. While it is down its datagrams
@@ -357,6 +362,13 @@ export async function createShardPool(opts: ShardPoolOptions): Promise<ShardPool
       await s.kill();
     },
     size: () => n,
+    threadIds() {
+      const ids = new Map<number, number>();
+      shards.forEach((s, i) => {
+        if (s instanceof WorkerShard && s.tid !== undefined) ids.set(i, s.tid);
+      });
+      return ids;
+    },
     async stop() {
       await Promise.all(shards.map((s) => s.request({ type: 'stop' })));
       await Promise.all(shards.map((s) => (s instanceof WorkerShard ? s.terminate() : undefined)));
