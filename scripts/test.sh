@@ -8,9 +8,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf '\n== %s\n' "$*" >&2; }
 
 # Real exporters, independent decoders and the deploy validators (docker-compose config, kubectl
-# kustomize) from Debian, installed when missing.
+# kustomize) and the browser of the console tests (chromium) from Debian, installed when missing.
 missing=()
-for pair in softflowd:softflowd tshark:tshark nfcapd:nfdump nfacctd:pmacct tcpreplay:tcpreplay docker-compose:docker-compose kubectl:kubectl; do
+for pair in softflowd:softflowd tshark:tshark nfcapd:nfdump nfacctd:pmacct tcpreplay:tcpreplay docker-compose:docker-compose kubectl:kubectl chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if ((${#missing[@]} > 0)); then

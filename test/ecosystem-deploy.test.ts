@@ -34,6 +34,7 @@ const COMPOSE_SECRETS = {
   GRAFANA_DB_PASSWORD: 'test-grafana-db-password',
   GRAFANA_ADMIN_PASSWORD: 'test-grafana-admin-password',
   WARDWATCH_API_KEY: 'test-admin-api-key-0123456789',
+  WARDWATCH_WEBHOOK_SECRET_KEY: 'test-webhook-secret-key-0123456789',
 };
 
 function compose(...profiles: string[]): Record<string, ComposeService> {
@@ -324,7 +325,13 @@ describe('deploy/docker/Dockerfile', () => {
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(stages.get('runtime')!)![1]!) as string[];
     const out = execFileSync(process.execPath, [...args, ...cmd], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, WARDWATCH_MODE: 'cluster', DATABASE_URL: 'postgres://db/wardwatch' },
+      env: {
+        PATH: process.env.PATH,
+        WARDWATCH_MODE: 'cluster',
+        DATABASE_URL: 'postgres://db/wardwatch',
+        // What the compose file and the k8s base set for the API behind a proxy.
+        WARDWATCH_API_INSECURE_HTTP: 'true',
+      },
     });
     assert.equal((JSON.parse(out.toString()) as { ok: boolean }).ok, true);
   });

@@ -345,7 +345,8 @@ describe('Grafana dashboards', () => {
       const range: Range = { from: new Date(Date.now() - 6 * 3600_000), to: new Date(), intervalS: 60 };
       const client = await db.pool.connect();
       try {
-        await client.query(`SET search_path TO "${schema}"`); // what the grafana role's search_path gives
+        // What the grafana role's search_path gives: the reporting views (deploy/postgres), not the tables.
+        await client.query(`SET search_path TO "${schema}_reporting"`);
         // Template variables: run their queries; multi-value variables take every value, others the first.
         const vars = new Map<string, { values: string[]; multi: boolean }>();
         for (const v of dash.templating.list) {

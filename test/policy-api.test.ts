@@ -698,7 +698,7 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.ok(res.headers.get('strict-transport-security'));
     assert.ok(res.headers.get('content-security-policy'));
-    assert.equal(res.headers.get('x-frame-options'), 'SAMEORIGIN');
+    assert.equal(res.headers.get('x-frame-options'), 'DENY'); // the console may not be framed
     const nf = await h.call('GET', '/v1/nothing-here');
     assert.equal(nf.status, 404);
     // Refusals carry them too: no key, and an unknown route.
@@ -735,13 +735,20 @@ describe('policy API behaviour (real PostgreSQL)', () => {
       Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)),
     );
     for (const r of h.service.app().routeTable) {
-      if (r.url.startsWith('/docs') || r.url === '/openapi.json') continue;
+      // Not API operations: the documentation and the console's files.
+      if (
+        r.url.startsWith('/docs') ||
+        r.url === '/openapi.json' ||
+        r.url === '/' ||
+        r.url.startsWith('/assets/')
+      )
+        continue;
       const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
       assert.ok(documented.has(`${r.method} ${path}`), `${r.method} ${path} is documented`);
       const op = doc.paths[path]![r.method.toLowerCase()]!;
       assert.deepEqual(
         op.security,
-        r.auth === 'public' ? [] : [{ apiKey: [] }],
+        r.auth === 'public' ? [] : [{ apiKey: [] }, { session: [] }],
         `${r.method} ${path} security`,
       );
     }

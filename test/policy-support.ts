@@ -3,7 +3,7 @@
 import { loadConfig, type WardwatchConfig } from '@wardwatch/config';
 import { createApiKey, createPolicyService, type PolicyService, type Role } from '@wardwatch/policy';
 import { type Database, migrate, openDatabase } from '@wardwatch/storage';
-import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
+import { createLogger, createMetricsRegistry, type Registry } from '@wardwatch/telemetry';
 import { dropSchema, TEST_DATABASE_URL, uniqueName } from '@wardwatch/testkit';
 import type { Transport } from '@wardwatch/transport';
 
@@ -13,6 +13,8 @@ export interface PolicyHarness {
   db: Database;
   config: WardwatchConfig;
   service: PolicyService;
+  /** The service's metrics. */
+  registry: Registry;
   keys: Record<Role, string>;
   url: string;
   /** Calls the API as `role` (null: no key); JSON in and out. */
@@ -64,6 +66,7 @@ export async function startPolicyHarness(
     db,
     config,
     service: make(),
+    registry,
     keys,
     url: '',
     async call(method, path, opts = {}) {

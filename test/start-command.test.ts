@@ -20,6 +20,7 @@ describe('the start command (pnpm start: the bundle, embedded mode)', () => {
   const pcap = join(dir, 'clinic.pcap');
   let child: ChildProcess;
   const logs: string[] = [];
+  const stdoutLines: string[] = [];
   let apiUrl = '';
   let udpPort = 0;
 
@@ -60,7 +61,10 @@ describe('the start command (pnpm start: the bundle, embedded mode)', () => {
         } catch {}
       }
     };
-    child.stdout?.on('data', keep);
+    child.stdout?.on('data', (d: Buffer) => {
+      stdoutLines.push(...String(d).split('\n').filter(Boolean));
+      keep(d);
+    });
     child.stderr?.on('data', keep);
     await waitFor(
       async () => {
@@ -94,6 +98,19 @@ describe('the start command (pnpm start: the bundle, embedded mode)', () => {
     assert.deepEqual(got, expected);
     const health = await fetch(`${apiUrl}/healthz`);
     assert.equal(health.status, 200);
+  });
+
+  test('it logs the console URL, in JSON lines when stdout is not a terminal, and serves the console there', async () => {
+    assert.ok(stdoutLines.length > 0);
+    for (const line of stdoutLines) assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
+    const entry = stdoutLines
+      .map((l) => JSON.parse(l) as { msg?: string; url?: string })
+      .find((e) => e.msg?.startsWith('console: '));
+    assert.equal(entry?.url, `${apiUrl}/`);
+    const page = await fetch(entry!.url!);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await page.text(), /<script type="module" src="\/assets\/app\.js"><\/script>/);
   });
 
   test('SIGTERM stops it cleanly', async () => {

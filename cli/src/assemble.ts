@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type Analytics, createAnalytics } from '@wardwatch/analytics';
 import { type Collector, createCollector } from '@wardwatch/collector';
 import type { WardwatchConfig } from '@wardwatch/config';
@@ -44,6 +45,10 @@ export async function openAdapters(config: WardwatchConfig, logger: Logger, need
           brokers: config.kafka.brokers,
           clientId: config.kafka.clientId,
           topicPrefix: config.kafka.topicPrefix,
+          ...(config.kafka.tls
+            ? { tls: config.kafka.caFile ? { ca: readFileSync(config.kafka.caFile) } : (true as const) }
+            : {}),
+          ...(config.kafka.sasl ? { sasl: { ...config.kafka.sasl } } : {}),
           log: (level, message, extra) => kafkaLog[level](extra, message),
         });
   return { db, transport };
@@ -110,7 +115,11 @@ export async function startWardwatch(
         db,
         logger: logger.child({ service: 'policy' }),
         registry,
-        readiness: { transport: () => transport.ping() },
+        readiness: {
+          transport: () => transport.ping(),
+          // Embedded mode serves the collector's readiness on the API: a decode shard down is not ready.
+          ...(ww.collector ? { collector: async () => (await ww.collector!.notReady()) === undefined } : {}),
+        },
         transport,
       });
       await policy.start();

@@ -8,6 +8,11 @@
 #
 # KAFKA_HOME_DIR  where jars, config, data and logs live (default: <repo>/.kafka)
 # KAFKA_PORT      client port (default 9092); the controller listens on KAFKA_PORT+1
+# KAFKA_SASL_SSL  when set: the client port is SASL_SSL (SCRAM-SHA-256/512), the broker's certificate and
+#                 key from KAFKA_SSL_CERT and KAFKA_SSL_KEY (PEM, key unencrypted PKCS#8), the SCRAM user
+#                 KAFKA_SCRAM_USER / KAFKA_SCRAM_PASSWORD created at format time; the brokers' own traffic
+#                 uses a plaintext loopback listener on KAFKA_PORT+2. For tests (test/kafka-sasl-ssl.test.ts);
+#                 the default broker on 9092 is unchanged.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,7 +44,29 @@ fetch_jars() {
 
 write_config() {
   mkdir -p "$home" "$data"
-  cat >"$conf" <<PROPS
+  if [[ -n "${KAFKA_SASL_SSL:-}" ]]; then
+    local iport=$((port + 2))
+    # PEM keystore: the key, then the certificate chain, in one file.
+    cat "$KAFKA_SSL_KEY" "$KAFKA_SSL_CERT" >"$home/keystore.pem"
+    chmod 600 "$home/keystore.pem"
+    cat >"$conf" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=SASL_SSL://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,INTERNAL://127.0.0.1:$iport
+advertised.listeners=SASL_SSL://127.0.0.1:$port,INTERNAL://127.0.0.1:$iport
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=INTERNAL
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$home/keystore.pem
+ssl.client.auth=none
+PROPS
+  else
+    cat >"$conf" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
@@ -48,6 +75,9 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+PROPS
+  fi
+  cat >>"$conf" <<PROPS
 log.dirs=$data
 num.partitions=4
 auto.create.topics.enable=true
@@ -72,8 +102,14 @@ start() {
   fetch_jars
   write_config
   if [[ ! -f "$data/meta.properties" ]]; then
-    java -cp "$libs/*" kafka.tools.StorageTool format -t "wardwatch-local-kafka01" -c "$conf" --standalone >/dev/null 2>&1 ||
-      java -cp "$libs/*" kafka.tools.StorageTool format -t "wardwatch-local-kafka01" -c "$conf" >&2
+    local scram=()
+    if [[ -n "${KAFKA_SASL_SSL:-}" ]]; then
+      for m in SCRAM-SHA-256 SCRAM-SHA-512; do
+        scram+=(--add-scram "$m=[name=${KAFKA_SCRAM_USER:?},password=${KAFKA_SCRAM_PASSWORD:?}]")
+      done
+    fi
+    java -cp "$libs/*" kafka.tools.StorageTool format -t "wardwatch-local-kafka01" -c "$conf" --standalone "${scram[@]}" >/dev/null 2>&1 ||
+      java -cp "$libs/*" kafka.tools.StorageTool format -t "wardwatch-local-kafka01" -c "$conf" "${scram[@]}" >&2
   fi
   echo "kafka-local: starting broker (log: $log)" >&2
   nohup java -Xms256m -Xmx1g -Dlog4j2.configurationFile="$here/log4j2.properties" -Dkafka.logs.dir="$home" \

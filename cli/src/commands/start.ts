@@ -1,5 +1,7 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '@wardwatch/config';
+import { apiTransportProblem, ConfigError, loadConfig } from '@wardwatch/config';
 import { countLiveApiKeys, createApiKeyAudited } from '@wardwatch/policy';
 import { createLogger } from '@wardwatch/telemetry';
 import { ALL_SERVICES, type ServiceName, startWardwatch } from '../assemble.ts';
@@ -37,25 +39,43 @@ export async function startCommand(args: string[]): Promise<number> {
     if (!ALL_SERVICES.includes(s))
       throw new Error(`unknown service ${JSON.stringify(s)} (${ALL_SERVICES.join(', ')})`);
   }
+  const apiProblem = services.includes('policy') ? apiTransportProblem(config) : undefined;
+  if (apiProblem) throw new ConfigError([apiProblem]);
   if (values.check) {
     console.log(JSON.stringify({ ok: true, mode: config.mode, services }, null, 2));
     return 0;
   }
-  const logger = createLogger({ level: config.logLevel });
+  // A person at a terminal reads lines; anything else (a file, a log collector, a container) gets JSON.
+  const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
   logger.info({ mode: config.mode, services }, 'starting Wardwatch');
   const ww = await startWardwatch(config, logger, services);
 
+  if (ww.policy)
+    logger.info({ url: `${ww.policy.url()}/` }, `console: ${ww.policy.url()}/ (sign in with an API key)`);
   if (ww.policy && ww.db && (await countLiveApiKeys(ww.db.pool)) === 0) {
-    // First run with no key at all: make one admin key so the API is usable, and show it once.
+    // First run with no key at all: make one admin key so the API is usable. It goes to a file only its
+    // owner reads, and to the terminal only when there is one: never into a log or a container's output.
     const { key } = await createApiKeyAudited(ww.db.pool, 'system:first-start', {
       name: 'initial-admin',
       role: 'admin',
       createdBy: 'first-start',
     });
-    process.stdout.write(
-      `\n  First start: created an admin API key (stored hashed, shown only now):\n\n    ${key}\n\n` +
-        `  Try: curl -H "Authorization: Bearer ${key}" ${ww.policy.url()}/v1/devices\n\n`,
+    const keyFile = writeInitialKey(config.dataDir, key);
+    const url = ww.policy.url();
+    const tlsHint =
+      url.startsWith('https:') && !config.api.tlsCertFile
+        ? ` --cacert ${join(config.dataDir, 'tls', 'api-cert.pem')}`
+        : '';
+    logger.warn(
+      { keyFile },
+      'first start: created an admin API key (stored hashed); it is in this file, readable by its owner only',
     );
+    if (process.stdout.isTTY)
+      process.stdout.write(
+        `\n  First start: created an admin API key (stored hashed, shown only now, also in ${keyFile}):\n\n    ${key}\n\n` +
+          `  Console: ${url}/ (sign in with this key)\n` +
+          `  API:     curl${tlsHint} -H "Authorization: Bearer ${key}" ${url}/v1/devices\n\n`,
+      );
   }
 
   await new Promise<void>((resolve) => {
@@ -68,4 +88,14 @@ export async function startCommand(args: string[]): Promise<number> {
   });
   await ww.stop();
   return 0;
+}
+
+/** Writes the first-start admin key to `<dataDir>/initial-admin-key`, mode 0600 (the directory 0700 when made here). */
+export function writeInitialKey(dataDir: string, key: string): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, 'initial-admin-key');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  // A file left by an earlier run keeps its mode through writeFileSync: set it.
+  chmodSync(file, 0o600);
+  return file;
 }

@@ -21,6 +21,10 @@ const list = (v: string) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 const num = (v: string) => (/^-?\d+$/.test(v.trim()) ? Number(v) : v);
+const bool = (v: string) => {
+  const t = v.trim().toLowerCase();
+  return t === 'true' || t === '1' ? true : t === 'false' || t === '0' ? false : v;
+};
 
 /** Environment variable -> config path and parser. Documented in docs/configuration.md. */
 export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
@@ -62,10 +66,29 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_API_BODY_LIMIT', ['api', 'bodyLimitBytes'], num],
   ['WARDWATCH_AUDIT_RETENTION_DAYS', ['api', 'auditRetentionDays'], num],
   ['WARDWATCH_WEBHOOK_SECRET_KEY', ['webhooks', 'secretKey'], String],
+  ['WARDWATCH_WEBHOOK_PREVIOUS_SECRET_KEYS', ['webhooks', 'previousSecretKeys'], list],
   ['WARDWATCH_WEBHOOK_MAX_ATTEMPTS', ['webhooks', 'maxAttempts'], num],
   ['WARDWATCH_SIEM_HOST', ['siem', 'host'], String],
   ['WARDWATCH_SIEM_PORT', ['siem', 'port'], num],
   ['WARDWATCH_SIEM_PROTOCOL', ['siem', 'protocol'], String],
+  ['WARDWATCH_SIEM_CA_FILE', ['siem', 'caFile'], String],
+  ['WARDWATCH_KAFKA_TLS', ['kafka', 'tls'], bool],
+  ['WARDWATCH_KAFKA_CA_FILE', ['kafka', 'caFile'], String],
+  ['WARDWATCH_KAFKA_SASL_MECHANISM', ['kafka', 'sasl', 'mechanism'], String],
+  ['WARDWATCH_KAFKA_SASL_USERNAME', ['kafka', 'sasl', 'username'], String],
+  ['WARDWATCH_KAFKA_SASL_PASSWORD', ['kafka', 'sasl', 'password'], String],
+  ['WARDWATCH_API_TLS_CERT_FILE', ['api', 'tlsCertFile'], String],
+  ['WARDWATCH_API_TLS_KEY_FILE', ['api', 'tlsKeyFile'], String],
+  ['WARDWATCH_API_INSECURE_HTTP', ['api', 'insecureHttp'], bool],
+  [
+    'WARDWATCH_API_TRUST_PROXY',
+    ['api', 'trustProxy'],
+    (v) => {
+      const b = bool(v);
+      if (typeof b === 'boolean') return b;
+      return /^\d+$/.test(v.trim()) ? Number(v) : list(v);
+    },
+  ],
 ];
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
@@ -174,7 +197,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
     .filter((e) => !bad.has(e.path))
     .map(
       (e) =>
-        `${e.path || '/'}: ${describe(e)}${e.value !== undefined ? ` (got ${JSON.stringify(e.value)})` : ''}`,
+        `${e.path || '/'}: ${describe(e)}${e.value !== undefined && !isSecretPath(e.path) ? ` (got ${JSON.stringify(e.value)})` : ''}`,
     );
   const problems = [...durationProblems, ...schemaProblems];
   const config = withDefaults as WardwatchConfig;
@@ -186,6 +209,18 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
   }
   if (config.collector && config.collector.retryMaxMs < config.collector.retryInitialMs) {
     problems.push('/collector/retryMaxMs: must not be below retryInitialMs');
+  }
+  for (const [path, value] of [
+    ['/api/bootstrapApiKey', config.api?.bootstrapApiKey],
+    ['/webhooks/secretKey', config.webhooks?.secretKey],
+    ...(config.webhooks?.previousSecretKeys ?? []).map((v, i) => [`/webhooks/previousSecretKeys/${i}`, v]),
+  ] as const) {
+    const weak = typeof value === 'string' ? weakSecret(value) : undefined;
+    if (weak) problems.push(`${path}: ${weak}`);
+  }
+  const api = config.api;
+  if (api && (api.tlsCertFile === undefined) !== (api.tlsKeyFile === undefined)) {
+    problems.push('/api: tlsCertFile and tlsKeyFile go together');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
@@ -207,4 +242,48 @@ function describe(e: ValueError): string {
 /** A CIDR as the device matcher reads it: the same parser, so what passes here never fails there. */
 function isCidr(s: string): boolean {
   return parseCidr(s) !== undefined;
+}
+
+/** Config paths whose values are secrets: never repeated in an error message. */
+const SECRET_PATHS = [
+  '/api/bootstrapApiKey',
+  '/webhooks/secretKey',
+  '/webhooks/previousSecretKeys',
+  '/database/url',
+  '/kafka/sasl',
+];
+
+function isSecretPath(path: string): boolean {
+  return SECRET_PATHS.some((p) => path === p || path.startsWith(`${p}/`));
+}
+
+/**
+ * Why a secret is too weak to accept (its value is never part of the answer): a placeholder left from
+ * an example (`CHANGE-ME…`, `<your key>`, `example`, `xxxx`) or too few distinct characters.
+ */
+export function weakSecret(value: string): string | undefined {
+  if (/change[-_ ]?me|replace[-_ ]?me|placeholder|example|your[-_ ]|<[^>]*>|x{4,}|\.\.\./i.test(value))
+    return 'a placeholder, not a secret: set a long random value (e.g. `openssl rand -base64 32`)';
+  if (new Set(value).size < 8) return 'too few distinct characters for a secret: set a long random value';
+  return undefined;
+}
+
+/**
+ * Why the API may not listen as configured, or undefined: in cluster mode a non-loopback `api.host`
+ * needs TLS files or `api.insecureHttp` (embedded mode generates a certificate instead). Checked by the
+ * policy service at start and by `wardwatch start --check` when it runs the API, not by every loader.
+ */
+export function apiTransportProblem(config: WardwatchConfig): string | undefined {
+  const api = config.api;
+  if (config.mode !== 'cluster' || isLoopbackHost(api.host) || api.tlsCertFile || api.insecureHttp)
+    return undefined;
+  return `/api/host: ${JSON.stringify(api.host)} is reachable from the network: set api.tlsCertFile and api.tlsKeyFile (HTTPS), or api.insecureHttp when TLS ends in front of the API`;
+}
+
+/** Whether a listen address is reachable only from this host (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return (
+    h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1'
+  );
 }

@@ -63,6 +63,23 @@ export const ConfigSchema = T.Object(
         topicPrefix: T.String({ default: '' }),
         /** Partitions of `flows-v1` when Wardwatch creates it. */
         flowPartitions: T.Integer({ default: 8, minimum: 1, maximum: 1024 }),
+        /** TLS to the brokers (listener SASL_SSL or SSL), verified against `caFile` or the system CAs. */
+        tls: T.Boolean({ default: false }),
+        /** PEM CA(s) of the brokers' certificates. */
+        caFile: T.Optional(T.String({ minLength: 1 })),
+        /** SASL/SCRAM credentials (use with `tls`). */
+        sasl: T.Optional(
+          T.Object(
+            {
+              mechanism: T.Union([T.Literal('scram-sha-256'), T.Literal('scram-sha-512')], {
+                default: 'scram-sha-512',
+              }),
+              username: T.String({ minLength: 1 }),
+              password: T.String({ minLength: 1 }),
+            },
+            { additionalProperties: false },
+          ),
+        ),
         /** Compression of produced message batches. */
         compression: T.Union([T.Literal('none'), T.Literal('gzip'), T.Literal('lz4')], { default: 'lz4' }),
       },
@@ -97,6 +114,12 @@ export const ConfigSchema = T.Object(
         spoolBytes: T.Integer({ default: 1073741824, minimum: 1048576 }),
         /** Bound of datagrams waiting for a decode worker, bytes per worker; past it datagrams are dropped and counted. */
         decodeBacklogBytes: T.Integer({ default: 8388608, minimum: 1048576 }),
+        /** Wait before restarting a decode worker that exited unasked, milliseconds; doubles per consecutive crash up to 30 s. */
+        workerRestartDelayMs: T.Integer({ default: 1000, minimum: 10, maximum: 30000 }),
+        /** Open IPFIX-over-TCP connections at most (all ports); further ones are refused and counted. */
+        tcpMaxConnections: T.Integer({ default: 256, minimum: 1, maximum: 65535 }),
+        /** An IPFIX-over-TCP connection silent this long is closed, milliseconds (exporters send templates periodically). */
+        tcpIdleTimeoutMs: T.Integer({ default: 600000, minimum: 1000, maximum: 86400000 }),
         /** Backoff of publish retries while Kafka is unavailable, milliseconds. */
         retryInitialMs: T.Integer({ default: 200, minimum: 10, maximum: 60000 }),
         retryMaxMs: T.Integer({ default: 5000, minimum: 10, maximum: 600000 }),
@@ -155,6 +178,22 @@ export const ConfigSchema = T.Object(
       {
         host: T.String({ default: '0.0.0.0' }),
         port: T.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
+        /** PEM certificate (chain) and key of the API's HTTPS listener; re-read when either file changes. */
+        tlsCertFile: T.Optional(T.String({ minLength: 1 })),
+        tlsKeyFile: T.Optional(T.String({ minLength: 1 })),
+        /**
+         * Proxies whose X-Forwarded-For is believed (the client address for lockout, rate limit and audit):
+         * `false` (none), `true` (any: only behind a proxy that overwrites the header), a hop count, or
+         * the proxies' addresses/CIDRs.
+         */
+        trustProxy: T.Union(
+          [T.Boolean(), T.Integer({ minimum: 1, maximum: 10 }), T.Array(T.String({ minLength: 2 }))],
+          {
+            default: false,
+          },
+        ),
+        /** Serve cleartext HTTP on a non-loopback `host` (TLS terminated in front, e.g. by an ingress). */
+        insecureHttp: T.Boolean({ default: false }),
         /** When set, an admin API key with this value is ensured at start. */
         bootstrapApiKey: T.Optional(T.String({ minLength: 16 })),
         /** Requests per minute per API key (per address for unauthenticated calls). */
@@ -173,6 +212,8 @@ export const ConfigSchema = T.Object(
       {
         /** Key that encrypts stored webhook secrets (AES-256-GCM, derived with SHA-256); unset: stored as given. */
         secretKey: T.Optional(T.String({ minLength: 16 })),
+        /** Keys that sealed secrets before the current one (rotation); they only open, and secrets are resealed at start. */
+        previousSecretKeys: T.Array(T.String({ minLength: 16 }), { default: [] }),
         /** Attempts before a delivery is marked failed. */
         maxAttempts: T.Integer({ default: 12, minimum: 1, maximum: 100 }),
         /** First retry delay; doubles each attempt up to backoffMaxMs. */
@@ -190,7 +231,12 @@ export const ConfigSchema = T.Object(
       {
         host: T.Optional(T.String({ minLength: 1 })),
         port: T.Integer({ default: 514, minimum: 1, maximum: 65535 }),
-        protocol: T.Union([T.Literal('udp'), T.Literal('tcp')], { default: 'udp' }),
+        /** `tls`: syslog over TLS (RFC 5425 transport, LF framing as `tcp`), verified against `caFile` or the system CAs. */
+        protocol: T.Union([T.Literal('udp'), T.Literal('tcp'), T.Literal('tls')], { default: 'udp' }),
+        /** PEM file of the CA(s) that sign the SIEM receiver's certificate (`tls`); unset: the system CAs. */
+        caFile: T.Optional(T.String({ minLength: 1 })),
+        /** Longest a TCP/TLS connect, handshake or write may take (and a connection may sit idle), milliseconds. */
+        timeoutMs: T.Integer({ default: 10000, minimum: 100, maximum: 120000 }),
         pollIntervalMs: T.Integer({ default: 1000, minimum: 10, maximum: 60000 }),
       },
       { default: {}, additionalProperties: false },

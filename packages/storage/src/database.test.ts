@@ -13,6 +13,7 @@ test('migrations run on real PostgreSQL into a schema of their own, and twice is
   const db = await openDatabase({ kind: 'postgres', url, schema, poolSize: 2 });
   after(async () => {
     await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}_reporting" CASCADE`);
     await db.close();
   });
   const first = await migrate(db);

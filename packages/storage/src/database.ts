@@ -1,5 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 
 /** How to reach the database: a PostgreSQL server, or an embedded PGlite under a data directory. */
@@ -48,6 +50,23 @@ function createPool(config: pg.PoolConfig, schema: string): pg.Pool {
   return pool;
 }
 
+/** The port number in the PGlite socket's name (`.s.PGSQL.<port>`, as libpq and `pg` name Unix sockets). */
+const PGLITE_SOCKET_PORT = 5432;
+
+/**
+ * A new 0700 directory for the PGlite socket: under the data dir, or under the system's temporary
+ * directory when that path would be too long for a Unix socket (108 bytes on Linux).
+ */
+function privateSocketDir(dataDir: string): string {
+  const base = resolve(dataDir);
+  const dir =
+    Buffer.byteLength(join(base, 'run-XXXXXX', `.s.PGSQL.${PGLITE_SOCKET_PORT}`)) < 100
+      ? mkdtempSync(join(base, 'run-'))
+      : mkdtempSync(join(tmpdir(), 'wardwatch-pglite-'));
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
 async function openPglite(dataDir: string, schema: string): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
@@ -56,10 +75,15 @@ async function openPglite(dataDir: string, schema: string): Promise<Database> {
   const db = await PGlite.create(dir);
   // The socket server speaks the PostgreSQL wire protocol, so the same `pg` code runs on both.
   // PGlite is single-connection: one socket, one pooled client, so transactions never interleave.
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 });
+  // PGlite has no authentication: it listens on a Unix socket in a directory only this user may enter
+  // (0700), never on a TCP port another local user could reach.
+  const socketDir = privateSocketDir(dataDir);
+  const server = new PGLiteSocketServer({ db, path: join(socketDir, `.s.PGSQL.${PGLITE_SOCKET_PORT}`) });
   await server.start();
-  const addr = server.getServerConn();
-  const pool = createPool({ connectionString: `postgres://postgres@${addr}/postgres`, max: 1 }, schema);
+  const pool = createPool(
+    { host: socketDir, port: PGLITE_SOCKET_PORT, user: 'postgres', database: 'postgres', max: 1 },
+    schema,
+  );
   return {
     kind: 'pglite',
     schema,
@@ -69,6 +93,7 @@ async function openPglite(dataDir: string, schema: string): Promise<Database> {
       await pool.end();
       await server.stop();
       await db.close();
+      rmSync(socketDir, { recursive: true, force: true });
     },
   };
 }
@@ -79,7 +104,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     mkdirSync(opts.dataDir, { recursive: true });
     return openPglite(opts.dataDir, opts.schema);
   }
-  const pool = createPool({ connectionString: opts.url, max: opts.poolSize }, opts.schema);
+  const pool = createPool({ ...connectionFor(opts.url), max: opts.poolSize }, opts.schema);
   return {
     kind: 'postgres',
     schema: opts.schema,
@@ -109,3 +134,62 @@ export async function withTransaction<T>(
 }
 
 export const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'migrations');
+
+/**
+ * The `pg` connection settings of a PostgreSQL URL, with libpq's meaning of `sslmode` (the `pg` driver
+ * reads `sslmode=require` as verify-full, and ignores `verify-ca`'s "no host name check"):
+ * `disable`/`allow`/`prefer` (or none): no TLS (`pg` cannot fall back, so `prefer` does not try);
+ * `require`: TLS, the server's certificate checked only when `sslrootcert` names a CA (as libpq);
+ * `verify-ca`: TLS, the certificate chain checked against `sslrootcert` (or the system CAs);
+ * `verify-full`: that and the host name. `sslcert`/`sslkey`: a client certificate. Throws on an unknown
+ * mode or an unreadable file (naming the file, not the URL, which may hold a password).
+ */
+export function connectionFor(url: string): pg.PoolConfig {
+  const u = new URL(url);
+  const p = u.searchParams;
+  const mode = p.get('sslmode') ?? 'disable';
+  const file = (name: string) => {
+    const path = p.get(name);
+    if (!path || path === 'system') return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`database URL ${name}=${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+  };
+  const ca = file('sslrootcert');
+  const cert = file('sslcert');
+  const key = file('sslkey');
+  for (const k of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'ssl', 'uselibpqcompat']) p.delete(k);
+  const connectionString = u.toString();
+  const client = { ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+  let ssl: ConnectionOptions | false;
+  switch (mode) {
+    case 'disable':
+    case 'allow':
+    case 'prefer':
+      ssl = false;
+      break;
+    case 'require':
+      ssl = ca
+        ? { ...client, ca, rejectUnauthorized: true, checkServerIdentity: () => undefined }
+        : { ...client, rejectUnauthorized: false };
+      break;
+    case 'verify-ca':
+      ssl = {
+        ...client,
+        ...(ca ? { ca } : {}),
+        rejectUnauthorized: true,
+        checkServerIdentity: () => undefined,
+      };
+      break;
+    case 'verify-full':
+      ssl = { ...client, ...(ca ? { ca } : {}), rejectUnauthorized: true };
+      break;
+    default:
+      throw new Error(
+        `database URL sslmode=${mode}: expected disable, prefer, require, verify-ca or verify-full`,
+      );
+  }
+  return { connectionString, ssl };
+}

@@ -1,3 +1,9 @@
 // PostgreSQL access for every service: a pg pool on PostgreSQL or embedded PGlite, and the migrations.
-export { type Database, type DatabaseOptions, openDatabase, withTransaction } from './database.ts';
-export { migrate } from './migrate.ts';
+export {
+  connectionFor,
+  type Database,
+  type DatabaseOptions,
+  openDatabase,
+  withTransaction,
+} from './database.ts';
+export { migrate, REPORTING_TABLES, reportingSchema } from './migrate.ts';

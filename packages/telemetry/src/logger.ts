@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import pretty from 'pino-pretty';
 import { activeTraceIds } from './trace.ts';
 
 /** The structured JSON logger every component receives. */
@@ -10,10 +11,12 @@ export interface LoggerOptions {
   name?: string;
   /** Where lines go (default stdout); tests pass a stream. */
   destination?: pino.DestinationStream;
+  /** Lines for a person (time, level, message, fields) instead of JSON: for a terminal. */
+  pretty?: boolean;
 }
 
 /**
- * Creates a JSON logger (pino) for one component. A line written inside an active OpenTelemetry span
+ * Creates a JSON logger (pino) for one component (or, with `pretty`, one writing lines for a person). A line written inside an active OpenTelemetry span
  * carries its `trace_id` and `span_id`, so logs and traces can be joined.
  */
 export function createLogger(opts: LoggerOptions): Logger {
@@ -23,6 +26,18 @@ export function createLogger(opts: LoggerOptions): Logger {
     base: { pid: process.pid },
     mixin: activeTraceIds,
   };
+  if (opts.pretty)
+    return pino(
+      options,
+      pretty({
+        sync: true,
+        colorize: true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        singleLine: true,
+        ignore: 'pid,hostname,name',
+        destination: 1,
+      }),
+    );
   return opts.destination ? pino(options, opts.destination) : pino(options);
 }
 

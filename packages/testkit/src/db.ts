@@ -17,6 +17,8 @@ export async function dropSchema(schema: string): Promise<void> {
   await client.connect();
   try {
     await client.query(`DROP SCHEMA IF EXISTS "${schema.replace(/"/g, '')}" CASCADE`);
+    // The reporting views' schema made by migrate() (packages/storage).
+    await client.query(`DROP SCHEMA IF EXISTS "${schema.replace(/"/g, '')}_reporting" CASCADE`);
   } finally {
     await client.end();
   }

@@ -19,6 +19,7 @@ export function isolatedStack(schema: string, apiKey: string): Record<string, un
     'api.host': '127.0.0.1',
     'api.port': 0,
     'api.bootstrapApiKey': apiKey,
+    'webhooks.secretKey': `${schema}-webhook-key-0123456789`,
     logLevel: 'warn',
   };
 }

@@ -43,6 +43,83 @@ test('publishes everything offered, grouped, and reports weights', async () => {
   assert.ok(sink.state.calls < 100, 'consecutive offers are grouped');
 });
 
+test('a group holds at most maxBatchBytes, and at most maxPartitionBatchBytes of any one partition', async () => {
+  const groups: TransportMessage[][] = [];
+  let release = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const b = createBufferedPublisher({
+    publisher: {
+      async publish(_topic, messages) {
+        await gate;
+        groups.push(messages);
+      },
+      async close() {},
+    },
+    maxBytes: 1 << 20,
+    maxBatchBytes: 10_000,
+    maxPartitionBatchBytes: 3_000,
+  });
+  // 40 messages of ~1 KB, partitions 0,0,0,0,1,1,1,1,...: queued while the first publish waits.
+  for (let i = 0; i < 40; i++)
+    b.offer('t', [{ ...msg(i, 1000 - 16 - 3), partition: Math.floor(i / 4) % 3 }], 1);
+  release();
+  assert.equal(await b.drain(5_000), true);
+  assert.equal(groups.flat().length, 40, 'everything published, once');
+  assert.deepEqual(
+    groups.flat().map((m) => m.key),
+    Array.from({ length: 40 }, (_, i) => `k${i}`),
+    'in order',
+  );
+  for (const g of groups.slice(1)) {
+    assert.ok(g.length <= 10, `a group of ${g.length} KB passes maxBatchBytes`);
+    const per = new Map<number, number>();
+    for (const m of g) per.set(m.partition!, (per.get(m.partition!) ?? 0) + 1);
+    for (const [p, n] of per) assert.ok(n <= 3, `partition ${p} has ${n} KB in one group`);
+  }
+  assert.ok(
+    groups.slice(1).some((g) => new Set(g.map((m) => m.partition)).size > 1),
+    'groups span partitions',
+  );
+});
+
+test('with lingerMs, requests wait for more messages unless a full request waits; drain cuts the wait short', async () => {
+  const groups: TransportMessage[][] = [];
+  const b = createBufferedPublisher({
+    publisher: {
+      async publish(_topic, messages) {
+        groups.push(messages);
+      },
+      async close() {},
+    },
+    maxBytes: 1 << 20,
+    maxBatchBytes: 10_000,
+    // Far longer than the test: every publish below is caused by a full request or a drain.
+    lingerMs: 600_000,
+  });
+  const ticks = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+  };
+  b.offer('t', [msg(0)], 1);
+  await ticks(5);
+  assert.equal(groups.length, 1, 'the first request leaves at once');
+  for (let i = 1; i <= 5; i++) b.offer('t', [msg(i)], 1);
+  await ticks(20);
+  assert.equal(groups.length, 1, 'later messages wait for the linger');
+  // ~10 KB more: a full request waits, so it leaves without waiting out the linger.
+  for (let i = 6; i < 106; i++) b.offer('t', [msg(i)], 1);
+  await ticks(20);
+  assert.ok(groups.length >= 2, 'a full request is sent at once');
+  assert.ok(groups[1]!.length > 5, 'the waiting messages went together');
+  assert.equal(await b.drain(5_000), true, 'drain does not wait out the linger');
+  assert.deepEqual(
+    groups.flat().map((m) => m.key),
+    Array.from({ length: 106 }, (_, i) => `k${i}`),
+  );
+  await b.close(1_000);
+});
+
 test('while the sink fails it retries with backoff, queues to the bound, drops beyond it with a count, and recovers', async () => {
   const sink = flakySink();
   sink.state.down = true;

@@ -18,8 +18,23 @@ export interface BufferedPublisherOptions {
    * waits there, later offers follow it, so the order is kept. Read back as the sink takes messages.
    */
   spool?: Spool;
-  /** Largest group of messages handed to the sink in one call, bytes (default 1 MiB). */
+  /**
+   * Largest group of messages handed to the sink in one call, bytes (default 4 MiB): larger produce
+   * requests cost the Kafka client and the broker less CPU per record (see docs/collector.md).
+   */
   maxBatchBytes?: number;
+  /**
+   * Largest share of one partition in a group, bytes (default 960 KiB): Kafka refuses a partition's
+   * record batch above the broker's `message.max.bytes` (1 MiB by default), even uncompressed.
+   */
+  maxPartitionBatchBytes?: number;
+  /**
+   * Least time between the starts of two produce requests unless a full one (`maxBatchBytes`) waits, ms
+   * (default 0: send as soon as the previous request is acknowledged). Below the sink's capacity each
+   * request then carries what arrived in that time instead of a few messages: the client's and the
+   * broker's cost per request is paid for more records. A drain or close cuts the wait short.
+   */
+  lingerMs?: number;
   /** First retry delay after a failed publish, ms; doubles per attempt up to `maxBackoffMs`. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -74,10 +89,40 @@ interface Entry {
   inherited?: boolean;
 }
 
+const messageSize = (m: TransportMessage) => m.key.length + (m.value?.byteLength ?? 0) + 16;
+
 function sizeOf(messages: readonly TransportMessage[]): number {
   let n = 0;
-  for (const m of messages) n += m.key.length + (m.value?.byteLength ?? 0) + 16;
+  for (const m of messages) n += messageSize(m);
   return n;
+}
+
+/**
+ * Adds an entry's messages to the bytes per partition of a group being formed, unless one partition
+ * would pass `limit` (then nothing is added). Messages without a partition count as one partition.
+ */
+function addToPartitions(e: Entry, perPartition: Map<number, number>, limit: number): boolean {
+  if (e.messages.length === 1) {
+    // The collector's case: one FlowBatch an offer.
+    const m = e.messages[0]!;
+    const p = m.partition ?? -1;
+    const n = (perPartition.get(p) ?? 0) + messageSize(m);
+    if (n > limit) return false;
+    perPartition.set(p, n);
+    return true;
+  }
+  const before = new Map<number, number>();
+  for (const m of e.messages) {
+    const p = m.partition ?? -1;
+    const n = perPartition.get(p) ?? 0;
+    if (!before.has(p)) before.set(p, n);
+    if (n + messageSize(m) > limit) {
+      for (const [q, b] of before) perPartition.set(q, b);
+      return false;
+    }
+    perPartition.set(p, n + messageSize(m));
+  }
+  return true;
 }
 
 /**
@@ -87,7 +132,11 @@ function sizeOf(messages: readonly TransportMessage[]): number {
  * Memory stays bounded and nothing is lost silently.
  */
 export function createBufferedPublisher(opts: BufferedPublisherOptions): BufferedPublisher {
-  const maxBatch = opts.maxBatchBytes ?? 1 << 20;
+  const maxBatch = opts.maxBatchBytes ?? 4 << 20;
+  const maxPartition = opts.maxPartitionBatchBytes ?? 960 << 10;
+  const linger = opts.lingerMs ?? 0;
+  let lastSend = Number.NEGATIVE_INFINITY;
+  let lingerWake: (() => void) | undefined;
   const initial = opts.initialBackoffMs ?? 100;
   const maxBackoff = opts.maxBackoffMs ?? 5_000;
   const spool = opts.spool;
@@ -115,19 +164,43 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
     });
   }
 
+  /** Waits until `ms` passed or `lingerWake` is called (a full request waits, or a drain). */
+  function lingerFor(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        lingerWake = undefined;
+        resolve();
+      }, ms);
+      lingerWake = () => {
+        clearTimeout(t);
+        lingerWake = undefined;
+        resolve();
+      };
+    });
+  }
+
   async function pump(): Promise<void> {
     running = true;
     try {
       while (!closed) {
         if (head >= queue.length && !load()) break;
-        // Group consecutive entries of one topic.
+        const wait = lastSend + linger - performance.now();
+        if (wait > 0 && bytes < maxBatch && idleWaiters.length === 0) {
+          await lingerFor(wait);
+          if (closed) break;
+        }
+        lastSend = performance.now();
+        // Group consecutive entries of one topic, within the bounds of a request and of a partition.
         const first = queue[head]!;
         let end = head + 1;
         let groupBytes = first.bytes;
+        const perPartition = new Map<number, number>();
+        addToPartitions(first, perPartition, Number.POSITIVE_INFINITY);
         while (
           end < queue.length &&
           queue[end]!.topic === first.topic &&
-          groupBytes + queue[end]!.bytes <= maxBatch
+          groupBytes + queue[end]!.bytes <= maxBatch &&
+          addToPartitions(queue[end]!, perPartition, maxPartition)
         ) {
           groupBytes += queue[end]!.bytes;
           end++;
@@ -224,6 +297,7 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
       }
       queue.push({ topic, messages, weight, bytes: size });
       bytes += size;
+      if (bytes >= maxBatch) lingerWake?.();
       kick();
       return 'queued';
     },
@@ -243,14 +317,16 @@ export function createBufferedPublisher(opts: BufferedPublisherOptions): Buffere
           resolve(true);
         };
         idleWaiters.push(done);
-        // Cut a backoff short: the sink may be back.
+        // Cut a backoff short (the sink may be back), and a linger.
         wake?.();
+        lingerWake?.();
       });
     },
     async close(timeoutMs) {
       await this.drain(timeoutMs);
       closed = true;
       wake?.();
+      lingerWake?.();
       // Let a publish in flight settle (bounded): what it delivered is not spooled again.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

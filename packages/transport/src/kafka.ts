@@ -7,6 +7,7 @@ import kafkajs, {
   logLevel as KafkaLogLevel,
   type LogEntry,
   type Producer,
+  type SASLOptions,
 } from 'kafkajs';
 import { gzipCodec, installFastCrc32c, lz4Codec } from './codecs.ts';
 import type {
@@ -44,6 +45,10 @@ export interface KafkaTransportOptions {
   topicPrefix?: string;
   /** Receives kafkajs's own log lines (warn and above). */
   log?: (level: 'error' | 'warn', message: string, extra: Record<string, unknown>) => void;
+  /** TLS to the brokers: `true` (system CAs) or the CA certificate(s), PEM; unset: plaintext. */
+  tls?: true | { ca: string | Buffer };
+  /** SASL/SCRAM authentication (over TLS: the password never crosses in clear). */
+  sasl?: { mechanism: 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
 }
 
 function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined) {
@@ -183,6 +188,10 @@ class KafkaTransport implements Transport {
     this.kafka = new Kafka({
       clientId: opts.clientId,
       brokers: [...opts.brokers],
+      ...(opts.tls
+        ? { ssl: opts.tls === true ? true : { ca: [opts.tls.ca], rejectUnauthorized: true } }
+        : {}),
+      ...(opts.sasl ? { sasl: { ...opts.sasl } as SASLOptions } : {}),
       logLevel: KafkaLogLevel.WARN,
       retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
       logCreator:

@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type PacketBatch, ShardRunner } from './runner.ts';
 import type { ShardOutput, ShardSettings } from './shard.ts';
+import { currentThreadId } from './thread-cpu.ts';
 
 /** Messages from the receive thread to a worker. */
 export type ToWorker =
@@ -15,7 +16,9 @@ export type FromWorker =
   | { type: 'output'; output: ShardOutput }
   /** A packing buffer, decoded, handed back for reuse (the decoder keeps no view of it: it copies). */
   | { type: 'recycle'; buffer: ArrayBuffer }
-  | { type: 'done'; id: number; result?: { imported: number; rejected: number } };
+  | { type: 'done'; id: number; result?: { imported: number; rejected: number } }
+  /** The worker's kernel thread id, sent once at start (its CPU time is read from /proc by that id). */
+  | { type: 'thread'; tid: number };
 
 /** A worker's `workerData`. */
 export interface WorkerInput {
@@ -27,6 +30,8 @@ export interface WorkerInput {
 const port = parentPort;
 if (port) {
   const { settings, decoded } = workerData as WorkerInput;
+  const tid = currentThreadId();
+  if (tid !== undefined) port.postMessage({ type: 'thread', tid } satisfies FromWorker);
   const runner = new ShardRunner(settings, (output) => {
     const transfer: ArrayBuffer[] = [];
     for (const b of output.batches) {

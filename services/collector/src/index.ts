@@ -26,6 +26,14 @@ import { createCollectorMetrics } from './metrics.ts';
 import { createShardPool, type ShardPool } from './pool.ts';
 import { bindUdp, createAllowlist, listenTcp, type ReceiverEvents, type TcpListener } from './receivers.ts';
 import type { ShardOutput } from './shard.ts';
+import { threadCpuSeconds } from './thread-cpu.ts';
+
+/**
+ * Least time between two produce requests of flow batches (unless 4 MiB wait): each request carries what
+ * arrived meanwhile, so kafkajs's and the broker's cost per request (and LZ4's per batch) is paid for
+ * more records. Records wait up to this much longer (on top of `collector.lingerMs`).
+ */
+const PUBLISH_LINGER_MS = 20;
 
 /** What the collector needs from its assembly. */
 export interface CollectorDeps {
@@ -66,6 +74,10 @@ export interface Collector {
   counts(): CollectorCounts;
   /** Base URL of /metrics, /healthz, /readyz, when served (cluster mode with `collector.httpPort`). */
   opsUrl(): string | undefined;
+  /** Why the collector is not ready (undefined: ready): starting, a decode shard down, transport, buffer. */
+  notReady(): Promise<string | undefined>;
+  /** Terminates one decode worker as a crash would (operations drills and tests); it is restarted. */
+  killDecodeWorker(shard: number): Promise<void>;
 }
 
 /** Creates the collector; nothing is bound until `start()`. */
@@ -124,6 +136,24 @@ export function createCollector(deps: CollectorDeps): Collector {
     },
   });
 
+  // Where the CPU goes, per thread (Linux): the receive thread is the main thread (its id is the
+  // process id) and also runs the Kafka producer; each decode worker reported its own id.
+  new Gauge({
+    name: 'wardwatch_collector_thread_cpu_seconds',
+    help: 'CPU seconds (user + system) used by a collector thread since it started (/proc), by thread: receive (sockets, hand-off to workers, Kafka producer) or decode-N',
+    labelNames: ['thread'] as const,
+    registers: [deps.registry],
+    collect() {
+      this.reset();
+      const main = threadCpuSeconds(process.pid);
+      if (main !== undefined) this.set({ thread: 'receive' }, main);
+      for (const [shard, tid] of pool?.threadIds() ?? []) {
+        const v = threadCpuSeconds(tid);
+        if (v !== undefined) this.set({ thread: `decode-${shard}` }, v);
+      }
+    },
+  });
+
   function onOutput(out: ShardOutput, shard: number): void {
     const s = out.stats;
     counts.decoded += s.records;
@@ -146,11 +176,12 @@ export function createCollector(deps: CollectorDeps): Collector {
     received: metrics.countReceived,
     dropped: (reason) => metrics.packetsDropped.inc({ reason }),
     connections: (d) => metrics.tcpConnections.inc(d),
+    connectionClosed: (reason) => metrics.tcpClosed.inc({ reason }),
     error: (err, where) => warnSocket({ err, where }, 'socket error'),
   };
 
-  /** Loads the shared template state so data is decoded at once after a restart. */
-  async function loadTemplates(p: ShardPool): Promise<void> {
+  /** Loads the shared template state so data is decoded at once after a restart (of the collector, or of one shard). */
+  async function loadTemplates(p: ShardPool, onlyShard?: number): Promise<void> {
     const t0 = Date.now();
     const snap = await transport.readTopic(Topics.templates, { timeoutMs: 15_000 });
     const latest = new Map<string, string>();
@@ -164,7 +195,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       key,
       text: t,
     }));
-    const r = await p.importTemplates(entries);
+    const r = await p.importTemplates(entries, onlyShard);
     metrics.templateEvents.inc({ event: 'imported' }, r.imported);
     logger.info(
       {
@@ -212,6 +243,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     flows = createBufferedPublisher({
       ...common,
       maxBytes: c.bufferBytes,
+      lingerMs: PUBLISH_LINGER_MS,
       // Opened here, once the configuration is known to be valid: it reads what an earlier run left.
       ...(c.spoolDir !== ''
         ? {
@@ -262,6 +294,26 @@ export function createCollector(deps: CollectorDeps): Collector {
       },
       onOutput,
       onWorkerError: (err, shard) => logger.error({ err, shard }, 'decode worker failed'),
+      onWorkerExit: (shard, exitCode) => {
+        metrics.workerExits.inc();
+        logger.error(
+          { shard, exitCode },
+          'decode worker exited; restarting it (its exporters are not decoded meanwhile)',
+        );
+      },
+      onWorkerRestart: (shard) => {
+        metrics.workerRestarts.inc();
+        logger.warn({ shard }, 'decode worker restarted');
+        // The new worker starts with no templates: give it its exporters' shared ones.
+        if (pool)
+          loadTemplates(pool, shard).catch((err) =>
+            logger.warn(
+              { err: (err as Error).message, shard },
+              'templates not reloaded into the restarted shard',
+            ),
+          );
+      },
+      restartDelayMs: c.workerRestartDelayMs,
     });
     await loadTemplates(pool);
     const allowed = createAllowlist(c.exporterAllowlist);
@@ -270,11 +322,16 @@ export function createCollector(deps: CollectorDeps): Collector {
       udp.push(s);
       udpPorts.add(s.address().port);
     }
+    const tcpLimits = {
+      maxConnections: c.tcpMaxConnections,
+      idleTimeoutMs: c.tcpIdleTimeoutMs,
+      open: { count: 0 },
+    };
     for (const port of c.tcpPorts) {
       // IPFIX over TCP is the secondary path: a port already taken (another collector on this host)
       // is reported, and UDP keeps working.
       try {
-        tcp.push(await listenTcp(c.host, port, pool, allowed, events));
+        tcp.push(await listenTcp(c.host, port, pool, allowed, events, tcpLimits));
       } catch (err) {
         logger.error({ err, port }, 'cannot listen for IPFIX over TCP; continuing with UDP only');
       }
@@ -282,12 +339,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     if (config.mode === 'cluster' && c.httpPort > 0) {
       ops = await startOpsServer(c.host, c.httpPort, {
         registry: deps.registry,
-        notReady: async () => {
-          if (!started) return 'starting';
-          if (!(await transport.ping())) return 'transport unreachable';
-          if ((flows?.fill() ?? 0) >= 0.9) return 'publish buffer nearly full';
-          return undefined;
-        },
+        notReady: () => collector.notReady(),
       });
     }
     const gaugeTimer = setInterval(() => metrics.backlogBytes.set(pool?.backlogBytes() ?? 0), 1000);
@@ -317,6 +369,18 @@ export function createCollector(deps: CollectorDeps): Collector {
       return a && typeof a === 'object'
         ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
         : undefined;
+    },
+    async notReady() {
+      if (!started) return 'starting';
+      const down = pool?.down() ?? [];
+      if (down.length > 0) return `decode shard ${down.join(', ')} down (restarting)`;
+      if (!(await transport.ping())) return 'transport unreachable';
+      if ((flows?.fill() ?? 0) >= 0.9) return 'publish buffer nearly full';
+      return undefined;
+    },
+    async killDecodeWorker(shard) {
+      if (!pool) throw new Error('collector not started');
+      await pool.killWorker(shard);
     },
     counts: () => ({ ...counts, dropped: { ...counts.dropped }, pending: routedPending() }),
     async flush(timeoutMs = 30_000) {

@@ -43,6 +43,22 @@ export function createCollectorMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: r,
     }),
+    tcpClosed: new Counter({
+      name: 'wardwatch_collector_tcp_connections_closed_total',
+      help: 'IPFIX-over-TCP connections refused over the cap (limit) or closed after tcpIdleTimeoutMs of silence (idle)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    workerExits: new Counter({
+      name: 'wardwatch_collector_decode_worker_exits_total',
+      help: 'Decode workers that exited unasked (crash, out of memory); each is restarted',
+      registers: r,
+    }),
+    workerRestarts: new Counter({
+      name: 'wardwatch_collector_decode_worker_restarts_total',
+      help: 'Decode workers started again after exiting unasked',
+      registers: r,
+    }),
     records: new Counter({
       name: 'wardwatch_collector_records_decoded_total',
       help: 'Flow records decoded',

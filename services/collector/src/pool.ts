@@ -23,6 +23,12 @@ export interface ShardPoolOptions {
   backlogBytes: number;
   onOutput: (out: ShardOutput, shard: number) => void;
   onWorkerError: (err: unknown, shard: number) => void;
+  /** A worker exited unasked (crash, out of memory); it is restarted after `restartDelayMs`. */
+  onWorkerExit?: (shard: number, exitCode: number) => void;
+  /** A worker that exited unasked was started again (with no templates: it learns them anew). */
+  onWorkerRestart?: (shard: number) => void;
+  /** Wait before the first restart of a crashed worker; doubles per consecutive crash up to 30 s. */
+  restartDelayMs?: number;
 }
 
 /** The decode shards. */
@@ -32,12 +38,20 @@ export interface ShardPool {
   /** Imports template entries, each into the shard of its exporter. */
   importTemplates(
     entries: readonly { exporter: string; key: string; text: string }[],
+    /** Only the entries of this shard (a restarted worker). */
+    onlyShard?: number,
   ): Promise<{ imported: number; rejected: number }>;
   /** Resolves when every datagram pushed so far is decoded and everything waiting has been emitted. */
   flush(): Promise<void>;
   /** Bytes waiting for workers. */
   backlogBytes(): number;
+  /** Shards whose worker is down (crashed and not yet restarted). */
+  down(): number[];
+  /** Terminates one shard's worker as a crash would (operations drills and tests); it is restarted. */
+  killWorker(shard: number): Promise<void>;
   size(): number;
+  /** Kernel thread ids of the decode workers that reported one, by shard (for per-thread CPU). */
+  threadIds(): Map<number, number>;
   stop(): Promise<void>;
 }
 
@@ -102,8 +116,13 @@ function importer(entry: string, tsxApi: string | undefined): string {
   return `(async () => { ${reg} await import(${JSON.stringify(entry)}); })().catch((e) => { throw e; });`;
 }
 
+/** A crashed worker is restarted after at most this long. */
+const MAX_RESTART_DELAY_MS = 30_000;
+/** A worker up this long has its crash streak (and so its restart delay) forgotten. */
+const STABLE_MS = 60_000;
+
 class WorkerShard implements Shard {
-  private readonly worker: Worker;
+  private worker!: Worker;
   private buf = new ArrayBuffer(PACK_BYTES);
   private view = new DataView(this.buf);
   private bytes = new Uint8Array(this.buf);
@@ -115,37 +134,73 @@ class WorkerShard implements Shard {
   private timer: NodeJS.Timeout | undefined;
   /** Bytes posted, and bytes the worker decoded (shared with it): int32 counters that may wrap. */
   private posted = 0;
-  private readonly decoded = new Int32Array(new SharedArrayBuffer(4));
+  private decoded = new Int32Array(new SharedArrayBuffer(4));
   private nextId = 1;
-  private dead = false;
+  /** The worker is not running (crashed and waiting for its restart, or stopped). */
+  dead = false;
+  /** Stopping: an exit now is expected, not a crash. */
+  private stopping = false;
+  private crashes = 0;
+  private startedAt = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** The worker's kernel thread id, once it reported it. */
+  tid: number | undefined;
   private readonly waiting = new Map<number, (m: FromWorker & { type: 'done' }) => void>();
 
   constructor(
     readonly index: number,
     private readonly opts: ShardPoolOptions,
-    source: string,
+    private readonly source: string,
   ) {
-    this.worker = new Worker(source, {
+    this.spawn();
+  }
+
+  private spawn(): void {
+    const { opts, index } = this;
+    // A fresh counter: the bytes posted to the dead worker and not decoded are gone with it.
+    this.decoded = new Int32Array(new SharedArrayBuffer(4));
+    this.posted = 0;
+    this.dead = false;
+    this.startedAt = Date.now();
+    const worker = new Worker(this.source, {
       eval: true,
       workerData: { settings: opts.settings, decoded: this.decoded } satisfies WorkerInput,
       // The decoder allocates a record object per flow: under load V8 grows the young generation to
       // its default maximum. 32 MB decodes as fast here (16 MB cost ~8 %) and caps the worker's share.
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
-    this.worker.on('message', (m: FromWorker) => {
+    this.worker = worker;
+    worker.on('message', (m: FromWorker) => {
       if (m.type === 'output') opts.onOutput(m.output, index);
       else if (m.type === 'recycle') {
         if (m.buffer.byteLength === PACK_BYTES && this.free.length < MAX_FREE_BUFFERS)
           this.free.push(m.buffer);
-      } else this.waiting.get(m.id)?.(m);
+      } else if (m.type === 'thread') this.tid = m.tid;
+      else this.waiting.get(m.id)?.(m);
     });
-    this.worker.on('error', (err) => opts.onWorkerError(err, index));
-    // A worker that died answers nothing: release whoever waits on it. Its datagrams are then refused
-    // and counted (decode_backlog), so a dead shard shows in the metrics.
-    this.worker.on('exit', () => {
+    worker.on('error', (err) => opts.onWorkerError(err, index));
+    // A worker that died answers nothing: release whoever waits on it. While it is down its datagrams
+    // are refused and counted (decode_backlog) and the pool reports the shard down (readiness); unless
+    // the pool is stopping, it is started again after a delay that grows with consecutive crashes.
+    worker.on('exit', (code) => {
       this.dead = true;
       for (const done of [...this.waiting.values()]) done({ type: 'done', id: 0 });
+      if (this.stopping) return;
+      this.crashes = Date.now() - this.startedAt >= STABLE_MS ? 1 : this.crashes + 1;
+      opts.onWorkerExit?.(index, code);
+      const delay = Math.min(MAX_RESTART_DELAY_MS, (opts.restartDelayMs ?? 1000) * 2 ** (this.crashes - 1));
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (this.stopping) return;
+        this.spawn();
+        opts.onWorkerRestart?.(index);
+      }, delay);
     });
+  }
+
+  /** Terminates the worker as a crash would: it is restarted. */
+  async kill(): Promise<void> {
+    await this.worker.terminate();
   }
 
   push(exporter: string, data: Uint8Array, receivedMs: number, via: Via): PushResult {
@@ -204,6 +259,11 @@ class WorkerShard implements Shard {
   request(
     msg: { type: 'import'; entries: { key: string; text: string }[] } | { type: 'flush' } | { type: 'stop' },
   ) {
+    if (msg.type === 'stop') {
+      // The worker exits once stopped: not a crash.
+      this.stopping = true;
+      if (this.restartTimer) clearTimeout(this.restartTimer);
+    }
     if (this.dead) return Promise.resolve({ type: 'done' as const, id: 0 });
     this.send();
     const id = this.nextId++;
@@ -221,6 +281,9 @@ class WorkerShard implements Shard {
   }
 
   async terminate(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.timer) clearTimeout(this.timer);
     await this.worker.terminate();
   }
 }
@@ -267,10 +330,11 @@ export async function createShardPool(opts: ShardPoolOptions): Promise<ShardPool
 
   return {
     push: (exporter, buf, receivedMs, via) => shardOf(exporter).push(exporter, buf, receivedMs, via),
-    async importTemplates(entries) {
+    async importTemplates(entries, onlyShard) {
       const per = new Map<Shard, { key: string; text: string }[]>();
       for (const e of entries) {
         const s = shardOf(e.exporter);
+        if (onlyShard !== undefined && s !== shards[onlyShard]) continue;
         let list = per.get(s);
         if (!list) {
           list = [];
@@ -291,7 +355,20 @@ export async function createShardPool(opts: ShardPoolOptions): Promise<ShardPool
       await Promise.all(shards.map((s) => s.request({ type: 'flush' })));
     },
     backlogBytes: () => shards.reduce((sum, s) => sum + s.backlog(), 0),
+    down: () => shards.flatMap((s, i) => (s instanceof WorkerShard && s.dead ? [i] : [])),
+    async killWorker(i) {
+      const s = shards[i];
+      if (!(s instanceof WorkerShard)) throw new Error(`no decode worker ${i}`);
+      await s.kill();
+    },
     size: () => n,
+    threadIds() {
+      const ids = new Map<number, number>();
+      shards.forEach((s, i) => {
+        if (s instanceof WorkerShard && s.tid !== undefined) ids.set(i, s.tid);
+      });
+      return ids;
+    },
     async stop() {
       await Promise.all(shards.map((s) => s.request({ type: 'stop' })));
       await Promise.all(shards.map((s) => (s instanceof WorkerShard ? s.terminate() : undefined)));

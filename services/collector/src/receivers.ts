@@ -5,12 +5,15 @@ import { createServer, type Socket as TcpSocket } from 'node:net';
 import { createDeviceMatcher } from '@wardwatch/flow-schema';
 import type { ShardPool } from './pool.ts';
 import { VIA_TCP, VIA_UDP } from './shard.ts';
+import { IpfixStreamFramer } from './tcp-framing.ts';
 
 /** What the receivers report; counters are incremented by the caller's metrics. */
 export interface ReceiverEvents {
   received(transport: 'udp' | 'tcp'): void;
   dropped(reason: 'not_allowed' | 'decode_backlog' | 'tcp_framing'): void;
   connections(delta: number): void;
+  /** A TCP connection refused (over `tcpMaxConnections`) or closed for silence (`tcpIdleTimeoutMs`). */
+  connectionClosed(reason: 'limit' | 'idle'): void;
   error(err: unknown, where: string): void;
 }
 
@@ -68,13 +71,20 @@ export async function bindUdp(
   return socket;
 }
 
-/** Largest IPFIX message (the header's 16-bit length). */
-const MAX_MESSAGE = 65535;
+/** Limits shared by every IPFIX-over-TCP port of a collector. */
+export interface TcpLimits {
+  /** Open connections at most, over all ports; further ones are closed at once and counted. */
+  maxConnections: number;
+  /** A connection silent this long is closed and counted, milliseconds. */
+  idleTimeoutMs: number;
+  /** Open connections now, over all ports (shared by the listeners). */
+  open: { count: number };
+}
 
 /**
- * Listens for IPFIX over TCP (RFC 7011 §10.4): a stream of IPFIX messages, each framed by the 16-bit
- * length in its header (version 10 at offset 0, length at offset 2). A connection from outside the
- * allowlist, or one that breaks the framing, is closed and counted.
+ * Listens for IPFIX over TCP (RFC 7011 §10.4), framed by {@link IpfixStreamFramer}. A connection from
+ * outside the allowlist, one over the connection cap, one that breaks the framing and one silent past
+ * the idle timeout are closed and counted.
  */
 export async function listenTcp(
   host: string,
@@ -82,6 +92,7 @@ export async function listenTcp(
   pool: ShardPool,
   allowed: (address: string) => boolean,
   ev: ReceiverEvents,
+  limits: TcpLimits,
 ): Promise<TcpListener> {
   const open = new Set<TcpSocket>();
   const server = createServer((conn: TcpSocket) => {
@@ -91,35 +102,32 @@ export async function listenTcp(
       conn.destroy();
       return;
     }
+    if (limits.open.count >= limits.maxConnections) {
+      ev.connectionClosed('limit');
+      conn.destroy();
+      return;
+    }
+    limits.open.count++;
     ev.connections(1);
     open.add(conn);
     conn.once('close', () => {
       open.delete(conn);
+      limits.open.count--;
       ev.connections(-1);
     });
     conn.on('error', () => conn.destroy());
-    let pending: Buffer = Buffer.alloc(0);
+    conn.setTimeout(limits.idleTimeoutMs, () => {
+      ev.connectionClosed('idle');
+      conn.destroy();
+    });
+    const framer = new IpfixStreamFramer();
+    // The shard keeps no reference past decoding in inline mode and copies in worker mode.
+    const onMessage = (m: Buffer) => {
+      ev.received('tcp');
+      if (pool.push(exporter, m, Date.now(), VIA_TCP) === 'backlog') ev.dropped('decode_backlog');
+    };
     conn.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      let off = 0;
-      while (pending.length - off >= 4) {
-        const version = pending.readUInt16BE(off);
-        const length = pending.readUInt16BE(off + 2);
-        if (version !== 10 || length < 16) {
-          ev.dropped('tcp_framing');
-          conn.destroy();
-          pending = Buffer.alloc(0);
-          return;
-        }
-        if (pending.length - off < length) break;
-        ev.received('tcp');
-        // The shard keeps no reference past decoding in inline mode and copies in worker mode.
-        if (pool.push(exporter, pending.subarray(off, off + length), Date.now(), VIA_TCP) === 'backlog')
-          ev.dropped('decode_backlog');
-        off += length;
-      }
-      pending = off === 0 ? pending : Buffer.from(pending.subarray(off));
-      if (pending.length > MAX_MESSAGE) {
+      if (framer.push(chunk, onMessage) === 'framing') {
         ev.dropped('tcp_framing');
         conn.destroy();
       }

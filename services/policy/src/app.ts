@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { loadConfig, type WardwatchConfig } from '@wardwatch/config';
 import type { Database } from '@wardwatch/storage';
-import { type Logger, REQUEST_ID_HEADER, type Registry, requestIdFor } from '@wardwatch/telemetry';
+import { Counter, type Logger, REQUEST_ID_HEADER, type Registry, requestIdFor } from '@wardwatch/telemetry';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -18,15 +18,19 @@ import helmet, { type HelmetOptions } from 'helmet';
 import { createKeyVerifier, type KeyVerifier, type Principal, type Role, roleAllows } from './api-keys.ts';
 import type { App, RouteContext } from './context.ts';
 import { ApiError, fromPgError } from './errors.ts';
+import { operationIdFor } from './operation-id.ts';
 import { createSecretBox, type SecretBox } from './outbox/secrets.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { enforcementRoutes } from './routes/enforcement.ts';
 import { exporterRoutes } from './routes/exporters.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { AlertSummary, Device, ErrorBody, Policy, Rule, responses } from './schemas.ts';
+import { checkCsrf, createSessionStore, type Session } from './session.ts';
+import { createSignInGuard } from './sign-in.ts';
 
 /** One row of the route table: what the authorisation matrix test iterates over. */
 export interface RouteEntry {
@@ -46,6 +50,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | undefined;
+    /** The console session the request was authenticated by (cookie), if any. */
+    session: Session | undefined;
   }
   interface FastifyInstance {
     /** Every route with its authorisation rule, in registration order. */
@@ -64,6 +70,8 @@ export interface PolicyAppDeps {
   readiness?: Record<string, () => Promise<boolean>>;
   verifier?: KeyVerifier;
   secrets?: SecretBox;
+  /** Certificate and key: the app serves HTTPS (see tls.ts); unset: HTTP. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 /** Fastify's own 4xx codes, mapped to the API's stable codes. */
@@ -127,6 +135,25 @@ function presentedKey(header: string | undefined): string | undefined {
   return undefined;
 }
 
+/** Trusts the nearest `n` hops of X-Forwarded-For (a fixed chain of proxies). */
+function hopsTrusted(n: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < n;
+}
+
+/** Failed API authentications by reason, counted before any lockout or rate limit answers. */
+function authFailureCounter(registry: Registry): Counter<'reason'> {
+  const name = 'wardwatch_api_auth_failures_total';
+  return (
+    (registry.getSingleMetric(name) as Counter<'reason'> | undefined) ??
+    new Counter({
+      name,
+      help: 'Failed API authentications: no_key, bad_key (unknown, expired or revoked), locked_out (refused by the per-address lockout)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    })
+  );
+}
+
 /** Builds the REST API (routes, auth, error handling) without listening; `listen()` is the caller's. */
 export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
   const config = deps.config ?? loadConfig({ env: {} });
@@ -134,6 +161,7 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
   const verifier = deps.verifier ?? createKeyVerifier(db.pool, config.api.keyCacheMs);
   const secrets = deps.secrets ?? createSecretBox(config.webhooks.secretKey);
   const app = Fastify({
+    ...(deps.https ? { https: { ...deps.https, minVersion: 'TLSv1.2' as const } } : {}),
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Writes are in the audit log and failures in the error handler; a log line per request would
     // cost more than the request on the hot read paths.
@@ -141,6 +169,12 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
     // A caller's x-request-id (or W3C trace id) becomes the request id in logs and the response header.
     genReqId: (req) => requestIdFor(req.headers),
     bodyLimit: config.api.bodyLimitBytes,
+    // Behind an ingress or reverse proxy, the client's address is in X-Forwarded-For: trusted only from
+    // the proxies named here (else every client would be the proxy for lockout, rate limit and audit).
+    trustProxy:
+      typeof config.api.trustProxy === 'number'
+        ? hopsTrusted(config.api.trustProxy)
+        : (config.api.trustProxy as boolean | string[]),
     routerOptions: { maxParamLength: 200 },
     // Router-level rejections (over-long or malformed path parameters) in the API's error shape.
     frameworkErrors: (err, _req, reply) => {
@@ -155,24 +189,41 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
 
   for (const s of [ErrorBody, Device, AlertSummary, Rule, Policy]) app.addSchema(s);
   // Every response, errors and router rejections included, carries the request id and the security headers.
+  // The console (and everything else) gets a strict policy: scripts and styles from this origin only, no
+  // inline script or style, no eval, no framing. Swagger UI needs inline styles, so /docs keeps them.
+  const strictCsp = {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", 'data:'],
+    connectSrc: ["'self'"],
+    fontSrc: ["'self'"],
+    objectSrc: ["'none'"],
+    baseUri: ["'none'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+  };
   const security = securityHeaders({
-    // Swagger UI needs its own inline styles and scripts; everything else is JSON or text.
+    contentSecurityPolicy: { useDefaults: false, directives: strictCsp },
+    frameguard: { action: 'deny' },
+    hsts: { maxAge: 31536000 },
+  });
+  const docsSecurity = securityHeaders({
     contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-      },
+      useDefaults: false,
+      directives: { ...strictCsp, styleSrc: ["'self'", "'unsafe-inline'"] },
     },
+    frameguard: { action: 'deny' },
     hsts: { maxAge: 31536000 },
   });
   app.addHook('onSend', (req, reply, payload, done) => {
-    reply.headers(security);
+    reply.headers(req.url.startsWith('/docs') ? docsSecurity : security);
     reply.header(REQUEST_ID_HEADER, req.id);
     done(null, payload);
   });
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('session', undefined);
+  const sessions = createSessionStore(db.pool);
   const routeTable: RouteEntry[] = [];
   app.decorate('routeTable', routeTable);
 
@@ -186,7 +237,10 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
     }
     const auth = route.config.auth;
     if (route.schema && !route.schema.hide) {
-      route.schema.security = auth === 'public' ? [] : [{ apiKey: [] }];
+      // A stable operationId for client generators: the route's own, else derived from method and path.
+      const method = Array.isArray(route.method) ? route.method[0]! : route.method;
+      (route.schema as { operationId?: string }).operationId ??= operationIdFor(method, route.url);
+      route.schema.security = auth === 'public' ? [] : [{ apiKey: [] }, { session: [] }];
       if (auth !== 'public')
         route.schema.description = `${route.schema.description ?? ''}\n\nRole: ${auth} or above.`.trim();
     }
@@ -205,27 +259,42 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
   });
 
   // Unknown keys are looked up in the database (then cached briefly); failed attempts are counted per
-  // address, which is refused for a minute after too many. Keys that verified in the last 10 minutes
-  // are still let through to verification then (and checked as always: a revoked one still fails), so a
-  // SOC client behind the same NAT or proxy as someone guessing keys is not locked out with them.
-  const failures = new Map<string, { n: number; until: number }>();
+  // address (req.ip: the client's own address behind a trusted proxy, api.trustProxy), which is refused
+  // for a minute after too many (sign-in.ts: a flood of addresses cannot flush the table). Keys that
+  // verified in the last 10 minutes are still let through to verification then (and checked as always:
+  // a revoked one still fails), so a SOC client behind the same NAT or proxy as someone guessing keys is
+  // not locked out with them. Every failure is counted first (refused by the lockout included), and
+  // logged with the key's prefix and the address: the first few per address, then every hundredth.
+  const signIns = createSignInGuard({ threshold: 1000, windowMs: 60_000, maxTracked: 10_000 });
+  const authFailures = authFailureCounter(deps.registry);
+  const logFailure = (
+    req: { ip: string; log: FastifyBaseLogger },
+    key: string,
+    n: number,
+    reason: string,
+  ) => {
+    if (n <= 10 || n % 100 === 0)
+      req.log.warn(
+        { address: req.ip, keyPrefix: key.slice(0, 7), failures: n, reason },
+        'API sign-in failed',
+      );
+  };
   const recentlyValid = new Map<string, number>();
   app.addHook('onRequest', async (req, reply) => {
     const need = req.routeOptions.config?.auth;
     if (need === 'public') return;
     if (!need) return; // the 404 handler: no route, nothing to protect
     const key = presentedKey(req.headers.authorization);
-    const f = failures.get(req.ip);
-    if (f && f.until > Date.now() && f.n >= 1000 && !(key && (recentlyValid.get(key) ?? 0) > Date.now()))
+    if (signIns.lockedOut(req.ip, Date.now()) && !(key && (recentlyValid.get(key) ?? 0) > Date.now())) {
+      authFailures.inc({ reason: 'locked_out' });
       throw new ApiError(429, 'RATE_LIMITED', 'too many failed authentications');
-    const principal = key ? await verifier.verify(key) : undefined;
-    if (!principal && key) {
-      const now = Date.now();
-      const cur = f && f.until > now ? f : { n: 0, until: now + 60_000 };
-      cur.n++;
-      if (failures.size > 10_000) failures.clear();
-      failures.set(req.ip, cur);
     }
+    // Without a key, the console's session cookie (checked against CSRF for state-changing requests).
+    const session = key ? undefined : await sessions.find(req);
+    const principal = key ? await verifier.verify(key) : session?.principal;
+    if (!principal) authFailures.inc({ reason: key ? 'bad_key' : 'no_key' });
+    if (!principal && key)
+      logFailure(req, key, signIns.fail(req.ip, Date.now()), 'unknown, expired or revoked key');
     if (principal && key) {
       const now = Date.now();
       // Refreshed at most every 5 minutes: no map write on most requests.
@@ -239,12 +308,16 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
       throw new ApiError(
         401,
         'UNAUTHENTICATED',
-        key ? 'unknown, expired or revoked API key' : 'send an API key as "Authorization: Bearer <key>"',
+        key
+          ? 'unknown, expired or revoked API key'
+          : 'send an API key as "Authorization: Bearer <key>", or sign in to the console',
       );
     }
     if (!roleAllows(principal.role, need))
       throw new ApiError(403, 'FORBIDDEN', `this route needs the ${need} role`);
+    if (session) checkCsrf(req, session);
     req.principal = principal;
+    req.session = session;
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
@@ -286,15 +359,26 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
       info: {
         title: 'Wardwatch API',
         version: '1.0.0',
+        license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
         description:
           'The SOC API of Wardwatch: device inventory and behaviour, alerts, device policies (RFC 8520 MUD), ' +
           'enforcement (quarantine, webhooks, firewall feeds) and administration. Authenticate with ' +
           '`Authorization: Bearer <API key>`.',
       },
       components: {
-        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Wardwatch API key' } },
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'Wardwatch API key' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'ww_session',
+            description:
+              'Console session from POST /v1/session; state-changing requests also send X-CSRF-Token',
+          },
+        },
       },
-      security: [{ apiKey: [] }],
+      servers: [{ url: '/', description: 'This Wardwatch API (same origin as the console)' }],
+      security: [{ apiKey: [] }, { session: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
@@ -364,6 +448,7 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
 
   app.get('/openapi.json', { config: { auth: 'viewer' }, schema: { hide: true } }, async () => app.swagger());
 
+  consoleRoutes(app, ctx, sessions);
   deviceRoutes(app, ctx);
   alertRoutes(app, ctx);
   policyRoutes(app, ctx);

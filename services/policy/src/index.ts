@@ -1,6 +1,7 @@
 // The policy service: the SOC's REST API (fastify) over the inventory in PostgreSQL, with enforcement
 // hooks: quarantine, webhooks from a PostgreSQL outbox, firewall feeds and CEF to a SIEM.
-import type { WardwatchConfig } from '@wardwatch/config';
+import type { Server as TlsServer } from 'node:tls';
+import { ConfigError, type WardwatchConfig } from '@wardwatch/config';
 import type { Database } from '@wardwatch/storage';
 import type { Logger, Registry } from '@wardwatch/telemetry';
 import type { Transport } from '@wardwatch/transport';
@@ -12,8 +13,9 @@ import { enforcePolicyViolations, pruneEvents, releaseExpired } from './enforcem
 import { createExporterRegistry } from './exporter-registry.ts';
 import { createPolicyMetrics } from './metrics.ts';
 import { createDispatcher } from './outbox/dispatcher.ts';
-import { createSecretBox } from './outbox/secrets.ts';
+import { createSecretBox, dataDirSecretKey, resealWebhookSecrets } from './outbox/secrets.ts';
 import { createSiemForwarder } from './outbox/siem.ts';
+import { certificateFingerprint, resolveApiTransport, watchCertificate } from './tls.ts';
 
 export { type MudFile, MudFileSchema, renderMud, validateMud } from '@wardwatch/policy-engine';
 export {
@@ -29,6 +31,8 @@ export { pruneEvents } from './enforcement.ts';
 export { formatCef, syslogLine } from './outbox/cef.ts';
 export { createSecretBox, type SecretBox } from './outbox/secrets.ts';
 export { signWebhook, verifyWebhook } from './outbox/signing.ts';
+export { createSessionStore, type SessionStore } from './session.ts';
+export { certificateFingerprint, resolveApiTransport } from './tls.ts';
 
 /** What the policy service needs from its assembly. */
 export interface PolicyDeps {
@@ -45,9 +49,23 @@ export interface PolicyDeps {
 export interface PolicyService {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** The bound API address, e.g. http://127.0.0.1:8080. */
+  /** The bound API address, e.g. https://127.0.0.1:8080 (http:// on loopback or with api.insecureHttp). */
   url(): string;
+  /** SHA-256 fingerprint of the served certificate (HTTPS), for clients to pin. */
+  fingerprint(): string | undefined;
   app(): FastifyInstance;
+}
+
+/**
+ * The key that seals webhook secrets: configured, or in embedded mode generated into the data dir;
+ * cluster mode requires one (secrets are never stored in plaintext).
+ */
+function webhookKey(config: WardwatchConfig): string {
+  if (config.webhooks.secretKey) return config.webhooks.secretKey;
+  if (config.mode === 'embedded') return dataDirSecretKey(config.dataDir);
+  throw new ConfigError([
+    '/webhooks/secretKey: required in cluster mode (set WARDWATCH_WEBHOOK_SECRET_KEY to 32+ random characters, the same in every policy instance)',
+  ]);
 }
 
 /**
@@ -59,7 +77,7 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
   let app: FastifyInstance | undefined;
   let url = '';
   const metrics = createPolicyMetrics(deps.registry);
-  const secrets = createSecretBox(config.webhooks.secretKey);
+  const secrets = createSecretBox(webhookKey(config), config.webhooks.previousSecretKeys);
   const dispatcher = createDispatcher({ pool: db.pool, secrets, logger, metrics, options: config.webhooks });
   const siemHost = config.siem.host;
   const siem = siemHost
@@ -71,6 +89,8 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
           host: siemHost,
           port: config.siem.port,
           protocol: config.siem.protocol,
+          timeoutMs: config.siem.timeoutMs,
+          ...(config.siem.caFile ? { caFile: config.siem.caFile } : {}),
           pollIntervalMs: config.siem.pollIntervalMs,
         },
       })
@@ -86,6 +106,8 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
   let sweeps = 0;
+  let fingerprint: string | undefined;
+  let unwatch = () => {};
 
   // Every 5 s: expired quarantines, policy actions; every 10 minutes: outbox events older than 30 days.
   const sweep = async () => {
@@ -117,19 +139,32 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
             'the WARDWATCH_BOOTSTRAP_API_KEY key was revoked and stays revoked: set a new value to get a bootstrap key',
           );
       }
-      if (!secrets.encrypting)
-        logger.warn(
-          'webhooks.secretKey is not set: webhook secrets are stored as given (set WARDWATCH_WEBHOOK_SECRET_KEY)',
-        );
+      const resealed = await resealWebhookSecrets(db.pool, secrets);
+      if (resealed > 0)
+        logger.info({ resealed }, 'webhook secrets sealed with the current webhooks.secretKey');
+      const tls = await resolveApiTransport(config, logger);
+      fingerprint = tls.fingerprint;
       app = await buildApp({
         ...deps,
         verifier: createKeyVerifier(db.pool, config.api.keyCacheMs),
         secrets,
+        ...(tls.https ? { https: tls.https } : {}),
       });
       await app.listen({ host: config.api.host, port: config.api.port });
+      if (tls.watch) {
+        const server = app.server as unknown as TlsServer;
+        unwatch = watchCertificate(
+          tls.watch,
+          (pair) => {
+            server.setSecureContext({ ...pair, minVersion: 'TLSv1.2' });
+            fingerprint = certificateFingerprint(pair.cert);
+          },
+          logger,
+        );
+      }
       const port = (app.server.address() as { port: number }).port;
       const host = config.api.host === '0.0.0.0' || config.api.host === '::' ? '127.0.0.1' : config.api.host;
-      url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      url = `${tls.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
       dispatcher.start();
       siem?.start();
       await exporters?.start();
@@ -142,6 +177,7 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
       );
     },
     async stop() {
+      unwatch();
       if (sweeper) clearInterval(sweeper);
       await sweeping;
       await exporters?.stop();
@@ -150,6 +186,7 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
       await app?.close();
     },
     url: () => url,
+    fingerprint: () => fingerprint,
     app: () => {
       if (!app) throw new Error('policy service not started');
       return app;

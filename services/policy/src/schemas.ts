@@ -100,7 +100,14 @@ export const DeviceFilters = {
   class: T.Optional(ClassName),
   subnet: T.Optional(T.String({ maxLength: 64, description: 'CIDR, e.g. 10.20.0.0/16' })),
   minRisk: T.Optional(T.Integer({ minimum: 0, maximum: 100 })),
-  seenSince: T.Optional(T.String({ format: 'date-time' })),
+  seenSince: T.Optional(T.String({ format: 'date-time', description: 'Last seen at or after' })),
+  firstSeenSince: T.Optional(
+    T.String({ format: 'date-time', description: 'First seen at or after (new devices)' }),
+  ),
+  vlan: T.Optional(T.Integer({ minimum: 0, maximum: 4095 })),
+  exporter: T.Optional(
+    T.String({ maxLength: 64, description: 'Address of the exporter that reported the device' }),
+  ),
   hasOpenAlerts: T.Optional(T.Boolean()),
   quarantined: T.Optional(T.Boolean()),
   criticality: T.Optional(Criticality),

@@ -1,17 +1,34 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { hostname } from 'node:os';
+import { connect as connectTls } from 'node:tls';
 import type { Logger } from '@wardwatch/telemetry';
 import type pg from 'pg';
 import type { PolicyMetrics } from '../metrics.ts';
 import { type CefAlert, formatCef, syslogLine } from './cef.ts';
 
-/** Where alerts go: a syslog receiver over UDP (one message per datagram) or TCP (LF-framed, RFC 6587). */
+/**
+ * Where alerts go: a syslog receiver over UDP (one message per datagram), TCP (LF-framed, RFC 6587) or
+ * TLS (the same framing inside TLS, the receiver's certificate verified against `caFile` or the system CAs).
+ */
 export interface SiemOptions {
   host: string;
   port: number;
-  protocol: 'udp' | 'tcp';
+  protocol: 'udp' | 'tcp' | 'tls';
+  /** CA certificate(s), PEM (TLS). */
+  caFile?: string;
+  /** Longest a connect, handshake or write may take, and a connection may idle, milliseconds. */
+  timeoutMs: number;
   pollIntervalMs: number;
+}
+
+/** A SIEM socket operation that took longer than `timeoutMs`. */
+export class SiemTimeoutError extends Error {
+  readonly code = 'SIEM_TIMEOUT';
+  constructor(what: string, ms: number) {
+    super(`SIEM ${what} took longer than ${ms} ms`);
+  }
 }
 
 const TYPES = ['alert.opened', 'alert.updated', 'policy.violated'];
@@ -35,12 +52,29 @@ export function createSiemForwarder(deps: {
   let running: Promise<void> | undefined;
   let stopped = true;
 
+  // Read once: a CA file that cannot be read is a start-up error, not a retry loop.
+  const ca = options.caFile ? readFileSync(options.caFile) : undefined;
+
+  /**
+   * The stream socket, connected (and for TLS, handshaken and verified) within `timeoutMs`. A socket
+   * idle for `timeoutMs` (a stalled write included: the peer stopped reading) is destroyed, so a write
+   * waiting on it fails and the round is retried on a new connection.
+   */
   async function tcpSocket(): Promise<Socket> {
     if (tcp && !tcp.destroyed) return tcp;
-    const s = new Socket();
+    const s =
+      options.protocol === 'tls'
+        ? connectTls({
+            host: options.host,
+            port: options.port,
+            ...(ca ? { ca } : {}),
+            ...(isIP(options.host) === 0 ? { servername: options.host } : {}),
+          })
+        : connectTcp({ host: options.host, port: options.port });
+    s.setTimeout(options.timeoutMs, () => s.destroy(new SiemTimeoutError('connection', options.timeoutMs)));
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
-      s.connect(options.port, options.host, () => {
+      s.once(options.protocol === 'tls' ? 'secureConnect' : 'connect', () => {
         s.off('error', reject);
         resolve();
       });
@@ -62,9 +96,16 @@ export function createSiemForwarder(deps: {
       return;
     }
     const s = await tcpSocket();
-    await new Promise<void>((resolve, reject) =>
-      s.write(`${line}\n`, (err) => (err ? reject(err) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => {
+      // A write still buffered when the socket is destroyed (idle timeout, reset) fails here.
+      const onClose = () => reject(new Error('SIEM connection closed before the write completed'));
+      s.once('close', onClose);
+      s.write(`${line}\n`, (err) => {
+        s.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
   }
 
   async function round(): Promise<number> {

@@ -80,6 +80,9 @@ interface Filters {
   quarantined?: boolean | undefined;
   criticality?: string | undefined;
   q?: string | undefined;
+  firstSeenSince?: string | undefined;
+  vlan?: number | undefined;
+  exporter?: string | undefined;
 }
 
 function filterWhere(f: Filters): Where {
@@ -91,6 +94,12 @@ function filterWhere(f: Filters): Where {
   }
   if (f.minRisk !== undefined) w.add('d.risk >= $?', f.minRisk);
   if (f.seenSince !== undefined) w.add('d.last_seen >= $?::timestamptz', f.seenSince);
+  if (f.firstSeenSince !== undefined) w.add('d.first_seen >= $?::timestamptz', f.firstSeenSince);
+  if (f.vlan !== undefined) w.add('d.vlan = $?', f.vlan);
+  if (f.exporter !== undefined) {
+    if (isIP(f.exporter) === 0) throw badRequest('BAD_ADDRESS', 'exporter must be an IP address');
+    w.add('d.exporter = $?::inet', f.exporter);
+  }
   if (f.criticality !== undefined) w.add('d.criticality = $?', f.criticality);
   if (f.quarantined !== undefined) w.add('d.quarantined = $?', f.quarantined);
   if (f.hasOpenAlerts !== undefined) {

@@ -1,0 +1,242 @@
+// Devices: search (address, MAC, label), filters, sort, keyset pages of 100, CSV export of the same filters.
+import { useState } from 'preact/hooks';
+import { api, type Device, must } from '../api.ts';
+import { Card, ErrorLine, fmtBytes, fmtTime, go, Tag, useLoad } from '../util.tsx';
+
+type Sort = 'ip' | '-risk' | '-lastSeen';
+const FILTERS = [
+  'q',
+  'class',
+  'minRisk',
+  'quarantined',
+  'hasOpenAlerts',
+  'criticality',
+  'firstSeen',
+  'vlan',
+  'exporter',
+  'sort',
+];
+
+/** The list's query from the route: `firstSeen=24h` means first seen in the last 24 hours. */
+function listQuery(query: URLSearchParams) {
+  const seen = query.get('firstSeen');
+  const hours = seen && /^\d+h$/.test(seen) ? Number(seen.slice(0, -1)) : undefined;
+  const bool = (k: string) => (query.get(k) === 'true' ? true : query.get(k) === 'false' ? false : undefined);
+  return {
+    q: query.get('q') || undefined,
+    class: query.get('class') || undefined,
+    minRisk: query.get('minRisk') ? Number(query.get('minRisk')) : undefined,
+    quarantined: bool('quarantined'),
+    hasOpenAlerts: bool('hasOpenAlerts'),
+    criticality: (query.get('criticality') || undefined) as
+      | 'low'
+      | 'medium'
+      | 'high'
+      | 'critical'
+      | undefined,
+    firstSeenSince: hours ? new Date(Date.now() - hours * 3600_000).toISOString() : undefined,
+    vlan: query.get('vlan') ? Number(query.get('vlan')) : undefined,
+    exporter: query.get('exporter') || undefined,
+    sort: (query.get('sort') || 'ip') as Sort,
+  };
+}
+
+export function DevicesPage(props: { query: URLSearchParams }) {
+  const q = listQuery(props.query);
+  const key = props.query.toString();
+  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
+  const [pageKey, setPageKey] = useState(key);
+  if (pageKey !== key) {
+    setPageKey(key);
+    setCursors([undefined]);
+  }
+  const cursor = cursors[cursors.length - 1];
+  const list = useLoad(
+    () => must(api.GET('/v1/devices', { params: { query: { ...q, limit: 100, cursor } } })),
+    [key, cursor],
+  );
+  const [text, setText] = useState(props.query.get('q') ?? '');
+  const set = (k: string, v: string) => {
+    const next = new URLSearchParams(props.query);
+    if (v) next.set(k, v);
+    else next.delete(k);
+    go(`/devices?${next.toString()}`);
+  };
+  const csv = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && k !== 'sort') csv.set(k, String(v));
+  return (
+    <div class="page devices">
+      <h1>Devices</h1>
+      <form
+        class="filters"
+        aria-label="Search devices"
+        onSubmit={(e) => {
+          e.preventDefault();
+          set('q', text.trim());
+        }}
+      >
+        <label>
+          Search
+          <input
+            type="search"
+            name="q"
+            placeholder="address, MAC, label"
+            value={text}
+            onInput={(e) => setText(e.currentTarget.value)}
+          />
+        </label>
+        <button type="submit">Search</button>
+        <label>
+          Class
+          <input
+            name="class"
+            value={props.query.get('class') ?? ''}
+            onChange={(e) => set('class', e.currentTarget.value.trim())}
+          />
+        </label>
+        <label>
+          Risk at least
+          <select
+            name="minRisk"
+            value={props.query.get('minRisk') ?? ''}
+            onChange={(e) => set('minRisk', e.currentTarget.value)}
+          >
+            <option value="">any</option>
+            <option value="25">25</option>
+            <option value="50">50</option>
+            <option value="75">75</option>
+          </select>
+        </label>
+        <label>
+          Quarantined
+          <select
+            name="quarantined"
+            value={props.query.get('quarantined') ?? ''}
+            onChange={(e) => set('quarantined', e.currentTarget.value)}
+          >
+            <option value="">any</option>
+            <option value="true">yes</option>
+            <option value="false">no</option>
+          </select>
+        </label>
+        <label>
+          Open alerts
+          <select
+            name="hasOpenAlerts"
+            value={props.query.get('hasOpenAlerts') ?? ''}
+            onChange={(e) => set('hasOpenAlerts', e.currentTarget.value)}
+          >
+            <option value="">any</option>
+            <option value="true">yes</option>
+            <option value="false">no</option>
+          </select>
+        </label>
+        <label>
+          First seen
+          <select
+            name="firstSeen"
+            value={props.query.get('firstSeen') ?? ''}
+            onChange={(e) => set('firstSeen', e.currentTarget.value)}
+          >
+            <option value="">any time</option>
+            <option value="1h">last hour</option>
+            <option value="24h">last 24 h</option>
+            <option value="168h">last 7 days</option>
+          </select>
+        </label>
+        <label>
+          VLAN
+          <input
+            name="vlan"
+            type="number"
+            min={0}
+            max={4095}
+            value={props.query.get('vlan') ?? ''}
+            onChange={(e) => set('vlan', e.currentTarget.value.trim())}
+          />
+        </label>
+        <label>
+          Exporter
+          <input
+            name="exporter"
+            value={props.query.get('exporter') ?? ''}
+            onChange={(e) => set('exporter', e.currentTarget.value.trim())}
+          />
+        </label>
+        <label>
+          Sort
+          <select name="sort" value={q.sort} onChange={(e) => set('sort', e.currentTarget.value)}>
+            <option value="ip">address</option>
+            <option value="-risk">risk</option>
+            <option value="-lastSeen">last seen</option>
+          </select>
+        </label>
+        <a class="button" href={`/v1/devices.csv?${csv.toString()}`} download="devices.csv">
+          Export CSV
+        </a>
+        {FILTERS.some((f) => props.query.has(f)) && (
+          <button type="button" class="link" onClick={() => go('/devices')}>
+            Clear
+          </button>
+        )}
+      </form>
+      <ErrorLine error={list.error} />
+      <Card title="Inventory">
+        <DeviceTable items={list.data?.items ?? []} />
+        <div class="pager">
+          <button
+            type="button"
+            disabled={cursors.length < 2}
+            onClick={() => setCursors(cursors.slice(0, -1))}
+          >
+            Previous
+          </button>
+          <span>Page {cursors.length}</span>
+          <button
+            type="button"
+            disabled={!list.data?.nextCursor}
+            onClick={() => setCursors([...cursors, list.data!.nextCursor!])}
+          >
+            Next
+          </button>
+        </div>
+      </Card>
+    </div>
+  );
+}
+
+function DeviceTable(props: { items: Device[] }) {
+  return (
+    <table class="list" data-testid="devices">
+      <thead>
+        <tr>
+          <th>Address</th>
+          <th>MAC</th>
+          <th>Class</th>
+          <th>Label</th>
+          <th class="n">Risk</th>
+          <th class="n">Open alerts</th>
+          <th class="n">Traffic</th>
+          <th>Last seen</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.items.map((d) => (
+          <tr key={d.ip} data-ip={d.ip}>
+            <td>
+              <a href={`#/devices/${encodeURIComponent(d.ip)}`}>{d.ip}</a>
+              {d.quarantined && <Tag value="quarantined" kind="warn" />}
+            </td>
+            <td>{d.mac ?? '–'}</td>
+            <td>{d.class}</td>
+            <td>{d.label ?? ''}</td>
+            <td class="n">{d.risk}</td>
+            <td class="n">{d.openAlerts}</td>
+            <td class="n">{fmtBytes(d.bytes)}</td>
+            <td>{fmtTime(d.lastSeen)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

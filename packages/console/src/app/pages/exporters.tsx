@@ -1,0 +1,112 @@
+// Exporters: health per exporter, and the router configuration generator (vendor -> snippet, copy button).
+import { useState } from 'preact/hooks';
+import { api, must } from '../api.ts';
+import { Card, ErrorLine, fmtTime, useLoad } from '../util.tsx';
+
+const VENDORS = ['cisco-iosxe', 'junos', 'mikrotik', 'fortigate', 'panos', 'softflowd'] as const;
+type Vendor = (typeof VENDORS)[number];
+
+export function ExportersPage() {
+  const list = useLoad(() => must(api.GET('/v1/exporters')), [], 5000);
+  const [vendor, setVendor] = useState<Vendor>('cisco-iosxe');
+  const [collector, setCollector] = useState(`${location.hostname}:2055`);
+  const [iface, setIface] = useState('');
+  const [snippet, setSnippet] = useState<string>();
+  const [error, setError] = useState<string>();
+  const [copied, setCopied] = useState(false);
+  const render = async (e: Event) => {
+    e.preventDefault();
+    setCopied(false);
+    const q = new URLSearchParams({ vendor, collector });
+    if (iface.trim()) q.set('interface', iface.trim());
+    const res = await fetch(`/v1/exporters/config?${q.toString()}`, { credentials: 'same-origin' });
+    const text = await res.text();
+    if (res.ok) {
+      setSnippet(text);
+      setError(undefined);
+    } else {
+      setSnippet(undefined);
+      setError((JSON.parse(text) as { error: { message: string } }).error.message);
+    }
+  };
+  return (
+    <div class="page exporters">
+      <h1>Exporters</h1>
+      <ErrorLine error={list.error} />
+      <Card title="Health">
+        <table class="list" data-testid="exporters">
+          <thead>
+            <tr>
+              <th>Exporter / domain</th>
+              <th>Version</th>
+              <th class="n">Records/s</th>
+              <th class="n">Records</th>
+              <th class="n">Templates</th>
+              <th class="n">Sequence loss</th>
+              <th class="n">Sampling</th>
+              <th class="n">Decode errors</th>
+              <th>Transports</th>
+              <th>Last seen</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data?.items.map((x) => (
+              <tr key={`${x.address}/${x.observationDomain}`}>
+                <td>
+                  {x.address} / {x.observationDomain}
+                </td>
+                <td>{x.version ?? '–'}</td>
+                <td class="n">{x.recordsPerSecond.toFixed(1)}</td>
+                <td class="n">{x.records}</td>
+                <td class="n">{x.templates}</td>
+                <td class="n">
+                  {x.sequenceLost} {x.sequenceUnit}
+                </td>
+                <td class="n">1:{x.samplingInterval || 1}</td>
+                <td class="n">{x.decodeErrors}</td>
+                <td>{x.transports.join(', ')}</td>
+                <td>{fmtTime(x.lastSeen)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {list.data?.items.length === 0 && <p>No exporter has sent flows yet.</p>}
+      </Card>
+      <Card title="Router configuration">
+        <form class="inline-form" onSubmit={render} aria-label="Router configuration">
+          <label>
+            Vendor
+            <select name="vendor" value={vendor} onChange={(e) => setVendor(e.currentTarget.value as Vendor)}>
+              {VENDORS.map((v) => (
+                <option>{v}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Collector (host:port)
+            <input name="collector" value={collector} onInput={(e) => setCollector(e.currentTarget.value)} />
+          </label>
+          <label>
+            Interface
+            <input name="interface" value={iface} onInput={(e) => setIface(e.currentTarget.value)} />
+          </label>
+          <button type="submit">Generate</button>
+        </form>
+        <ErrorLine error={error} />
+        {snippet && (
+          <>
+            <pre class="raw" data-testid="snippet">
+              {snippet}
+            </pre>
+            <button
+              type="button"
+              onClick={() => navigator.clipboard.writeText(snippet).then(() => setCopied(true))}
+            >
+              {copied ? 'Copied' : 'Copy'}
+            </button>
+          </>
+        )}
+      </Card>
+    </div>
+  );
+}
