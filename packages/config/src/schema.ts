@@ -168,6 +168,18 @@ export const ConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    /** Automatic enforcement (policy service): how far a policy's `quarantine` action may go on its own. */
+    enforcement: T.Object(
+      {
+        /** Expiry of every automatic quarantine, milliseconds (default one hour). */
+        autoQuarantineExpiryMs: T.Integer({ default: 3600000, minimum: 60000, maximum: 2592000000 }),
+        /** Circuit breaker: at most this many automatic quarantines per hour site-wide, then requests only. */
+        maxAutoQuarantinesPerHour: T.Integer({ default: 10, minimum: 0, maximum: 10000 }),
+        /** How often the enforcer reads analytics' requests, milliseconds. */
+        pollIntervalMs: T.Integer({ default: 1000, minimum: 10, maximum: 60000 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     /** Alerts as CEF over syslog to a SIEM (policy service); off unless `host` is set. */
     siem: T.Object(
       {

@@ -158,8 +158,6 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   /** Applied, uncommitted work was dropped: the owned partitions must be read again from their stored offsets. */
   let needRewind = false;
   let policies: PolicySet = NO_POLICIES;
-  let quarantinesTable = false;
-  let quarantinesChecked = false;
   let subscriber: Subscriber | undefined;
   let timer: NodeJS.Timeout | undefined;
   let commitTimer: NodeJS.Timeout | undefined;
@@ -213,12 +211,6 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   }
 
   async function reload(): Promise<ReloadResult> {
-    if (!quarantinesChecked) {
-      // The policy service's quarantine history, when its migration is present.
-      const q = await db.pool.query<{ t: string | null }>(`SELECT to_regclass('quarantines')::text AS t`);
-      quarantinesTable = q.rows[0]?.t != null;
-      quarantinesChecked = true;
-    }
     const ti = threatIntel.reload();
     if (ti.status === 'loaded') {
       metrics.reloads.inc({ what: 'threat_intel', outcome: 'loaded' });
@@ -627,7 +619,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
         risk.set(m.ip, riskBase(m));
       }
     }
-    const batch = planBatch({ devices, classifications, alerts, quarantines, risk }, quarantinesTable);
+    const batch = planBatch({ devices, classifications, alerts, quarantines, risk });
     for (const m of devices) {
       markCommitted(m);
       notDevices.delete(m.ip);

@@ -120,6 +120,8 @@ export interface DeviceModel {
   mac: string;
   vlan: number;
   exporter: string;
+  /** Exporters that reported the device's flows since its last commit: the sources of its evidence. */
+  exporters: Set<string>;
   inputIf: number;
   lastSent: number;
   maxSendGap: number;
@@ -200,6 +202,7 @@ export function createDeviceModel(ip: string, partition: number): DeviceModel {
     mac: '',
     vlan: 0,
     exporter: '',
+    exporters: new Set(),
     inputIf: 0,
     lastSent: 0,
     maxSendGap: 0,
@@ -430,7 +433,12 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
     if (r.srcVlan !== 0) m.vlan = r.srcVlan;
     if (r.inputIf !== 0) m.inputIf = r.inputIf;
   }
-  if (r.exporter !== '') m.exporter = r.exporter;
+  if (r.exporter !== '') {
+    m.exporter = r.exporter;
+    // Bounded: past 16 sources, '*' stands for "too many to name" (never a trusted exporter).
+    if (m.exporters.size < 16) m.exporters.add(r.exporter);
+    else m.exporters.add('*');
+  }
 
   const internal = ctx.isInternal(remote);
   const external = !internal && !isSpecial(remote);
@@ -756,6 +764,7 @@ export function markCommitted(m: DeviceModel): void {
       m.rollupMinutes = new Set(keep);
     }
   }
+  m.exporters.clear();
   m.bytesSent = 0;
   m.packetsSent = 0;
   m.flowsSent = 0;

@@ -562,7 +562,18 @@ export interface BatchPlan {
  * Builds the statements that write one batch's changes, from the models as they are now: the caller may
  * change the models again (apply the next batch) while the plan runs.
  */
-export function planBatch(w: BatchWrites, quarantinesTable: boolean): BatchPlan {
+/** The payload of an `enforcement.requested` event (see the policy service's EnforcementRequest). */
+export function requestPayload(q: QuarantineRequest): string {
+  return JSON.stringify({
+    deviceIp: q.device,
+    policyId: q.policyId,
+    reason: q.reason,
+    exporters: q.exporters,
+    evidence: q.evidence,
+  });
+}
+
+export function planBatch(w: BatchWrites): BatchPlan {
   const out: Statement[] = [];
   let rows = 0;
   // Alerts first: the devices statement recomputes risk from the open alerts.
@@ -798,21 +809,13 @@ export function planBatch(w: BatchWrites, quarantinesTable: boolean): BatchPlan 
     rows += aMac.length;
   }
 
+  // Quarantine is the policy service's: analytics raises a request in the outbox, in the batch's
+  // transaction, and the policy service's enforcer decides (services/policy/src/enforcer.ts).
   if (w.quarantines.length > 0) {
-    const q = w.quarantines;
     out.push({
-      text: `UPDATE devices SET quarantined = true, updated_at = now() WHERE ip = ANY($1::inet[])`,
-      values: [q.map((x) => x.device)],
+      text: `INSERT INTO events (type, payload) SELECT 'enforcement.requested', u.p::jsonb FROM unnest($1::text[]) AS u(p)`,
+      values: [w.quarantines.map(requestPayload)],
     });
-    if (quarantinesTable) {
-      out.push({
-        text: `INSERT INTO quarantines (device_ip, reason, source, policy_id, created_by)
-         SELECT u.d, u.reason, 'policy', u.pid, 'analytics'
-         FROM unnest($1::inet[], $2::text[], $3::bigint[]) AS u(d, reason, pid)
-         ON CONFLICT (device_ip) WHERE released_at IS NULL DO NOTHING`,
-        values: [q.map((x) => x.device), q.map((x) => x.reason), q.map((x) => x.policyId)],
-      });
-    }
   }
 
   // Risk of devices not written above (silent ones): 0..100, the class's criticality plus points per

@@ -228,7 +228,7 @@ describe('analytics worker on PostgreSQL', () => {
     assert.equal(row?.n, 0);
   });
 
-  test('policies: a flow outside the allowlist raises policy_violation; a quarantine policy quarantines', async () => {
+  test('policies: a flow outside the allowlist raises policy_violation; a quarantine policy raises a request', async () => {
     await q(`INSERT INTO policies (name, rules, action) VALUES ('pump', $1::jsonb, 'quarantine')`, [
       JSON.stringify([
         { peer: { cidr: '10.2.0.10/32' }, ports: [3613], protocol: 6, direction: 'from-device' },
@@ -260,7 +260,17 @@ describe('analytics worker on PostgreSQL', () => {
     const [dev] = await q<{ quarantined: boolean; risk: number }>(
       `SELECT quarantined, risk FROM devices WHERE ip = '10.2.1.1'`,
     );
-    assert.equal(dev?.quarantined, true);
+    // Analytics only asks: the policy service decides and quarantines (test/enforcement.test.ts).
+    assert.equal(dev?.quarantined, false);
+    assert.equal((await q('SELECT 1 FROM quarantines')).length, 0);
+    const requests = await q<{ payload: Record<string, unknown> }>(
+      "SELECT payload FROM events WHERE type = 'enforcement.requested'",
+    );
+    assert.equal(requests.length, 1);
+    const [pump] = await q<{ id: string }>(`SELECT id FROM policies WHERE name = 'pump'`);
+    assert.equal(requests[0]?.payload.deviceIp, '10.2.1.1');
+    assert.equal(requests[0]?.payload.policyId, Number(pump?.id));
+    assert.deepEqual(requests[0]?.payload.exporters, ['192.0.2.1'], 'the source of the evidence');
     assert.ok((dev?.risk ?? 0) >= 40);
     // Deduplicated: a second violation updates the open alert.
     await a.handle(

@@ -8,7 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { createKeyVerifier, ensureBootstrapKey } from './api-keys.ts';
 import { buildApp } from './app.ts';
 import { pruneAudit } from './audit.ts';
-import { enforcePolicyViolations, pruneEvents, releaseExpired } from './enforcement.ts';
+import { pruneEvents, releaseExpired } from './enforcement.ts';
+import { enforceRequests } from './enforcer.ts';
 import { createExporterRegistry } from './exporter-registry.ts';
 import { createPolicyMetrics } from './metrics.ts';
 import { createDispatcher } from './outbox/dispatcher.ts';
@@ -86,17 +87,38 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
         pool: db.pool,
         groupId: `${config.analytics.groupId}-policy-exporters`,
         logger,
+        trustedCidrs: config.collector.exporterAllowlist,
       })
     : undefined;
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
   let sweeps = 0;
+  let enforcerTimer: NodeJS.Timeout | undefined;
+  let enforcing: Promise<void> | undefined;
+  const enforcement = {
+    autoQuarantineExpiryMs: config.enforcement.autoQuarantineExpiryMs,
+    maxAutoQuarantinesPerHour: config.enforcement.maxAutoQuarantinesPerHour,
+    trustedCidrs: config.collector.exporterAllowlist,
+  };
 
-  // Every 5 s: expired quarantines, policy actions; every 10 minutes: outbox events older than 30 days.
+  // Analytics' quarantine requests, decided within a second (commit order: outbox/cursor.ts).
+  const enforce = async () => {
+    try {
+      for (;;) {
+        const decisions = await enforceRequests(db.pool, enforcement);
+        for (const d of decisions) metrics.decisions.inc({ outcome: d.decision });
+        metrics.enforced.inc(decisions.filter((d) => d.decision === 'quarantined').length);
+        if (decisions.length === 0) break;
+      }
+    } catch (err) {
+      logger.warn({ err }, 'enforcement round failed; retrying');
+    }
+  };
+
+  // Every 5 s: expired quarantines; every 10 minutes: outbox events older than 30 days.
   const sweep = async () => {
     try {
       await releaseExpired(db.pool);
-      metrics.enforced.inc(await enforcePolicyViolations(db.pool));
       if (sweeps++ % 120 === 0) {
         await pruneEvents(db.pool, 30);
         // Kept forever unless a retention is configured (regulations often ask for years).
@@ -141,6 +163,9 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
       sweeper = setInterval(() => {
         sweeping ??= sweep().finally(() => (sweeping = undefined));
       }, 5000);
+      enforcerTimer = setInterval(() => {
+        enforcing ??= enforce().finally(() => (enforcing = undefined));
+      }, config.enforcement.pollIntervalMs);
       logger.info(
         { url, siem: siemHost ? `${config.siem.protocol}://${siemHost}:${config.siem.port}` : 'off' },
         'REST API listening',
@@ -148,7 +173,9 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
     },
     async stop() {
       if (sweeper) clearInterval(sweeper);
+      if (enforcerTimer) clearInterval(enforcerTimer);
       await sweeping;
+      await enforcing;
       await exporters?.stop();
       await dispatcher.stop();
       await siem?.stop();
