@@ -137,12 +137,14 @@ describe('outbox readers under out-of-order commits (real PostgreSQL, HTTP and s
     for (let w = 0; w < WRITERS; w++) for (let e = 0; e < EVENTS_PER_WRITER; e++) tags.push(`w${w}-e${e}`);
 
     await waitFor(async () => (tags.every((t) => siem.has(t)) ? true : undefined), {
-      what: `every event at the SIEM (missing: ${tags
-        .filter((t) => !siem.has(t))
-        .slice(0, 5)
-        .join(', ')})`,
+      what: 'every event at the SIEM',
       timeoutMs: 60_000,
-    });
+    }).catch(() => {});
+    assert.deepEqual(
+      tags.filter((t) => !siem.has(t)),
+      [],
+      'alerts never forwarded to the SIEM',
+    );
     await waitFor(async () => (expected.every((k) => hooks.has(k)) ? true : undefined), {
       what: 'every event at the webhook receiver',
       timeoutMs: 60_000,
