@@ -309,4 +309,46 @@ describe('safe enforcement: one quarantine path, exporter trust, life-critical d
       ['exporter.block'],
     );
   });
+
+  test('a newly saved policy applies within seconds, not at the next reload', async () => {
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        monitoredNetworks: NETS,
+        'analytics.groupId': `${h.schema}-g2`,
+        'analytics.learningPeriod': '5m',
+        'analytics.commitInterval': '0s',
+        'analytics.reloadInterval': '1h',
+      },
+    });
+    const b = createAnalytics({
+      config,
+      transport: createMemoryTransport(),
+      db: h.db,
+      logger: createLogger({ level: 'silent' }),
+      registry: createMetricsRegistry(),
+    });
+    await b.start();
+    try {
+      const p = await h.call('POST', '/v1/policies', {
+        body: { name: 'late-policy', rules: [], internalOnly: true, action: 'quarantine' },
+      });
+      await h.call('POST', `/v1/policies/${(p.body as Json).id}/assignments`, {
+        body: { deviceIp: '10.3.0.9' },
+      });
+      let port = 1000;
+      await waitFor(
+        async () => {
+          await b.handle(batchOf([rec({ srcAddr: '10.3.0.9', dstAddr: '203.0.113.60', dstPort: port++ })]));
+          const r = await h.db.pool.query(
+            "SELECT 1 FROM events WHERE type = 'enforcement.requested' AND payload->>'deviceIp' = '10.3.0.9'",
+          );
+          return r.rowCount ? true : undefined;
+        },
+        { what: 'the new policy judged by a worker that reloads hourly', timeoutMs: 20_000, intervalMs: 500 },
+      );
+    } finally {
+      await b.stop();
+    }
+  });
 });

@@ -94,7 +94,31 @@ CREATE TABLE enforcement_decisions (
 );
 CREATE INDEX enforcement_decisions_device_idx ON enforcement_decisions (device_ip, at DESC);
 
+-- A saved policy applies within seconds: every change to policies, their assignments or server groups bumps
+-- one counter, which the analytics workers poll each second (one row read) and reload on change.
+CREATE TABLE policy_version (
+  one boolean PRIMARY KEY DEFAULT true CHECK (one),
+  v bigint NOT NULL DEFAULT 0
+);
+INSERT INTO policy_version DEFAULT VALUES;
+CREATE FUNCTION ww_policy_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE policy_version SET v = v + 1;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER policies_bump AFTER INSERT OR UPDATE OR DELETE ON policies
+  FOR EACH STATEMENT EXECUTE FUNCTION ww_policy_bump();
+CREATE TRIGGER policy_assignments_bump AFTER INSERT OR UPDATE OR DELETE ON policy_assignments
+  FOR EACH STATEMENT EXECUTE FUNCTION ww_policy_bump();
+CREATE TRIGGER server_groups_bump AFTER INSERT OR UPDATE OR DELETE ON server_groups
+  FOR EACH STATEMENT EXECUTE FUNCTION ww_policy_bump();
+
 -- Down Migration
+DROP TRIGGER server_groups_bump ON server_groups;
+DROP TRIGGER policy_assignments_bump ON policy_assignments;
+DROP TRIGGER policies_bump ON policies;
+DROP FUNCTION ww_policy_bump();
+DROP TABLE policy_version;
 DROP TABLE enforcement_decisions;
 DROP TABLE quarantine_requests;
 DROP INDEX quarantines_automatic_idx;

@@ -37,6 +37,7 @@ import {
   openBucketsFrom,
 } from './model.ts';
 import { loadPolicies, NO_POLICIES, type PolicySet } from './policies.ts';
+import { POLICY_WATCH_MS, policyVersion } from './policy-watch.ts';
 import { type Classification, loadSignatures, type Signatures } from './signatures.ts';
 import {
   type BatchPlan,
@@ -158,6 +159,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   /** Applied, uncommitted work was dropped: the owned partitions must be read again from their stored offsets. */
   let needRewind = false;
   let policies: PolicySet = NO_POLICIES;
+  let policiesVersion = '';
+  let policyWatch: NodeJS.Timeout | undefined;
   let subscriber: Subscriber | undefined;
   let timer: NodeJS.Timeout | undefined;
   let commitTimer: NodeJS.Timeout | undefined;
@@ -221,18 +224,30 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       metrics.reloads.inc({ what: 'threat_intel', outcome: 'failed' });
       logger.warn({ error: ti.error }, 'threat-intelligence list not reloaded; keeping the previous one');
     }
+    await reloadPolicies();
+    return { policies: policies.size(), threatIntel: ti };
+  }
+
+  async function reloadPolicies(): Promise<void> {
     try {
+      const version = await policyVersion(db.pool);
       const next = await loadPolicies(db.pool);
       await serial(async () => {
         policies = next;
         applyOverrides();
       });
+      policiesVersion = version;
       metrics.reloads.inc({ what: 'policies', outcome: 'loaded' });
     } catch (err) {
       metrics.reloads.inc({ what: 'policies', outcome: 'failed' });
       logger.warn({ err }, 'policies not reloaded; keeping the previous ones');
     }
-    return { policies: policies.size(), threatIntel: ti };
+  }
+
+  /** Reloads the policies when their version moved (a policy saved through the API applies within seconds). */
+  async function watchPolicies(): Promise<void> {
+    const v = await policyVersion(db.pool).catch(() => policiesVersion);
+    if (v !== policiesVersion) await reloadPolicies();
   }
 
   async function onAssign(assigned: number[]): Promise<Map<number, string>> {
@@ -729,6 +744,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       await reload();
       timer = setInterval(() => void reload(), settings.reloadMs);
       timer.unref();
+      policyWatch = setInterval(() => void watchPolicies(), POLICY_WATCH_MS);
+      policyWatch.unref();
       if (spanFetches) {
         // The open group commits when due even if no further batch arrives; dropped work is read again.
         commitTimer = setInterval(
@@ -768,6 +785,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     },
     async stop() {
       if (timer) clearInterval(timer);
+      if (policyWatch) clearInterval(policyWatch);
       if (commitTimer) clearInterval(commitTimer);
       if (ops) await new Promise<void>((resolve) => ops?.close(() => resolve()));
       await subscriber?.close();
