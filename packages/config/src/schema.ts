@@ -123,6 +123,8 @@ export const ConfigSchema = T.Object(
         spikeMinBytes: T.Integer({ default: 1_000_000, minimum: 1 }),
         /** Shortest silence (flow time) that raises `device_silent` for a heartbeat device. */
         silenceAfter: Duration('2m'),
+        /** Device models a worker holds in memory at most; past it the least recently seen are dropped (counted). */
+        maxDeviceModels: T.Integer({ default: 500_000, minimum: 100, maximum: 100_000_000 }),
         /** Distinct peers kept per device profile before further peers fold into peer groups. */
         maxProfilePeers: T.Integer({ default: 256, minimum: 8, maximum: 100000 }),
         /** Window (flow time) over which scans and lateral movement are counted. */

@@ -22,6 +22,7 @@ export interface AnalyticsSettings {
   scanThreshold: number;
   lateralThreshold: number;
   maxProfilePeers: number;
+  maxDeviceModels: number;
   reloadMs: number;
   commitMs: number;
   commitRecords: number;
@@ -46,6 +47,7 @@ export function analyticsSettings(config: WardwatchConfig): AnalyticsSettings {
     scanThreshold: a.scanThreshold,
     lateralThreshold: a.lateralThreshold,
     maxProfilePeers: a.maxProfilePeers,
+    maxDeviceModels: a.maxDeviceModels,
     reloadMs: Math.max(1000, parseDuration(a.reloadInterval)),
     commitMs: parseDuration(a.commitInterval),
     commitRecords: a.commitRecords,

@@ -25,6 +25,7 @@ const settings: AnalyticsSettings = {
   scanThreshold: 20,
   lateralThreshold: 6,
   maxProfilePeers: 256,
+  maxDeviceModels: 500_000,
   reloadMs: 30_000,
   commitMs: 0,
   commitRecords: 1_000_000,

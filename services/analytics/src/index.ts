@@ -36,6 +36,7 @@ import {
   markCommitted,
   openBucketsFrom,
 } from './model.ts';
+import { evictModels } from './model-cap.ts';
 import { loadPolicies, NO_POLICIES, type PolicySet } from './policies.ts';
 import { POLICY_WATCH_MS, policyVersion } from './policy-watch.ts';
 import { type Classification, loadSignatures, type Signatures } from './signatures.ts';
@@ -549,6 +550,9 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       g.reject(new Error('the cache was dropped; the batches are read again'));
       return;
     }
+    // No write in flight here: every model not touched since is in the database and may be dropped.
+    const evicted = evictModels(models, settings.maxDeviceModels);
+    if (evicted > 0) metrics.modelsEvicted.inc(evicted);
     let plan: GroupPlan;
     try {
       plan = planGroup(g);

@@ -223,6 +223,59 @@ describe('analytics worker on PostgreSQL', () => {
     assert.deepEqual(r?.b, [true, false]);
   });
 
+  test('device models in memory are capped: the least recently seen are dropped (counted) and reload from the database', async () => {
+    const registry = createMetricsRegistry();
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        monitoredNetworks: NETS,
+        'analytics.groupId': `${schema}-cap`,
+        'analytics.learningPeriod': '5m',
+        'analytics.commitInterval': '0s',
+        'analytics.maxDeviceModels': 100,
+      },
+    });
+    const a = createAnalytics({
+      config,
+      transport: createMemoryTransport(),
+      db,
+      logger: createLogger({ level: 'silent' }),
+      registry,
+    });
+    await a.reload();
+    // 300 forged sources, each one flow, older first.
+    const flood = Array.from({ length: 300 }, (_, i) =>
+      rec({
+        srcAddr: `10.44.${i >> 8}.${i & 255}`,
+        dstAddr: '10.44.9.9',
+        dstPort: 443,
+        startMs: T0 + i,
+        endMs: T0 + i + 1,
+      }),
+    );
+    await a.handle(batchOf(routeByDevice(flood, NETS), 40, 0));
+    await a.handle(
+      batchOf(routeByDevice([rec({ srcAddr: '10.44.8.1', dstAddr: '10.44.9.9' })], NETS), 40, 1000),
+    );
+    const value = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values[0]?.value;
+    assert.ok(((await value('wardwatch_analytics_device_models')) ?? 1e9) <= 100, 'models held');
+    assert.ok(((await value('wardwatch_analytics_models_evicted_total')) ?? 0) >= 200, 'evictions counted');
+    const [n] = await q<{ n: number }>(
+      `SELECT count(*)::int AS n FROM devices WHERE ip << '10.44.0.0/16' AND flows_sent > 0`,
+    );
+    assert.equal(n?.n, 301, 'every device is in the database');
+    // A dropped device's next record adds to its stored totals (loaded again, not started from zero).
+    await a.handle(
+      batchOf(
+        routeByDevice([rec({ srcAddr: '10.44.0.0', dstAddr: '10.44.9.9', dstPort: 443 })], NETS),
+        40,
+        2000,
+      ),
+    );
+    const [d] = await q<{ bytes_sent: number }>(`SELECT bytes_sent FROM devices WHERE ip = '10.44.0.0'`);
+    assert.equal(d?.bytes_sent, 8000);
+  });
+
   test('an address that only receives is not a device', async () => {
     const [row] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM devices WHERE ip = '10.1.0.99'`);
     assert.equal(row?.n, 0);
