@@ -15,6 +15,7 @@ import { createPolicyMetrics } from './metrics.ts';
 import { createDispatcher } from './outbox/dispatcher.ts';
 import { createSecretBox } from './outbox/secrets.ts';
 import { createSiemForwarder } from './outbox/siem.ts';
+import { createTrustPublisher } from './trust-publisher.ts';
 
 export {
   countLiveApiKeys,
@@ -90,6 +91,10 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
         trustedCidrs: config.collector.exporterAllowlist,
       })
     : undefined;
+  // Exporter trust reaches the collectors through the transport (services never import each other).
+  const trustPublisher = deps.transport
+    ? createTrustPublisher({ transport: deps.transport, pool: db.pool, logger })
+    : undefined;
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
   let sweeps = 0;
@@ -160,6 +165,7 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
       dispatcher.start();
       siem?.start();
       await exporters?.start();
+      await trustPublisher?.start();
       sweeper = setInterval(() => {
         sweeping ??= sweep().finally(() => (sweeping = undefined));
       }, 5000);
@@ -177,6 +183,7 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
       await sweeping;
       await enforcing;
       await exporters?.stop();
+      await trustPublisher?.stop();
       await dispatcher.stop();
       await siem?.stop();
       await app?.close();
