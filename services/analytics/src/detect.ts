@@ -56,6 +56,8 @@ export interface QuarantineRequest {
   reason: string;
   /** The exporters that reported the device's flows in this commit (the evidence's sources). */
   exporters: string[];
+  /** The device's class is flagged `lifeCritical` in the signatures. */
+  lifeCriticalClass: boolean;
   evidence: Record<string, unknown>;
 }
 
@@ -339,6 +341,7 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
           policyId: policy.id,
           reason: `${violations.length} flow(s) outside policy ${policy.name}`,
           exporters: [...m.exporters],
+          lifeCriticalClass: env.signatures.byClass.get(effectiveClass(m))?.lifeCritical === true,
           evidence: {
             policy: policy.name,
             violations: violations.slice(0, 20),

@@ -569,6 +569,7 @@ export function requestPayload(q: QuarantineRequest): string {
     policyId: q.policyId,
     reason: q.reason,
     exporters: q.exporters,
+    lifeCriticalClass: q.lifeCriticalClass,
     evidence: q.evidence,
   });
 }

@@ -31,6 +31,8 @@ export interface EnforcementRequest {
   reason: string;
   /** The exporter(s) that reported the violating flows. */
   exporters: string[];
+  /** Analytics' signatures flag the device's class life-critical (a custom signature file may add classes). */
+  lifeCriticalClass?: boolean;
   evidence: Record<string, unknown>;
 }
 
@@ -145,11 +147,11 @@ async function decide(
 ): Promise<{ decision: Decision; detail: Record<string, unknown> }> {
   const ip = req.deviceIp;
   const dev = await client.query<{ life_critical: boolean; quarantined: boolean }>(
-    `SELECT COALESCE(d.life_critical, EXISTS (SELECT 1 FROM life_critical_classes c
+    `SELECT COALESCE(d.life_critical, $2 OR EXISTS (SELECT 1 FROM life_critical_classes c
                                                WHERE c.class = COALESCE(d.class_override, d.class))) AS life_critical,
             d.quarantined
      FROM devices d WHERE d.ip = $1::inet FOR UPDATE`,
-    [ip],
+    [ip, req.lifeCriticalClass === true],
   );
   if (!dev.rows[0]) return { decision: 'no-device', detail: {} };
   // The policy in force now, not the one analytics had cached: a policy changed or disabled since
