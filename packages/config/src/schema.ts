@@ -123,6 +123,8 @@ export const ConfigSchema = T.Object(
         spikeMinBytes: T.Integer({ default: 1_000_000, minimum: 1 }),
         /** Shortest silence (flow time) that raises `device_silent` for a heartbeat device. */
         silenceAfter: Duration('2m'),
+        /** New devices one exporter may add per minute (wall clock); past it their records are dropped (counted). */
+        maxNewDevicesPerExporterPerMinute: T.Integer({ default: 1000, minimum: 1, maximum: 10_000_000 }),
         /** Device models a worker holds in memory at most; past it the least recently seen are dropped (counted). */
         maxDeviceModels: T.Integer({ default: 500_000, minimum: 100, maximum: 100_000_000 }),
         /** Distinct peers kept per device profile before further peers fold into peer groups. */

@@ -23,6 +23,7 @@ export interface AnalyticsSettings {
   lateralThreshold: number;
   maxProfilePeers: number;
   maxDeviceModels: number;
+  maxNewDevicesPerExporterPerMinute: number;
   reloadMs: number;
   commitMs: number;
   commitRecords: number;
@@ -48,6 +49,7 @@ export function analyticsSettings(config: WardwatchConfig): AnalyticsSettings {
     lateralThreshold: a.lateralThreshold,
     maxProfilePeers: a.maxProfilePeers,
     maxDeviceModels: a.maxDeviceModels,
+    maxNewDevicesPerExporterPerMinute: a.maxNewDevicesPerExporterPerMinute,
     reloadMs: Math.max(1000, parseDuration(a.reloadInterval)),
     commitMs: parseDuration(a.commitInterval),
     commitRecords: a.commitRecords,

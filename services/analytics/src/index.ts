@@ -37,6 +37,7 @@ import {
   openBucketsFrom,
 } from './model.ts';
 import { evictModels } from './model-cap.ts';
+import { createNewDeviceLimit } from './new-device-limit.ts';
 import { loadPolicies, NO_POLICIES, type PolicySet } from './policies.ts';
 import { POLICY_WATCH_MS, policyVersion } from './policy-watch.ts';
 import { type Classification, loadSignatures, type Signatures } from './signatures.ts';
@@ -161,6 +162,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   let needRewind = false;
   let policies: PolicySet = NO_POLICIES;
   let policiesVersion = '';
+  const newDevices = createNewDeviceLimit(settings.maxNewDevicesPerExporterPerMinute);
   let policyWatch: NodeJS.Timeout | undefined;
   let subscriber: Subscriber | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -458,6 +460,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     let applied = false;
     const deferred: Array<[FlowBatch, string]> = [];
     const unknown = new Set<string>();
+    /** The exporter of each unknown device's first record (new devices are bounded per exporter). */
+    const unknownExporter = new Map<string, string>();
     const one: Array<[FlowBatch, string]> = [];
     for (const m of messages) {
       let flows: FlowBatch;
@@ -479,6 +483,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
           if (notDevices.has(device)) models.set(device, createDeviceModel(device, p));
           else {
             unknown.add(device);
+            if (!unknownExporter.has(device)) unknownExporter.set(device, flows.records[i]!.exporter);
             known = false;
           }
         }
@@ -508,7 +513,12 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
           throw err;
         }
         for (const ip of unknown) {
-          const m = loaded.get(ip) ?? createDeviceModel(ip, p);
+          const stored = loaded.get(ip);
+          if (!stored && !newDevices.admit(unknownExporter.get(ip) ?? '')) {
+            metrics.newDevicesLimited.inc();
+            continue;
+          }
+          const m = stored ?? createDeviceModel(ip, p);
           m.classOverride = policies.overrides.get(ip) ?? m.classOverride;
           m.partition = p;
           models.set(ip, m);

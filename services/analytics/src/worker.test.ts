@@ -276,6 +276,46 @@ describe('analytics worker on PostgreSQL', () => {
     assert.equal(d?.bytes_sent, 8000);
   });
 
+  test('new devices per exporter per minute are bounded; the excess is counted, other exporters are not held back', async () => {
+    const registry = createMetricsRegistry();
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        monitoredNetworks: NETS,
+        'analytics.groupId': `${schema}-newdev`,
+        'analytics.learningPeriod': '5m',
+        'analytics.commitInterval': '0s',
+        'analytics.maxNewDevicesPerExporterPerMinute': 5,
+      },
+    });
+    const a = createAnalytics({
+      config,
+      transport: createMemoryTransport(),
+      db,
+      logger: createLogger({ level: 'silent' }),
+      registry,
+    });
+    await a.reload();
+    const forged = Array.from({ length: 20 }, (_, i) =>
+      rec({ srcAddr: `10.45.0.${i + 1}`, dstAddr: '203.0.113.9', dstPort: 443, exporter: '198.51.100.66' }),
+    );
+    const real = Array.from({ length: 3 }, (_, i) =>
+      rec({ srcAddr: `10.45.1.${i + 1}`, dstAddr: '203.0.113.9', dstPort: 443, exporter: '192.0.2.1' }),
+    );
+    await a.handle(batchOf(routeByDevice([...forged, ...real], NETS), 41, 0));
+    const [forgedRows] = await q<{ n: number }>(
+      `SELECT count(*)::int AS n FROM devices WHERE ip << '10.45.0.0/24'`,
+    );
+    const [realRows] = await q<{ n: number }>(
+      `SELECT count(*)::int AS n FROM devices WHERE ip << '10.45.1.0/24'`,
+    );
+    assert.equal(forgedRows?.n, 5);
+    assert.equal(realRows?.n, 3);
+    const limited = (await registry.getSingleMetric('wardwatch_analytics_new_devices_limited_total')?.get())
+      ?.values[0]?.value;
+    assert.equal(limited, 15);
+  });
+
   test('an address that only receives is not a device', async () => {
     const [row] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM devices WHERE ip = '10.1.0.99'`);
     assert.equal(row?.n, 0);
