@@ -193,3 +193,29 @@ export async function pruneEvents(pool: pg.Pool, days: number): Promise<number> 
   );
   return rowCount ?? 0;
 }
+
+/**
+ * Quarantines a device in its own transaction through {@link quarantineDevice} (for callers without a
+ * transaction, such as the CLI); `actor` names who asks in the audit log.
+ */
+export function quarantineAs(pool: pg.Pool, q: QuarantineOrder): Promise<QuarantineRecord | undefined> {
+  return withTransaction(pool, (client) => quarantineDevice(client, q));
+}
+
+/** Releases a device in its own transaction, audited as `actor` (the CLI's path; the API's is the same). */
+export function releaseAs(
+  pool: pg.Pool,
+  r: { ip: string; reason: string; actor: string },
+): Promise<QuarantineRecord> {
+  return withTransaction(pool, async (client) => {
+    const { before, after } = await releaseDevice(client, r);
+    await auditSystem(client, r.actor, {
+      action: 'device.release',
+      targetType: 'device',
+      targetId: r.ip,
+      before,
+      after,
+    });
+    return after;
+  });
+}

@@ -30,8 +30,10 @@ export {
   roleAllows,
 } from './api-keys.ts';
 export { buildApp, type PolicyAppDeps, type RouteEntry } from './app.ts';
-export { pruneEvents } from './enforcement.ts';
+export { pruneEvents, quarantineAs, releaseAs } from './enforcement.ts';
+export { decideRequest } from './enforcer.ts';
 export { parseCollector, renderExporterConfig, VENDORS } from './exporter-config.ts';
+export { setTrust } from './exporter-trust.ts';
 export { type MudFile, MudFileSchema, renderMud, validateMud } from './mud.ts';
 export { formatCef, syslogLine } from './outbox/cef.ts';
 export { createSecretBox, type SecretBox } from './outbox/secrets.ts';
