@@ -77,11 +77,9 @@ export function createCollector(deps: CollectorDeps): Collector {
   const { config, transport, logger } = deps;
   const c = config.collector;
   const metrics = createCollectorMetrics(deps.registry);
-  // Its own consumer group, so every collector reads all of exporter-trust-v1.
   const trust = createTrustView({
     transport,
     allowlist: c.exporterAllowlist,
-    groupId: `${config.kafka.clientId}-collector-trust-${collectorId()}-${process.pid}-${Date.now().toString(36)}`,
     logger,
     onChange: () => releaseWithheld(),
   });

@@ -5,7 +5,7 @@
 // not admitted at all.
 import { Topics } from '@wardwatch/flow-schema';
 import type { Logger } from '@wardwatch/telemetry';
-import type { ConsumedBatch, Subscriber, Transport } from '@wardwatch/transport';
+import type { Transport } from '@wardwatch/transport';
 import { createAllowlist } from './receivers.ts';
 
 /** Whether a packet from an exporter is taken, and if not why. */
@@ -15,26 +15,33 @@ export type Admission = 'ok' | 'not_allowed' | 'blocked';
 export interface TrustView {
   admit(exporter: string): Admission;
   trusted(exporter: string): boolean;
-  /** Applies trust messages (the subscriber's handler; tests call it directly). */
-  handle(batch: ConsumedBatch): Promise<void>;
+  /** Reads the whole topic again and replaces the view (every few seconds once started). */
+  refresh(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Creates the view; `start()` follows the topic with a consumer group of this collector's own. */
+/** How often the compacted topic is read again, milliseconds. */
+const REFRESH_MS = 5000;
+
+/**
+ * Creates the view. It reads the compacted topic whole every few seconds (a short-lived reader each time)
+ * rather than holding a consumer group: a broker outage then costs a few missed refreshes, never a
+ * consumer left reconnecting after the collector stopped.
+ */
 export function createTrustView(deps: {
   transport?: Transport;
   allowlist: readonly string[];
-  groupId: string;
   logger: Logger;
-  /** Called after trust messages were applied (to share the templates of newly trusted exporters). */
+  /** Called after the view changed (to share the templates of newly trusted exporters). */
   onChange?: () => void;
 }): TrustView {
   const inList = createAllowlist(deps.allowlist);
   const listed = deps.allowlist.length > 0;
-  const states = new Map<string, string>();
+  let states = new Map<string, string>();
   const text = new TextDecoder();
-  let subscriber: Subscriber | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
   const view: TrustView = {
     admit(exporter) {
       if (states.get(exporter) === 'blocked') return 'blocked';
@@ -45,29 +52,42 @@ export function createTrustView(deps: {
       if (s !== undefined) return s === 'trusted';
       return listed && inList(exporter);
     },
-    async handle(batch) {
-      for (const m of batch.messages) {
+    async refresh() {
+      if (!deps.transport) return;
+      const snap = await deps.transport.readTopic(Topics.exporterTrust, { timeoutMs: 10_000 });
+      const next = new Map<string, string>();
+      for (const m of snap.messages) {
         if (!m.value || m.value.length === 0) {
-          states.delete(m.key);
+          next.delete(m.key);
           continue;
         }
         try {
           const state = (JSON.parse(text.decode(m.value)) as { state?: unknown }).state;
-          if (state === 'trusted' || state === 'pending' || state === 'blocked') states.set(m.key, state);
+          if (state === 'trusted' || state === 'pending' || state === 'blocked') next.set(m.key, state);
         } catch {
           deps.logger.warn({ key: m.key }, 'undecodable exporter-trust-v1 message skipped');
         }
       }
+      // An incomplete read (timeout) only adds what it saw; a complete one is the whole truth.
+      if (snap.complete) states = next;
+      else for (const [k, v] of next) states.set(k, v);
       deps.onChange?.();
     },
     async start() {
       if (!deps.transport) return;
       await deps.transport.ensureTopic(Topics.exporterTrust, 1, { compacted: true });
-      subscriber = await deps.transport.createSubscriber(deps.groupId);
-      await subscriber.start(Topics.exporterTrust, (b) => view.handle(b));
+      await view.refresh().catch((err) => deps.logger.warn({ err }, 'exporter trust not read; retrying'));
+      timer = setInterval(() => {
+        running ??= view
+          .refresh()
+          .catch((err) => deps.logger.warn({ err }, 'exporter trust not read; retrying'))
+          .finally(() => (running = undefined));
+      }, REFRESH_MS);
+      timer.unref();
     },
     async stop() {
-      await subscriber?.close();
+      if (timer) clearInterval(timer);
+      await running;
     },
   };
   return view;
