@@ -31,6 +31,8 @@ function config(overrides: Record<string, unknown>) {
       'collector.udpPorts': [0],
       'collector.tcpPorts': [0],
       'collector.lingerMs': 10,
+      // Trusted: only trusted exporters' templates are shared on templates-v1.
+      'collector.exporterAllowlist': ['127.0.0.0/8'],
       ...overrides,
     },
   });

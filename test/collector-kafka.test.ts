@@ -69,6 +69,8 @@ describe('collector with the real Kafka broker', () => {
         'collector.lingerMs': 20,
         'collector.decodeWorkers': 2,
         'collector.exporterReportMs': 200,
+        // Trusted: only trusted exporters' templates are shared on templates-v1.
+        'collector.exporterAllowlist': ['127.0.0.0/8'],
         logLevel: 'warn',
       },
     });

@@ -35,6 +35,7 @@ const COMPOSE_SECRETS = {
   GRAFANA_ADMIN_PASSWORD: 'test-grafana-admin-password',
   WARDWATCH_API_KEY: 'test-admin-api-key-0123456789',
   WARDWATCH_WEBHOOK_SECRET_KEY: 'test-webhook-secret-key-0123456789',
+  WARDWATCH_EXPORTER_ALLOWLIST: '192.0.2.0/24',
 };
 
 function compose(...profiles: string[]): Record<string, ComposeService> {
@@ -120,6 +121,23 @@ function portsOf(s: ComposeService): string[] {
 }
 
 describe('docker-compose.yml', () => {
+  test('requires an exporter allowlist: no open default for the collectors', () => {
+    ensureTool('docker-compose');
+    const { WARDWATCH_EXPORTER_ALLOWLIST: _, ...rest } = COMPOSE_SECRETS;
+    assert.throws(
+      () =>
+        execFileSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config'], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...rest },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      /WARDWATCH_EXPORTER_ALLOWLIST/,
+    );
+    for (const name of ['collector-1', 'collector-2', 'policy'])
+      assert.equal(compose()[name]?.environment?.WARDWATCH_EXPORTER_ALLOWLIST, '192.0.2.0/24', name);
+  });
+
   test('validates, and runs the whole stack by default; otel and demo only with their profiles', () => {
     // docker-compose v1 `config` lists every service, with its profiles; `up` starts those without.
     const all = compose('otel', 'demo');
@@ -470,7 +488,7 @@ describe('deploy/k8s (kubectl kustomize)', () => {
     const flows = find(docs, 'KafkaTopic', 'flows-v1')!;
     assert.equal((flows.metadata as { labels: Json }).labels['strimzi.io/cluster'], 'wardwatch-kafka');
     assert.equal((flows.spec as Json).partitions, Number(data.WARDWATCH_FLOW_PARTITIONS));
-    for (const compacted of ['templates-v1', 'exporters-v1']) {
+    for (const compacted of ['templates-v1', 'exporters-v1', 'exporter-trust-v1']) {
       const t = find(docs, 'KafkaTopic', compacted)!;
       assert.equal(((t.spec as Json).config as Json)['cleanup.policy'], 'compact', compacted);
     }

@@ -11,7 +11,13 @@ import { pruneEvents, validateMud } from '@wardwatch/policy';
 import { waitFor } from '@wardwatch/testkit';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { type PolicyHarness, seedAlert, seedDevices, startPolicyHarness } from './policy-support.ts';
+import {
+  type PolicyHarness,
+  seedAlert,
+  seedDevices,
+  seedEnforcementRequest,
+  startPolicyHarness,
+} from './policy-support.ts';
 
 type Json = Record<string, unknown>;
 
@@ -541,14 +547,19 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     ]);
   });
 
-  test('a policy with action quarantine quarantines the device on a policy violation alert', async () => {
+  test("a policy with action quarantine quarantines the device on analytics' request (trusted evidence)", async () => {
     const p = (
       await h.call('POST', '/v1/policies', {
         body: { name: 'monitors-strict', rules: [], action: 'quarantine' },
       })
     ).body as Json;
     await h.call('POST', `/v1/policies/${p.id}/assignments`, { body: { deviceClass: 'patient-monitor' } });
-    await seedAlert(h.db, { deviceIp: '10.20.1.22', kind: 'policy-violation', severity: 'high' });
+    await h.call('PUT', '/v1/exporters/192.0.2.250/trust', { body: { state: 'trusted' } });
+    await seedEnforcementRequest(h.db, {
+      deviceIp: '10.20.1.22',
+      policyId: p.id as number,
+      exporters: ['192.0.2.250'],
+    });
     await waitFor(
       async () => {
         const res = await h.call('GET', '/v1/feeds/quarantined.txt');
@@ -580,19 +591,21 @@ describe('policy API behaviour (real PostgreSQL)', () => {
     );
     const recent = await ins(1);
     // A reader that has not got to them yet holds them back.
-    await h.db.pool.query("INSERT INTO outbox_cursors (name, last_event_id) VALUES ('test-reader', $1)", [
-      old - 1,
+    const seqOf = async (id: number) =>
+      Number((await h.db.pool.query('SELECT seq FROM events WHERE id = $1', [id])).rows[0]!.seq);
+    await h.db.pool.query("INSERT INTO outbox_cursors (name, last_seq) VALUES ('test-reader', $1)", [
+      (await seqOf(old)) - 1,
     ]);
     await waitFor(
       async () => {
-        const c = await h.db.pool.query("SELECT last_event_id FROM outbox_cursors WHERE name = 'enforcer'");
-        return c.rows[0]?.last_event_id >= recent ? true : undefined;
+        const c = await h.db.pool.query("SELECT last_seq FROM outbox_cursors WHERE name = 'enforcer'");
+        return Number(c.rows[0]?.last_seq) >= (await seqOf(recent)) ? true : undefined;
       },
       { what: 'the enforcer passes the events', timeoutMs: 20_000 },
     );
     assert.equal(await pruneEvents(h.db.pool, 30), 0, 'test-reader has not read them');
-    await h.db.pool.query("UPDATE outbox_cursors SET last_event_id = $1 WHERE name = 'test-reader'", [
-      recent,
+    await h.db.pool.query("UPDATE outbox_cursors SET last_seq = $1 WHERE name = 'test-reader'", [
+      await seqOf(recent),
     ]);
     assert.ok((await pruneEvents(h.db.pool, 30)) >= 1);
     const left = await h.db.pool.query('SELECT id FROM events WHERE id = ANY($1)', [
@@ -954,17 +967,26 @@ describe('policy API behaviour (real PostgreSQL)', () => {
       '10.60.0.2',
     ]);
     assert.deepEqual(assertEdl((await h.call('GET', `/v1/feeds/policies/${draft.id}/devices.txt`)).text), []);
-    // The automatic quarantine acts on the same policy (action quarantine), not on the draft (action alert).
-    await seedAlert(h.db, { deviceIp: '10.60.0.1', kind: 'policy-violation', severity: 'high' });
+    // Enforcement acts on the same policy (action quarantine), not on the draft (action alert); a
+    // ventilator is life-critical, so the policy's action becomes a request for a person.
+    await h.call('PUT', '/v1/exporters/192.0.2.250/trust', { body: { state: 'trusted' } });
+    await seedEnforcementRequest(h.db, {
+      deviceIp: '10.60.0.1',
+      policyId: vent.id as number,
+      exporters: ['192.0.2.250'],
+    });
     await waitFor(
       async () => {
-        const q = items((await h.call('GET', '/v1/quarantines')).body).find(
+        const q = items((await h.call('GET', '/v1/quarantine-requests')).body).find(
           (x) => x.deviceIp === '10.60.0.1',
         );
         return q ?? undefined;
       },
-      { what: 'policy-driven quarantine', timeoutMs: 20_000 },
-    ).then((q) => assert.equal((q as Json).policyId, vent.id));
+      { what: 'policy-driven quarantine request', timeoutMs: 20_000 },
+    ).then((q) => {
+      assert.equal((q as Json).policyId, vent.id);
+      assert.equal((q as Json).why, 'life-critical');
+    });
 
     // Enabled, the device's own policy wins everywhere.
     assert.equal(

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { TEST_DATABASE_URL } from '@wardwatch/testkit';
-import { type PolicyHarness, startPolicyHarness } from './policy-support.ts';
+import { type PolicyHarness, seedDevices, startPolicyHarness } from './policy-support.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');
@@ -18,7 +18,11 @@ before(async () => {
 after(() => h?.close());
 
 async function cli(...args: string[]) {
-  return run(process.execPath, ['--import', 'tsx', 'cli/src/main.ts', 'apikey', ...args], {
+  return wardwatch('apikey', ...args);
+}
+
+async function wardwatch(...args: string[]) {
+  return run(process.execPath, ['--import', 'tsx', 'cli/src/main.ts', ...args], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -89,4 +93,37 @@ test('apikey create and revoke through the CLI are in the audit log, like those 
     assert.equal(r.actor_role, 'system');
     assert.ok(!JSON.stringify(r.after).includes(created.key), 'the key itself is never audited');
   }
+});
+
+test('quarantine from the CLI takes the one quarantine path: record, feed, event, audit row as cli:<user>', async () => {
+  await seedDevices(h.db, [{ ip: '10.77.0.1', class: 'workstation' }]);
+  const { stdout } = await wardwatch(
+    'quarantine',
+    '10.77.0.1',
+    '--reason',
+    'ransomware beacon',
+    '--minutes',
+    '30',
+  );
+  const q = JSON.parse(stdout) as { deviceIp: string; createdBy: string; expiresAt: string };
+  assert.equal(q.deviceIp, '10.77.0.1');
+  assert.match(q.createdBy, /^cli:/);
+  assert.ok(Date.parse(q.expiresAt) > Date.now() + 29 * 60_000);
+  assert.ok((await h.call('GET', '/v1/feeds/quarantined.txt')).text.includes('10.77.0.1\n'));
+  const ev = await h.db.pool.query(
+    "SELECT 1 FROM events WHERE type = 'device.quarantined' AND payload->>'deviceIp' = '10.77.0.1'",
+  );
+  assert.equal(ev.rowCount, 1);
+  const again = await wardwatch('quarantine', '10.77.0.1', '--reason', 'again').catch((e) => e);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /ALREADY_QUARANTINED/);
+  await wardwatch('quarantine', 'release', '10.77.0.1', '--reason', 'reimaged');
+  const audit = await h.db.pool.query<{ action: string; actor_name: string }>(
+    "SELECT action, actor_name FROM audit_log WHERE target_id = '10.77.0.1' ORDER BY id",
+  );
+  assert.deepEqual(
+    audit.rows.map((r) => r.action),
+    ['device.quarantine', 'device.release'],
+  );
+  assert.ok(audit.rows.every((r) => r.actor_name.startsWith('cli:')));
 });

@@ -152,3 +152,22 @@ export async function seedAlert(
   );
   return rows[0]!.id;
 }
+
+/**
+ * Raises a quarantine request as analytics does (an `enforcement.requested` outbox event): the device,
+ * the policy it was judged against, the exporters that reported the evidence.
+ */
+export async function seedEnforcementRequest(
+  db: Database,
+  r: { deviceIp: string; policyId: number; exporters: string[]; reason?: string },
+): Promise<void> {
+  await db.pool.query("INSERT INTO events (type, payload) VALUES ('enforcement.requested', $1)", [
+    JSON.stringify({
+      deviceIp: r.deviceIp,
+      policyId: r.policyId,
+      reason: r.reason ?? '1 flow(s) outside policy',
+      exporters: r.exporters,
+      evidence: { violations: [{ peer: '203.0.113.9/32', port: 443 }] },
+    }),
+  ]);
+}

@@ -17,6 +17,10 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Command> }> =
     help: 'simulate [--target HOST:PORT] [--protocol v9|ipfix] [--scenario hospital|load] [--speed N] ... (--help): a simulated hospital exporting flows',
     load: async () => (await import('./commands/simulate.ts')).simulateCommand,
   },
+  quarantine: {
+    help: 'quarantine IP --reason R [--minutes N] | release IP --reason R | approve|reject REQUEST-ID --reason R | trust ADDRESS trusted|pending|blocked',
+    load: async () => (await import('./commands/quarantine.ts')).quarantineCommand,
+  },
   apikey: {
     help: 'apikey create --role viewer|analyst|admin [--name NAME] [--expires-days N] | list | revoke ID',
     load: async () => (await import('./commands/apikey.ts')).apikeyCommand,

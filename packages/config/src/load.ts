@@ -68,6 +68,8 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_WEBHOOK_SECRET_KEY', ['webhooks', 'secretKey'], String],
   ['WARDWATCH_WEBHOOK_PREVIOUS_SECRET_KEYS', ['webhooks', 'previousSecretKeys'], list],
   ['WARDWATCH_WEBHOOK_MAX_ATTEMPTS', ['webhooks', 'maxAttempts'], num],
+  ['WARDWATCH_AUTO_QUARANTINE_EXPIRY_MS', ['enforcement', 'autoQuarantineExpiryMs'], num],
+  ['WARDWATCH_MAX_AUTO_QUARANTINES_PER_HOUR', ['enforcement', 'maxAutoQuarantinesPerHour'], num],
   ['WARDWATCH_SIEM_HOST', ['siem', 'host'], String],
   ['WARDWATCH_SIEM_PORT', ['siem', 'port'], num],
   ['WARDWATCH_SIEM_PROTOCOL', ['siem', 'protocol'], String],

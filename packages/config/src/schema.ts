@@ -163,6 +163,10 @@ export const ConfigSchema = T.Object(
         spikeMinBytes: T.Integer({ default: 1_000_000, minimum: 1 }),
         /** Shortest silence (flow time) that raises `device_silent` for a heartbeat device. */
         silenceAfter: Duration('2m'),
+        /** New devices one exporter may add per minute (wall clock); past it their records are dropped (counted). */
+        maxNewDevicesPerExporterPerMinute: T.Integer({ default: 1000, minimum: 1, maximum: 10_000_000 }),
+        /** Device models a worker holds in memory at most; past it the least recently seen are dropped (counted). */
+        maxDeviceModels: T.Integer({ default: 500_000, minimum: 100, maximum: 100_000_000 }),
         /** Distinct peers kept per device profile before further peers fold into peer groups. */
         maxProfilePeers: T.Integer({ default: 256, minimum: 8, maximum: 100000 }),
         /** Window (flow time) over which scans and lateral movement are counted, at least a second. */
@@ -223,6 +227,18 @@ export const ConfigSchema = T.Object(
         pollIntervalMs: T.Integer({ default: 1000, minimum: 10, maximum: 60000 }),
         /** Per-request timeout, milliseconds. */
         timeoutMs: T.Integer({ default: 10000, minimum: 100, maximum: 120000 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    /** Automatic enforcement (policy service): how far a policy's `quarantine` action may go on its own. */
+    enforcement: T.Object(
+      {
+        /** Expiry of every automatic quarantine, milliseconds (default one hour). */
+        autoQuarantineExpiryMs: T.Integer({ default: 3600000, minimum: 60000, maximum: 2592000000 }),
+        /** Circuit breaker: at most this many automatic quarantines per hour site-wide, then requests only. */
+        maxAutoQuarantinesPerHour: T.Integer({ default: 10, minimum: 0, maximum: 10000 }),
+        /** How often the enforcer reads analytics' requests, milliseconds. */
+        pollIntervalMs: T.Integer({ default: 1000, minimum: 10, maximum: 60000 }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -14,4 +14,10 @@ export const Topics = {
   templates: 'templates-v1',
   /** Compacted. One JSON `ExporterStatus` (see exporters.ts) per exporter address and observation domain, keyed `address|domain`. */
   exporters: 'exporters-v1',
+  /**
+   * Compacted. Exporter trust decided by the policy service, keyed by exporter address; the value is
+   * JSON `{"state":"trusted"|"pending"|"blocked"}`. Collectors drop blocked exporters' packets and share
+   * only trusted exporters' templates on `templates-v1`.
+   */
+  exporterTrust: 'exporter-trust-v1',
 } as const;

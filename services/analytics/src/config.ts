@@ -13,6 +13,8 @@ export interface AnalyticsSettings {
   scanThreshold: number;
   lateralThreshold: number;
   maxProfilePeers: number;
+  maxDeviceModels: number;
+  maxNewDevicesPerExporterPerMinute: number;
   reloadMs: number;
   commitMs: number;
   commitRecords: number;
@@ -40,6 +42,8 @@ export function analyticsSettings(config: WardwatchConfig): AnalyticsSettings {
     scanThreshold: a.scanThreshold,
     lateralThreshold: a.lateralThreshold,
     maxProfilePeers: a.maxProfilePeers,
+    maxDeviceModels: a.maxDeviceModels,
+    maxNewDevicesPerExporterPerMinute: a.maxNewDevicesPerExporterPerMinute,
     reloadMs: a.reloadInterval,
     commitMs: a.commitInterval,
     commitRecords: a.commitRecords,

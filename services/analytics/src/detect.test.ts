@@ -26,6 +26,8 @@ const settings: AnalyticsSettings = {
   scanThreshold: 20,
   lateralThreshold: 6,
   maxProfilePeers: 256,
+  maxDeviceModels: 500_000,
+  maxNewDevicesPerExporterPerMinute: 1000,
   reloadMs: 30_000,
   commitMs: 0,
   commitRecords: 1_000_000,

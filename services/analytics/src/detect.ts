@@ -42,11 +42,19 @@ export interface AlertDraft {
   last: number;
 }
 
-/** A device whose quarantine a policy asks for. */
+/**
+ * A device whose quarantine a policy asks for. Analytics only asks: the policy service decides (exporter
+ * trust, life-critical devices, the circuit breaker, dry run) and quarantines.
+ */
 export interface QuarantineRequest {
   device: string;
   policyId: number;
   reason: string;
+  /** The exporters that reported the device's flows in this commit (the evidence's sources). */
+  exporters: string[];
+  /** The device's class is flagged `lifeCritical` in the signatures. */
+  lifeCriticalClass: boolean;
+  evidence: Record<string, unknown>;
 }
 
 /** Everything the end-of-batch step needs besides the model. */
@@ -317,7 +325,19 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
         last: last || m.lastSeen,
       });
       if (policy.action === 'quarantine') {
-        quarantine = { device: m.ip, policyId: policy.id, reason: `policy ${policy.name} violated` };
+        quarantine = {
+          device: m.ip,
+          policyId: policy.id,
+          reason: `${violations.length} flow(s) outside policy ${policy.name}`,
+          exporters: [...m.exporters],
+          lifeCriticalClass: env.signatures.byClass.get(effectiveClass(m))?.lifeCritical === true,
+          evidence: {
+            policy: policy.name,
+            violations: violations.slice(0, 20),
+            first: Number.isFinite(first) ? first : m.lastSeen,
+            last: last || m.lastSeen,
+          },
+        };
       }
     }
   }

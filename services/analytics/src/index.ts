@@ -17,7 +17,8 @@ import { GroupCommit } from './worker/group-commit.ts';
 import { Ingest } from './worker/ingest.ts';
 import { closeOps, startAnalyticsOps } from './worker/ops.ts';
 import { PartitionOffsets } from './worker/partitions.ts';
-import { type ReloadResult, reload } from './worker/reloads.ts';
+import { POLICY_WATCH_MS } from './worker/policy-watch.ts';
+import { type ReloadResult, reload, watchPolicies } from './worker/reloads.ts';
 import { SerialQueue } from './worker/serial.ts';
 import { type AnalyticsCounts, type WorkerEnv, WorkerState } from './worker/state.ts';
 
@@ -84,12 +85,13 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     spanFetches: exactlyOnce && settings.commitMs > 0,
     topic: Topics.flows,
   };
-  const state = new WorkerState(metrics);
+  const state = new WorkerState(metrics, settings.maxNewDevicesPerExporterPerMinute);
   const queue = new SerialQueue();
   const offsets = new PartitionOffsets(env, state);
   const commits = new GroupCommit(env, state, offsets);
   const ingest = new Ingest(env, state, offsets, commits);
   let timer: NodeJS.Timeout | undefined;
+  let policyWatch: NodeJS.Timeout | undefined;
   let commitTimer: NodeJS.Timeout | undefined;
   let ops: Server | undefined;
 
@@ -177,6 +179,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       await reload(env, state, queue);
       timer = setInterval(() => void reload(env, state, queue), settings.reloadMs);
       timer.unref();
+      policyWatch = setInterval(() => void watchPolicies(env, state, queue), POLICY_WATCH_MS);
+      policyWatch.unref();
       if (env.spanFetches) commitTimer = startCommitTimer();
       await transport.ensureTopic(env.topic, config.kafka.flowPartitions);
       const subscriber = await transport.createSubscriber(settings.groupId);
@@ -195,6 +199,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     },
     async stop() {
       if (timer) clearInterval(timer);
+      if (policyWatch) clearInterval(policyWatch);
       if (commitTimer) clearInterval(commitTimer);
       await closeOps(ops);
       await offsets.subscriber?.close();

@@ -66,6 +66,16 @@ export function createAnalyticsMetrics(registry: Registry) {
       help: 'Device models held in memory by this worker',
       registers: [registry],
     }),
+    newDevicesLimited: new Counter({
+      name: 'wardwatch_analytics_new_devices_limited_total',
+      help: 'New devices not created: their exporter had added analytics.maxNewDevicesPerExporterPerMinute this minute',
+      registers: [registry],
+    }),
+    modelsEvicted: new Counter({
+      name: 'wardwatch_analytics_models_evicted_total',
+      help: 'Device models dropped from memory past analytics.maxDeviceModels (least recently seen first)',
+      registers: [registry],
+    }),
     commitSeconds: new Histogram({
       name: 'wardwatch_analytics_commit_seconds',
       help: 'Time to write one batch (models, alerts and offsets) in one transaction',

@@ -34,6 +34,16 @@ describe('device-class signatures', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
   const sigs = loadSignatures();
 
+  test('the built-in signatures flag infusion pumps and patient monitors life-critical, and only them', () => {
+    assert.deepEqual(
+      sigs.classes
+        .filter((c) => c.lifeCritical)
+        .map((c) => c.class)
+        .sort(),
+      ['infusion_pump', 'patient_monitor'],
+    );
+  });
+
   test('the built-in file validates and names every class of the issue', () => {
     const names = sigs.classes.map((c) => c.class).sort();
     for (const c of [

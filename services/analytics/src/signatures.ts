@@ -53,6 +53,8 @@ const ClassSignature = T.Object(
     criticality: T.Optional(
       T.Union([T.Literal('low'), T.Literal('medium'), T.Literal('high'), T.Literal('critical')]),
     ),
+    /** Never quarantined automatically (the policy service turns a violation into a request for a person). */
+    lifeCritical: T.Optional(T.Boolean()),
     rules: T.Array(Rule, { minItems: 1 }),
   },
   { additionalProperties: false },

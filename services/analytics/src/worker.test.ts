@@ -226,12 +226,105 @@ describe('analytics worker on PostgreSQL', () => {
     assert.deepEqual(r?.b, [true, false]);
   });
 
+  test('device models in memory are capped: the least recently seen are dropped (counted) and reload from the database', async () => {
+    const registry = createMetricsRegistry();
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        monitoredNetworks: NETS,
+        'analytics.groupId': `${schema}-cap`,
+        'analytics.learningPeriod': '5m',
+        'analytics.commitInterval': '0s',
+        'analytics.maxDeviceModels': 100,
+      },
+    });
+    const a = createAnalytics({
+      config,
+      transport: createMemoryTransport(),
+      db,
+      logger: createLogger({ level: 'silent' }),
+      registry,
+    });
+    await a.reload();
+    // 300 forged sources, each one flow, older first.
+    const flood = Array.from({ length: 300 }, (_, i) =>
+      rec({
+        srcAddr: `10.44.${i >> 8}.${i & 255}`,
+        dstAddr: '10.44.9.9',
+        dstPort: 443,
+        startMs: T0 + i,
+        endMs: T0 + i + 1,
+      }),
+    );
+    await a.handle(batchOf(routeByDevice(flood, NETS), 40, 0));
+    await a.handle(
+      batchOf(routeByDevice([rec({ srcAddr: '10.44.8.1', dstAddr: '10.44.9.9' })], NETS), 40, 1000),
+    );
+    const value = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values[0]?.value;
+    assert.ok(((await value('wardwatch_analytics_device_models')) ?? 1e9) <= 100, 'models held');
+    assert.ok(((await value('wardwatch_analytics_models_evicted_total')) ?? 0) >= 200, 'evictions counted');
+    const [n] = await q<{ n: number }>(
+      `SELECT count(*)::int AS n FROM devices WHERE ip << '10.44.0.0/16' AND flows_sent > 0`,
+    );
+    assert.equal(n?.n, 301, 'every device is in the database');
+    // A dropped device's next record adds to its stored totals (loaded again, not started from zero).
+    await a.handle(
+      batchOf(
+        routeByDevice([rec({ srcAddr: '10.44.0.0', dstAddr: '10.44.9.9', dstPort: 443 })], NETS),
+        40,
+        2000,
+      ),
+    );
+    const [d] = await q<{ bytes_sent: number }>(`SELECT bytes_sent FROM devices WHERE ip = '10.44.0.0'`);
+    assert.equal(d?.bytes_sent, 8000);
+  });
+
+  test('new devices per exporter per minute are bounded; the excess is counted, other exporters are not held back', async () => {
+    const registry = createMetricsRegistry();
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        monitoredNetworks: NETS,
+        'analytics.groupId': `${schema}-newdev`,
+        'analytics.learningPeriod': '5m',
+        'analytics.commitInterval': '0s',
+        'analytics.maxNewDevicesPerExporterPerMinute': 5,
+      },
+    });
+    const a = createAnalytics({
+      config,
+      transport: createMemoryTransport(),
+      db,
+      logger: createLogger({ level: 'silent' }),
+      registry,
+    });
+    await a.reload();
+    const forged = Array.from({ length: 20 }, (_, i) =>
+      rec({ srcAddr: `10.45.0.${i + 1}`, dstAddr: '203.0.113.9', dstPort: 443, exporter: '198.51.100.66' }),
+    );
+    const real = Array.from({ length: 3 }, (_, i) =>
+      rec({ srcAddr: `10.45.1.${i + 1}`, dstAddr: '203.0.113.9', dstPort: 443, exporter: '192.0.2.1' }),
+    );
+    await a.handle(batchOf(routeByDevice([...forged, ...real], NETS), 41, 0));
+    const [forgedRows] = await q<{ n: number }>(
+      `SELECT count(*)::int AS n FROM devices WHERE ip << '10.45.0.0/24'`,
+    );
+    const [realRows] = await q<{ n: number }>(
+      `SELECT count(*)::int AS n FROM devices WHERE ip << '10.45.1.0/24'`,
+    );
+    assert.equal(forgedRows?.n, 5);
+    assert.equal(realRows?.n, 3);
+    const limited = (await registry.getSingleMetric('wardwatch_analytics_new_devices_limited_total')?.get())
+      ?.values[0]?.value;
+    assert.equal(limited, 15);
+  });
+
   test('an address that only receives is not a device', async () => {
     const [row] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM devices WHERE ip = '10.1.0.99'`);
     assert.equal(row?.n, 0);
   });
 
-  test('policies: a flow outside the allowlist raises policy_violation; a quarantine policy quarantines', async () => {
+  test('policies: a flow outside the allowlist raises policy_violation; a quarantine policy raises a request', async () => {
     await q(`INSERT INTO policies (name, rules, action) VALUES ('pump', $1::jsonb, 'quarantine')`, [
       JSON.stringify([
         { peer: { cidr: '10.2.0.10/32' }, ports: [3613], protocol: 6, direction: 'from-device' },
@@ -263,7 +356,17 @@ describe('analytics worker on PostgreSQL', () => {
     const [dev] = await q<{ quarantined: boolean; risk: number }>(
       `SELECT quarantined, risk FROM devices WHERE ip = '10.2.1.1'`,
     );
-    assert.equal(dev?.quarantined, true);
+    // Analytics only asks: the policy service decides and quarantines (test/enforcement.test.ts).
+    assert.equal(dev?.quarantined, false);
+    assert.equal((await q('SELECT 1 FROM quarantines')).length, 0);
+    const requests = await q<{ payload: Record<string, unknown> }>(
+      "SELECT payload FROM events WHERE type = 'enforcement.requested'",
+    );
+    assert.equal(requests.length, 1);
+    const [pump] = await q<{ id: string }>(`SELECT id FROM policies WHERE name = 'pump'`);
+    assert.equal(requests[0]?.payload.deviceIp, '10.2.1.1');
+    assert.equal(requests[0]?.payload.policyId, Number(pump?.id));
+    assert.deepEqual(requests[0]?.payload.exporters, ['192.0.2.1'], 'the source of the evidence');
     assert.ok((dev?.risk ?? 0) >= 40);
     // Deduplicated: a second violation updates the open alert.
     await a.handle(

@@ -24,9 +24,10 @@ import { collectorId, decodeWorkerCount } from './config.ts';
 import { readUdpCounters } from './kernel-drops.ts';
 import { createCollectorMetrics } from './metrics.ts';
 import { createShardPool, type ShardPool } from './pool.ts';
-import { bindUdp, createAllowlist, listenTcp, type ReceiverEvents, type TcpListener } from './receivers.ts';
-import type { ShardOutput } from './shard.ts';
+import { bindUdp, listenTcp, type ReceiverEvents, type TcpListener } from './receivers.ts';
+import type { KeyedValue, ShardOutput } from './shard.ts';
 import { threadCpuSeconds } from './thread-cpu.ts';
+import { createTrustView } from './trust.ts';
 
 /**
  * Least time between two produce requests of flow batches (unless 4 MiB wait): each request carries what
@@ -85,6 +86,24 @@ export function createCollector(deps: CollectorDeps): Collector {
   const { config, transport, logger } = deps;
   const c = config.collector;
   const metrics = createCollectorMetrics(deps.registry);
+  const trust = createTrustView({
+    transport,
+    allowlist: c.exporterAllowlist,
+    logger,
+    onChange: () => releaseWithheld(),
+  });
+  /** Templates of exporters not trusted (yet), kept to be shared once they are (bounded). */
+  const withheld = new Map<string, KeyedValue>();
+  const exporterOfKey = (key: string) => key.slice(0, key.indexOf('|'));
+  function releaseWithheld(): void {
+    const release: KeyedValue[] = [];
+    for (const [k, t] of withheld)
+      if (trust.trusted(exporterOfKey(k))) {
+        release.push(t);
+        withheld.delete(k);
+      }
+    if (release.length > 0) control?.offer(Topics.templates, release, 0);
+  }
   const udp: Socket[] = [];
   const tcp: TcpListener[] = [];
   let ops: HttpServer | undefined;
@@ -165,7 +184,20 @@ export function createCollector(deps: CollectorDeps): Collector {
       const m: TransportMessage = { key: b.key, value: b.value, partition: b.partition };
       flows?.offer(Topics.flows, [m], b.records);
     }
-    if (out.templates.length > 0) control?.offer(Topics.templates, out.templates, 0);
+    // Only trusted exporters' templates are shared: a forged template cannot replace a router's for
+    // every collector (its own shard still decodes with it).
+    if (out.templates.length > 0) {
+      const shared: KeyedValue[] = [];
+      for (const t of out.templates) {
+        if (trust.trusted(exporterOfKey(t.key))) shared.push(t);
+        else {
+          metrics.templateEvents.inc({ event: 'not_shared_untrusted' });
+          if (t.value === null) withheld.delete(t.key);
+          else if (withheld.size < 10_000 || withheld.has(t.key)) withheld.set(t.key, t);
+        }
+      }
+      if (shared.length > 0) control?.offer(Topics.templates, shared, 0);
+    }
     if (out.exporters.length > 0) control?.offer(Topics.exporters, out.exporters, 0);
     metrics.bufferBytes.set(flows?.queuedBytes() ?? 0);
     metrics.bufferFill.set(flows?.fill() ?? 0);
@@ -316,9 +348,10 @@ export function createCollector(deps: CollectorDeps): Collector {
       restartDelayMs: c.workerRestartDelayMs,
     });
     await loadTemplates(pool);
-    const allowed = createAllowlist(c.exporterAllowlist);
+    await trust.start();
+    const admit = trust.admit;
     for (const port of c.udpPorts) {
-      const s = await bindUdp(c.host, port, c.receiveBufferBytes, pool, allowed, events);
+      const s = await bindUdp(c.host, port, c.receiveBufferBytes, pool, admit, events);
       udp.push(s);
       udpPorts.add(s.address().port);
     }
@@ -331,7 +364,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       // IPFIX over TCP is the secondary path: a port already taken (another collector on this host)
       // is reported, and UDP keeps working.
       try {
-        tcp.push(await listenTcp(c.host, port, pool, allowed, events, tcpLimits));
+        tcp.push(await listenTcp(c.host, port, pool, admit, events, tcpLimits));
       } catch (err) {
         logger.error({ err, port }, 'cannot listen for IPFIX over TCP; continuing with UDP only');
       }
@@ -397,6 +430,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       tcp.length = 0;
       await pool?.stop();
       pool = undefined;
+      await trust.stop().catch(() => {});
       await flows?.close(10_000);
       await control?.close(5_000);
       await publisher?.close().catch(() => {});

@@ -1,5 +1,5 @@
 // The sockets: UDP on every configured port (any export version) and IPFIX over TCP. They only read,
-// check the exporter allowlist and hand each export packet to the decode shards; they never wait.
+// check the exporter's admission (allowlist, blocked by the policy service) and hand each export packet to the decode shards; they never wait.
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Socket as TcpSocket } from 'node:net';
 import { createDeviceMatcher } from '@wardwatch/flow-schema';
@@ -10,7 +10,7 @@ import { IpfixStreamFramer } from './tcp-framing.ts';
 /** What the receivers report; counters are incremented by the caller's metrics. */
 export interface ReceiverEvents {
   received(transport: 'udp' | 'tcp'): void;
-  dropped(reason: 'not_allowed' | 'decode_backlog' | 'tcp_framing'): void;
+  dropped(reason: 'not_allowed' | 'blocked' | 'decode_backlog' | 'tcp_framing'): void;
   connections(delta: number): void;
   /** A TCP connection refused (over `tcpMaxConnections`) or closed for silence (`tcpIdleTimeoutMs`). */
   connectionClosed(reason: 'limit' | 'idle'): void;
@@ -44,7 +44,7 @@ export async function bindUdp(
   port: number,
   receiveBufferBytes: number,
   pool: ShardPool,
-  allowed: (address: string) => boolean,
+  admit: (address: string) => 'ok' | 'not_allowed' | 'blocked',
   ev: ReceiverEvents,
 ): Promise<Socket> {
   const socket = createSocket({
@@ -54,8 +54,9 @@ export async function bindUdp(
   socket.on('message', (msg, rinfo) => {
     ev.received('udp');
     const exporter = normaliseAddress(rinfo.address);
-    if (!allowed(exporter)) {
-      ev.dropped('not_allowed');
+    const admission = admit(exporter);
+    if (admission !== 'ok') {
+      ev.dropped(admission);
       return;
     }
     if (pool.push(exporter, msg, Date.now(), VIA_UDP) === 'backlog') ev.dropped('decode_backlog');
@@ -90,15 +91,16 @@ export async function listenTcp(
   host: string,
   port: number,
   pool: ShardPool,
-  allowed: (address: string) => boolean,
+  admit: (address: string) => 'ok' | 'not_allowed' | 'blocked',
   ev: ReceiverEvents,
   limits: TcpLimits,
 ): Promise<TcpListener> {
   const open = new Set<TcpSocket>();
   const server = createServer((conn: TcpSocket) => {
     const exporter = normaliseAddress(conn.remoteAddress ?? '');
-    if (!allowed(exporter)) {
-      ev.dropped('not_allowed');
+    const admission = admit(exporter);
+    if (admission !== 'ok') {
+      ev.dropped(admission);
       conn.destroy();
       return;
     }

@@ -25,6 +25,7 @@ import { alertRoutes } from './routes/alerts.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { enforcementRoutes } from './routes/enforcement.ts';
+import { exporterTrustRoutes } from './routes/exporter-trust.ts';
 import { exporterRoutes } from './routes/exporters.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -453,6 +454,7 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
   alertRoutes(app, ctx);
   policyRoutes(app, ctx);
   enforcementRoutes(app, ctx);
+  exporterTrustRoutes(app, ctx);
   exporterRoutes(app, ctx);
   webhookRoutes(app, ctx);
   adminRoutes(app, ctx);

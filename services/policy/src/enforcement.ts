@@ -1,7 +1,8 @@
+import { withTransaction } from '@wardwatch/storage';
 import type pg from 'pg';
-import { auditSystem } from './audit.ts';
+import { type AuditActor, auditAs, auditSystem } from './audit.ts';
 import { conflict, notFound } from './errors.ts';
-import { CLASS_OF_PARAM, policyInForceSql } from './policy-model.ts';
+import { PASSED_BY_EVERY_READER } from './outbox/cursor.ts';
 
 /** A quarantine record as the API serves it. */
 export interface QuarantineRecord {
@@ -52,20 +53,26 @@ export function toQuarantine(r: QuarantineRow): QuarantineRecord {
   };
 }
 
+/** What a quarantine rests on: who asks, why, until when, and (for a policy's) the evidence. */
+export interface QuarantineOrder {
+  ip: string;
+  reason: string;
+  expiresAt: Date | null;
+  source: 'manual' | 'policy';
+  policyId?: number | null;
+  /** The request (API, CLI key) or the named system actor (`analytics` for automatic quarantines). */
+  actor: AuditActor;
+  evidence?: unknown;
+}
+
 /**
- * Quarantines a device inside the caller's transaction: the record, the inventory flag and the
- * device.quarantined event commit together. `already` decides what an active quarantine means.
+ * The one quarantine path (API, CLI and automatic enforcement all call it), inside the caller's
+ * transaction: the record, the inventory flag (which the feeds read), the `device.quarantined` event and
+ * the audit row commit together. `already` decides what an active quarantine means.
  */
 export async function quarantineDevice(
   client: pg.PoolClient,
-  q: {
-    ip: string;
-    reason: string;
-    expiresAt: Date | null;
-    source: 'manual' | 'policy';
-    policyId?: number | null;
-    actor: string;
-  },
+  q: QuarantineOrder,
   already: 'conflict' | 'skip' = 'conflict',
 ): Promise<QuarantineRecord | undefined> {
   const dev = await client.query('SELECT 1 FROM devices WHERE ip = $1::inet FOR UPDATE', [q.ip]);
@@ -78,16 +85,32 @@ export async function quarantineDevice(
     if (already === 'skip') return undefined;
     throw conflict('ALREADY_QUARANTINED', `${q.ip} is already quarantined (record ${active.rows[0].id})`);
   }
+  const actorName = typeof q.actor === 'string' ? q.actor : (q.actor.principal?.name ?? 'unknown');
   const { rows } = await client.query<QuarantineRow>(
-    `INSERT INTO quarantines (device_ip, reason, source, policy_id, created_by, expires_at)
-     VALUES ($1::inet, $2, $3, $4, $5, $6) RETURNING ${QUARANTINE_COLUMNS}`,
-    [q.ip, q.reason, q.source, q.policyId ?? null, q.actor, q.expiresAt],
+    `INSERT INTO quarantines (device_ip, reason, source, policy_id, created_by, expires_at, evidence)
+     VALUES ($1::inet, $2, $3, $4, $5, $6, $7) RETURNING ${QUARANTINE_COLUMNS}`,
+    [
+      q.ip,
+      q.reason,
+      q.source,
+      q.policyId ?? null,
+      actorName,
+      q.expiresAt,
+      q.evidence === undefined ? null : JSON.stringify(q.evidence),
+    ],
   );
   await client.query('UPDATE devices SET quarantined = true, updated_at = now() WHERE ip = $1::inet', [q.ip]);
   const record = toQuarantine(rows[0]!);
   await client.query("INSERT INTO events (type, payload) VALUES ('device.quarantined', $1)", [
-    JSON.stringify({ deviceIp: q.ip, quarantine: record }),
+    JSON.stringify({ deviceIp: q.ip, quarantine: record, evidence: q.evidence ?? null }),
   ]);
+  await auditAs(client, q.actor, {
+    action: 'device.quarantine',
+    targetType: 'device',
+    targetId: q.ip,
+    before: null,
+    after: q.evidence === undefined ? record : { ...record, evidence: q.evidence },
+  });
   return record;
 }
 
@@ -126,9 +149,15 @@ export async function releaseExpired(pool: pg.Pool): Promise<number> {
   );
   let n = 0;
   for (const { ip } of rows) {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    // One transaction per device, re-checked under its lock (a person may have released it meanwhile);
+    // a real failure is thrown, not dropped.
+    const released = await withTransaction(pool, async (client) => {
+      const open = await client.query(
+        `SELECT 1 FROM quarantines WHERE device_ip = $1::inet AND released_at IS NULL
+           AND expires_at IS NOT NULL AND expires_at <= now() FOR UPDATE`,
+        [ip],
+      );
+      if (!open.rows[0]) return false;
       const { before, after } = await releaseDevice(client, {
         ip,
         reason: 'expired',
@@ -141,85 +170,9 @@ export async function releaseExpired(pool: pg.Pool): Promise<number> {
         before,
         after,
       });
-      await client.query('COMMIT');
-      n++;
-    } catch {
-      await client.query('ROLLBACK').catch(() => {});
-    } finally {
-      client.release();
-    }
-  }
-  return n;
-}
-
-/**
- * Acts on policy.violated events: when the device's policy says `quarantine`, the device is
- * quarantined (source "policy"). Reads the outbox from its own cursor, a few seconds behind the head
- * so that events of transactions still in flight are not skipped.
- */
-export async function enforcePolicyViolations(pool: pg.Pool): Promise<number> {
-  const client = await pool.connect();
-  let n = 0;
-  try {
-    await client.query('BEGIN');
-    await client.query("INSERT INTO outbox_cursors (name) VALUES ('enforcer') ON CONFLICT DO NOTHING");
-    const cur = await client.query<{ last_event_id: number }>(
-      "SELECT last_event_id FROM outbox_cursors WHERE name = 'enforcer' FOR UPDATE",
-    );
-    const from = cur.rows[0]!.last_event_id;
-    const head = await client.query<{ upto: number | null }>(
-      "SELECT max(id) AS upto FROM events WHERE id > $1 AND created_at < now() - interval '2 seconds'",
-      [from],
-    );
-    const upto = head.rows[0]?.upto ?? from;
-    const { rows } = await client.query<{ id: number; ip: string; kind: string; alert_id: number }>(
-      `SELECT id, payload->>'deviceIp' AS ip, payload->'alert'->>'kind' AS kind, (payload->'alert'->>'id')::bigint AS alert_id
-       FROM events WHERE id > $1 AND id <= $2 AND type = 'policy.violated' ORDER BY id`,
-      [from, upto],
-    );
-    for (const e of rows) {
-      if (!e.ip) continue;
-      const p = await client.query<{ id: number; name: string; action: string }>(
-        `SELECT id, name, action FROM ${policyInForceSql('$1::inet', CLASS_OF_PARAM, 'p.id, p.name, p.action')} f`,
-        [e.ip],
-      );
-      const policy = p.rows[0];
-      if (policy?.action !== 'quarantine') continue;
-      await client.query('SAVEPOINT q');
-      try {
-        const q = await quarantineDevice(
-          client,
-          {
-            ip: e.ip,
-            reason: `policy ${policy.name} violated (alert ${e.alert_id}: ${e.kind})`,
-            expiresAt: null,
-            source: 'policy',
-            policyId: policy.id,
-            actor: 'system:policy',
-          },
-          'skip',
-        );
-        if (q) {
-          await auditSystem(client, 'system:policy', {
-            action: 'device.quarantine',
-            targetType: 'device',
-            targetId: e.ip,
-            after: q,
-          });
-          n++;
-        }
-        await client.query('RELEASE SAVEPOINT q');
-      } catch {
-        await client.query('ROLLBACK TO SAVEPOINT q');
-      }
-    }
-    await client.query("UPDATE outbox_cursors SET last_event_id = $1 WHERE name = 'enforcer'", [upto]);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
+      return true;
+    });
+    if (released) n++;
   }
   return n;
 }
@@ -233,10 +186,36 @@ export async function pruneEvents(pool: pg.Pool, days: number): Promise<number> 
     `DELETE FROM events WHERE id IN (
        SELECT e.id FROM events e
        WHERE e.created_at < now() - make_interval(days => $1)
-         AND e.id <= COALESCE((SELECT min(last_event_id) FROM outbox_cursors), 0)
+         AND ${PASSED_BY_EVERY_READER}
          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
        ORDER BY e.id LIMIT 10000)`,
     [days],
   );
   return rowCount ?? 0;
+}
+
+/**
+ * Quarantines a device in its own transaction through {@link quarantineDevice} (for callers without a
+ * transaction, such as the CLI); `actor` names who asks in the audit log.
+ */
+export function quarantineAs(pool: pg.Pool, q: QuarantineOrder): Promise<QuarantineRecord | undefined> {
+  return withTransaction(pool, (client) => quarantineDevice(client, q));
+}
+
+/** Releases a device in its own transaction, audited as `actor` (the CLI's path; the API's is the same). */
+export function releaseAs(
+  pool: pg.Pool,
+  r: { ip: string; reason: string; actor: string },
+): Promise<QuarantineRecord> {
+  return withTransaction(pool, async (client) => {
+    const { before, after } = await releaseDevice(client, r);
+    await auditSystem(client, r.actor, {
+      action: 'device.release',
+      targetType: 'device',
+      targetId: r.ip,
+      before,
+      after,
+    });
+    return after;
+  });
 }

@@ -1,7 +1,9 @@
+import { isIP } from 'node:net';
 import { decodeExporterStatus, type ExporterStatus, Topics } from '@wardwatch/flow-schema';
 import { createRateLimitedLog, type Logger } from '@wardwatch/telemetry';
 import type { ConsumedBatch, Subscriber, Transport } from '@wardwatch/transport';
 import type pg from 'pg';
+import { noteExporters } from './exporter-trust.ts';
 
 /**
  * Keeps the `exporters` table (served by GET /v1/exporters) up to date from the compacted
@@ -13,6 +15,8 @@ export function createExporterRegistry(deps: {
   pool: pg.Pool;
   groupId: string;
   logger: Logger;
+  /** collector.exporterAllowlist: a new exporter inside it starts trusted, any other pending. */
+  trustedCidrs?: readonly string[];
 }) {
   const { transport, pool, logger } = deps;
   const bad = createRateLimitedLog((f, m) => logger.warn(f, m));
@@ -31,6 +35,8 @@ export function createExporterRegistry(deps: {
       const prev = latest.get(k);
       if (!prev || prev.reportedMs <= s.reportedMs) latest.set(k, s);
     }
+    const addresses = [...new Set([...latest.values()].map((s) => s.exporter))].filter((a) => isIP(a) !== 0);
+    await noteExporters(pool, addresses, deps.trustedCidrs ?? []);
     for (const s of latest.values()) {
       await pool
         .query(

@@ -9,13 +9,15 @@ import type { FastifyInstance } from 'fastify';
 import { createKeyVerifier, ensureBootstrapKey } from './api-keys.ts';
 import { buildApp } from './app.ts';
 import { pruneAudit } from './audit.ts';
-import { enforcePolicyViolations, pruneEvents, releaseExpired } from './enforcement.ts';
+import { pruneEvents, releaseExpired } from './enforcement.ts';
+import { enforceRequests } from './enforcer.ts';
 import { createExporterRegistry } from './exporter-registry.ts';
 import { createPolicyMetrics } from './metrics.ts';
 import { createDispatcher } from './outbox/dispatcher.ts';
 import { createSecretBox, dataDirSecretKey, resealWebhookSecrets } from './outbox/secrets.ts';
 import { createSiemForwarder } from './outbox/siem.ts';
 import { certificateFingerprint, resolveApiTransport, watchCertificate } from './tls.ts';
+import { createTrustPublisher } from './trust-publisher.ts';
 
 export { type MudFile, MudFileSchema, renderMud, validateMud } from '@wardwatch/policy-engine';
 export {
@@ -27,7 +29,9 @@ export {
   revokeApiKeyAudited,
 } from './api-keys.ts';
 export { buildApp, type PolicyAppDeps, type RouteEntry } from './app.ts';
-export { pruneEvents } from './enforcement.ts';
+export { pruneEvents, quarantineAs, releaseAs } from './enforcement.ts';
+export { decideRequest } from './enforcer.ts';
+export { setTrust } from './exporter-trust.ts';
 export { formatCef, syslogLine } from './outbox/cef.ts';
 export { createSecretBox, type SecretBox } from './outbox/secrets.ts';
 export { signWebhook, verifyWebhook } from './outbox/signing.ts';
@@ -101,19 +105,44 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
         pool: db.pool,
         groupId: `${config.analytics.groupId}-policy-exporters`,
         logger,
+        trustedCidrs: config.collector.exporterAllowlist,
       })
+    : undefined;
+  // Exporter trust reaches the collectors through the transport (services never import each other).
+  const trustPublisher = deps.transport
+    ? createTrustPublisher({ transport: deps.transport, pool: db.pool, logger })
     : undefined;
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
   let sweeps = 0;
   let fingerprint: string | undefined;
   let unwatch = () => {};
+  let enforcerTimer: NodeJS.Timeout | undefined;
+  let enforcing: Promise<void> | undefined;
+  const enforcement = {
+    autoQuarantineExpiryMs: config.enforcement.autoQuarantineExpiryMs,
+    maxAutoQuarantinesPerHour: config.enforcement.maxAutoQuarantinesPerHour,
+    trustedCidrs: config.collector.exporterAllowlist,
+  };
 
-  // Every 5 s: expired quarantines, policy actions; every 10 minutes: outbox events older than 30 days.
+  // Analytics' quarantine requests, decided within a second (commit order: outbox/cursor.ts).
+  const enforce = async () => {
+    try {
+      for (;;) {
+        const decisions = await enforceRequests(db.pool, enforcement);
+        for (const d of decisions) metrics.decisions.inc({ outcome: d.decision });
+        metrics.enforced.inc(decisions.filter((d) => d.decision === 'quarantined').length);
+        if (decisions.length === 0) break;
+      }
+    } catch (err) {
+      logger.warn({ err }, 'enforcement round failed; retrying');
+    }
+  };
+
+  // Every 5 s: expired quarantines; every 10 minutes: outbox events older than 30 days.
   const sweep = async () => {
     try {
       await releaseExpired(db.pool);
-      metrics.enforced.inc(await enforcePolicyViolations(db.pool));
       if (sweeps++ % 120 === 0) {
         await pruneEvents(db.pool, 30);
         // Kept forever unless a retention is configured (regulations often ask for years).
@@ -168,9 +197,13 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
       dispatcher.start();
       siem?.start();
       await exporters?.start();
+      await trustPublisher?.start();
       sweeper = setInterval(() => {
         sweeping ??= sweep().finally(() => (sweeping = undefined));
       }, 5000);
+      enforcerTimer = setInterval(() => {
+        enforcing ??= enforce().finally(() => (enforcing = undefined));
+      }, config.enforcement.pollIntervalMs);
       logger.info(
         { url, siem: siemHost ? `${config.siem.protocol}://${siemHost}:${config.siem.port}` : 'off' },
         'REST API listening',
@@ -179,8 +212,11 @@ export function createPolicyService(deps: PolicyDeps): PolicyService {
     async stop() {
       unwatch();
       if (sweeper) clearInterval(sweeper);
+      if (enforcerTimer) clearInterval(enforcerTimer);
       await sweeping;
+      await enforcing;
       await exporters?.stop();
+      await trustPublisher?.stop();
       await dispatcher.stop();
       await siem?.stop();
       await app?.close();

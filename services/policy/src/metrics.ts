@@ -42,6 +42,16 @@ export function createPolicyMetrics(registry: Registry) {
           registers: [registry],
         }),
     ),
+    decisions: get(
+      'wardwatch_enforcement_decisions_total',
+      () =>
+        new Counter({
+          name: 'wardwatch_enforcement_decisions_total',
+          help: "Decisions on analytics' quarantine requests by outcome (quarantined, requested, dry-run, untrusted, ...)",
+          labelNames: ['outcome'],
+          registers: [registry],
+        }),
+    ),
   };
 }
 

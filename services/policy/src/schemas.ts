@@ -316,6 +316,43 @@ export const Quarantine = T.Object({
   releasedBy: Nullable(T.String()),
   releaseReason: Nullable(T.String()),
 });
+export const QuarantineRequest = T.Object({
+  id: T.Integer(),
+  deviceIp: T.String(),
+  policyId: Nullable(T.Integer()),
+  reason: T.String(),
+  why: T.String({ description: '"life-critical" or "breaker" (the circuit breaker was open)' }),
+  evidence: T.Unknown(),
+  status: T.String({ description: 'pending, approved or rejected' }),
+  createdAt: DateTime,
+  decidedAt: Nullable(DateTime),
+  decidedBy: Nullable(T.String()),
+  decisionNote: Nullable(T.String()),
+  quarantineId: Nullable(T.Integer()),
+});
+export const QuarantineDecisionInput = T.Object(
+  {
+    decision: T.Union([T.Literal('approve'), T.Literal('reject')]),
+    reason: T.String({ minLength: 1, maxLength: 2000 }),
+    durationMinutes: T.Optional(
+      T.Integer({
+        minimum: 1,
+        maximum: 525600,
+        description: 'Approve: expiry of the quarantine (absent: none)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const EnforcementDecision = T.Object({
+  id: T.Integer(),
+  at: DateTime,
+  eventId: T.Integer(),
+  deviceIp: T.String(),
+  policyId: Nullable(T.Integer()),
+  outcome: T.String(),
+  detail: T.Record(T.String(), T.Unknown()),
+});
 export const DryRun = T.Object({
   dryRun: T.Literal(true),
   deviceIp: T.String(),
@@ -336,12 +373,15 @@ export const WebhookEventType = T.Union(
     'device.released',
     'policy.violated',
     'device.new',
+    'quarantine.requested',
+    'exporter.new',
+    'exporter.trust_changed',
   ].map((e) => T.Literal(e)),
 );
 export const WebhookInput = T.Object(
   {
     url: T.String({ format: 'uri', maxLength: 2000, pattern: '^https?://' }),
-    events: T.Array(WebhookEventType, { minItems: 1, maxItems: 6, uniqueItems: true }),
+    events: T.Array(WebhookEventType, { minItems: 1, maxItems: 9, uniqueItems: true }),
     secret: T.String({ minLength: 16, maxLength: 256 }),
     description: T.Optional(Text(500)),
     enabled: T.Optional(T.Boolean()),

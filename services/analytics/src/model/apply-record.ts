@@ -193,7 +193,12 @@ function addInventory(m: DeviceModel, r: FlowRecord, v: RecordView, ctx: ApplyCo
     if (r.srcVlan !== 0) m.vlan = r.srcVlan;
     if (r.inputIf !== 0) m.inputIf = r.inputIf;
   }
-  if (r.exporter !== '') m.exporter = r.exporter;
+  if (r.exporter !== '') {
+    m.exporter = r.exporter;
+    // Bounded: past 16 sources, '*' stands for "too many to name" (never a trusted exporter).
+    if (m.exporters.size < 16) m.exporters.add(r.exporter);
+    else m.exporters.add('*');
+  }
 }
 
 function minuteAcc(m: DeviceModel, minute: number): MinuteAcc {

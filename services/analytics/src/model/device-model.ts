@@ -113,6 +113,8 @@ export interface DeviceModel {
   mac: string;
   vlan: number;
   exporter: string;
+  /** Exporters that reported the device's flows since its last commit: the sources of its evidence. */
+  exporters: Set<string>;
   inputIf: number;
   lastSent: number;
   maxSendGap: number;
@@ -193,6 +195,7 @@ export function createDeviceModel(ip: string, partition: number): DeviceModel {
     mac: '',
     vlan: 0,
     exporter: '',
+    exporters: new Set(),
     inputIf: 0,
     lastSent: 0,
     maxSendGap: 0,
@@ -237,6 +240,7 @@ export function markCommitted(m: DeviceModel): void {
       m.rollupMinutes = new Set(keep);
     }
   }
+  m.exporters.clear();
   m.bytesSent = 0;
   m.packetsSent = 0;
   m.flowsSent = 0;

@@ -1,22 +1,27 @@
 import type { QuarantineRequest } from '../detect.ts';
 import type { Statement } from './statements.ts';
 
+/** The payload of an `enforcement.requested` event (see the policy service's enforcer). */
+export function requestPayload(q: QuarantineRequest): string {
+  return JSON.stringify({
+    deviceIp: q.device,
+    policyId: q.policyId,
+    reason: q.reason,
+    exporters: q.exporters,
+    lifeCriticalClass: q.lifeCriticalClass,
+    evidence: q.evidence,
+  });
+}
+
 /**
- * The automatic quarantine as analytics writes it today, in the batch's transaction: the devices flag and
- * the open `quarantines` row. Kept in this one function so that it can be replaced by a request to the
- * policy service (which owns quarantine) without touching the rest of the plan.
+ * Quarantine is the policy service's: analytics only raises a request in the outbox, in the batch's
+ * transaction, and the policy service's enforcer decides (exporter trust, life-critical devices, the
+ * circuit breaker, dry run) and quarantines (services/policy/src/enforcer.ts).
  */
 export function planQuarantines(out: Statement[], q: QuarantineRequest[]): void {
   if (q.length === 0) return;
   out.push({
-    text: `UPDATE devices SET quarantined = true, updated_at = now() WHERE ip = ANY($1::inet[])`,
-    values: [q.map((x) => x.device)],
-  });
-  out.push({
-    text: `INSERT INTO quarantines (device_ip, reason, source, policy_id, created_by)
-     SELECT u.d, u.reason, 'policy', u.pid, 'analytics'
-     FROM unnest($1::inet[], $2::text[], $3::bigint[]) AS u(d, reason, pid)
-     ON CONFLICT (device_ip) WHERE released_at IS NULL DO NOTHING`,
-    values: [q.map((x) => x.device), q.map((x) => x.reason), q.map((x) => x.policyId)],
+    text: `INSERT INTO events (type, payload) SELECT 'enforcement.requested', u.p::jsonb FROM unnest($1::text[]) AS u(p)`,
+    values: [q.map(requestPayload)],
   });
 }

@@ -1,4 +1,5 @@
 import { withTransaction } from '@wardwatch/storage';
+import { evictModels } from '../model/model-cap.ts';
 import { commitOffset, FencedError } from '../store/offsets.ts';
 import { runPlan } from '../store/statements.ts';
 import { type Group, openGroup } from './group.ts';
@@ -58,6 +59,9 @@ export class GroupCommit {
       g.reject(new Error('the cache was dropped; the batches are read again'));
       return;
     }
+    // No write in flight here: every model not touched since is in the database and may be dropped.
+    const evicted = evictModels(this.state.models, this.env.settings.maxDeviceModels);
+    if (evicted > 0) this.env.metrics.modelsEvicted.inc(evicted);
     let plan: GroupPlan;
     try {
       plan = planGroup(this.env, this.state, g);

@@ -78,6 +78,8 @@ export class Ingest {
     let applied = false;
     const deferred: Array<[FlowBatch, string]> = [];
     const unknown = new Set<string>();
+    /** The exporter of each unknown device's first record (new devices are bounded per exporter). */
+    const unknownExporter = new Map<string, string>();
     const one: Array<[FlowBatch, string]> = [];
     for (const m of messages) {
       let flows: FlowBatch;
@@ -99,6 +101,7 @@ export class Ingest {
           if (state.notDevices.has(device)) models.set(device, createDeviceModel(device, p));
           else {
             unknown.add(device);
+            if (!unknownExporter.has(device)) unknownExporter.set(device, flows.records[i]!.exporter);
             known = false;
           }
         }
@@ -133,7 +136,12 @@ export class Ingest {
           throw err;
         }
         for (const ip of unknown) {
-          const m = loaded.get(ip) ?? createDeviceModel(ip, p);
+          const stored = loaded.get(ip);
+          if (!stored && !state.newDevices.admit(unknownExporter.get(ip) ?? '')) {
+            metrics.newDevicesLimited.inc();
+            continue;
+          }
+          const m = stored ?? createDeviceModel(ip, p);
           m.classOverride = state.overrideOf(ip) ?? m.classOverride;
           m.partition = p;
           models.set(ip, m);

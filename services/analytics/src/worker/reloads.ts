@@ -1,5 +1,6 @@
 import { loadPolicies } from '../policies.ts';
 import type { ThreatIntelLoad } from '../threat-intel.ts';
+import { policyVersion } from './policy-watch.ts';
 import type { SerialQueue } from './serial.ts';
 import type { WorkerEnv, WorkerState } from './state.ts';
 
@@ -24,16 +25,30 @@ export async function reload(env: WorkerEnv, state: WorkerState, queue: SerialQu
     metrics.reloads.inc({ what: 'threat_intel', outcome: 'failed' });
     logger.warn({ error: ti.error }, 'threat-intelligence list not reloaded; keeping the previous one');
   }
+  await reloadPolicies(env, state, queue);
+  return { policies: state.policies.size(), threatIntel: ti };
+}
+
+/** Re-reads the policies and class overrides; applies them between batches. A failure keeps the old ones. */
+async function reloadPolicies(env: WorkerEnv, state: WorkerState, queue: SerialQueue): Promise<void> {
+  const { metrics, logger } = env;
   try {
+    const version = await policyVersion(env.db.pool);
     const next = await loadPolicies(env.db.pool);
     await queue.run(async () => {
       state.policies = next;
       for (const m of state.models.values()) m.classOverride = next.overrides.get(m.ip) ?? null;
     });
+    state.policiesVersion = version;
     metrics.reloads.inc({ what: 'policies', outcome: 'loaded' });
   } catch (err) {
     metrics.reloads.inc({ what: 'policies', outcome: 'failed' });
     logger.warn({ err }, 'policies not reloaded; keeping the previous ones');
   }
-  return { policies: state.policies.size(), threatIntel: ti };
+}
+
+/** Reloads the policies when their version moved (a policy saved through the API applies within seconds). */
+export async function watchPolicies(env: WorkerEnv, state: WorkerState, queue: SerialQueue): Promise<void> {
+  const v = await policyVersion(env.db.pool).catch(() => state.policiesVersion);
+  if (v !== state.policiesVersion) await reloadPolicies(env, state, queue);
 }

@@ -6,6 +6,7 @@ import type { DeviceModel } from '../model/device-model.ts';
 import { NO_POLICIES, type PolicySet } from '../policies.ts';
 import type { Signatures } from '../signatures.ts';
 import type { ThreatIntel } from '../threat-intel.ts';
+import { createNewDeviceLimit, type NewDeviceLimit } from './new-device-limit.ts';
 
 // The analytics worker's shared state, explicit: what every part reads (its environment, fixed at
 // creation) and the caches they change (models, partition positions, policies, counts).
@@ -62,9 +63,18 @@ export class WorkerState {
   /** Bumped whenever the cache is dropped: a plan from an older epoch must not be written. */
   epoch = 0;
   policies: PolicySet = NO_POLICIES;
+  /** The policies' version as last loaded (policy-watch.ts): a change reloads them within seconds. */
+  policiesVersion = '';
+  /** New devices per exporter per minute (a forged or broken exporter cannot flood the inventory). */
+  readonly newDevices: NewDeviceLimit;
   readonly counts: AnalyticsCounts = { records: 0, skipped: 0, batches: 0, duplicates: 0 };
 
-  constructor(private readonly metrics: AnalyticsMetrics) {}
+  constructor(
+    private readonly metrics: AnalyticsMetrics,
+    maxNewDevicesPerExporterPerMinute: number,
+  ) {
+    this.newDevices = createNewDeviceLimit(maxNewDevicesPerExporterPerMinute);
+  }
 
   /** Forgets every cached model and offset: after a failed write or a rebalance the database is the truth. */
   drop(): void {

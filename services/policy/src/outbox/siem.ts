@@ -7,6 +7,7 @@ import type { Logger } from '@wardwatch/telemetry';
 import type pg from 'pg';
 import type { PolicyMetrics } from '../metrics.ts';
 import { type CefAlert, formatCef, syslogLine } from './cef.ts';
+import { advanceOutbox, outboxPosition, readOutbox } from './cursor.ts';
 
 /**
  * Where alerts go: a syslog receiver over UDP (one message per datagram), TCP (LF-framed, RFC 6587) or
@@ -109,34 +110,24 @@ export function createSiemForwarder(deps: {
   }
 
   async function round(): Promise<number> {
-    await pool.query("INSERT INTO outbox_cursors (name) VALUES ('siem') ON CONFLICT DO NOTHING");
-    const cur = await pool.query<{ last_event_id: number }>(
-      "SELECT last_event_id FROM outbox_cursors WHERE name = 'siem'",
-    );
-    const from = cur.rows[0]!.last_event_id;
-    // A couple of seconds behind the head, so events of transactions still committing are not skipped.
-    const { rows } = await pool.query<{ id: number; type: string; payload: { alert?: CefAlert } }>(
-      `SELECT id, type, payload FROM events
-       WHERE id > $1 AND created_at < now() - interval '2 seconds' ORDER BY id LIMIT 200`,
-      [from],
-    );
-    let last = from;
+    const from = await outboxPosition(pool, 'siem');
+    const events = await readOutbox<{ alert?: CefAlert }>(pool, from, 200);
+    let last: number | undefined;
     let sent = 0;
     try {
-      for (const e of rows) {
+      for (const e of events) {
         if (TYPES.includes(e.type) && e.payload.alert) {
           const a = e.payload.alert;
           await send(syslogLine(formatCef(e.type, a), a.severity, me));
           sent++;
           metrics.siemSent.inc();
         }
-        last = e.id;
+        last = e.seq;
       }
     } finally {
-      if (last !== from)
-        await pool.query("UPDATE outbox_cursors SET last_event_id = $1 WHERE name = 'siem'", [last]);
+      if (last !== undefined) await advanceOutbox(pool, 'siem', last);
     }
-    return sent + (rows.length > 0 ? 1 : 0);
+    return sent + (events.length > 0 ? 1 : 0);
   }
 
   const loop = async () => {

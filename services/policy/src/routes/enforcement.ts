@@ -4,16 +4,21 @@ import { audit } from '../audit.ts';
 import type { App, RouteContext } from '../context.ts';
 import { readProfile } from '../device-behaviour.ts';
 import { QUARANTINE_COLUMNS, quarantineDevice, releaseDevice, toQuarantine } from '../enforcement.ts';
+import { decideRequest, REQUEST_COLUMNS, toRequest } from '../enforcer.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { cidrWithin, isAddressOrCidr } from '../net.ts';
 import { parseTime } from '../params.ts';
 import { effectivePolicy, judge, loadEvaluationContext, policyInForceSql } from '../policy-model.ts';
 import {
   DryRun,
+  EnforcementDecision,
   IdParams,
   IpParams,
+  Nullable,
   Quarantine,
+  QuarantineDecisionInput,
   QuarantineInput,
+  QuarantineRequest,
   ReleaseInput,
   responses,
 } from '../schemas.ts';
@@ -86,23 +91,17 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
       if (b.durationMinutes) expiresAt = new Date(Date.now() + b.durationMinutes * 60_000);
       if (expiresAt && expiresAt.getTime() <= Date.now())
         throw badRequest('EXPIRY_IN_PAST', 'expiresAt is in the past');
-      const record = await withTransaction(db.pool, async (client) => {
-        const q = await quarantineDevice(client, {
-          ip,
-          reason: b.reason,
-          expiresAt,
-          source: 'manual',
-          actor: req.principal?.name ?? 'unknown',
-        });
-        await audit(client, req, {
-          action: 'device.quarantine',
-          targetType: 'device',
-          targetId: ip,
-          before: null,
-          after: q,
-        });
-        return q!;
-      });
+      const record = await withTransaction(
+        db.pool,
+        async (client) =>
+          (await quarantineDevice(client, {
+            ip,
+            reason: b.reason,
+            expiresAt,
+            source: 'manual',
+            actor: req,
+          }))!,
+      );
       return reply.status(201).send(record);
     },
   );
@@ -175,6 +174,185 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
         `SELECT ${QUARANTINE_COLUMNS} FROM quarantines WHERE released_at IS NULL ORDER BY id DESC`,
       );
       return { items: rows.map(toQuarantine) };
+    },
+  );
+
+  app.get(
+    '/v1/quarantine-requests',
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        summary:
+          'Quarantines waiting for a person: life-critical devices, and every policy quarantine while the circuit breaker is open',
+        tags,
+        querystring: T.Object(
+          {
+            status: T.Optional(T.Union([T.Literal('pending'), T.Literal('approved'), T.Literal('rejected')])),
+          },
+          { additionalProperties: false },
+        ),
+        response: responses({ 200: T.Object({ items: T.Array(QuarantineRequest) }) }),
+      },
+    },
+    async (req) => {
+      const { rows } = await db.pool.query(
+        `SELECT ${REQUEST_COLUMNS} FROM quarantine_requests WHERE status = $1 ORDER BY id DESC LIMIT 500`,
+        [req.query.status ?? 'pending'],
+      );
+      return { items: rows.map(toRequest) };
+    },
+  );
+
+  app.post(
+    '/v1/quarantine-requests/:id',
+    {
+      config: { auth: 'analyst' },
+      schema: {
+        summary:
+          'Approve (quarantine the device now, through the one quarantine path) or reject a pending request, in one call',
+        tags,
+        params: IdParams,
+        body: QuarantineDecisionInput,
+        response: responses({
+          200: T.Object({ request: QuarantineRequest, quarantine: Nullable(Quarantine) }),
+        }),
+      },
+    },
+    async (req) => {
+      const b = req.body;
+      const expiresAt = b.durationMinutes ? new Date(Date.now() + b.durationMinutes * 60_000) : null;
+      return decideRequest(db.pool, {
+        id: req.params.id,
+        approve: b.decision === 'approve',
+        note: b.reason,
+        actor: req,
+        expiresAt,
+      });
+    },
+  );
+
+  app.get(
+    '/v1/enforcement/decisions',
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        summary:
+          "What the enforcer decided on analytics' quarantine requests (quarantined, requested, dry-run, untrusted, ...), newest first",
+        tags,
+        querystring: T.Object(
+          {
+            deviceIp: T.Optional(T.String({ maxLength: 64 })),
+            outcome: T.Optional(T.String({ maxLength: 32 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: responses({ 200: T.Object({ items: T.Array(EnforcementDecision) }) }),
+      },
+    },
+    async (req) => {
+      const ip = req.query.deviceIp === undefined ? null : requireIp(req.query.deviceIp);
+      const { rows } = await db.pool.query<{
+        id: string;
+        at: Date;
+        event_id: string;
+        device_ip: string;
+        policy_id: string | null;
+        outcome: string;
+        detail: Record<string, unknown>;
+      }>(
+        `SELECT id, at, event_id, host(device_ip) AS device_ip, policy_id, outcome, detail FROM enforcement_decisions
+         WHERE ($1::inet IS NULL OR device_ip = $1::inet) AND ($2::text IS NULL OR outcome = $2)
+         ORDER BY id DESC LIMIT 500`,
+        [ip, req.query.outcome ?? null],
+      );
+      return {
+        items: rows.map((r) => ({
+          id: Number(r.id),
+          at: r.at.toISOString(),
+          eventId: Number(r.event_id),
+          deviceIp: r.device_ip,
+          policyId: r.policy_id === null ? null : Number(r.policy_id),
+          outcome: r.outcome,
+          detail: r.detail,
+        })),
+      };
+    },
+  );
+
+  app.put(
+    '/v1/devices/:ip/life-critical',
+    {
+      config: { auth: 'analyst' },
+      schema: {
+        summary:
+          "Override whether a device is life-critical (never quarantined automatically); null returns to its class's flag",
+        tags,
+        params: IpParams,
+        body: T.Object({ lifeCritical: Nullable(T.Boolean()) }, { additionalProperties: false }),
+        response: responses({
+          200: T.Object({ deviceIp: T.String(), override: Nullable(T.Boolean()), lifeCritical: T.Boolean() }),
+        }),
+      },
+    },
+    async (req) => {
+      const ip = requireIp(req.params.ip);
+      return withTransaction(db.pool, async (client) => {
+        const cur = await client.query<{ life_critical: boolean | null }>(
+          'SELECT life_critical FROM devices WHERE ip = $1::inet FOR UPDATE',
+          [ip],
+        );
+        if (!cur.rows[0]) throw notFound('DEVICE_NOT_FOUND', `no device ${ip}`);
+        const { rows } = await client.query<{ override: boolean | null; effective: boolean }>(
+          `UPDATE devices d SET life_critical = $2, updated_at = now() WHERE ip = $1::inet
+           RETURNING life_critical AS override, COALESCE(life_critical, EXISTS (SELECT 1 FROM life_critical_classes c
+             WHERE c.class = COALESCE(d.class_override, d.class))) AS effective`,
+          [ip, req.body.lifeCritical],
+        );
+        await audit(client, req, {
+          action: 'device.life-critical',
+          targetType: 'device',
+          targetId: ip,
+          before: { lifeCritical: cur.rows[0].life_critical },
+          after: { lifeCritical: rows[0]!.override },
+        });
+        return { deviceIp: ip, override: rows[0]!.override, lifeCritical: rows[0]!.effective };
+      });
+    },
+  );
+
+  app.put(
+    '/v1/policies/:id/dry-run',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        summary:
+          'Put a policy in dry run (its quarantine action is recorded in /v1/enforcement/decisions, not taken) or take it out',
+        tags,
+        params: IdParams,
+        body: T.Object({ dryRun: T.Boolean() }, { additionalProperties: false }),
+        response: responses({ 200: T.Object({ id: T.Integer(), dryRun: T.Boolean() }) }),
+      },
+    },
+    async (req) => {
+      return withTransaction(db.pool, async (client) => {
+        const cur = await client.query<{ dry_run: boolean }>(
+          'SELECT dry_run FROM policies WHERE id = $1 FOR UPDATE',
+          [req.params.id],
+        );
+        if (!cur.rows[0]) throw notFound('POLICY_NOT_FOUND', `no policy ${req.params.id}`);
+        await client.query('UPDATE policies SET dry_run = $2, updated_at = now() WHERE id = $1', [
+          req.params.id,
+          req.body.dryRun,
+        ]);
+        await audit(client, req, {
+          action: 'policy.dry-run',
+          targetType: 'policy',
+          targetId: String(req.params.id),
+          before: { dryRun: cur.rows[0].dry_run },
+          after: { dryRun: req.body.dryRun },
+        });
+        return { id: req.params.id, dryRun: req.body.dryRun };
+      });
     },
   );
 
