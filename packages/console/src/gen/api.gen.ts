@@ -697,6 +697,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/quarantine-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Quarantines waiting for a person: life-critical devices, and every policy quarantine while the circuit breaker is open
+         * @description Role: viewer or above.
+         *
+         *     Role: viewer or above.
+         */
+        get: operations["getQuarantineRequests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/quarantine-requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve (quarantine the device now, through the one quarantine path) or reject a pending request, in one call
+         * @description Role: analyst or above.
+         */
+        post: operations["postQuarantineRequestsById"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/enforcement/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the enforcer decided on analytics' quarantine requests (quarantined, requested, dry-run, untrusted, ...), newest first
+         * @description Role: viewer or above.
+         *
+         *     Role: viewer or above.
+         */
+        get: operations["getEnforcementDecisions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/devices/{ip}/life-critical": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Override whether a device is life-critical (never quarantined automatically); null returns to its class's flag
+         * @description Role: analyst or above.
+         */
+        put: operations["putDevicesByIpLifeCritical"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/policies/{id}/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put a policy in dry run (its quarantine action is recorded in /v1/enforcement/decisions, not taken) or take it out
+         * @description Role: admin or above.
+         */
+        put: operations["putPoliciesByIdDryRun"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/feeds/quarantined.txt": {
         parameters: {
             query?: never;
@@ -756,6 +860,48 @@ export interface paths {
          */
         get: operations["getPolicyAllowedFeed"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exporters/trust": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Trust state of every exporter seen or decided: trusted, pending (new) or blocked
+         * @description Role: viewer or above.
+         *
+         *     Role: viewer or above.
+         */
+        get: operations["getExportersTrust"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exporters/{address}/trust": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Trust (its flows are evidence for automatic enforcement), block (its packets are dropped) or set back to pending an exporter's address
+         * @description Role: admin or above.
+         */
+        put: operations["putExportersByAddressTrust"];
         post?: never;
         delete?: never;
         options?: never;
@@ -5074,6 +5220,573 @@ export interface operations {
             };
         };
     };
+    getQuarantineRequests: {
+        parameters: {
+            query?: {
+                status?: "pending" | "approved" | "rejected";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: number;
+                            deviceIp: string;
+                            policyId: number | null;
+                            reason: string;
+                            /** @description "life-critical" or "breaker" (the circuit breaker was open) */
+                            why: string;
+                            evidence: unknown;
+                            /** @description pending, approved or rejected */
+                            status: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            decidedAt: string | null;
+                            decidedBy: string | null;
+                            decisionNote: string | null;
+                            quarantineId: number | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postQuarantineRequestsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    decision: "approve" | "reject";
+                    reason: string;
+                    /** @description Approve: expiry of the quarantine (absent: none) */
+                    durationMinutes?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        request: {
+                            id: number;
+                            deviceIp: string;
+                            policyId: number | null;
+                            reason: string;
+                            /** @description "life-critical" or "breaker" (the circuit breaker was open) */
+                            why: string;
+                            evidence: unknown;
+                            /** @description pending, approved or rejected */
+                            status: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            decidedAt: string | null;
+                            decidedBy: string | null;
+                            decisionNote: string | null;
+                            quarantineId: number | null;
+                        };
+                        quarantine: {
+                            id: number;
+                            deviceIp: string;
+                            reason: string;
+                            source: string;
+                            policyId: number | null;
+                            createdBy: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            expiresAt: string | null;
+                            /** Format: date-time */
+                            releasedAt: string | null;
+                            releasedBy: string | null;
+                            releaseReason: string | null;
+                        } | null;
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getEnforcementDecisions: {
+        parameters: {
+            query?: {
+                deviceIp?: string;
+                outcome?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: number;
+                            /** Format: date-time */
+                            at: string;
+                            eventId: number;
+                            deviceIp: string;
+                            policyId: number | null;
+                            outcome: string;
+                            detail: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putDevicesByIpLifeCritical: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Device address */
+                ip: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    lifeCritical: boolean | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deviceIp: string;
+                        override: boolean | null;
+                        lifeCritical: boolean;
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putPoliciesByIdDryRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    dryRun: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: number;
+                        dryRun: boolean;
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getQuarantinedFeed: {
         parameters: {
             query?: never;
@@ -5350,6 +6063,222 @@ export interface operations {
                 };
                 content: {
                     "text/plain": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getExportersTrust: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            address: string;
+                            /** @description trusted, pending or blocked */
+                            state: string;
+                            /** @description allowlist, seen (first packet) or api */
+                            source: string;
+                            /** Format: date-time */
+                            firstSeen: string;
+                            /** Format: date-time */
+                            changedAt: string;
+                            changedBy: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putExportersByAddressTrust: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    state: "trusted" | "pending" | "blocked";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        address: string;
+                        /** @description trusted, pending or blocked */
+                        state: string;
+                        /** @description allowlist, seen (first packet) or api */
+                        source: string;
+                        /** Format: date-time */
+                        firstSeen: string;
+                        /** Format: date-time */
+                        changedAt: string;
+                        changedBy: string;
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5704,7 +6633,7 @@ export interface operations {
                 "application/json": {
                     /** Format: uri */
                     url: string;
-                    events: ("alert.opened" | "alert.updated" | "device.quarantined" | "device.released" | "policy.violated" | "device.new")[];
+                    events: ("alert.opened" | "alert.updated" | "device.quarantined" | "device.released" | "policy.violated" | "device.new" | "quarantine.requested" | "exporter.new" | "exporter.trust_changed")[];
                     secret: string;
                     description?: string;
                     enabled?: boolean;
@@ -6017,7 +6946,7 @@ export interface operations {
                 "application/json": {
                     /** Format: uri */
                     url?: string;
-                    events?: ("alert.opened" | "alert.updated" | "device.quarantined" | "device.released" | "policy.violated" | "device.new")[];
+                    events?: ("alert.opened" | "alert.updated" | "device.quarantined" | "device.released" | "policy.violated" | "device.new" | "quarantine.requested" | "exporter.new" | "exporter.trust_changed")[];
                     secret?: string;
                     description?: string;
                     enabled?: boolean;
