@@ -30,12 +30,17 @@ export interface WorkerEnv {
   topic: string;
 }
 
-/** Counts since start: records applied, records skipped as unusable, batches committed, duplicates skipped. */
+/**
+ * Counts since start: records applied, records skipped as unusable, batches committed, duplicates
+ * skipped, commits (transactions) and model rows they wrote.
+ */
 export interface AnalyticsCounts {
   records: number;
   skipped: number;
   batches: number;
   duplicates: number;
+  commits: number;
+  rows: number;
 }
 
 /** A partition's position: stored, planned, applied in memory. */
@@ -62,7 +67,14 @@ export class WorkerState {
   /** Bumped whenever the cache is dropped: a plan from an older epoch must not be written. */
   epoch = 0;
   policies: PolicySet = NO_POLICIES;
-  readonly counts: AnalyticsCounts = { records: 0, skipped: 0, batches: 0, duplicates: 0 };
+  readonly counts: AnalyticsCounts = {
+    records: 0,
+    skipped: 0,
+    batches: 0,
+    duplicates: 0,
+    commits: 0,
+    rows: 0,
+  };
 
   constructor(private readonly metrics: AnalyticsMetrics) {}
 
