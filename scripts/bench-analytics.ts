@@ -1,6 +1,9 @@
 // Benchmark: flow records per second one analytics worker turns into device models (inventory, profiles,
 // baselines, minute rollups, detections) and commits to PostgreSQL together with its offsets, for
-// inventories of 1k, 10k and 100k devices. Prints one line per inventory and, last, key=value figures.
+// inventories of 1k, 10k and 100k devices. Prints one line per inventory (with the worker's and
+// PostgreSQL's CPU per record, commits and model rows written per record) and its per-statement profile,
+// the workers and partitions a 100k-device, 50k records/s hospital needs, and, last, key=value figures
+// ending with ratio_100k_1k (records_per_s_100k / records_per_s_1k).
 //
 //   pnpm bench:analytics                  # DATABASE_URL or the local PostgreSQL
 //
@@ -374,7 +377,9 @@ if (last) {
   console.log(
     `sizing: a ${HOSPITAL_DEVICES / 1000}k-device hospital sending ${HOSPITAL_RECORDS_PER_S / 1000}k records/s needs ` +
       `${workers} analytics worker(s) and ${partitions} flows-v1 partitions (${basis.records_per_s} records/s per worker ` +
-      `measured at ${basis.inventory} devices, run at ${HEADROOM * 100}%)`,
+      `measured at ${basis.inventory} devices, run at ${HEADROOM * 100}%); by CPU per record, the workers use ` +
+      `${((HOSPITAL_RECORDS_PER_S * Number(basis.worker_us_per_record)) / 1e6).toFixed(2)} cores and PostgreSQL ` +
+      `${((HOSPITAL_RECORDS_PER_S * Number(basis.pg_us_per_record)) / 1e6).toFixed(2)} cores at that rate`,
   );
   console.log(
     Object.entries({
