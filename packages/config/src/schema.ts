@@ -143,8 +143,9 @@ export const ConfigSchema = T.Object(
         signaturesFile: T.Optional(T.String({ minLength: 1 })),
         /** Threat-intelligence list: one IP or CIDR a line (`#` comments); re-read when it changes. */
         threatIntelFile: T.Optional(T.String({ minLength: 1 })),
-        /** Longest a worker holds applied records before committing them (wall clock; Kafka only): a commit
-         *  covers several fetches, so each device's rows are written once for many of its records. */
+        /** How long a worker holds applied records before committing them (wall clock; Kafka only): a commit
+         *  covers several fetches, so each device's rows are written once for many of its records. While the
+         *  previous write still runs the worker keeps applying (the commit waits for it, not the worker). */
         commitInterval: Duration('5s'),
         /** Records applied that make a commit due before `commitInterval` (bounds the uncommitted work). */
         commitRecords: T.Integer({ default: 1_000_000, minimum: 1 }),

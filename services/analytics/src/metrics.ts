@@ -13,6 +13,23 @@ export function createAnalyticsMetrics(registry: Registry) {
       help: 'Flow records applied to device models',
       registers: [registry],
     }),
+    rows: new Counter({
+      name: 'wardwatch_analytics_rows_written_total',
+      help: 'Model rows written to PostgreSQL (devices, profiles, baselines, rollups, addresses, alerts); per record, the write cost',
+      registers: [registry],
+    }),
+    statementSeconds: new Counter({
+      name: 'wardwatch_analytics_statement_seconds_total',
+      help: 'Time spent in each kind of commit statement (verb and table), committed writes only',
+      labelNames: ['statement'] as const,
+      registers: [registry],
+    }),
+    statementRows: new Counter({
+      name: 'wardwatch_analytics_statement_rows_total',
+      help: 'Rows touched by each kind of commit statement (verb and table), committed writes only',
+      labelNames: ['statement'] as const,
+      registers: [registry],
+    }),
     badMessages: new Counter({
       name: 'wardwatch_analytics_bad_messages_total',
       help: 'Messages that could not be decoded and were skipped',

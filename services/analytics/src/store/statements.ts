@@ -28,9 +28,29 @@ export interface BatchPlan {
   rows: number;
 }
 
-/** Runs a plan inside the caller's transaction. */
-export async function runPlan(client: pg.PoolClient, plan: BatchPlan): Promise<void> {
+/** What one statement of a plan cost: its name (verb and table), rows touched, milliseconds. */
+export interface StatementTiming {
+  statement: string;
+  rows: number;
+  ms: number;
+}
+
+const STATEMENT_NAME = /^\s*(UPDATE|INSERT INTO|DELETE FROM|SELECT|WITH)\s+(\w+)/;
+
+/** A statement's name for metrics: its verb and table (`UPDATE device_profiles`), not its text. */
+export function statementName(text: string): string {
+  const m = STATEMENT_NAME.exec(text);
+  return m ? `${m[1]} ${m[2]}` : 'other';
+}
+
+/**
+ * Runs a plan inside the caller's transaction; returns what each statement cost (PostgreSQL's share
+ * of a commit, apart from the worker's planning).
+ */
+export async function runPlan(client: pg.PoolClient, plan: BatchPlan): Promise<StatementTiming[]> {
+  const timings: StatementTiming[] = [];
   for (const st of plan.statements) {
+    const t0 = performance.now();
     let touched = 0;
     if (st.columns === undefined) touched = (await client.query(st.text, st.values)).rowCount ?? 0;
     else {
@@ -43,5 +63,7 @@ export async function runPlan(client: pg.PoolClient, plan: BatchPlan): Promise<v
     }
     if (st.expect !== undefined && touched !== st.expect)
       throw new Error('model rows missing from the database; reloading');
+    timings.push({ statement: statementName(st.text), rows: touched, ms: performance.now() - t0 });
   }
+  return timings;
 }

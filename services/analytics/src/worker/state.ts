@@ -31,12 +31,17 @@ export interface WorkerEnv {
   topic: string;
 }
 
-/** Counts since start: records applied, records skipped as unusable, batches committed, duplicates skipped. */
+/**
+ * Counts since start: records applied, records skipped as unusable, batches committed, duplicates
+ * skipped, commits (transactions) and model rows they wrote.
+ */
 export interface AnalyticsCounts {
   records: number;
   skipped: number;
   batches: number;
   duplicates: number;
+  commits: number;
+  rows: number;
 }
 
 /** A partition's position: stored, planned, applied in memory. */
@@ -67,7 +72,14 @@ export class WorkerState {
   policiesVersion = '';
   /** New devices per exporter per minute (a forged or broken exporter cannot flood the inventory). */
   readonly newDevices: NewDeviceLimit;
-  readonly counts: AnalyticsCounts = { records: 0, skipped: 0, batches: 0, duplicates: 0 };
+  readonly counts: AnalyticsCounts = {
+    records: 0,
+    skipped: 0,
+    batches: 0,
+    duplicates: 0,
+    commits: 0,
+    rows: 0,
+  };
 
   constructor(
     private readonly metrics: AnalyticsMetrics,
