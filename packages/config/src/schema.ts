@@ -119,6 +119,8 @@ export const ConfigSchema = T.Object(
         maxClockSkew: Duration('2m'),
         /** Outbound bytes to external peers within one bucket that count as exfiltration (at least). */
         exfilMinBytes: T.Integer({ default: 10_000_000, minimum: 1 }),
+        /** The same floor for a device that never sent anything to external peers in its history. */
+        exfilQuietMinBytes: T.Integer({ default: 100_000, minimum: 1 }),
         /** Bytes sent within one bucket below which no volume spike is raised. */
         spikeMinBytes: T.Integer({ default: 1_000_000, minimum: 1 }),
         /** Shortest silence (flow time) that raises `device_silent` for a heartbeat device. */

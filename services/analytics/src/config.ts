@@ -26,6 +26,7 @@ export interface AnalyticsSettings {
   commitMs: number;
   commitRecords: number;
   exfilMinBytes: number;
+  exfilQuietMinBytes: number;
   spikeMinBytes: number;
   signaturesFile: string | undefined;
   threatIntelFile: string | undefined;
@@ -50,6 +51,7 @@ export function analyticsSettings(config: WardwatchConfig): AnalyticsSettings {
     commitMs: parseDuration(a.commitInterval),
     commitRecords: a.commitRecords,
     exfilMinBytes: a.exfilMinBytes,
+    exfilQuietMinBytes: a.exfilQuietMinBytes,
     spikeMinBytes: a.spikeMinBytes,
     signaturesFile: a.signaturesFile,
     threatIntelFile: a.threatIntelFile,

@@ -1,3 +1,4 @@
+import { contactsOf, firstInternetContacts, neverSentOutside } from './class-free.ts';
 import type { AnalyticsSettings } from './config.ts';
 import {
   baselineFor,
@@ -13,6 +14,7 @@ import {
 } from './model.ts';
 import { evaluatePolicy, type PolicySet } from './policies.ts';
 import { type Classification, classify, type DeviceFeatures, type Signatures } from './signatures.ts';
+import { densestSpan, dropBefore, hostTimes, newestEvent } from './sliding.ts';
 
 // Detections over a device's model at the end of a batch. Each returns alert drafts; the store upserts
 // them into `alerts` (one open alert per device and kind, updated with the newest evidence).
@@ -204,7 +206,9 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
     }
     const eo = baselineFor(m, 'ext_bytes_out', b.start, MIN_BASELINE_SAMPLES);
     if (eo && (b.reported & REPORTED_EXFIL) === 0) {
-      const limit = Math.max(s.exfilMinBytes, eo.mean + SPIKE_SIGMAS * stddev(eo), EXFIL_FACTOR * eo.mean);
+      // A device that never sent anything outside has a floor far below the usual one (class-free.ts).
+      const floor = neverSentOutside(m, MIN_BASELINE_SAMPLES) ? s.exfilQuietMinBytes : s.exfilMinBytes;
+      const limit = Math.max(floor, eo.mean + SPIKE_SIGMAS * stddev(eo), EXFIL_FACTOR * eo.mean);
       if (b.extOut > limit) {
         b.reported |= REPORTED_EXFIL;
         alerts.push({
@@ -230,12 +234,12 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   closeBuckets(m, env.watermark, s.bucketMs, s.latenessMs);
 
   // Scans and lateral movement (no baseline needed: they fire during learning too).
-  for (const w of m.pastWindows) judgeWindow(m, w, s, alerts);
   if (m.window?.dirty) judgeWindow(m, m.window, s, alerts);
-  if (m.window && m.window.start + 2 * s.scanWindowMs < m.lastSeen) m.window = undefined;
+  if (m.window) slideWindow(m, m.window, s);
 
   // The internet, for a device whose class or policy says internal-only.
-  if (m.external && (sig?.internalOnly || policy?.internalOnly)) {
+  const internalOnly = m.external !== undefined && (sig?.internalOnly || policy?.internalOnly) === true;
+  if (m.external && internalOnly) {
     const [first, last] = span(m.external);
     alerts.push({
       device: m.ip,
@@ -247,6 +251,26 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
         policy: policy?.internalOnly ? policy.name : undefined,
         peers: topContacts(m.external, 10),
       },
+      first,
+      last,
+    });
+  }
+
+  // The internet for the first time, whatever the class: the learned profile had no internet peer.
+  const firstContacts = internalOnly ? [] : firstInternetContacts(m);
+  if (firstContacts.length > 0) {
+    let first = Number.POSITIVE_INFINITY;
+    let last = 0;
+    for (const e of firstContacts) {
+      if (e.first < first) first = e.first;
+      if (e.last > last) last = e.last;
+    }
+    alerts.push({
+      device: m.ip,
+      kind: 'external_contact',
+      severity: critical ? 'critical' : 'high',
+      title: `First contact with the internet after learning: ${firstContacts.length} external peer(s)`,
+      evidence: { class: cls, learnedInternet: false, peers: contactsOf(m.external, firstContacts) },
       first,
       last,
     });
@@ -335,66 +359,104 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   return { alerts, classification, quarantine };
 }
 
-/** Raises host scan, port scan and lateral movement for one window, each once per growth of its figure. */
+/**
+ * Raises host scan, port scan and lateral movement over the window's densest span of `scanWindow`, each
+ * once per growth of its figure (the figure is forgotten once the events behind it slid out).
+ */
 function judgeWindow(m: DeviceModel, w: DetectWindow, s: AnalyticsSettings, alerts: AlertDraft[]): void {
-  const wEnd = w.start + s.scanWindowMs;
-  if (w.probes.size >= s.scanThreshold && w.probes.size > (w.reported.host_scan ?? 0)) {
-    w.reported.host_scan = w.probes.size;
+  const W = s.scanWindowMs;
+  const probed = hostTimes(w.probes);
+  const hosts = densestSpan([...probed.values()], W);
+  if (hosts.count >= s.scanThreshold && hosts.count > (w.reported.host_scan ?? 0)) {
+    w.reported.host_scan = hosts.count;
+    const inSpan = [...probed].filter(([, t]) => t >= hosts.from && t <= hosts.to).map(([h]) => h);
     const byPort = new Map<number, number>();
-    for (const ports of w.probes.values()) for (const p of ports) byPort.set(p, (byPort.get(p) ?? 0) + 1);
+    for (const h of inSpan) for (const p of w.probes.get(h)!.keys()) byPort.set(p, (byPort.get(p) ?? 0) + 1);
     alerts.push({
       device: m.ip,
       kind: 'host_scan',
       severity: 'high',
-      title: `Probed ${w.probes.size} hosts within ${s.scanWindowMs / 1000} s`,
+      title: `Probed ${hosts.count} hosts within ${W / 1000} s`,
       evidence: {
-        windowStart: new Date(w.start).toISOString(),
-        hosts: w.probes.size,
-        sampleHosts: [...w.probes.keys()].slice(0, 20),
+        windowStart: new Date(hosts.from).toISOString(),
+        hosts: hosts.count,
+        sampleHosts: inSpan.slice(0, 20),
         ports: [...byPort].sort((a, b) => b[1] - a[1]).slice(0, 10),
       },
-      first: w.start,
-      last: wEnd,
+      first: hosts.from,
+      last: hosts.to,
     });
   }
   for (const [host, ports] of w.probes) {
-    if (ports.size >= s.scanThreshold && ports.size > (w.reported.port_scan ?? 0)) {
-      w.reported.port_scan = ports.size;
+    if (ports.size < s.scanThreshold) continue;
+    const span = densestSpan([...ports.values()], W);
+    if (span.count >= s.scanThreshold && span.count > (w.reported.port_scan ?? 0)) {
+      w.reported.port_scan = span.count;
       alerts.push({
         device: m.ip,
         kind: 'port_scan',
         severity: 'high',
-        title: `Probed ${ports.size} ports on ${host} within ${s.scanWindowMs / 1000} s`,
+        title: `Probed ${span.count} ports on ${host} within ${W / 1000} s`,
         evidence: {
-          windowStart: new Date(w.start).toISOString(),
+          windowStart: new Date(span.from).toISOString(),
           target: host,
-          ports: ports.size,
-          samplePorts: [...ports].slice(0, 30),
+          ports: span.count,
+          samplePorts: [...ports]
+            .filter(([, t]) => t >= span.from && t <= span.to)
+            .map(([p]) => p)
+            .slice(0, 30),
         },
-        first: w.start,
-        last: wEnd,
+        first: span.from,
+        last: span.to,
       });
     }
   }
-  if (w.admin.size >= s.lateralThreshold && w.admin.size > (w.reported.lateral_movement ?? 0)) {
-    w.reported.lateral_movement = w.admin.size;
+  const reached = hostTimes(w.admin);
+  const lateral = densestSpan([...reached.values()], W);
+  if (lateral.count >= s.lateralThreshold && lateral.count > (w.reported.lateral_movement ?? 0)) {
+    w.reported.lateral_movement = lateral.count;
+    const inSpan = [...reached].filter(([, t]) => t >= lateral.from && t <= lateral.to).map(([h]) => h);
     const ports = new Set<number>();
-    for (const ps of w.admin.values()) for (const p of ps) ports.add(p);
+    for (const h of inSpan) for (const p of w.admin.get(h)!.keys()) ports.add(p);
     alerts.push({
       device: m.ip,
       kind: 'lateral_movement',
       severity: 'high',
-      title: `Reached ${w.admin.size} internal hosts on administration ports within ${s.scanWindowMs / 1000} s`,
+      title: `Reached ${lateral.count} internal hosts on administration ports within ${W / 1000} s`,
       evidence: {
-        windowStart: new Date(w.start).toISOString(),
-        hosts: w.admin.size,
-        sampleHosts: [...w.admin.keys()].slice(0, 20),
+        windowStart: new Date(lateral.from).toISOString(),
+        hosts: lateral.count,
+        sampleHosts: inSpan.slice(0, 20),
         ports: [...ports],
       },
-      first: w.start,
-      last: wEnd,
+      first: lateral.from,
+      last: lateral.to,
     });
   }
+}
+
+/**
+ * Slides the window after judging: drops the events a `scanWindow` older than the device's newest flow (they
+ * can share no span with anything still to come), forgets a kind's reported figure once what is left is
+ * under its threshold (a later scan is a new one), and removes the window when it is empty.
+ */
+function slideWindow(m: DeviceModel, w: DetectWindow, s: AnalyticsSettings): void {
+  const cutoff = Math.max(newestEvent(w), m.lastSeen) - s.scanWindowMs;
+  if (w.start > cutoff) return;
+  const oldestProbe = dropBefore(w.probes, cutoff);
+  const oldestAdmin = dropBefore(w.admin, cutoff);
+  if (w.probes.size === 0 && w.admin.size === 0) {
+    m.window = undefined;
+    return;
+  }
+  w.start =
+    oldestProbe === 0 ? oldestAdmin : oldestAdmin === 0 ? oldestProbe : Math.min(oldestProbe, oldestAdmin);
+  if (w.probes.size < s.scanThreshold) delete w.reported.host_scan;
+  let widest = 0;
+  for (const ports of w.probes.values()) if (ports.size > widest) widest = ports.size;
+  if (widest < s.scanThreshold) delete w.reported.port_scan;
+  if (w.admin.size < s.lateralThreshold) delete w.reported.lateral_movement;
+  w.dirty = true;
 }
 
 function isNewIn(m: DeviceModel, e: ProfileEntry): boolean {

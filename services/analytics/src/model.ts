@@ -80,13 +80,18 @@ export interface Stat {
   dirty: boolean;
 }
 
-/** Open scan / lateral-movement window (flow time). */
+/**
+ * The recent scan / lateral-movement events of a device (flow time). The window slides: detections
+ * count the events within any `scanWindow` span (see `sliding.ts`), and events a `scanWindow` older than
+ * the device's newest are dropped after judging.
+ */
 export interface DetectWindow {
+  /** Time of the oldest event kept. */
   start: number;
-  /** Host -> ports probed with control-only TCP flows (no data). */
-  probes: Map<string, Set<number>>;
-  /** Internal hosts reached on administration ports. */
-  admin: Map<string, Set<number>>;
+  /** Host -> port -> latest time probed with control-only TCP flows (no data). */
+  probes: Map<string, Map<number, number>>;
+  /** Internal hosts reached on administration ports: host -> port -> latest time. */
+  admin: Map<string, Map<number, number>>;
   /** Figures already reported per alert kind in this window. */
   reported: Record<string, number>;
   dirty: boolean;
@@ -136,8 +141,6 @@ export interface DeviceModel {
   /** Recent minutes whose rollup row exists (loaded or committed): written with UPDATE. */
   rollupMinutes: Set<number>;
   window: DetectWindow | undefined;
-  /** Windows closed during this batch, still to be judged. */
-  pastWindows: DetectWindow[];
   inferredClass: string;
   classConfidence: number;
   classOverride: string | null;
@@ -212,7 +215,6 @@ export function createDeviceModel(ip: string, partition: number): DeviceModel {
     minutes: new Map(),
     rollupMinutes: new Set(),
     window: undefined,
-    pastWindows: [],
     inferredClass: 'unknown',
     classConfidence: 0,
     classOverride: null,
@@ -563,29 +565,14 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
     const probe = controlOnly && ((r.tcpFlags & ACK) === 0 || (r.tcpFlags & SYN) !== 0);
     const admin = internal && ADMIN_PORTS.has(rport);
     if (probe || admin) {
-      // Windows open at their first event; a full one is kept for judging at the end of the batch.
+      // The window slides: events are stamped with their time and judged over spans at the end of the batch.
       let w = m.window;
-      if (!w || start >= w.start + ctx.scanWindowMs) {
-        if (w && (w.probes.size >= 3 || w.admin.size >= 2)) m.pastWindows.push(w);
+      if (!w) {
         w = { start, probes: new Map(), admin: new Map(), reported: {}, dirty: true };
         m.window = w;
-      }
-      if (probe) {
-        let ports = w.probes.get(remote);
-        if (!ports) {
-          ports = new Set();
-          w.probes.set(remote, ports);
-        }
-        ports.add(rport);
-      }
-      if (admin) {
-        let ports = w.admin.get(remote);
-        if (!ports) {
-          ports = new Set();
-          w.admin.set(remote, ports);
-        }
-        ports.add(rport);
-      }
+      } else if (start < w.start) w.start = start;
+      if (probe) stampEvent(w.probes, remote, rport, start);
+      if (admin) stampEvent(w.admin, remote, rport, start);
       w.dirty = true;
     }
   }
@@ -644,6 +631,17 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
     e.rateBytes += (outB + inB) / ((lastMinute - firstMinute) / MINUTE + 1);
   }
   return end;
+}
+
+/** Records that `host` was reached on `port` at `t` (the latest time is kept). */
+function stampEvent(events: Map<string, Map<number, number>>, host: string, port: number, t: number): void {
+  let ports = events.get(host);
+  if (!ports) {
+    ports = new Map();
+    events.set(host, ports);
+  }
+  const prev = ports.get(port);
+  if (prev === undefined || t > prev) ports.set(port, t);
 }
 
 /** Adds one sample to a running mean/variance (Welford). */
@@ -774,7 +772,6 @@ export function markCommitted(m: DeviceModel): void {
   }
   for (const s of m.stats.values()) s.dirty = false;
   if (m.window) m.window.dirty = false;
-  m.pastWindows.length = 0;
   m.newEntries.length = 0;
   m.external = undefined;
   m.threats = undefined;
