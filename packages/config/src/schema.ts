@@ -103,6 +103,8 @@ export const ConfigSchema = T.Object(
         signaturesFile: T.Optional(T.String({ minLength: 1 })),
         /** Threat-intelligence list: one IP or CIDR a line (`#` comments); re-read when it changes. */
         threatIntelFile: T.Optional(T.String({ minLength: 1 })),
+        /** IEEE registry CSV files (oui.csv, mam.csv, oui36.csv) whose entries win over the built-in list. */
+        ouiFiles: T.Array(T.String({ minLength: 1 }), { default: [] }),
         /** Longest a worker holds applied records before committing them (wall clock; Kafka only): a commit
          *  covers several fetches, so each device's rows are written once for many of its records. */
         commitInterval: Duration('5s'),

@@ -3,5 +3,12 @@ export { dropSchema, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, uniqueName } from '.
 export { buildPcap, ipLength, type SyntheticPacket, writePcap } from './pcap.ts';
 export { isolatedStack } from './stack.ts';
 export { startCommandArgs } from './start.ts';
-export { ensureTool, hasTool, runSoftflowd, type SoftflowdOptions } from './tools.ts';
+export {
+  ensureTool,
+  hasTool,
+  type PmacctdOptions,
+  runPmacctdNfprobe,
+  runSoftflowd,
+  type SoftflowdOptions,
+} from './tools.ts';
 export { waitFor } from './wait.ts';

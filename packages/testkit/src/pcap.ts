@@ -14,6 +14,9 @@ export interface SyntheticPacket {
   tcpFlags?: number;
   /** Application payload bytes. */
   payload?: number;
+  /** Ethernet addresses (`aa:bb:cc:dd:ee:ff`); default: locally administered, derived from the IP addresses. */
+  srcMac?: string;
+  dstMac?: string;
 }
 
 const ETH = 14;
@@ -53,8 +56,9 @@ export function buildPcap(packets: readonly SyntheticPacket[]): Buffer {
     // Ethernet: locally administered MACs derived from the addresses, EtherType IPv4.
     const s = ipBytes(p.src);
     const d = ipBytes(p.dst);
-    Buffer.from([0x02, 0, ...d]).copy(frame, 0);
-    Buffer.from([0x02, 0, ...s]).copy(frame, 6);
+    const mac = (m: string) => Buffer.from(m.replace(/[:-]/g, ''), 'hex');
+    (p.dstMac ? mac(p.dstMac) : Buffer.from([0x02, 0, ...d])).copy(frame, 0);
+    (p.srcMac ? mac(p.srcMac) : Buffer.from([0x02, 0, ...s])).copy(frame, 6);
     frame.writeUInt16BE(0x0800, 12);
     const ip = ETH;
     frame[ip] = 0x45;

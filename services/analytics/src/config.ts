@@ -30,6 +30,7 @@ export interface AnalyticsSettings {
   spikeMinBytes: number;
   signaturesFile: string | undefined;
   threatIntelFile: string | undefined;
+  ouiFiles: readonly string[];
 }
 
 /** Derives the analytics settings from the validated configuration. */
@@ -55,5 +56,6 @@ export function analyticsSettings(config: WardwatchConfig): AnalyticsSettings {
     spikeMinBytes: a.spikeMinBytes,
     signaturesFile: a.signaturesFile,
     threatIntelFile: a.threatIntelFile,
+    ouiFiles: a.ouiFiles,
   };
 }

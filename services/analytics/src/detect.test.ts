@@ -39,6 +39,7 @@ const settings: AnalyticsSettings = {
   spikeMinBytes: 1_000_000,
   signaturesFile: undefined,
   threatIntelFile: undefined,
+  ouiFiles: [],
 };
 
 const ctx = (): ApplyContext => ({

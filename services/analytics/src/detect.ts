@@ -63,6 +63,8 @@ export interface DetectEnv {
   isInternal(addr: string): boolean;
   /** Newest flow time seen on the device's partition. */
   watermark: number;
+  /** The manufacturer of a MAC (the IEEE registry, `vendor.ts`); absent: none known. */
+  manufacturerOf?: ((mac: string) => string | undefined) | undefined;
 }
 
 /** What the end-of-batch step found for one device. */
@@ -99,7 +101,7 @@ export function isPeriodic(m: DeviceModel): boolean {
 }
 
 /** Reduces a profile to the features signatures look at. */
-export function featuresOf(m: DeviceModel, isPeriodicNow: boolean): DeviceFeatures {
+export function featuresOf(m: DeviceModel, isPeriodicNow: boolean, manufacturer?: string): DeviceFeatures {
   const served = new Map<number, Map<number, Set<string>>>();
   const used = new Map<number, Map<number, Set<string>>>();
   const inPeers = new Set<string>();
@@ -130,6 +132,7 @@ export function featuresOf(m: DeviceModel, isPeriodicNow: boolean): DeviceFeatur
     fanOut: outPeers.size,
     external,
     periodic: isPeriodicNow,
+    manufacturer,
   };
 }
 
@@ -166,7 +169,8 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   let quarantine: QuarantineRequest | undefined;
 
   if (m.reclassify) {
-    const c = classify(env.signatures, featuresOf(m, isPeriodic(m)));
+    const vendor = m.mac !== '' ? env.manufacturerOf?.(m.mac) : undefined;
+    const c = classify(env.signatures, featuresOf(m, isPeriodic(m), vendor));
     if (c.class !== m.inferredClass || Math.abs(c.confidence - m.classConfidence) > 0.001) {
       m.inferredClass = c.class;
       m.classConfidence = c.confidence;

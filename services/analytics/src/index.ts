@@ -49,6 +49,7 @@ import {
   type StoredOffset,
 } from './store.ts';
 import { createThreatIntel, type ThreatIntel, type ThreatIntelLoad } from './threat-intel.ts';
+import { createManufacturers } from './vendor.ts';
 
 export { type AnalyticsSettings, analyticsSettings, parseDuration } from './config.ts';
 export type { AlertDraft, AlertKind, Severity } from './detect.ts';
@@ -133,6 +134,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const badMessage = createRateLimitedLog((f, m) => logger.warn(f, m));
   const signatures: Signatures = loadSignatures(settings.signaturesFile);
   const threatIntel: ThreatIntel = createThreatIntel(settings.threatIntelFile);
+  const manufacturers = createManufacturers(settings.ouiFiles); // issue 17: vendor.ts
   const matcher = createDeviceMatcher(settings.monitoredNetworks);
   const isInternal = (addr: string) => matcher.isDevice(addr);
   // Offsets are stored with the models only on Kafka: the in-process bus restarts from zero every run.
@@ -593,6 +595,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       if (!env) {
         const watermark = partitions.get(p)?.watermark ?? 0;
         env = { settings, signatures, policies, isInternal, watermark };
+        env.manufacturerOf = manufacturers.manufacturerOf; // issue 17: vendor.ts
         envs.set(p, env);
       }
       return env;
@@ -628,6 +631,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       }
     }
     const batch = planBatch({ devices, classifications, alerts, quarantines, risk }, quarantinesTable);
+    batch.statements.push(...manufacturers.plan(devices)); // issue 17: vendor.ts, after the devices upsert
     for (const m of devices) {
       markCommitted(m);
       notDevices.delete(m.ip);

@@ -420,6 +420,8 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
   }
   if (isSrc) {
     if (r.srcMac !== '') {
+      // A new MAC may change the manufacturer a signature's `vendor` rule looks at.
+      if (r.srcMac !== m.mac) m.reclassify = true;
       m.mac = r.srcMac;
       if (!m.macs) m.macs = new Map();
       const seen = m.macs.get(r.srcMac);

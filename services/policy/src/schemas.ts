@@ -55,6 +55,24 @@ export const Device = T.Object(
   {
     ip: T.String({ description: 'Device address' }),
     mac: Nullable(T.String()),
+    macKind: Nullable(
+      T.Union(
+        ['global', 'local', 'multicast'].map((k) => T.Literal(k)),
+        {
+          description:
+            'global: universally administered (looked up); local: locally administered, e.g. a randomised private address (not looked up); multicast',
+        },
+      ),
+    ),
+    manufacturer: Nullable(
+      T.String({
+        description:
+          'Organisation the IEEE registry assigns the MAC prefix to (null: not global or not registered)',
+      }),
+    ),
+    macPrefix: Nullable(
+      T.String({ description: 'The IEEE assignment that matched: 6, 7 or 9 hex digits (MA-L, MA-M, MA-S)' }),
+    ),
     vlan: Nullable(T.Integer()),
     exporter: Nullable(T.String()),
     inputIf: Nullable(T.Integer()),
@@ -104,7 +122,10 @@ export const DeviceFilters = {
   quarantined: T.Optional(T.Boolean()),
   criticality: T.Optional(Criticality),
   q: T.Optional(
-    T.String({ maxLength: 100, description: 'Text search: address, MAC, label, owner, department, class' }),
+    T.String({
+      maxLength: 100,
+      description: 'Text search: address, MAC, label, owner, department, class, manufacturer',
+    }),
   ),
 };
 
