@@ -129,6 +129,8 @@ export const ConfigSchema = T.Object(
         silenceAfter: Duration('2m'),
         /** Distinct peers kept per device profile before further peers fold into peer groups. */
         maxProfilePeers: T.Integer({ default: 256, minimum: 8, maximum: 100000 }),
+        /** Least time (wall clock) between two runs of the behaviour-grouping job across all workers. */
+        groupInterval: Duration('5m'),
         /** Window (flow time) over which scans and lateral movement are counted. */
         scanWindow: Duration('1m'),
         /** Distinct unanswered ports on one host, or hosts on one port, that make a scan. */

@@ -31,6 +31,7 @@ export interface AnalyticsSettings {
   signaturesFile: string | undefined;
   threatIntelFile: string | undefined;
   ouiFiles: readonly string[];
+  groupMs: number;
 }
 
 /** Derives the analytics settings from the validated configuration. */
@@ -57,5 +58,6 @@ export function analyticsSettings(config: WardwatchConfig): AnalyticsSettings {
     signaturesFile: a.signaturesFile,
     threatIntelFile: a.threatIntelFile,
     ouiFiles: a.ouiFiles,
+    groupMs: Math.max(1000, parseDuration(a.groupInterval)),
   };
 }

@@ -40,6 +40,7 @@ const settings: AnalyticsSettings = {
   signaturesFile: undefined,
   threatIntelFile: undefined,
   ouiFiles: [],
+  groupMs: 300_000,
 };
 
 const ctx = (): ApplyContext => ({

@@ -1,5 +1,6 @@
 import { contactsOf, firstInternetContacts, neverSentOutside } from './class-free.ts';
 import type { AnalyticsSettings } from './config.ts';
+import { type GroupLabel, labelEvidence } from './grouping.ts';
 import {
   baselineFor,
   closeBuckets,
@@ -63,6 +64,8 @@ export interface DetectEnv {
   isInternal(addr: string): boolean;
   /** Newest flow time seen on the device's partition. */
   watermark: number;
+  /** The label of the device's behaviour group, which wins over the signatures (`grouping.ts`). */
+  groupLabelOf?: ((ip: string) => GroupLabel | undefined) | undefined;
   /** The manufacturer of a MAC (the IEEE registry, `vendor.ts`); absent: none known. */
   manufacturerOf?: ((mac: string) => string | undefined) | undefined;
 }
@@ -94,7 +97,7 @@ export function maxSeverity(a: Severity, b: Severity): Severity {
 }
 
 /** Whether a device sends continuously (a heartbeat), from its learned gaps. */
-export function isPeriodic(m: DeviceModel): boolean {
+export function isPeriodic(m: Pick<DeviceModel, 'lastSent' | 'maxSendGap' | 'firstSeen'>): boolean {
   return (
     m.lastSent > 0 && m.maxSendGap <= PERIODIC_MAX_GAP_MS && m.lastSent - m.firstSeen >= PERIODIC_MIN_SPAN_MS
   );
@@ -170,7 +173,15 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
 
   if (m.reclassify) {
     const vendor = m.mac !== '' ? env.manufacturerOf?.(m.mac) : undefined;
-    const c = classify(env.signatures, featuresOf(m, isPeriodic(m), vendor));
+    let c = classify(env.signatures, featuresOf(m, isPeriodic(m), vendor));
+    // A labelled behaviour group gives its members its class (an analyst's device override still wins).
+    const label = env.groupLabelOf?.(m.ip);
+    if (label)
+      c = {
+        class: label.class,
+        confidence: label.similarity,
+        evidence: labelEvidence(label, label.similarity),
+      };
     if (c.class !== m.inferredClass || Math.abs(c.confidence - m.classConfidence) > 0.001) {
       m.inferredClass = c.class;
       m.classConfidence = c.confidence;

@@ -149,7 +149,7 @@ export function groupProfiles(inputs: readonly GroupInput[], opts: GroupOptions 
   });
   const n = shapes.length;
   // Average-linkage similarity between clusters, kept as a matrix (Lance-Williams update on merge).
-  const sim: Float64Array[] = shapes.map((a) => new Float64Array(n));
+  const sim: Float64Array[] = shapes.map(() => new Float64Array(n));
   for (let i = 0; i < n; i++)
     for (let j = i + 1; j < n; j++) {
       const s = similarity(shapes[i]!, shapes[j]!);

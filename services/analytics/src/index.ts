@@ -26,6 +26,7 @@ import {
   finishDevice,
   type QuarantineRequest,
 } from './detect.ts';
+import { applyLabels, createGroupingJob, type RegroupResult } from './grouping.ts';
 import { createAnalyticsMetrics } from './metrics.ts';
 import {
   type ApplyContext,
@@ -97,6 +98,8 @@ export interface Analytics {
   reload(): Promise<ReloadResult>;
   /** Counts since start: records applied, records skipped as unusable, batches committed. */
   counts(): AnalyticsCounts;
+  /** Regroups the devices by behaviour now (it also runs every `analytics.groupInterval`); issue 17. */
+  regroup(): Promise<RegroupResult>;
 }
 
 /** What {@link Analytics.counts} reports. */
@@ -135,6 +138,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const signatures: Signatures = loadSignatures(settings.signaturesFile);
   const threatIntel: ThreatIntel = createThreatIntel(settings.threatIntelFile);
   const manufacturers = createManufacturers(settings.ouiFiles); // issue 17: vendor.ts
+  const grouping = createGroupingJob(db.pool, { intervalMs: settings.groupMs }); // issue 17: grouping.ts
   const matcher = createDeviceMatcher(settings.monitoredNetworks);
   const isInternal = (addr: string) => matcher.isDevice(addr);
   // Offsets are stored with the models only on Kafka: the in-process bus restarts from zero every run.
@@ -242,7 +246,16 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       metrics.reloads.inc({ what: 'policies', outcome: 'failed' });
       logger.warn({ err }, 'policies not reloaded; keeping the previous ones');
     }
+    await regroup(false).catch((err) => logger.warn({ err }, 'behaviour groups not updated')); // issue 17
     return { policies: policies.size(), threatIntel: ti };
+  }
+
+  /** Runs the grouping job (when due, or `force`) and gives cached models their group labels. */
+  async function regroup(force: boolean): Promise<RegroupResult> {
+    const r = await grouping.run({ force });
+    if (!r.ran) await grouping.loadLabels();
+    await serial(async () => applyLabels(models.values(), grouping));
+    return r;
   }
 
   async function onAssign(assigned: number[]): Promise<Map<number, string>> {
@@ -596,6 +609,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
         const watermark = partitions.get(p)?.watermark ?? 0;
         env = { settings, signatures, policies, isInternal, watermark };
         env.manufacturerOf = manufacturers.manufacturerOf; // issue 17: vendor.ts
+        env.groupLabelOf = grouping.labelOf; // issue 17: grouping.ts
         envs.set(p, env);
       }
       return env;
@@ -737,6 +751,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     flush,
     reload,
     counts: () => ({ ...counts }),
+    regroup: () => regroup(true),
     async start() {
       await reload();
       timer = setInterval(() => void reload(), settings.reloadMs);

@@ -24,6 +24,7 @@ import { alertRoutes } from './routes/alerts.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { enforcementRoutes } from './routes/enforcement.ts';
 import { exporterRoutes } from './routes/exporters.ts';
+import { groupRoutes } from './routes/groups.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { AlertSummary, Device, ErrorBody, Policy, Rule, responses } from './schemas.ts';
@@ -369,6 +370,7 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
   policyRoutes(app, ctx);
   enforcementRoutes(app, ctx);
   exporterRoutes(app, ctx);
+  groupRoutes(app, ctx);
   webhookRoutes(app, ctx);
   adminRoutes(app, ctx);
 

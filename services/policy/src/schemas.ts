@@ -73,6 +73,8 @@ export const Device = T.Object(
     macPrefix: Nullable(
       T.String({ description: 'The IEEE assignment that matched: 6, 7 or 9 hex digits (MA-L, MA-M, MA-S)' }),
     ),
+    group: Nullable(T.Integer({ description: 'Behaviour group (GET /v1/groups)' })),
+    groupSimilarity: Nullable(T.Number({ description: "Similarity to the group's shared profile, 0..1" })),
     vlan: Nullable(T.Integer()),
     exporter: Nullable(T.String()),
     inputIf: Nullable(T.Integer()),
@@ -102,6 +104,32 @@ export const Device = T.Object(
   { $id: 'Device' },
 );
 export type Device = Static<typeof Device>;
+
+/** A behaviour group (issue 17). */
+export const BehaviourGroup = T.Object({
+  id: T.Integer(),
+  memberCount: T.Integer(),
+  members: T.Array(
+    T.Object({
+      ip: T.String(),
+      similarity: Nullable(T.Number({ description: "Similarity to the group's shared profile, 0..1" })),
+      class: T.String(),
+      manufacturer: Nullable(T.String()),
+    }),
+    { description: 'Up to 1000 members, by address' },
+  ),
+  sharedProfile: T.Array(T.Object({ feature: T.String(), share: T.Number() }), {
+    description: 'Features at least half the members hold, with the share of members holding each',
+  }),
+  classVotes: T.Record(T.String(), T.Integer(), { description: 'Members per inferred class' }),
+  label: Nullable(
+    T.Object({ class: T.String(), labelledBy: Nullable(T.String()), labelledAt: Nullable(DateTime) }),
+  ),
+  updatedAt: DateTime,
+});
+
+/** The body of PUT /v1/groups/{id}/label. */
+export const GroupLabelBody = T.Object({ class: Nullable(ClassName) }, { additionalProperties: false });
 
 export const DeviceList = T.Object({
   items: T.Array(T.Ref('Device')),

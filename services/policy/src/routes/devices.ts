@@ -38,7 +38,8 @@ const isoTime = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD
  * per field in the service, which was most of its CPU per list page.
  */
 const DEVICE_JSON = `json_build_object('ip', host(d.ip), 'mac', d.mac::text, 'macKind', d.mac_kind,
-  'manufacturer', d.manufacturer, 'macPrefix', d.mac_prefix, 'vlan', d.vlan,
+  'manufacturer', d.manufacturer, 'macPrefix', d.mac_prefix, 'group', d.group_id,
+  'groupSimilarity', d.group_similarity, 'vlan', d.vlan,
   'exporter', host(d.exporter), 'inputIf', d.input_if, 'class', COALESCE(d.class_override, d.class),
   'inferredClass', d.class, 'classConfidence', d.class_confidence, 'classOverride', d.class_override,
   'label', d.label, 'owner', d.owner, 'department', d.department, 'criticality', d.criticality, 'risk', d.risk,
