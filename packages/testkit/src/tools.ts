@@ -37,6 +37,8 @@ export interface SoftflowdOptions {
   bidirectional?: boolean;
   /** Export over TCP instead of UDP (IPFIX only). */
   tcp?: boolean;
+  /** Periodic packet sampling: 1 in N packets (`-s N`; default every packet). */
+  samplingRate?: number;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function runSoftflowd(opts: SoftflowdOptions): Promise<void> {
   const args = ['-d', '-p', join(dir, 'pid'), '-r', opts.pcap, '-n', opts.target, '-v', String(opts.version)];
   if (opts.bidirectional) args.push('-b');
   if (opts.tcp) args.push('-P', 'tcp');
+  if (opts.samplingRate && opts.samplingRate > 1) args.push('-s', String(opts.samplingRate));
   await new Promise<void>((resolve, reject) => {
     const child = spawn('softflowd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -111,7 +114,10 @@ export async function runPmacctdNfprobe(opts: PmacctdOptions): Promise<void> {
     child.on('exit', (code) => {
       clearTimeout(timer);
       rmSync(dir, { recursive: true, force: true });
-      if (code === 0) resolve();
+      // At the end of a file the core can notice the plugin's (normal) exit first and then exit 1 with
+      // "no more plugins active": the plugin has exported and shut down as asked, so that is success too.
+      const pluginDone = /nfprobe \): Shutting down on user request/.test(output) && !/ERROR \(/.test(output);
+      if (code === 0 || (code === 1 && pluginDone)) resolve();
       else reject(new Error(`pmacctd exited with ${code}: ${output.trim().slice(-2000)}`));
     });
   });

@@ -312,12 +312,81 @@ describe('detections', () => {
       assert.ok(kinds.includes('exfiltration'), `exfiltration in ${kinds}`);
     });
 
+    test('a device that never sent outside but whose group uses the internet: the usual floor', () => {
+      const { m, now } = learned('10.7.0.4', false);
+      apply(m, [upload(m, now + 10_000, 300_000)]);
+      const e = {
+        ...env(now + 20_000),
+        groupOf: () => ({ id: 2, members: 6, shared: new Set(['internet tcp/443']) }),
+      };
+      const kinds = finishDevice(m, e).alerts.map((a) => a.kind);
+      assert.ok(!kinds.includes('exfiltration'), `no exfiltration in ${kinds}`);
+    });
+
     test('a device that used the internet while learning: neither alert for the same upload', () => {
       const { m, now, kinds: during } = learned('10.7.0.3', true);
       assert.deepEqual(during, []);
       apply(m, [upload(m, now + 10_000, 300_000)]);
       const kinds = finishDevice(m, env(now + 20_000)).alerts.map((a) => a.kind);
       assert.deepEqual(kinds, []);
+    });
+  });
+
+  describe('judged against the behaviour group', () => {
+    /** A pump (stable peers) that talked to its server for 70 minutes (learning: one hour), then to another. */
+    function pumpWithNewServer(): DeviceModel {
+      const m = createDeviceModel('10.20.1.9', 0);
+      m.classOverride = 'infusion_pump';
+      const records: FlowRecord[] = [];
+      for (let t = T0; t < T0 + 70 * 60_000; t += 30_000)
+        records.push({
+          ...createFlowRecord(),
+          srcAddr: m.ip,
+          dstAddr: '10.10.0.10',
+          protocol: 6,
+          srcPort: 50000,
+          dstPort: 3613,
+          tcpFlags: 0x18,
+          packets: 4,
+          bytes: 900,
+          startMs: t,
+          endMs: t + 100,
+        });
+      apply(m, records);
+      m.stored = true;
+      markCommitted(m);
+      apply(m, [
+        { ...records[0]!, dstAddr: '10.10.0.11', startMs: T0 + 71 * 60_000, endMs: T0 + 71 * 60_000 + 100 },
+      ]);
+      return m;
+    }
+    const group = (shared: string[], members = 8) => ({ id: 4, members, shared: new Set(shared) });
+
+    test("a young device's new peer that its group shares is not new; one the group lacks is", () => {
+      const alone = finishDevice(pumpWithNewServer(), env(T0 + 72 * 60_000)).alerts.map((a) => a.kind);
+      assert.deepEqual(alone, ['new_peer']);
+      const withGroup = {
+        ...env(T0 + 72 * 60_000),
+        groupOf: () => group(['uses tcp/3613', 'uses tcp/3613 at 10.10.0.10', 'uses tcp/3613 at 10.10.0.11']),
+      };
+      assert.deepEqual(finishDevice(pumpWithNewServer(), withGroup).alerts, []);
+      const otherGroup = {
+        ...env(T0 + 72 * 60_000),
+        groupOf: () => group(['uses tcp/3613', 'uses tcp/3613 at 10.10.0.10']),
+      };
+      assert.deepEqual(
+        finishDevice(pumpWithNewServer(), otherGroup).alerts.map((a) => a.kind),
+        ['new_peer'],
+      );
+      // Too small a group does not speak for its members.
+      const small = {
+        ...env(T0 + 72 * 60_000),
+        groupOf: () => group(['uses tcp/3613 at 10.10.0.11', 'uses tcp/3613'], 2),
+      };
+      assert.deepEqual(
+        finishDevice(pumpWithNewServer(), small).alerts.map((a) => a.kind),
+        ['new_peer'],
+      );
     });
   });
 });

@@ -1,6 +1,7 @@
 import { contactsOf, firstInternetContacts, neverSentOutside } from './class-free.ts';
 import type { AnalyticsSettings } from './config.ts';
-import { type GroupLabel, labelEvidence } from './grouping.ts';
+import { groupKnows, groupUsesInternet, isYoung, MIN_GROUP_MEMBERS, NOTHING_KNOWN } from './group-judge.ts';
+import { type DeviceGroup, type GroupLabel, labelEvidence } from './grouping.ts';
 import {
   baselineFor,
   closeBuckets,
@@ -66,6 +67,8 @@ export interface DetectEnv {
   watermark: number;
   /** The label of the device's behaviour group, which wins over the signatures (`grouping.ts`). */
   groupLabelOf?: ((ip: string) => GroupLabel | undefined) | undefined;
+  /** The device's behaviour group: new peers/services of a young device and exfiltration floors use it. */
+  groupOf?: ((ip: string) => DeviceGroup | undefined) | undefined;
   /** The manufacturer of a MAC (the IEEE registry, `vendor.ts`); absent: none known. */
   manufacturerOf?: ((mac: string) => string | undefined) | undefined;
 }
@@ -192,6 +195,7 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   const sig = env.signatures.byClass.get(cls);
   const critical = sig?.criticality === 'critical';
   const policy = env.policies.resolve(m.ip, cls);
+  const group = env.groupOf?.(m.ip);
 
   // Baseline judgements on the open buckets (learned devices only), before the closed ones are folded.
   for (const b of m.buckets.values()) {
@@ -222,7 +226,9 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
     const eo = baselineFor(m, 'ext_bytes_out', b.start, MIN_BASELINE_SAMPLES);
     if (eo && (b.reported & REPORTED_EXFIL) === 0) {
       // A device that never sent anything outside has a floor far below the usual one (class-free.ts).
-      const floor = neverSentOutside(m, MIN_BASELINE_SAMPLES) ? s.exfilQuietMinBytes : s.exfilMinBytes;
+      // ...unless its behaviour group uses the internet (then its own short history says little).
+      const quiet = neverSentOutside(m, MIN_BASELINE_SAMPLES) && !groupUsesInternet(group);
+      const floor = quiet ? s.exfilQuietMinBytes : s.exfilMinBytes;
       const limit = Math.max(floor, eo.mean + SPIKE_SIGMAS * stddev(eo), EXFIL_FACTOR * eo.mean);
       if (b.extOut > limit) {
         b.reported |= REPORTED_EXFIL;
@@ -310,17 +316,21 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
     const services: ReturnType<typeof entryView>[] = [];
     let first = Number.POSITIVE_INFINITY;
     let last = 0;
-    for (const [e, newPeer] of m.newEntries) {
+    // A young device's profile is thin: what its behaviour group shares is not new for it.
+    const judgeByGroup = group !== undefined && group.members >= MIN_GROUP_MEMBERS && isYoung(m, s);
+    for (const [e, newPeerOwn] of m.newEntries) {
+      const byGroup = judgeByGroup ? groupKnows(group, e) : NOTHING_KNOWN;
+      const newPeer = newPeerOwn && !byGroup.peer;
+      let known = byGroup.service;
+      for (const o of m.profile.values()) {
+        if (known) break;
+        if (o !== e && o.port === e.port && o.proto === e.proto && o.dir === e.dir && !isNewIn(m, o))
+          known = true;
+      }
+      if (!newPeer && known) continue;
       if (e.first < first) first = e.first;
       if (e.last > last) last = e.last;
       if (newPeer) peers.push(entryView(e));
-      let known = false;
-      for (const o of m.profile.values()) {
-        if (o !== e && o.port === e.port && o.proto === e.proto && o.dir === e.dir && !isNewIn(m, o)) {
-          known = true;
-          break;
-        }
-      }
       if (!known) services.push(entryView(e));
     }
     if (peers.length > 0) {

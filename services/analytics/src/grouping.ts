@@ -36,10 +36,20 @@ export interface RegroupResult {
 export interface GroupingJob {
   /** Regroups now unless another worker did within the interval (`force`: regardless of the interval). */
   run(opts?: { force?: boolean }): Promise<RegroupResult>;
-  /** Re-reads the labels of the devices' groups. */
+  /** Re-reads the devices' groups and their labels. */
   loadLabels(): Promise<void>;
   /** A device's group label, as last read. */
   labelOf(ip: string): GroupLabel | undefined;
+  /** A device's group (its id, members and shared profile), as last read. */
+  groupOf(ip: string): DeviceGroup | undefined;
+}
+
+/** A device's behaviour group as the detections see it. */
+export interface DeviceGroup {
+  id: number;
+  members: number;
+  /** The features at least half the members hold (groups.ts). */
+  shared: ReadonlySet<string>;
 }
 
 /** The evidence a labelled group gives its members' class. */
@@ -76,31 +86,42 @@ export function createGroupingJob(
 ): GroupingJob {
   const threshold = opts.threshold ?? GROUP_THRESHOLD;
   let labels = new Map<string, GroupLabel>();
+  let groups = new Map<string, DeviceGroup>();
 
   async function loadLabels(): Promise<void> {
     const res = await pool.query<{
       ip: string;
       id: string;
-      label_class: string;
-      labelled_by: string;
+      label_class: string | null;
+      labelled_by: string | null;
       members: number;
       similarity: number | null;
     }>(
       `SELECT host(d.ip) AS ip, g.id, g.label_class, g.labelled_by, g.members, d.group_similarity AS similarity
-       FROM devices d JOIN behaviour_groups g ON g.id = d.group_id WHERE g.label_class IS NOT NULL`,
+       FROM devices d JOIN behaviour_groups g ON g.id = d.group_id`,
     );
-    labels = new Map(
-      res.rows.map((r) => [
-        r.ip,
-        {
+    const shared = await pool.query<{ id: string; shared_profile: Array<{ feature: string }> }>(
+      'SELECT id, shared_profile FROM behaviour_groups WHERE members > 0',
+    );
+    const sharedOf = new Map(
+      shared.rows.map((g) => [Number(g.id), new Set((g.shared_profile ?? []).map((x) => x.feature))]),
+    );
+    const nextLabels = new Map<string, GroupLabel>();
+    const nextGroups = new Map<string, DeviceGroup>();
+    for (const r of res.rows) {
+      const id = Number(r.id);
+      nextGroups.set(r.ip, { id, members: r.members, shared: sharedOf.get(id) ?? new Set() });
+      if (r.label_class !== null)
+        nextLabels.set(r.ip, {
           class: r.label_class,
-          group: Number(r.id),
+          group: id,
           members: r.members,
           labelledBy: r.labelled_by ?? 'unknown',
           similarity: r.similarity ?? 0,
-        },
-      ]),
-    );
+        });
+    }
+    labels = nextLabels;
+    groups = nextGroups;
   }
 
   async function run(runOpts: { force?: boolean } = {}): Promise<RegroupResult> {
@@ -147,7 +168,7 @@ export function createGroupingJob(
     return result;
   }
 
-  return { run, loadLabels, labelOf: (ip) => labels.get(ip) };
+  return { run, loadLabels, labelOf: (ip) => labels.get(ip), groupOf: (ip) => groups.get(ip) };
 }
 
 async function regroup(client: pg.PoolClient, threshold: number): Promise<RegroupResult> {

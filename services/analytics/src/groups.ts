@@ -72,25 +72,21 @@ function hostOf(peer: string): string | undefined {
  */
 export function featuresOfProfile(p: GroupInput): Set<string> {
   const f = new Set<string>();
-  for (const e of p.entries) {
-    const svc = `${PROTO[e.proto] ?? `ip${e.proto}`}/${e.port}`;
-    if (e.dir === 'inbound') {
-      f.add(`serves ${svc}`);
-      continue;
-    }
-    if (!e.internal) {
-      f.add(`internet ${svc}`);
-      continue;
-    }
-    f.add(`uses ${svc}`);
-    const host = hostOf(e.peer);
-    if (host !== undefined) f.add(`uses ${svc} at ${host}`);
-  }
+  for (const e of p.entries) for (const x of entryFeatures(e)) f.add(x);
   if (p.periodic) f.add('periodic');
   let serves = false;
   for (const x of f) if (x.startsWith('serves ')) serves = true;
   if (!serves) f.add('serves nothing');
   return f;
+}
+
+/** The features one profile entry gives (see {@link featuresOfProfile}). */
+export function entryFeatures(e: GroupEntry): string[] {
+  const svc = `${PROTO[e.proto] ?? `ip${e.proto}`}/${e.port}`;
+  if (e.dir === 'inbound') return [`serves ${svc}`];
+  if (!e.internal) return [`internet ${svc}`];
+  const host = hostOf(e.peer);
+  return host === undefined ? [`uses ${svc}`] : [`uses ${svc}`, `uses ${svc} at ${host}`];
 }
 
 /**

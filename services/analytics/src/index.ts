@@ -610,6 +610,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
         env = { settings, signatures, policies, isInternal, watermark };
         env.manufacturerOf = manufacturers.manufacturerOf; // issue 17: vendor.ts
         env.groupLabelOf = grouping.labelOf; // issue 17: grouping.ts
+        env.groupOf = grouping.groupOf;
         envs.set(p, env);
       }
       return env;
