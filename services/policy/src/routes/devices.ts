@@ -115,8 +115,8 @@ function filterWhere(f: Filters): Where {
       `(host(d.ip) ILIKE $? OR d.mac::text ILIKE $? OR d.label ILIKE $? OR d.owner ILIKE $? OR d.department ILIKE $?
         OR COALESCE(d.class_override, d.class) ILIKE $? OR d.manufacturer ILIKE $?)`,
       p,
-      p,
       mac === undefined ? p : likePattern(mac),
+      p,
       p,
       p,
       p,
