@@ -239,11 +239,15 @@ describe('detections', () => {
   describe('without a class', () => {
     /** A device no signature knows: HTTPS to one internal server every 30 s (and, if asked, to the internet), run
      *  through learning and two more hours with a commit every 5 minutes, as the worker does. */
-    function learned(ip: string, internet: boolean): { m: DeviceModel; now: number; kinds: string[] } {
+    function learned(
+      ip: string,
+      internet: boolean,
+      steps = 36,
+    ): { m: DeviceModel; now: number; kinds: string[] } {
       const m = createDeviceModel(ip, 0);
       const kinds: string[] = [];
       let now = T0;
-      for (let step = 0; step < 36; step++) {
+      for (let step = 0; step < steps; step++) {
         const records: FlowRecord[] = [];
         for (let t = now; t < now + BUCKET; t += 30_000) {
           records.push({
@@ -312,8 +316,9 @@ describe('detections', () => {
       assert.ok(kinds.includes('exfiltration'), `exfiltration in ${kinds}`);
     });
 
-    test('a device that never sent outside but whose group uses the internet: the usual floor', () => {
-      const { m, now } = learned('10.7.0.4', false);
+    test('a young device that never sent outside but whose group uses the internet: judged as its group', () => {
+      // 80 minutes: past learning (one hour), still young (under two).
+      const { m, now } = learned('10.7.0.4', false, 16);
       apply(m, [upload(m, now + 10_000, 300_000)]);
       const e = {
         ...env(now + 20_000),
@@ -321,6 +326,10 @@ describe('detections', () => {
       };
       const kinds = finishDevice(m, e).alerts.map((a) => a.kind);
       assert.ok(!kinds.includes('exfiltration'), `no exfiltration in ${kinds}`);
+      assert.ok(
+        !kinds.includes('external_contact'),
+        `no first contact in ${kinds}: its group uses the internet`,
+      );
     });
 
     test('a device that used the internet while learning: neither alert for the same upload', () => {

@@ -278,7 +278,9 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   }
 
   // The internet for the first time, whatever the class: the learned profile had no internet peer.
-  const firstContacts = internalOnly ? [] : firstInternetContacts(m);
+  // A young device whose behaviour group uses the internet is not judged on its own thin profile.
+  const groupInternet = isYoung(m, s) && groupUsesInternet(group);
+  const firstContacts = internalOnly || groupInternet ? [] : firstInternetContacts(m);
   if (firstContacts.length > 0) {
     let first = Number.POSITIVE_INFINITY;
     let last = 0;
