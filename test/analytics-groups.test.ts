@@ -189,5 +189,16 @@ describe('behaviour groups through softflowd and the cluster pipeline', () => {
       alerts.map((a) => a.deviceIp),
       ['10.20.1.3'],
     );
+    // And the outbox has the move for webhooks.
+    const events = await ww.db!.pool.query<{
+      p: { device: { group: number; previousGroup: number | null } };
+    }>(
+      "SELECT payload AS p FROM events WHERE type = 'device.group_changed' AND payload->'device'->>'ip' = '10.20.1.3' ORDER BY id",
+    );
+    assert.deepEqual(
+      events.rows.map((r) => r.p.device.previousGroup),
+      [null, pumpGroup],
+    );
+    assert.equal(events.rows[1]?.p.device.group, changed.group);
   });
 });

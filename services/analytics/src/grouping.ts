@@ -233,12 +233,24 @@ async function regroup(client: pg.PoolClient, threshold: number): Promise<Regrou
   // split of groups does not move a device away from what it shared with its group, so it raises nothing).
   const byIp = new Map(devices.rows.map((d) => [d.ip, d]));
   const alerts: Array<{ ip: string; title: string; evidence: string; at: number }> = [];
+  const movedEvents: string[] = [];
   let moved = 0;
   inputs.forEach((input) => {
     const d = byIp.get(input.ip)!;
     const now = grouping.byDevice.get(input.ip)!;
     const before = previous.get(input.ip);
-    if (before === undefined || before === now.group) return;
+    if (before === now.group) return;
+    movedEvents.push(
+      JSON.stringify({
+        device: {
+          ip: input.ip,
+          group: now.group,
+          groupSimilarity: now.similarity,
+          previousGroup: before ?? null,
+        },
+      }),
+    );
+    if (before === undefined) return;
     moved++;
     const old = oldGroups.get(before);
     if (!old || d.learned_at === null || d.last_seen < d.learned_at) return;
@@ -309,6 +321,14 @@ async function regroup(client: pg.PoolClient, threshold: number): Promise<Regrou
        AND (d.class IS DISTINCT FROM g.label_class OR d.class_evidence->0->>'rule' IS DISTINCT FROM
          format('behaves like group %s (%s members), labelled by %s', g.id, g.members, g.labelled_by))`,
   );
+  // The policy service's outbox (webhooks), when its migration is present: a device joined or changed group.
+  const outbox = await client.query<{ t: string | null }>(`SELECT to_regclass('events')::text AS t`);
+  if (movedEvents.length > 0 && outbox.rows[0]?.t != null) {
+    await client.query(
+      `INSERT INTO events (type, payload) SELECT 'device.group_changed', u.p::jsonb FROM unnest($1::text[]) AS u(p)`,
+      [movedEvents],
+    );
+  }
   if (alerts.length > 0) {
     await client.query(
       `INSERT INTO alerts AS a (device_ip, kind, severity, title, evidence, first_seen, last_seen)

@@ -377,12 +377,13 @@ export const WebhookEventType = T.Union(
     'device.released',
     'policy.violated',
     'device.new',
+    'device.group_changed',
   ].map((e) => T.Literal(e)),
 );
 export const WebhookInput = T.Object(
   {
     url: T.String({ format: 'uri', maxLength: 2000, pattern: '^https?://' }),
-    events: T.Array(WebhookEventType, { minItems: 1, maxItems: 6, uniqueItems: true }),
+    events: T.Array(WebhookEventType, { minItems: 1, maxItems: 7, uniqueItems: true }),
     secret: T.String({ minLength: 16, maxLength: 256 }),
     description: T.Optional(Text(500)),
     enabled: T.Optional(T.Boolean()),
