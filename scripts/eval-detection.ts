@@ -247,11 +247,19 @@ async function main(): Promise<void> {
     for (const fa of r.falseAlerts) console.log(`  false alert: ${fa} (${r.truth.get(fa.split(' ')[0]!)})`);
   }
 
-  // Per-class precision and recall over every run.
+  printClasses(results);
+  // The figures per sampling rate, then over every run (the last line).
+  for (const rate of [...new Set(results.map((r) => r.run.sampling))].sort((x, y) => x - y)) {
+    const subset = results.filter((r) => r.run.sampling === rate);
+    console.log(`sampling 1:${rate} (${subset.length} runs): ${keyValues(subset)}`);
+  }
+  console.log(keyValues(results));
+}
+
+/** Per-class precision and recall over the runs. */
+function printClasses(results: RunResult[]): void {
   const classes = new Set<string>();
   for (const r of results) for (const c of r.truth.values()) classes.add(c);
-  let right = 0;
-  let total = 0;
   console.log('class                 precision  recall  devices');
   for (const c of [...classes].sort()) {
     let tp = 0;
@@ -269,14 +277,21 @@ async function main(): Promise<void> {
       `${c.padEnd(22)}${f3(tp / predicted).padStart(9)}  ${f3(tp / actual).padStart(6)}  ${actual}`,
     );
   }
+}
+
+/**
+ * The scorecard's figures over some runs: class accuracy, group purity (members in their group's majority
+ * kind) and completeness (members in their kind's largest group), attacks detected, the longest detection
+ * delay, false alerts per clean device-day.
+ */
+function keyValues(results: RunResult[]): string {
+  let right = 0;
+  let total = 0;
   for (const r of results)
     for (const [ip, t] of r.truth) {
       total++;
       if (r.predicted.get(ip) === t) right++;
     }
-
-  // Group purity (members in their group's majority kind) and completeness (members in their kind's
-  // largest group), over every run.
   let pure = 0;
   let complete = 0;
   let members = 0;
@@ -296,26 +311,19 @@ async function main(): Promise<void> {
     }
     for (const per of byKind.values()) complete += Math.max(...per.values());
   }
-
   const attacks = results.flatMap((r) => r.attacks);
   const detected = attacks.filter((a) => a.detected);
   const maxDelay = detected.length > 0 ? Math.max(...detected.map((a) => a.delayS!)) : Number.NaN;
   const falseCount = results.reduce((n, r) => n + r.falseAlerts.length, 0);
   const deviceDays = results.reduce((n, r) => n + r.deviceDays, 0);
-  console.log(
-    `group purity ${f3(pure / members)}, completeness ${f3(complete / members)} (${members} devices); ` +
-      `${falseCount} false alerts over ${deviceDays.toFixed(2)} clean device-days`,
-  );
-  console.log(
-    [
-      `class_accuracy=${f3(right / total)}`,
-      `group_purity=${f3(pure / members)}`,
-      `group_completeness=${f3(complete / members)}`,
-      `attacks_detected=${detected.length}/${attacks.length}`,
-      `max_delay_s=${Number.isFinite(maxDelay) ? maxDelay : 'n/a'}`,
-      `false_alerts_per_device_day=${f3(falseCount / deviceDays)}`,
-    ].join(' '),
-  );
+  return [
+    `class_accuracy=${f3(right / total)}`,
+    `group_purity=${f3(pure / members)}`,
+    `group_completeness=${f3(complete / members)}`,
+    `attacks_detected=${detected.length}/${attacks.length}`,
+    `max_delay_s=${Number.isFinite(maxDelay) ? maxDelay : 'n/a'}`,
+    `false_alerts_per_device_day=${f3(falseCount / deviceDays)}`,
+  ].join(' ');
 }
 
 main().then(
