@@ -1,11 +1,13 @@
 // Decoder throughput: the same softflowd NetFlow v9 packets through this decoder and through
-// node-netflowv9 (GPL-2.0 devDependency, the reference), then softflowd IPFIX through this decoder.
+// node-netflowv9 (GPL-2.0 devDependency, the reference), then softflowd IPFIX through this decoder, then
+// pmacctd (sfprobe) sFlow v5 of the same packets at 1:1 (samples/s: one record per sample).
 // Rounds alternate between the decoders and the median of each is reported, so a busy machine
 // slows both alike. Prints figures; the last line is key=value.
 // Run: pnpm bench:decode [rounds (default 9)] [ms per round (default 400)]
 import { createDecoderState, decodePacket } from '../packages/flow-decoder/src/index.ts';
 import { createReferenceDecoder } from '../packages/flow-decoder/src/test-helpers/node-netflowv9.ts';
 import { generateTraffic } from '../packages/flow-decoder/src/test-helpers/pcap-writer.ts';
+import { sfprobeExport } from '../packages/flow-decoder/src/test-helpers/sfprobe.ts';
 import { haveTool, softflowdExport } from '../packages/flow-decoder/src/test-helpers/softflowd.ts';
 
 const rounds = Number(process.argv[2] ?? 9);
@@ -32,6 +34,8 @@ async function main(): Promise<void> {
   const frames = generateTraffic(42, 6000, Date.UTC(2024, 0, 1, 12), 60_000);
   const v9 = (await softflowdExport(frames, '9')).datagrams;
   const ipfix = (await softflowdExport(frames, '10')).datagrams;
+  if (!haveTool('pmacctd')) throw new Error('pmacctd is not installed (apt-get install pmacct)');
+  const sflow = (await sfprobeExport(frames, { rate: 1 })).datagrams;
 
   const ctx = { exporter: '192.0.2.1', receivedMs: 0 };
   const state = createDecoderState();
@@ -52,36 +56,46 @@ async function main(): Promise<void> {
     for (const d of ipfix) n += decodePacket(d, ipfixState, ctx).records.length;
     return n;
   };
+  const sflowState = createDecoderState();
+  const sflowPass = (): number => {
+    let n = 0;
+    for (const d of sflow) n += decodePacket(d, sflowState, ctx).records.length;
+    return n;
+  };
   const perPass = ours();
   const theirPerPass = theirs();
   const ipfixPerPass = ipfixPass();
   console.log(
     `softflowd from ${frames.length} packets: ${v9.length} v9 datagrams (${perPass} records; node-netflowv9 sees ${theirPerPass}), ` +
-      `${ipfix.length} IPFIX datagrams (${ipfixPerPass} records)`,
+      `${ipfix.length} IPFIX datagrams (${ipfixPerPass} records); pmacctd sfprobe: ${sflow.length} sFlow datagrams (${sflowPass()} samples)`,
   );
 
   // Warm up every path, then alternate.
-  for (const f of [ours, theirs, ipfixPass]) measure(f);
+  for (const f of [ours, theirs, ipfixPass, sflowPass]) measure(f);
   const a: number[] = [];
   const b: number[] = [];
   const c: number[] = [];
+  const s: number[] = [];
   for (let i = 0; i < rounds; i++) {
     a.push(measure(ours));
     b.push(measure(theirs));
     c.push(measure(ipfixPass));
+    s.push(measure(sflowPass));
   }
   const oursRate = median(a);
   const theirRate = median(b);
   const ipfixRate = median(c);
+  const sflowRate = median(s);
   const ratio = oursRate / theirRate;
   console.log(`wardwatch decoder, NetFlow v9      ${fmt(oursRate)}`);
   console.log(`node-netflowv9 0.2.16, NetFlow v9  ${fmt(theirRate)}`);
   console.log(`wardwatch decoder, IPFIX           ${fmt(ipfixRate)}`);
+  console.log(`wardwatch decoder, sFlow v5        ${(sflowRate / 1e6).toFixed(2)}M samples/s`);
   console.log(
     `ratio wardwatch/node-netflowv9 on v9: ${ratio.toFixed(2)}x (goal >= 4); medians of ${rounds} alternating rounds`,
   );
   console.log(
-    `v9_records_per_s=${Math.round(oursRate)} nnf9_records_per_s=${Math.round(theirRate)} ratio=${ratio.toFixed(2)} ipfix_records_per_s=${Math.round(ipfixRate)}`,
+    `v9_records_per_s=${Math.round(oursRate)} nnf9_records_per_s=${Math.round(theirRate)} ratio=${ratio.toFixed(2)} ipfix_records_per_s=${Math.round(ipfixRate)} sflow_samples_per_s=${Math.round(sflowRate)}`,
   );
 }
 

@@ -11,6 +11,7 @@ import {
   corpusSeeds,
   createMutator,
 } from '../packages/flow-decoder/src/test-helpers/fuzz.ts';
+import { sflowSeeds } from '../packages/flow-decoder/src/test-helpers/sflow-builder.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -25,7 +26,8 @@ const total = Number(process.argv[2] ?? 1_000_000);
 const seed = Number(process.argv[3] ?? Date.now() % 1_000_000);
 
 function main(): number {
-  const seeds = corpusSeeds();
+  // sFlow datagrams are built by hand (the shared corpus holds no sFlow capture).
+  const seeds = [...corpusSeeds(), ...sflowSeeds()];
   console.log(`fuzz: ${total} packets, seed ${seed}, ${seeds.length} corpus seed packets`);
   const state = createDecoderState({
     maxTemplates: 2000,

@@ -180,8 +180,18 @@ describe('docker-compose.yml', () => {
 
   test('collectors publish NetFlow/IPFIX ports without clashing; the API and Grafana are reachable', () => {
     const s = compose();
-    assert.deepEqual(portsOf(s['collector-1']!).sort(), ['2055:2055/udp', '4739:4739/tcp', '4739:4739/udp']);
-    assert.deepEqual(portsOf(s['collector-2']!).sort(), ['2056:2055/udp', '4740:4739/tcp', '4740:4739/udp']);
+    assert.deepEqual(portsOf(s['collector-1']!).sort(), [
+      '2055:2055/udp',
+      '4739:4739/tcp',
+      '4739:4739/udp',
+      '6343:6343/udp',
+    ]);
+    assert.deepEqual(portsOf(s['collector-2']!).sort(), [
+      '2056:2055/udp',
+      '4740:4739/tcp',
+      '4740:4739/udp',
+      '6344:6343/udp',
+    ]);
     assert.deepEqual(portsOf(s.policy!), ['8080:8080/tcp']);
     assert.deepEqual(portsOf(s.grafana!), ['3000:3000/tcp']);
     const published = Object.values(s)
@@ -410,14 +420,14 @@ describe('deploy/k8s (kubectl kustomize)', () => {
       assert.equal(svc.sessionAffinityConfig.clientIP.timeoutSeconds, 86400);
       assert.equal(svc.externalTrafficPolicy, 'Local', 'exporter source addresses preserved');
       const udp = svc.ports.filter((p) => p.protocol === 'UDP').map((p) => p.port);
-      assert.deepEqual(udp.sort(), [2055, 4739]);
+      assert.deepEqual(udp.sort(), [2055, 4739, 6343]);
       const c = containerOf(find(docs, 'Deployment', 'wardwatch-collector')!).containers[0]!;
       for (const p of svc.ports) {
         const target = c.ports.find((x) => x.name === p.targetPort);
         assert.equal(target?.protocol, p.protocol, `port ${p.targetPort}`);
       }
       const udpPorts = c.env!.find((e) => e.name === 'WARDWATCH_UDP_PORTS')!.value!;
-      assert.deepEqual(udpPorts.split(',').map(Number), [2055, 4739]);
+      assert.deepEqual(udpPorts.split(',').map(Number), [2055, 4739, 6343]);
     });
 
     test(`${overlay}: analytics workers scale up to the flows-v1 partition count`, () => {

@@ -100,3 +100,57 @@ test('exporter statuses from exporters-v1 appear in GET /v1/exporters; the lates
   assert.equal(again.find((e) => e.address === '10.0.0.254')!.records, 5000);
   await pub.close();
 });
+
+test('an sFlow agent shows its datagram loss and interface health in GET /v1/exporters', async () => {
+  const pub = await transport.createPublisher();
+  const now = Date.now();
+  const health = {
+    ifIndex: 12,
+    speed: 1e9,
+    adminUp: true,
+    operUp: false,
+    inOctets: 5000,
+    outOctets: 7000,
+    inErrors: 4,
+    outErrors: 0,
+    inDiscards: 1,
+    outDiscards: 2,
+    fcsErrors: 3,
+    lastSeenMs: now,
+  };
+  const s = status({
+    exporter: '192.0.2.77',
+    observationDomain: 5,
+    version: 1005,
+    sequenceUnit: 'samples',
+    sequenceLost: 3,
+    samplingRate: 256,
+    datagramsLost: 2,
+    interfaces: [health],
+  });
+  await pub.publish(Topics.exporters, [
+    { key: exporterKey(s.exporter, s.observationDomain), value: encodeExporterStatus(s) },
+  ]);
+  const agent = await waitFor(
+    async () => {
+      const list = (
+        (await h.call('GET', '/v1/exporters', { role: 'viewer' })).body as {
+          items: Array<Record<string, unknown>>;
+        }
+      ).items;
+      return list.find((e) => e.address === '192.0.2.77');
+    },
+    { what: 'the sFlow agent', timeoutMs: 60_000 },
+  );
+  assert.equal(agent.observationDomain, 5);
+  assert.equal(agent.sequenceUnit, 'samples');
+  assert.equal(agent.samplingInterval, 256);
+  assert.equal(agent.datagramsLost, 2);
+  const { lastSeenMs, ...rest } = health;
+  assert.deepEqual(agent.interfaces, [{ ...rest, lastSeen: new Date(lastSeenMs).toISOString() }]);
+  const netflow = (
+    (await h.call('GET', '/v1/exporters')).body as { items: Array<Record<string, unknown>> }
+  ).items.find((e) => e.address === '10.0.0.254')!;
+  assert.equal('interfaces' in netflow, false, 'NetFlow exporters have no interface list');
+  await pub.close();
+});

@@ -129,3 +129,46 @@ describe('wardwatch decode', { skip }, () => {
     assert.equal((JSON.parse(lines[0]!) as { srcAddr: string }).srcAddr, '140.82.121.3');
   });
 });
+
+describe('wardwatch decode, sFlow v5', () => {
+  test('a capture of sFlow datagrams prints one record per flow sample, and counters with --options', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { sflowSeeds } = await import('../../../packages/flow-decoder/src/test-helpers/sflow-builder.ts');
+    const { udpFrame, writePcap } = await import(
+      '../../../packages/flow-decoder/src/test-helpers/pcap-writer.ts'
+    );
+    const dir = mkdtempSync(path.join(tmpdir(), 'ww-decode-sflow-'));
+    try {
+      const file = path.join(dir, 'sflow.pcap');
+      const seeds = sflowSeeds();
+      writeFileSync(
+        file,
+        writePcap(
+          seeds.map((d, i) => ({
+            tsMs: 1_700_000_000_000 + i,
+            data: udpFrame('10.9.9.9', '10.0.0.1', 50000, 6343, d),
+          })),
+        ),
+      );
+      const plain = await run([file]);
+      assert.equal(plain.code, 0);
+      assert.equal(plain.out.length, 4, 'three flow samples, then one');
+      const first = JSON.parse(plain.out[0]!) as Record<string, unknown>;
+      assert.equal(first['exporter'], '192.0.2.1', 'the agent address, not the UDP source');
+      assert.equal(first['version'], 1005);
+      assert.equal(first['samplingRate'], 64);
+      assert.equal(first['srcVlan'], 20);
+      const withCounters = await run(['--options', file]);
+      const counters = withCounters.out
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((o) => o['counters']);
+      assert.deepEqual(
+        counters.map((c) => c['ifIndex']),
+        [3, 4],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

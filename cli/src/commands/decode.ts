@@ -15,15 +15,17 @@ import type { FlowRecord } from '@wardwatch/flow-schema';
 
 const USAGE = `usage: wardwatch decode [options] <file.pcap|file.pcapng|file.dat|->
 
-Decodes NetFlow v5/v9 and IPFIX export packets and prints one JSON object per flow record.
-A .pcap/.pcapng is read for UDP datagrams; anything else is raw export payloads, possibly
-several back to back; '-' reads standard input.
+Decodes NetFlow v5/v9, IPFIX and sFlow v5 export packets and prints one JSON object per flow
+record (an sFlow flow sample is one record, its counters scaled by its sampling rate). A
+.pcap/.pcapng is read for UDP datagrams; anything else is raw export payloads, possibly several
+back to back (one sFlow datagram per raw file); '-' reads standard input.
 
   --port N         only UDP datagrams sent to port N (captures; default: any that look like exports)
   --exporter ADDR  exporter address for raw payloads (default 0.0.0.0)
-  --options        also print options data records (sampler and interface tables)
+  --options        also print options data records (sampler and interface tables) and sFlow
+                   counter samples (interface counters)
   --no-hold        drop data that arrives before its template instead of holding it
-  --scale          multiply counters by the sampling interval
+  --scale          multiply NetFlow/IPFIX counters by the sampling interval (sFlow always is)
   --summary        print a summary of packets, records, errors and decoder stats to stderr
 `;
 
@@ -93,7 +95,8 @@ interface Packet {
 
 function looksLikeExport(p: Uint8Array): boolean {
   const v = p.length >= 2 ? (p[0]! << 8) | p[1]! : 0;
-  return v === 5 || v === 9 || v === 10;
+  // sFlow opens with a 32-bit version 5.
+  return v === 5 || v === 9 || v === 10 || (v === 0 && p.length >= 4 && p[2] === 0 && p[3] === 5);
 }
 
 function packetsOf(buf: Uint8Array, args: Args): Packet[] {
@@ -233,6 +236,8 @@ export async function decodeCommand(argv: string[]): Promise<number> {
     totals.packets++;
     for (const rec of r.records) out.line(flowLine(rec, i));
     if (args.options) for (const o of r.options) out.line(optionsLine(o, i));
+    if (args.options && r.counters !== undefined)
+      for (const c of r.counters) out.line(JSON.stringify({ counters: true, packet: i, ...c }));
     totals.records += r.records.length;
     totals.options += r.options.length;
     for (const [k, v] of Object.entries(r.stats)) if (typeof v === 'number') stats[k] = (stats[k] ?? 0) + v;

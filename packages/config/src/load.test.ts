@@ -9,7 +9,7 @@ test('an empty environment gives the documented defaults', () => {
   const c = loadConfig({ env: {} });
   assert.equal(c.mode, 'embedded');
   assert.equal(c.api.port, 8080);
-  assert.deepEqual(c.collector.udpPorts, [2055, 4739]);
+  assert.deepEqual(c.collector.udpPorts, [2055, 4739, 6343]);
   assert.equal(c.dataDir, './data');
   assert.ok(c.monitoredNetworks.includes('10.0.0.0/8'));
   assert.ok(Object.isFrozen(c.collector));

@@ -54,8 +54,8 @@ export const ConfigSchema = T.Object(
     collector: T.Object(
       {
         host: T.String({ default: '0.0.0.0' }),
-        /** UDP ports; every port accepts every export version. */
-        udpPorts: T.Array(PortOrEphemeral, { default: [2055, 4739], minItems: 1 }),
+        /** UDP ports; every port accepts every export version (NetFlow v5/v9, IPFIX, sFlow v5). */
+        udpPorts: T.Array(PortOrEphemeral, { default: [2055, 4739, 6343], minItems: 1 }),
         /** Socket receive buffer, bytes. */
         receiveBufferBytes: T.Integer({ default: 33554432, minimum: 65536 }),
         /** Port of the collector's /metrics, /healthz and /readyz (0: none; embedded mode serves them on the API). */

@@ -3,6 +3,7 @@ import { decodeV5 } from './netflow-v5/decode.ts';
 import { decodeV9 } from './netflow-v9/decode.ts';
 import { createStats, type DecodeContext, type DecodeResult, type DecodeStats } from './result.ts';
 import type { PacketRun } from './sets.ts';
+import { decodeSflow } from './sflow/decode.ts';
 import type { DecoderState } from './state.ts';
 
 function expire(state: DecoderState, nowMs: number, stats: DecodeStats | undefined): number {
@@ -36,7 +37,7 @@ function finish(version: number, run: PacketRun, expired: number): DecodeResult 
 }
 
 /**
- * Decodes one export packet (NetFlow v5, v9 or one IPFIX message), updating `state`. Never throws
+ * Decodes one export packet (NetFlow v5, v9, one IPFIX message or an sFlow v5 datagram), updating `state`. Never throws
  * on any input: every fault is a typed error in the result, with the records decoded before it.
  */
 export function decodePacket(buf: Uint8Array, state: DecoderState, ctx: DecodeContext): DecodeResult {
@@ -55,6 +56,12 @@ export function decodePacket(buf: Uint8Array, state: DecoderState, ctx: DecodeCo
       if (buf.length < 16) return tooShort(10, 16, buf.length, expired);
       return finish(10, decodeIpfix(buf, state, ctx), expired);
     default: {
+      // sFlow opens with a 32-bit version: 0x00000005.
+      if (version === 0 && buf.length >= 4 && buf[2] === 0 && buf[3] === 5) {
+        const res = decodeSflow(buf, state, ctx);
+        res.stats.heldSetsExpired += expired;
+        return res;
+      }
       const stats = createStats('packets');
       stats.heldSetsExpired = expired;
       if (buf.length < 2) {

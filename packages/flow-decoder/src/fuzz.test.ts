@@ -6,8 +6,9 @@ import fc from 'fast-check';
 import { decodePacket } from './decode.ts';
 import { createDecoderState } from './state.ts';
 import { checkBounds, checkResult, corpusSeeds, createMutator } from './test-helpers/fuzz.ts';
+import { sflowSeeds } from './test-helpers/sflow-builder.ts';
 
-const seeds = corpusSeeds();
+const seeds = [...corpusSeeds(), ...sflowSeeds()];
 
 test('mutated corpus packets: no exceptions, typed results, bounded memory (about 3 s)', () => {
   // Small limits so that the bounds are actually reached.

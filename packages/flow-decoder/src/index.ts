@@ -1,4 +1,4 @@
-// Pure NetFlow v5/v9 and IPFIX decoder: bytes in, flow records out; no sockets, clocks, Kafka or logging.
+// Pure NetFlow v5/v9, IPFIX and sFlow v5 decoder: bytes in, flow records out; no sockets, clocks, Kafka or logging.
 export {
   type CapturedDatagram,
   CaptureFormatError,
@@ -15,10 +15,12 @@ export type {
   DecodeErrorCode,
   DecodeResult,
   DecodeStats,
+  InterfaceCounters,
   OptionField,
   OptionsRecord,
   SequenceUnit,
 } from './result.ts';
+export { SFLOW_VERSION } from './result.ts';
 export { splitExportPackets } from './split.ts';
 export {
   createDecoderState,

@@ -25,8 +25,53 @@ export interface DecodeContext {
   receivedMs: number;
 }
 
-/** Unit in which sequence loss is counted: v5 counts flows, v9 export packets, IPFIX data records. */
-export type SequenceUnit = 'flows' | 'packets' | 'records';
+/**
+ * Unit in which sequence loss is counted: v5 counts flows, v9 export packets, IPFIX data records,
+ * sFlow flow samples (per data source).
+ */
+export type SequenceUnit = 'flows' | 'packets' | 'records' | 'samples';
+
+/**
+ * The `version` of sFlow datagrams and their records: 1000 + the sFlow version (1005 for sFlow v5),
+ * so it never reads as NetFlow v5, v9 or IPFIX (10).
+ */
+export const SFLOW_VERSION = 1005;
+
+/** One sFlow counter sample's interface counters (generic interface and Ethernet records), raw. */
+export interface InterfaceCounters {
+  /** The sFlow agent address and sub-agent that sent them. */
+  agent: string;
+  subAgentId: number;
+  ifIndex: number;
+  ifType: number;
+  /** Bits per second. */
+  ifSpeed: number;
+  /** 0 unknown, 1 full duplex, 2 half duplex, 3 in, 4 out. */
+  ifDirection: number;
+  adminUp: boolean;
+  operUp: boolean;
+  inOctets: number;
+  inUcastPkts: number;
+  inMulticastPkts: number;
+  inBroadcastPkts: number;
+  inDiscards: number;
+  inErrors: number;
+  inUnknownProtos: number;
+  outOctets: number;
+  outUcastPkts: number;
+  outMulticastPkts: number;
+  outBroadcastPkts: number;
+  outDiscards: number;
+  outErrors: number;
+  promiscuous: boolean;
+  /** dot3Stats from the Ethernet record (0 when the agent sent none). */
+  alignmentErrors: number;
+  fcsErrors: number;
+  lateCollisions: number;
+  symbolErrors: number;
+  /** When the datagram was received, Unix milliseconds. */
+  receivedMs: number;
+}
 
 /** Per-packet counters for the collector's metrics; every field is a non-negative increment. */
 export interface DecodeStats {
@@ -60,6 +105,8 @@ export interface DecodeStats {
   sequenceResets: number;
   /** Packets that arrived late and filled a gap (not counted as loss). */
   sequenceReordered: number;
+  /** sFlow datagrams lost per the agent's (and sub-agent's) datagram sequence numbers. */
+  datagramsLost: number;
 }
 
 /** One field of an options data record, raw. */
@@ -97,6 +144,10 @@ export type DecodeResult =
        * state by the exporter's will: templates also leave it when evicted under the limits.
        */
       withdrawn?: number[];
+      /** sFlow: the agent address and sub-agent id the datagram names (its exporter identity). */
+      agent?: { address: string; subAgentId: number };
+      /** sFlow: interface counters from counter samples; absent when none. */
+      counters?: InterfaceCounters[];
     }
   | {
       ok: false;
@@ -111,6 +162,10 @@ export type DecodeResult =
        * state by the exporter's will: templates also leave it when evicted under the limits.
        */
       withdrawn?: number[];
+      /** sFlow: the agent address and sub-agent id the datagram names (its exporter identity). */
+      agent?: { address: string; subAgentId: number };
+      /** sFlow: interface counters from counter samples; absent when none. */
+      counters?: InterfaceCounters[];
     };
 
 /** Fresh all-zero stats. */
@@ -131,5 +186,6 @@ export function createStats(unit: SequenceUnit): DecodeStats {
     sequenceUnit: unit,
     sequenceResets: 0,
     sequenceReordered: 0,
+    datagramsLost: 0,
   };
 }

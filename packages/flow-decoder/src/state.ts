@@ -27,6 +27,8 @@ export interface DecoderLimits {
   reorderWindowRecords: number;
   /** Largest forward sequence jump counted as loss; larger jumps count as a restart. */
   maxSequenceGap: number;
+  /** sFlow data sources (per-source sample sequence trackers) held across all agents. */
+  maxSflowSources: number;
 }
 
 /** Options of `createDecoderState`: limits, plus whether counters are scaled by the sampling interval. */
@@ -49,6 +51,7 @@ export const DEFAULT_LIMITS: Readonly<DecoderLimits> = Object.freeze({
   reorderWindowPackets: 32,
   reorderWindowRecords: 1024,
   maxSequenceGap: 10_000_000,
+  maxSflowSources: 65536,
 });
 
 /** Per (exporter, version, observation domain) state: RFC 7011 §8 template scope, sampling, sequence. */
@@ -65,6 +68,8 @@ export interface Session {
   /** IPFIX systemInitTimeMilliseconds from options data; NaN when unknown. */
   sysInitMs: number;
   seq: SequenceTracker;
+  /** sFlow: flow-sample sequence per data source (type * 2^32 + index); created on first use. */
+  sources?: Map<number, SequenceTracker>;
 }
 
 /** A data set kept until its template arrives. */
@@ -91,6 +96,8 @@ export interface DecoderState {
   templateFields: number;
   held: HeldSet[];
   heldBytes: number;
+  /** sFlow data sources tracked across sessions. */
+  sflowSources: number;
 }
 
 /** Creates an empty decoder state with bounded memory. */
@@ -110,6 +117,7 @@ export function createDecoderState(options: DecoderOptions = {}): DecoderState {
     templateFields: 0,
     held: [],
     heldBytes: 0,
+    sflowSources: 0,
   };
 }
 
@@ -120,6 +128,7 @@ export function sessionKey(exporter: string, version: number, domain: number): s
 
 function dropSession(state: DecoderState, s: Session): void {
   state.sessions.delete(s.key);
+  if (s.sources !== undefined) state.sflowSources -= s.sources.size;
   for (const t of s.templates.values()) state.templateFields -= t.fields.length;
   const n = s.templates.size;
   if (n > 0) {

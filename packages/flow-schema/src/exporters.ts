@@ -1,3 +1,22 @@
+/** One interface of an sFlow agent, from its latest counter sample (counters are the agent's own, cumulative). */
+export interface InterfaceHealth {
+  ifIndex: number;
+  /** Bits per second. */
+  speed: number;
+  adminUp: boolean;
+  operUp: boolean;
+  inOctets: number;
+  outOctets: number;
+  inErrors: number;
+  outErrors: number;
+  inDiscards: number;
+  outDiscards: number;
+  /** dot3StatsFCSErrors (0 when the agent sends no Ethernet counters). */
+  fcsErrors: number;
+  /** When the counter sample arrived, Unix milliseconds. */
+  lastSeenMs: number;
+}
+
 /**
  * The value of an `exporters-v1` message: one exporter's (address and observation domain) health as
  * one collector sees it, published periodically as UTF-8 JSON under the key {@link exporterKey}.
@@ -37,6 +56,10 @@ export interface ExporterStatus {
   lastSeenMs: number;
   /** When this status was published. */
   reportedMs: number;
+  /** sFlow: datagrams lost per the agent's (and sub-agent's) datagram sequence numbers. */
+  datagramsLost?: number;
+  /** sFlow: interface health from counter samples, by ifIndex (at most 1024 per agent and sub-agent). */
+  interfaces?: InterfaceHealth[];
 }
 
 const NUMBER_FIELDS = [

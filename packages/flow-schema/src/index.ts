@@ -2,6 +2,12 @@
 
 export { decodeFlowBatch, encodeFlowBatch, type FlowBatch, FlowBatchBuilder } from './codec.ts';
 export { createDeviceMatcher, type DeviceMatcher } from './devices.ts';
-export { decodeExporterStatus, type ExporterStatus, encodeExporterStatus, exporterKey } from './exporters.ts';
+export {
+  decodeExporterStatus,
+  type ExporterStatus,
+  encodeExporterStatus,
+  exporterKey,
+  type InterfaceHealth,
+} from './exporters.ts';
 export { createFlowRecord, type ExtraField, type FlowRecord } from './record.ts';
 export { Topics } from './topics.ts';

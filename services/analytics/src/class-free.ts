@@ -1,4 +1,10 @@
-import { ALL_HOURS, type DeviceModel, type ExternalContact, isSpecial, type ProfileEntry } from './model.ts';
+import { isSpecial } from './model/addresses.ts';
+import {
+  ALL_HOURS,
+  type DeviceModel,
+  type ExternalContact,
+  type ProfileEntry,
+} from './model/device-model.ts';
 
 // Detections that need no device class: they judge a device against its own learned history, so a device no
 // signature recognises (`unknown`) is watched as closely as a known one.

@@ -3,13 +3,13 @@ import { describe, test } from 'node:test';
 import { createDeviceMatcher, createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
 import type { AnalyticsSettings } from './config.ts';
 import { checkSilence, type DetectEnv, finishDevice } from './detect.ts';
+import { applyRecord } from './model/apply-record.ts';
 import {
   type ApplyContext,
-  applyRecord,
   createDeviceModel,
   type DeviceModel,
   markCommitted,
-} from './model.ts';
+} from './model/device-model.ts';
 import { NO_POLICIES } from './policies.ts';
 import { loadSignatures } from './signatures.ts';
 

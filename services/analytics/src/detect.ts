@@ -2,9 +2,8 @@ import { contactsOf, firstInternetContacts, neverSentOutside } from './class-fre
 import type { AnalyticsSettings } from './config.ts';
 import { groupKnows, groupUsesInternet, isYoung, MIN_GROUP_MEMBERS, NOTHING_KNOWN } from './group-judge.ts';
 import { type DeviceGroup, type GroupLabel, labelEvidence } from './grouping.ts';
+import { baselineFor, closeBuckets, stddev } from './model/baselines.ts';
 import {
-  baselineFor,
-  closeBuckets,
   type DetectWindow,
   type DeviceModel,
   DIRECTION_NAMES,
@@ -12,8 +11,7 @@ import {
   effectiveClass,
   INBOUND,
   type ProfileEntry,
-  stddev,
-} from './model.ts';
+} from './model/device-model.ts';
 import { evaluatePolicy, type PolicySet } from './policies.ts';
 import { type Classification, classify, type DeviceFeatures, type Signatures } from './signatures.ts';
 import { densestSpan, dropBefore, hostTimes, newestEvent } from './sliding.ts';
@@ -360,7 +358,7 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   }
 
   if (policy) {
-    const violations = evaluatePolicy(env.policies, policy, m.profile.values(), env.isInternal);
+    const violations = evaluatePolicy(env.policies, policy, m.profile.values());
     if (violations.length > 0) {
       let first = Number.POSITIVE_INFINITY;
       let last = 0;

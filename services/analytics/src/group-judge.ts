@@ -1,7 +1,7 @@
 import type { AnalyticsSettings } from './config.ts';
 import type { DeviceGroup } from './grouping.ts';
 import { entryFeatures } from './groups.ts';
-import { type DeviceModel, DIRECTION_NAMES, type ProfileEntry } from './model.ts';
+import { type DeviceModel, DIRECTION_NAMES, type ProfileEntry } from './model/device-model.ts';
 
 // Detections judged against the device's behaviour group (issue 17): a device with a short history has a
 // thin profile of its own, so what its group shares is not new for it; a group that uses the internet

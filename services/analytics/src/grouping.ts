@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { isPeriodic } from './detect.ts';
 import { featuresOfProfile, GROUP_THRESHOLD, type GroupInput, groupProfiles, similarity } from './groups.ts';
-import type { DeviceModel } from './model.ts';
+import type { DeviceModel } from './model/device-model.ts';
 
 // The grouping job: reads every device's communication profile, groups the devices by behaviour
 // (groups.ts), and writes the groups, each device's group and similarity, the class of the members of

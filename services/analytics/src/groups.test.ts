@@ -4,13 +4,13 @@ import { createDeviceMatcher } from '@wardwatch/flow-schema';
 import { createScenario, routeByDevice } from '@wardwatch/hospital-sim';
 import { isPeriodic } from './detect.ts';
 import { featuresOfProfile, type GroupInput, groupProfiles } from './groups.ts';
+import { applyRecord } from './model/apply-record.ts';
 import {
   type ApplyContext,
-  applyRecord,
   createDeviceModel,
   type DeviceModel,
   DIRECTION_NAMES,
-} from './model.ts';
+} from './model/device-model.ts';
 import { loadSignatures } from './signatures.ts';
 
 const signatures = loadSignatures();

@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createDeviceMatcher, createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
-import {
-  type ApplyContext,
-  applyRecord,
-  closeBuckets,
-  createDeviceModel,
-  INBOUND,
-  isSpecial,
-  OUTBOUND,
-} from './model.ts';
+import { isSpecial } from './model/addresses.ts';
+import { applyRecord } from './model/apply-record.ts';
+import { closeBuckets } from './model/baselines.ts';
+import { type ApplyContext, createDeviceModel, INBOUND, OUTBOUND } from './model/device-model.ts';
 
 const matcher = createDeviceMatcher(['10.0.0.0/8']);
 const ctx = (): ApplyContext => ({

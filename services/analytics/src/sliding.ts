@@ -1,4 +1,4 @@
-import type { DetectWindow } from './model.ts';
+import type { DetectWindow } from './model/device-model.ts';
 
 // Sliding windows for scans and lateral movement. Events (a host probed on a port, an internal host reached
 // on an administration port) carry their flow time; a detection counts the most events that fit within any

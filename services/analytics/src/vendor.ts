@@ -1,6 +1,6 @@
 import { createOuiRegistry, type OuiRegistry } from '@wardwatch/oui';
-import type { DeviceModel } from './model.ts';
-import type { Statement } from './store.ts';
+import type { DeviceModel } from './model/device-model.ts';
+import type { Statement } from './store/statements.ts';
 
 // The manufacturer of each device, from the MAC it sends with (IPFIX/v9 elements 56/81, sFlow headers),
 // looked up in the IEEE registry (`@wardwatch/oui`) and written to `devices` when the MAC changes.

@@ -13,8 +13,11 @@ import { createLogger, createMetricsRegistry } from '@wardwatch/telemetry';
 import { dropSchema, TEST_DATABASE_URL, uniqueName, waitFor } from '@wardwatch/testkit';
 import { createMemoryTransport, type Transport } from '@wardwatch/transport';
 import { type Analytics, createAnalytics } from './index.ts';
-import { type ApplyContext, applyRecord } from './model.ts';
-import { arrayLiteral, FencedError, loadModels } from './store.ts';
+import { applyRecord } from './model/apply-record.ts';
+import type { ApplyContext } from './model/device-model.ts';
+import { loadModels } from './store/load-models.ts';
+import { FencedError } from './store/offsets.ts';
+import { arrayLiteral } from './store/sql.ts';
 import { batchOf } from './test-support.ts';
 
 const NETS = ['10.0.0.0/8'];

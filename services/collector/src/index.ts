@@ -1,4 +1,4 @@
-// The collector: receives NetFlow v5/v9 and IPFIX (UDP, and IPFIX over TCP), decodes on worker threads
+// The collector: receives NetFlow v5/v9, IPFIX and sFlow v5 (UDP, and IPFIX over TCP), decodes on worker threads
 // sharded by exporter, routes records to device partitions and publishes them through a bounded buffer.
 import type { Socket } from 'node:dgram';
 import type { Server as HttpServer } from 'node:http';
@@ -261,6 +261,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         lingerMs: c.lingerMs,
         exporterReportMs: c.exporterReportMs,
         collectorId: collectorId(),
+        exporterAllowlist: c.exporterAllowlist,
       },
       onOutput,
       onWorkerError: (err, shard) => logger.error({ err, shard }, 'decode worker failed'),
@@ -298,7 +299,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     started = true;
     logger.info(
       { udp: collector.ports(), tcp: collector.tcpPorts(), workers, partitions, ops: collector.opsUrl() },
-      'collector listening for NetFlow/IPFIX',
+      'collector listening for NetFlow/IPFIX/sFlow',
     );
   }
 

@@ -4,6 +4,8 @@ import type { ShardStats } from './shard.ts';
 
 /** Exporters that get their own `exporter` label; the rest share `other` (bounded cardinality). */
 const MAX_EXPORTER_LABELS = 256;
+/** sFlow interfaces (agent, ifIndex) that get their own series; past it new ones are not shown. */
+const MAX_INTERFACE_SERIES = 4096;
 
 /**
  * The collector's Prometheus metrics (and OpenTelemetry API counters beside them). Accounting:
@@ -99,6 +101,30 @@ export function createCollectorMetrics(registry: Registry) {
       labelNames: ['exporter'] as const,
       registers: r,
     }),
+    datagramsLost: new Counter({
+      name: 'wardwatch_collector_sflow_datagrams_lost_total',
+      help: "sFlow datagrams lost per the agents' datagram sequence numbers, by agent",
+      labelNames: ['exporter'] as const,
+      registers: r,
+    }),
+    interfaceUp: new Gauge({
+      name: 'wardwatch_collector_interface_oper_up',
+      help: 'sFlow agent interface operationally up (1) or not (0), from its latest counter sample',
+      labelNames: ['exporter', 'if_index'] as const,
+      registers: r,
+    }),
+    interfaceErrors: new Gauge({
+      name: 'wardwatch_collector_interface_errors',
+      help: "sFlow agent interface errors (the agent's cumulative ifInErrors/ifOutErrors), by direction",
+      labelNames: ['exporter', 'if_index', 'direction'] as const,
+      registers: r,
+    }),
+    interfaceDiscards: new Gauge({
+      name: 'wardwatch_collector_interface_discards',
+      help: "sFlow agent interface discards (the agent's cumulative ifInDiscards/ifOutDiscards), by direction",
+      labelNames: ['exporter', 'if_index', 'direction'] as const,
+      registers: r,
+    }),
     sequenceResets: new Counter({
       name: 'wardwatch_collector_sequence_resets_total',
       help: 'Sequence jumps taken as an exporter restart',
@@ -159,6 +185,16 @@ export function createCollectorMetrics(registry: Registry) {
     }),
   };
   const labelled = new Set<string>();
+  const interfaceSeries = new Set<string>();
+
+  function exporterLabel(exporter: string): string {
+    if (labelled.has(exporter)) return exporter;
+    if (labelled.size < MAX_EXPORTER_LABELS) {
+      labelled.add(exporter);
+      return exporter;
+    }
+    return 'other';
+  }
 
   /** Adds one shard output's counters. */
   function applyStats(
@@ -188,6 +224,24 @@ export function createCollectorMetrics(registry: Registry) {
         else label = 'other';
       }
       m.sequenceLost.inc({ exporter: label }, s.sequenceLost[exporter]!);
+    }
+    for (const exporter in s.datagramsLost)
+      m.datagramsLost.inc({ exporter: exporterLabel(exporter) }, s.datagramsLost[exporter]!);
+    for (const c of s.interfaces) {
+      const key = `${c.agent}|${c.subAgentId}|${c.ifIndex}`;
+      if (!interfaceSeries.has(key)) {
+        if (interfaceSeries.size >= MAX_INTERFACE_SERIES) continue;
+        interfaceSeries.add(key);
+      }
+      const labels = {
+        exporter: c.subAgentId === 0 ? c.agent : `${c.agent}|${c.subAgentId}`,
+        if_index: String(c.ifIndex),
+      };
+      m.interfaceUp.set(labels, c.operUp ? 1 : 0);
+      m.interfaceErrors.set({ ...labels, direction: 'in' }, c.inErrors);
+      m.interfaceErrors.set({ ...labels, direction: 'out' }, c.outErrors);
+      m.interfaceDiscards.set({ ...labels, direction: 'in' }, c.inDiscards);
+      m.interfaceDiscards.set({ ...labels, direction: 'out' }, c.outDiscards);
     }
     shardLevels.templates[shard] = s.templateCount;
     shardLevels.held[shard] = s.heldSets;

@@ -9,6 +9,7 @@ import {
   decodePacket,
   expireHeld,
   exportTemplates,
+  type InterfaceCounters,
   importTemplates,
   type TemplateSnapshot,
 } from '@wardwatch/flow-decoder';
@@ -20,6 +21,7 @@ import {
   exporterKey,
   FlowBatchBuilder,
   type FlowRecord,
+  type InterfaceHealth,
 } from '@wardwatch/flow-schema';
 import { partitionFor } from '@wardwatch/transport';
 
@@ -43,6 +45,11 @@ export interface ShardSettings {
   exporterReportMs: number;
   /** Names this collector instance in exporter statuses. */
   collectorId: string;
+  /**
+   * `collector.exporterAllowlist`: the receivers check datagram sources against it; the shard checks the
+   * agent address an sFlow datagram names (so an allowed source cannot pose as any agent). Empty: all.
+   */
+  exporterAllowlist?: readonly string[];
   decoder?: DecoderOptions;
 }
 
@@ -84,6 +91,10 @@ export interface ShardStats {
   sequenceResets: number;
   /** Sequence loss by exporter (its protocol's unit). */
   sequenceLost: Record<string, number>;
+  /** sFlow datagrams lost, by agent. */
+  datagramsLost: Record<string, number>;
+  /** sFlow counter samples: the latest interface counters seen since the previous output. */
+  interfaces: InterfaceCounters[];
   /** Levels (not increments). */
   templateCount: number;
   heldSets: number;
@@ -115,6 +126,8 @@ function createStats(): ShardStats {
     optionsRecords: 0,
     sequenceResets: 0,
     sequenceLost: {},
+    datagramsLost: {},
+    interfaces: [],
     templateCount: 0,
     heldSets: 0,
     exporters: 0,
@@ -140,6 +153,9 @@ interface ExporterEntry {
   samplingRate: number;
   firstSeenMs: number;
   lastSeenMs: number;
+  /** sFlow only: datagram loss, and interface health by ifIndex (bounded). */
+  datagramsLost: number;
+  interfaces: Map<number, InterfaceHealth> | undefined;
   /** Records at the previous report, and when (for the rate). */
   reportedRecords: number;
   reportedMs: number;
@@ -151,6 +167,8 @@ interface ExporterEntry {
  * grow it, nor push out an exporter that keeps sending while the flood lasts).
  */
 const MAX_EXPORTERS = 4096;
+/** Interfaces remembered per sFlow agent and sub-agent (a chassis switch has a few hundred). */
+const MAX_INTERFACES = 1024;
 const TEXT = new TextEncoder();
 
 /** The key of a template entry on `templates-v1`. */
@@ -171,6 +189,7 @@ export function templateKey(
 export class DecodeShard {
   private readonly state: DecoderState;
   private readonly matcher: DeviceMatcher;
+  private readonly allowedAgents: DeviceMatcher | undefined;
   /** One FlowBatch being built per partition: records are encoded as they are routed, not kept. */
   private readonly parts: FlowBatchBuilder[];
   private partialSince = 0;
@@ -196,6 +215,8 @@ export class DecodeShard {
   constructor(private readonly settings: ShardSettings) {
     this.state = createDecoderState(settings.decoder);
     this.matcher = createDeviceMatcher(settings.monitoredNetworks);
+    const allow = settings.exporterAllowlist ?? [];
+    this.allowedAgents = allow.length > 0 ? createDeviceMatcher(allow) : undefined;
     const n = Math.max(1, settings.partitions);
     this.parts = Array.from({ length: n }, () => new FlowBatchBuilder());
   }
@@ -206,7 +227,20 @@ export class DecodeShard {
     const st = this.stats;
     const version = String(result.version);
     st.packets[version] = (st.packets[version] ?? 0) + 1;
-    const e = this.exporter(exporter, domainOf(buf, result.version), receivedMs);
+    // sFlow names its agent and sub-agent in the datagram: that is the exporter, whatever the source.
+    const agent = result.agent;
+    if (
+      agent !== undefined &&
+      this.allowedAgents !== undefined &&
+      !this.allowedAgents.isDevice(agent.address)
+    ) {
+      st.invalid.not_allowed = (st.invalid.not_allowed ?? 0) + 1;
+      return;
+    }
+    const e =
+      agent === undefined
+        ? this.exporter(exporter, domainOf(buf, result.version), receivedMs)
+        : this.exporter(agent.address, agent.subAgentId, receivedMs);
     e.packets++;
     e.lastSeenMs = receivedMs;
     e.version = result.version;
@@ -218,6 +252,7 @@ export class DecodeShard {
       e.decodeErrors++;
     }
     this.account(result, e);
+    if (result.counters !== undefined) this.interfaceCounters(result.counters, e);
     const withdrawn = result.withdrawn;
     if (withdrawn !== undefined) {
       for (let i = 0; i < withdrawn.length; i++)
@@ -250,8 +285,35 @@ export class DecodeShard {
       st.sequenceLost[e.exporter] = (st.sequenceLost[e.exporter] ?? 0) + s.sequenceLost;
       e.sequenceLost += s.sequenceLost;
     }
+    if (s.datagramsLost > 0) {
+      st.datagramsLost[e.exporter] = (st.datagramsLost[e.exporter] ?? 0) + s.datagramsLost;
+      e.datagramsLost += s.datagramsLost;
+    }
     if (s.templatesLearned > 0 || s.templatesWithdrawn > 0 || s.optionsRecords > 0)
       this.templatesDirty = true;
+  }
+
+  /** Keeps the latest counters of each interface of an sFlow agent, for its status and the metrics. */
+  private interfaceCounters(counters: readonly InterfaceCounters[], e: ExporterEntry): void {
+    e.interfaces ??= new Map();
+    for (const c of counters) {
+      if (!e.interfaces.has(c.ifIndex) && e.interfaces.size >= MAX_INTERFACES) continue;
+      e.interfaces.set(c.ifIndex, {
+        ifIndex: c.ifIndex,
+        speed: c.ifSpeed,
+        adminUp: c.adminUp,
+        operUp: c.operUp,
+        inOctets: c.inOctets,
+        outOctets: c.outOctets,
+        inErrors: c.inErrors,
+        outErrors: c.outErrors,
+        inDiscards: c.inDiscards,
+        outDiscards: c.outDiscards,
+        fcsErrors: c.fcsErrors,
+        lastSeenMs: c.receivedMs,
+      });
+      this.stats.interfaces.push(c);
+    }
   }
 
   private route(r: FlowRecord, nowMs: number): void {
@@ -419,6 +481,10 @@ export class DecodeShard {
         lastSeenMs: e.lastSeenMs,
         reportedMs: nowMs,
       };
+      if (e.interfaces !== undefined || e.datagramsLost > 0 || e.sequenceUnit === 'samples') {
+        status.datagramsLost = e.datagramsLost;
+        status.interfaces = [...(e.interfaces?.values() ?? [])].sort((a, b) => a.ifIndex - b.ifIndex);
+      }
       e.reportedRecords = e.records;
       e.reportedMs = nowMs;
       out.push({ key: exporterKey(e.exporter, e.domain), value: encodeExporterStatus(status) });
@@ -475,6 +541,8 @@ export class DecodeShard {
       samplingRate: 1,
       firstSeenMs: nowMs,
       lastSeenMs: nowMs,
+      datagramsLost: 0,
+      interfaces: undefined,
       reportedRecords: 0,
       reportedMs: nowMs,
       dirty: true,

@@ -36,16 +36,17 @@ export function createExporterRegistry(deps: {
         .query(
           `INSERT INTO exporters (address, observation_domain, version, packets, records, records_per_second, templates,
            sequence_lost, sampling_interval, first_seen, last_seen, decode_errors, sequence_unit, sequence_resets,
-           transports, collector, reported_at)
+           transports, collector, reported_at, datagrams_lost, interfaces)
          VALUES ($1::inet, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10 / 1000.0), to_timestamp($11 / 1000.0), $12,
-           $13, $14, $15, $16, to_timestamp($17 / 1000.0))
+           $13, $14, $15, $16, to_timestamp($17 / 1000.0), $18, $19::jsonb)
          ON CONFLICT (address, observation_domain) DO UPDATE SET version = EXCLUDED.version, packets = EXCLUDED.packets,
            records = EXCLUDED.records, records_per_second = EXCLUDED.records_per_second, templates = EXCLUDED.templates,
            sequence_lost = EXCLUDED.sequence_lost, sampling_interval = EXCLUDED.sampling_interval,
            first_seen = LEAST(exporters.first_seen, EXCLUDED.first_seen), last_seen = EXCLUDED.last_seen,
            decode_errors = EXCLUDED.decode_errors, sequence_unit = EXCLUDED.sequence_unit,
            sequence_resets = EXCLUDED.sequence_resets, transports = EXCLUDED.transports,
-           collector = EXCLUDED.collector, reported_at = EXCLUDED.reported_at
+           collector = EXCLUDED.collector, reported_at = EXCLUDED.reported_at,
+           datagrams_lost = EXCLUDED.datagrams_lost, interfaces = EXCLUDED.interfaces
          WHERE exporters.reported_at IS NULL OR exporters.reported_at <= EXCLUDED.reported_at`,
           [
             s.exporter,
@@ -65,6 +66,8 @@ export function createExporterRegistry(deps: {
             s.transports,
             s.collector,
             s.reportedMs,
+            s.datagramsLost ?? 0,
+            s.interfaces === undefined ? null : JSON.stringify(s.interfaces),
           ],
         )
         .catch((err: { code?: string }) => {

@@ -15,6 +15,7 @@ import { createDispatcher } from './outbox/dispatcher.ts';
 import { createSecretBox } from './outbox/secrets.ts';
 import { createSiemForwarder } from './outbox/siem.ts';
 
+export { type MudFile, MudFileSchema, renderMud, validateMud } from '@wardwatch/policy-engine';
 export {
   countLiveApiKeys,
   createApiKey,
@@ -30,7 +31,6 @@ export {
 export { buildApp, type PolicyAppDeps, type RouteEntry } from './app.ts';
 export { pruneEvents } from './enforcement.ts';
 export { parseCollector, renderExporterConfig, VENDORS } from './exporter-config.ts';
-export { type MudFile, MudFileSchema, renderMud, validateMud } from './mud.ts';
 export { formatCef, syslogLine } from './outbox/cef.ts';
 export { createSecretBox, type SecretBox } from './outbox/secrets.ts';
 export { signWebhook, verifyWebhook } from './outbox/signing.ts';

@@ -1,24 +1,7 @@
 import type pg from 'pg';
 
 // The behaviour model is analytics' (docs/analytics.md): device_profiles, device_baselines and model
-// columns on devices. The API serves them when they exist and degrades to empty results when they do
-// not (an installation migrated before analytics' tables, or a table renamed), never to a 500.
-
-const presence = new WeakMap<pg.Pool, { at: number; tables: Set<string>; columns: Set<string> }>();
-
-async function present(pool: pg.Pool): Promise<{ tables: Set<string>; columns: Set<string> }> {
-  const hit = presence.get(pool);
-  if (hit && hit.at > Date.now() - 60_000) return hit;
-  const { rows } = await pool.query<{ table_name: string; column_name: string }>(
-    `SELECT table_name, column_name FROM information_schema.columns
-     WHERE table_schema = current_schema() AND table_name IN ('device_profiles', 'device_baselines', 'devices')`,
-  );
-  const tables = new Set(rows.map((r) => r.table_name));
-  const columns = new Set(rows.filter((r) => r.table_name === 'devices').map((r) => r.column_name));
-  const v = { at: Date.now(), tables, columns };
-  presence.set(pool, v);
-  return v;
-}
+// columns on devices, read here for the API. One migration folder applies whole, so the tables exist.
 
 /** One profile entry: a peer (host or prefix), service port, protocol and who opened the conversation. */
 export interface ProfileEntry {
@@ -42,8 +25,6 @@ export async function readProfile(
   since?: Date,
   limit = 1000,
 ): Promise<ProfileEntry[] | undefined> {
-  const p = await present(pool);
-  if (!p.tables.has('device_profiles')) return undefined;
   const { rows } = await pool.query<{
     peer: string;
     service_port: number;
@@ -80,27 +61,20 @@ export async function readProfile(
 
 /**
  * Extra columns for the device detail query (alias `d` for devices): the profile (largest 500 entries),
- * baselines with their standard deviation, and the learning state, as JSON text; constants when the tables
- * are absent. One statement per detail request keeps the hot path to a single round trip.
+ * baselines with their standard deviation, and the learning state, as JSON text. One statement per detail
+ * request keeps the hot path to a single round trip. (The pool argument is unused since the tables are no
+ * longer probed; kept so the callers stay as they are.)
  */
-export async function modelColumns(pool: pg.Pool): Promise<string> {
-  const p = await present(pool);
-  const profile = p.tables.has('device_profiles')
-    ? `(SELECT COALESCE(json_agg(json_build_object('peer', x.peer::text, 'servicePort', x.service_port,
+export async function modelColumns(_pool: pg.Pool): Promise<string> {
+  const profile = `(SELECT COALESCE(json_agg(json_build_object('peer', x.peer::text, 'servicePort', x.service_port,
          'protocol', x.protocol, 'direction', x.direction, 'peerInternal', x.peer_internal, 'flows', x.flows,
          'bytesOut', x.bytes_out, 'bytesIn', x.bytes_in, 'packets', x.packets, 'firstSeen', x.first_seen,
          'lastSeen', x.last_seen)), '[]'::json)
-       FROM (SELECT * FROM device_profiles WHERE device_ip = d.ip ORDER BY flows DESC, peer LIMIT 500) x)`
-    : `'[]'::json`;
-  const baselines = p.tables.has('device_baselines')
-    ? `(SELECT COALESCE(json_agg(json_build_object('metric', b.metric, 'slot', b.slot, 'n', b.n, 'mean', b.mean,
+       FROM (SELECT * FROM device_profiles WHERE device_ip = d.ip ORDER BY flows DESC, peer LIMIT 500) x)`;
+  const baselines = `(SELECT COALESCE(json_agg(json_build_object('metric', b.metric, 'slot', b.slot, 'n', b.n, 'mean', b.mean,
          'stddev', CASE WHEN b.n > 1 THEN sqrt(b.m2 / (b.n - 1)) ELSE 0 END, 'lastBucket', b.last_bucket)
          ORDER BY b.metric, b.slot), '[]'::json)
-       FROM device_baselines b WHERE b.device_ip = d.ip)`
-    : `'[]'::json`;
-  const state =
-    p.columns.has('learned_at') && p.columns.has('last_sent') && p.columns.has('max_send_gap_ms')
-      ? `json_build_object('learnedAt', d.learned_at, 'lastSent', d.last_sent, 'maxSendGapMs', d.max_send_gap_ms)`
-      : 'NULL::json';
+       FROM device_baselines b WHERE b.device_ip = d.ip)`;
+  const state = `json_build_object('learnedAt', d.learned_at, 'lastSent', d.last_sent, 'maxSendGapMs', d.max_send_gap_ms)`;
   return `, (${profile})::text AS model_profile, (${baselines})::text AS model_baselines, (${state})::text AS model_state`;
 }

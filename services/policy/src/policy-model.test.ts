@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ProfileEntry } from './model.ts';
-import { draftPolicy, type EvaluationContext, judge, type PolicyRecord } from './policy-model.ts';
+import { draftPolicy, type EvaluationContext, judge } from './policy-model.ts';
 
 const entry = (e: Partial<ProfileEntry>): ProfileEntry => ({
   peer: '10.30.0.1/32',
@@ -25,43 +25,7 @@ const ctx: EvaluationContext = {
   ]),
 };
 
-test('judge: peers by CIDR, group, class, local; ports, protocol and direction; internal-only', () => {
-  const p: Pick<PolicyRecord, 'rules' | 'internalOnly'> = {
-    internalOnly: false,
-    rules: [
-      { peer: { group: 'pacs' }, protocol: 6, ports: [443], direction: 'from-device' as const },
-      { peer: { class: 'workstation' }, protocol: 6, ports: [3389], direction: 'to-device' as const },
-      { peer: { cidr: '203.0.113.0/24' }, protocol: 17 },
-      { peer: { local: true }, protocol: 17, ports: [53] },
-    ],
-  };
-  assert.equal(judge(p, entry({}), ctx).allowed, true);
-  assert.equal(judge(p, entry({ servicePort: 80 }), ctx).allowed, false);
-  assert.equal(judge(p, entry({ direction: 'inbound' }), ctx).allowed, false, 'direction matters');
-  assert.equal(
-    judge(p, entry({ peer: '10.20.1.11/32', servicePort: 3389, direction: 'inbound' }), ctx).allowed,
-    true,
-  );
-  assert.equal(
-    judge(p, entry({ peer: '203.0.113.9/32', protocol: 17, servicePort: 9, peerInternal: false }), ctx)
-      .allowed,
-    true,
-  );
-  assert.equal(
-    judge(p, entry({ peer: '203.0.0.0/16', protocol: 17, peerInternal: false }), ctx).allowed,
-    false,
-    'a wider prefix is not inside',
-  );
-  assert.equal(judge(p, entry({ peer: '10.99.0.1/32', protocol: 17, servicePort: 53 }), ctx).allowed, true);
-  const internal = { ...p, internalOnly: true };
-  assert.deepEqual(
-    judge(internal, entry({ peer: '203.0.113.9/32', protocol: 17, peerInternal: false }), ctx),
-    {
-      allowed: false,
-      reason: 'external-peer',
-    },
-  );
-});
+// Rule semantics (what a rule and a policy allow) are tested once, in @wardwatch/policy-engine.
 
 test('draftPolicy: groups win, classes next, many internal peers become local networks, ports merged', () => {
   const entries = [

@@ -1,7 +1,13 @@
-import { isIP } from 'node:net';
+import {
+  type CompiledPolicy,
+  compilePolicy,
+  type EvaluationContext,
+  hostOf,
+  judge as judgePolicy,
+} from '@wardwatch/policy-engine';
 import type pg from 'pg';
 import type { ProfileEntry } from './model.ts';
-import { cidrWithin, isAddressOrCidr, parseCidr } from './net.ts';
+import { cidrWithin, isAddressOrCidr } from './net.ts';
 import type { PolicyInput, Rule } from './schemas.ts';
 
 /** A stored policy as the API serves it. */
@@ -114,13 +120,8 @@ export async function checkRules(db: pg.Pool | pg.PoolClient, rules: Rule[]): Pr
   return problems;
 }
 
-/** What evaluating rules needs to know about the network. */
-export interface EvaluationContext {
-  /** Server group name -> CIDRs. */
-  groups: Map<string, string[]>;
-  /** Host address -> effective device class. */
-  classes: Map<string, string>;
-}
+/** What evaluating rules needs to know about the network (server groups, device classes). */
+export type { EvaluationContext } from '@wardwatch/policy-engine';
 
 /** Loads the group and class knowledge needed to judge these profile entries. */
 export async function loadEvaluationContext(
@@ -144,46 +145,27 @@ export async function loadEvaluationContext(
   return { groups, classes };
 }
 
-/** The address of a host prefix (/32, /128), or undefined for a wider peer group. */
-export function hostOf(peer: string): string | undefined {
-  const p = parseCidr(peer);
-  if (!p) return isIP(peer) ? peer : undefined;
-  return p.bits === (p.family === 4 ? 32 : 128) ? p.address : undefined;
-}
+/** Policies compiled per evaluation context (a request judges many entries against one policy). */
+const compiled = new WeakMap<object, WeakMap<EvaluationContext, CompiledPolicy>>();
 
-function peerMatches(rule: Rule, e: ProfileEntry, ctx: EvaluationContext): boolean {
-  const peer = rule.peer;
-  if ('any' in peer) return true;
-  if ('local' in peer) return e.peerInternal;
-  if ('cidr' in peer)
-    return cidrWithin(e.peer, [
-      peer.cidr.includes('/') ? peer.cidr : `${peer.cidr}/${isIP(peer.cidr) === 4 ? 32 : 128}`,
-    ]);
-  if ('group' in peer) return cidrWithin(e.peer, ctx.groups.get(peer.group) ?? []);
-  const host = hostOf(e.peer);
-  return host !== undefined && ctx.classes.get(host) === peer.class;
-}
-
-/** True when a rule allows a profile entry (peer, service port, protocol, direction). */
-export function ruleAllows(rule: Rule, e: ProfileEntry, ctx: EvaluationContext): boolean {
-  const dir = rule.direction ?? 'either';
-  if (dir === 'from-device' && e.direction !== 'outbound') return false;
-  if (dir === 'to-device' && e.direction !== 'inbound') return false;
-  if (rule.protocol !== undefined && rule.protocol !== e.protocol) return false;
-  if (rule.ports && rule.ports.length > 0 && !rule.ports.includes(e.servicePort)) return false;
-  return peerMatches(rule, e, ctx);
-}
-
-/** Judges one profile entry against a policy: allowed, or the reason it is not. */
+/** Judges one profile entry against a policy with the policy engine: allowed, or the reason it is not. */
 export function judge(
   policy: Pick<PolicyRecord, 'rules' | 'internalOnly'>,
   e: ProfileEntry,
   ctx: EvaluationContext,
 ): { allowed: true } | { allowed: false; reason: 'external-peer' | 'no-rule' } {
-  if (policy.internalOnly && !e.peerInternal) return { allowed: false, reason: 'external-peer' };
-  return policy.rules.some((r) => ruleAllows(r, e, ctx))
-    ? { allowed: true }
-    : { allowed: false, reason: 'no-rule' };
+  let byCtx = compiled.get(policy);
+  if (!byCtx) {
+    byCtx = new WeakMap();
+    compiled.set(policy, byCtx);
+  }
+  let c = byCtx.get(ctx);
+  if (!c) {
+    c = compilePolicy({ id: 0, name: '', action: 'alert', ...policy }, ctx.groups);
+    byCtx.set(ctx, c);
+  }
+  const verdict = judgePolicy(c, e, ctx);
+  return verdict.allowed ? { allowed: true } : verdict;
 }
 
 /** More distinct internal peers than this on one service become "local networks" in a learned policy. */

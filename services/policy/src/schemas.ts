@@ -245,7 +245,7 @@ export const Peer = T.Union([
   T.Object({ local: T.Literal(true) }, { additionalProperties: false }),
   T.Object({ any: T.Literal(true) }, { additionalProperties: false }),
 ]);
-export const Direction = T.Union(['from-device', 'to-device', 'either'].map((d) => T.Literal(d)));
+export const Direction = T.Union([T.Literal('from-device'), T.Literal('to-device'), T.Literal('either')]);
 export const Rule = T.Object(
   {
     peer: Peer,
@@ -471,11 +471,35 @@ export const Exporter = T.Object({
   sequenceLost: T.Integer(),
   samplingInterval: T.Integer(),
   decodeErrors: T.Integer(),
-  sequenceUnit: T.String({ description: 'What sequenceLost counts: v5 flows, v9 packets, IPFIX records' }),
+  sequenceUnit: T.String({
+    description: 'What sequenceLost counts: v5 flows, v9 packets, IPFIX records, sFlow samples',
+  }),
   transports: T.Array(T.String()),
   collector: T.String({ description: 'The collector that reported it last' }),
   firstSeen: DateTime,
   lastSeen: DateTime,
+  datagramsLost: T.Optional(
+    T.Integer({ description: "sFlow agents: datagrams lost per the agent's datagram sequence numbers" }),
+  ),
+  interfaces: T.Optional(
+    T.Array(
+      T.Object({
+        ifIndex: T.Integer(),
+        speed: T.Number({ description: 'bits per second' }),
+        adminUp: T.Boolean(),
+        operUp: T.Boolean(),
+        inOctets: T.Number(),
+        outOctets: T.Number(),
+        inErrors: T.Number(),
+        outErrors: T.Number(),
+        inDiscards: T.Number(),
+        outDiscards: T.Number(),
+        fcsErrors: T.Number(),
+        lastSeen: DateTime,
+      }),
+      { description: "sFlow agents: interface health from the agent's latest counter sample per interface" },
+    ),
+  ),
 });
 export const Vendor = T.Union(
   ['cisco-iosxe', 'junos', 'mikrotik', 'fortigate', 'panos', 'softflowd'].map((v) => T.Literal(v)),

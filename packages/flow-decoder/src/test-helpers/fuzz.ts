@@ -162,6 +162,10 @@ export function checkBounds(state: DecoderState): string | undefined {
   for (const n of state.exporterTemplates.values())
     if (n > l.maxTemplatesPerExporter) return 'per-exporter over limit';
   if (state.sessions.size > l.maxSessions) return 'sessions over limit';
+  let sources = 0;
+  for (const s of state.sessions.values()) sources += s.sources?.size ?? 0;
+  if (sources !== state.sflowSources) return `sFlow source drift ${sources} != ${state.sflowSources}`;
+  if (sources > l.maxSflowSources) return 'sFlow sources over limit';
   if (state.held.length > l.maxHeldSets) return 'held sets over limit';
   const bytes = state.held.reduce((a, h) => a + h.data.length, 0);
   if (bytes !== state.heldBytes) return `held byte drift ${bytes} != ${state.heldBytes}`;

@@ -27,6 +27,24 @@ interface ExporterRow {
   collector: string;
   first_seen: Date;
   last_seen: Date;
+  datagrams_lost: number;
+  interfaces: InterfaceRow[] | null;
+}
+
+/** One element of `exporters.interfaces` (the collector's InterfaceHealth). */
+interface InterfaceRow {
+  ifIndex: number;
+  speed: number;
+  adminUp: boolean;
+  operUp: boolean;
+  inOctets: number;
+  outOctets: number;
+  inErrors: number;
+  outErrors: number;
+  inDiscards: number;
+  outDiscards: number;
+  fcsErrors: number;
+  lastSeenMs: number;
 }
 
 /** Exporter routes: the routers sending flows, and their configuration snippets. */
@@ -45,7 +63,8 @@ export function exporterRoutes(app: App, ctx: RouteContext): void {
     async () => {
       const { rows } = await db.pool.query<ExporterRow>(
         `SELECT host(address) AS address, observation_domain, version, packets, records, records_per_second, templates,
-                sequence_lost, sampling_interval, decode_errors, sequence_unit, transports, collector, first_seen, last_seen
+                sequence_lost, sampling_interval, decode_errors, sequence_unit, transports, collector, first_seen, last_seen,
+                datagrams_lost, interfaces
          FROM exporters ORDER BY address, observation_domain LIMIT 10000`,
       );
       return {
@@ -65,6 +84,15 @@ export function exporterRoutes(app: App, ctx: RouteContext): void {
           collector: r.collector,
           firstSeen: r.first_seen.toISOString(),
           lastSeen: r.last_seen.toISOString(),
+          ...(r.interfaces === null
+            ? {}
+            : {
+                datagramsLost: r.datagrams_lost,
+                interfaces: r.interfaces.map(({ lastSeenMs, ...i }) => ({
+                  ...i,
+                  lastSeen: new Date(lastSeenMs).toISOString(),
+                })),
+              }),
         })),
       };
     },

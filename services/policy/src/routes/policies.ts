@@ -1,12 +1,12 @@
 import { isIP } from 'node:net';
 import { Type as T } from '@sinclair/typebox';
+import { renderMud } from '@wardwatch/policy-engine';
 import { withTransaction } from '@wardwatch/storage';
 import type pg from 'pg';
 import { audit } from '../audit.ts';
 import type { App, RouteContext } from '../context.ts';
 import { ApiError, badRequest, notFound } from '../errors.ts';
 import { readProfile } from '../model.ts';
-import { renderMud } from '../mud.ts';
 import { isAddressOrCidr } from '../net.ts';
 import {
   checkRules,

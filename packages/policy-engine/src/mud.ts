@@ -15,9 +15,11 @@
 import { isIP } from 'node:net';
 import { type Static, Type as T } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { parseCidr } from './net.ts';
-import type { PolicyRecord } from './policy-model.ts';
-import type { Rule } from './schemas.ts';
+import type { PolicyDefinition } from './policy.ts';
+import { parsePrefix, type Rule } from './rules.ts';
+
+/** Parses `addr/bits` (a bare address is not a prefix here). */
+const parseCidr = (s: string) => (s.includes('/') ? parsePrefix(s) : undefined);
 
 const Port = T.Integer({ minimum: 0, maximum: 65535 });
 const PortMatch = T.Union([
@@ -225,7 +227,7 @@ const familyOf = (cidr: string): 4 | 6 => (isIP(cidr.split('/')[0]!) === 6 ? 6 :
  * maps to the addresses it knows. A rate ceiling has no MUD equivalent and is left out.
  */
 export function renderMud(
-  policy: Pick<PolicyRecord, 'id' | 'name' | 'rules' | 'updatedAt'>,
+  policy: Pick<PolicyDefinition, 'id' | 'name' | 'rules'> & { updatedAt: string },
   subject: MudSubject,
 ): MudFile {
   const deviceFamily = isIP(subject.ip) === 6 ? 6 : 4;
