@@ -56,6 +56,7 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['WARDWATCH_BASELINE_BUCKET', ['analytics', 'baselineBucket'], String],
   ['WARDWATCH_SIGNATURES_FILE', ['analytics', 'signaturesFile'], String],
   ['WARDWATCH_THREAT_INTEL_FILE', ['analytics', 'threatIntelFile'], String],
+  ['WARDWATCH_OUI_FILES', ['analytics', 'ouiFiles'], list],
   ['WARDWATCH_ANALYTICS_COMMIT_INTERVAL', ['analytics', 'commitInterval'], String],
   ['WARDWATCH_ANALYTICS_COMMIT_RECORDS', ['analytics', 'commitRecords'], num],
   ['WARDWATCH_ANALYTICS_MAX_CLOCK_SKEW', ['analytics', 'maxClockSkew'], String],

@@ -143,6 +143,8 @@ export const ConfigSchema = T.Object(
         signaturesFile: T.Optional(T.String({ minLength: 1 })),
         /** Threat-intelligence list: one IP or CIDR a line (`#` comments); re-read when it changes. */
         threatIntelFile: T.Optional(T.String({ minLength: 1 })),
+        /** IEEE registry CSV files (oui.csv, mam.csv, oui36.csv) whose entries win over the built-in list. */
+        ouiFiles: T.Array(T.String({ minLength: 1 }), { default: [] }),
         /** How long a worker holds applied records before committing them (wall clock; Kafka only): a commit
          *  covers several fetches, so each device's rows are written once for many of its records. While the
          *  previous write still runs the worker keeps applying (the commit waits for it, not the worker). */
@@ -160,6 +162,8 @@ export const ConfigSchema = T.Object(
         maxClockSkew: Duration('2m'),
         /** Outbound bytes to external peers within one bucket that count as exfiltration (at least). */
         exfilMinBytes: T.Integer({ default: 10_000_000, minimum: 1 }),
+        /** The same floor for a device that never sent anything to external peers in its history. */
+        exfilQuietMinBytes: T.Integer({ default: 100_000, minimum: 1 }),
         /** Bytes sent within one bucket below which no volume spike is raised. */
         spikeMinBytes: T.Integer({ default: 1_000_000, minimum: 1 }),
         /** Shortest silence (flow time) that raises `device_silent` for a heartbeat device. */
@@ -170,6 +174,8 @@ export const ConfigSchema = T.Object(
         maxDeviceModels: T.Integer({ default: 500_000, minimum: 100, maximum: 100_000_000 }),
         /** Distinct peers kept per device profile before further peers fold into peer groups. */
         maxProfilePeers: T.Integer({ default: 256, minimum: 8, maximum: 100000 }),
+        /** Least time (wall clock) between two runs of the behaviour-grouping job across all workers. */
+        groupInterval: Duration('5m', 1000),
         /** Window (flow time) over which scans and lateral movement are counted, at least a second. */
         scanWindow: Duration('1m', 1000),
         /** Distinct unanswered ports on one host, or hosts on one port, that make a scan. */

@@ -18,6 +18,9 @@ export interface SyntheticPacket {
   payload?: number;
   /** IPv4 type of service / IPv6 traffic class (default 0). */
   tos?: number;
+  /** Ethernet addresses (`aa:bb:cc:dd:ee:ff`); default: locally administered, derived from the IP addresses. */
+  srcMac?: string;
+  dstMac?: string;
 }
 
 /** One captured frame. */
@@ -33,6 +36,10 @@ export function ipLength(p: Omit<SyntheticPacket, 'tsMs'>): number {
   const ip = p.src.includes(':') ? 40 : 20;
   const l4 = p.protocol === 6 ? 20 : 8;
   return ip + l4 + (p.payload ?? 0);
+}
+
+function macBytes(m: string): Uint8Array {
+  return Buffer.from(m.replace(/[:-]/g, ''), 'hex');
 }
 
 function v4bytes(a: string): number[] {
@@ -70,8 +77,8 @@ export function ethernetFrame(p: Omit<SyntheticPacket, 'tsMs'>, ipId = 0): Uint8
   const payload = p.payload ?? 0;
   const l4Len = p.protocol === 6 ? 20 : 8;
   const b = new Uint8Array(ETH + ipLen + l4Len + payload);
-  b.set([0x02, 0, ...d.slice(-4)], 0);
-  b.set([0x02, 0, ...s.slice(-4)], 6);
+  b.set(p.dstMac ? macBytes(p.dstMac) : [0x02, 0, ...d.slice(-4)], 0);
+  b.set(p.srcMac ? macBytes(p.srcMac) : [0x02, 0, ...s.slice(-4)], 6);
   b[12] = v6 ? 0x86 : 0x08;
   b[13] = v6 ? 0xdd : 0x00;
   const ip = ETH;

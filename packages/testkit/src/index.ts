@@ -7,6 +7,8 @@ export { startCommandArgs } from './start.ts';
 export {
   ensureTool,
   hasTool,
+  type PmacctdOptions,
+  runPmacctdNfprobe,
   runSfprobe,
   runSoftflowd,
   type SfprobeOptions,

@@ -19,9 +19,12 @@ export interface AnalyticsSettings {
   commitMs: number;
   commitRecords: number;
   exfilMinBytes: number;
+  exfilQuietMinBytes: number;
   spikeMinBytes: number;
   signaturesFile: string | undefined;
   threatIntelFile: string | undefined;
+  ouiFiles: readonly string[];
+  groupMs: number;
 }
 
 /**
@@ -48,8 +51,11 @@ export function analyticsSettings(config: WardwatchConfig): AnalyticsSettings {
     commitMs: a.commitInterval,
     commitRecords: a.commitRecords,
     exfilMinBytes: a.exfilMinBytes,
+    exfilQuietMinBytes: a.exfilQuietMinBytes,
     spikeMinBytes: a.spikeMinBytes,
     signaturesFile: a.signaturesFile,
     threatIntelFile: a.threatIntelFile,
+    ouiFiles: a.ouiFiles,
+    groupMs: a.groupInterval,
   };
 }

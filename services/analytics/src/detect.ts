@@ -1,5 +1,8 @@
 import type { Severity } from '@wardwatch/flow-schema';
+import { contactsOf, firstInternetContacts, neverSentOutside } from './class-free.ts';
 import type { AnalyticsSettings } from './config.ts';
+import { groupKnows, groupUsesInternet, isYoung, MIN_GROUP_MEMBERS, NOTHING_KNOWN } from './group-judge.ts';
+import { type DeviceGroup, type GroupLabel, labelEvidence } from './grouping.ts';
 import { baselineFor, closeBuckets, stddev } from './model/baselines.ts';
 import {
   type DetectWindow,
@@ -12,6 +15,7 @@ import {
 } from './model/device-model.ts';
 import { evaluatePolicy, type PolicySet } from './policies.ts';
 import { type Classification, classify, type DeviceFeatures, type Signatures } from './signatures.ts';
+import { densestSpan, dropBefore, hostTimes, newestEvent } from './sliding.ts';
 
 // Detections over a device's model at the end of a batch. Each returns alert drafts; the store upserts
 // them into `alerts` (one open alert per device and kind, updated with the newest evidence).
@@ -65,6 +69,12 @@ export interface DetectEnv {
   isInternal(addr: string): boolean;
   /** Newest flow time seen on the device's partition. */
   watermark: number;
+  /** The label of the device's behaviour group, which wins over the signatures (`grouping.ts`). */
+  groupLabelOf?: ((ip: string) => GroupLabel | undefined) | undefined;
+  /** The device's behaviour group: new peers/services of a young device and exfiltration floors use it. */
+  groupOf?: ((ip: string) => DeviceGroup | undefined) | undefined;
+  /** The manufacturer of a MAC (the IEEE registry, `vendor.ts`); absent: none known. */
+  manufacturerOf?: ((mac: string) => string | undefined) | undefined;
 }
 
 /** What the end-of-batch step found for one device. */
@@ -87,14 +97,14 @@ const PERIODIC_MAX_GAP_MS = 120_000;
 const PERIODIC_MIN_SPAN_MS = 300_000;
 
 /** Whether a device sends continuously (a heartbeat), from its learned gaps. */
-export function isPeriodic(m: DeviceModel): boolean {
+export function isPeriodic(m: Pick<DeviceModel, 'lastSent' | 'maxSendGap' | 'firstSeen'>): boolean {
   return (
     m.lastSent > 0 && m.maxSendGap <= PERIODIC_MAX_GAP_MS && m.lastSent - m.firstSeen >= PERIODIC_MIN_SPAN_MS
   );
 }
 
 /** Reduces a profile to the features signatures look at. */
-export function featuresOf(m: DeviceModel, isPeriodicNow: boolean): DeviceFeatures {
+export function featuresOf(m: DeviceModel, isPeriodicNow: boolean, manufacturer?: string): DeviceFeatures {
   const served = new Map<number, Map<number, Set<string>>>();
   const used = new Map<number, Map<number, Set<string>>>();
   const inPeers = new Set<string>();
@@ -125,6 +135,7 @@ export function featuresOf(m: DeviceModel, isPeriodicNow: boolean): DeviceFeatur
     fanOut: outPeers.size,
     external,
     periodic: isPeriodicNow,
+    manufacturer,
   };
 }
 
@@ -161,7 +172,16 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   let quarantine: QuarantineRequest | undefined;
 
   if (m.reclassify) {
-    const c = classify(env.signatures, featuresOf(m, isPeriodic(m)));
+    const vendor = m.mac !== '' ? env.manufacturerOf?.(m.mac) : undefined;
+    let c = classify(env.signatures, featuresOf(m, isPeriodic(m), vendor));
+    // A labelled behaviour group gives its members its class (an analyst's device override still wins).
+    const label = env.groupLabelOf?.(m.ip);
+    if (label)
+      c = {
+        class: label.class,
+        confidence: label.similarity,
+        evidence: labelEvidence(label, label.similarity),
+      };
     if (c.class !== m.inferredClass || Math.abs(c.confidence - m.classConfidence) > 0.001) {
       m.inferredClass = c.class;
       m.classConfidence = c.confidence;
@@ -172,6 +192,7 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   const sig = env.signatures.byClass.get(cls);
   const critical = sig?.criticality === 'critical';
   const policy = env.policies.resolve(m.ip, cls);
+  const group = env.groupOf?.(m.ip);
 
   // Baseline judgements on the open buckets (learned devices only), before the closed ones are folded.
   for (const b of m.buckets.values()) {
@@ -201,7 +222,11 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
     }
     const eo = baselineFor(m, 'ext_bytes_out', b.start, MIN_BASELINE_SAMPLES);
     if (eo && (b.reported & REPORTED_EXFIL) === 0) {
-      const limit = Math.max(s.exfilMinBytes, eo.mean + SPIKE_SIGMAS * stddev(eo), EXFIL_FACTOR * eo.mean);
+      // A device that never sent anything outside has a floor far below the usual one (class-free.ts).
+      // ...unless its behaviour group uses the internet (then its own short history says little).
+      const quiet = neverSentOutside(m, MIN_BASELINE_SAMPLES) && !groupUsesInternet(group);
+      const floor = quiet ? s.exfilQuietMinBytes : s.exfilMinBytes;
+      const limit = Math.max(floor, eo.mean + SPIKE_SIGMAS * stddev(eo), EXFIL_FACTOR * eo.mean);
       if (b.extOut > limit) {
         b.reported |= REPORTED_EXFIL;
         alerts.push({
@@ -227,12 +252,12 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   closeBuckets(m, env.watermark, s.bucketMs, s.latenessMs);
 
   // Scans and lateral movement (no baseline needed: they fire during learning too).
-  for (const w of m.pastWindows) judgeWindow(m, w, s, alerts);
   if (m.window?.dirty) judgeWindow(m, m.window, s, alerts);
-  if (m.window && m.window.start + 2 * s.scanWindowMs < m.lastSeen) m.window = undefined;
+  if (m.window) slideWindow(m, m.window, s);
 
   // The internet, for a device whose class or policy says internal-only.
-  if (m.external && (sig?.internalOnly || policy?.internalOnly)) {
+  const internalOnly = m.external !== undefined && (sig?.internalOnly || policy?.internalOnly) === true;
+  if (m.external && internalOnly) {
     const [first, last] = span(m.external);
     alerts.push({
       device: m.ip,
@@ -244,6 +269,28 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
         policy: policy?.internalOnly ? policy.name : undefined,
         peers: topContacts(m.external, 10),
       },
+      first,
+      last,
+    });
+  }
+
+  // The internet for the first time, whatever the class: the learned profile had no internet peer.
+  // A young device whose behaviour group uses the internet is not judged on its own thin profile.
+  const groupInternet = isYoung(m, s) && groupUsesInternet(group);
+  const firstContacts = internalOnly || groupInternet ? [] : firstInternetContacts(m);
+  if (firstContacts.length > 0) {
+    let first = Number.POSITIVE_INFINITY;
+    let last = 0;
+    for (const e of firstContacts) {
+      if (e.first < first) first = e.first;
+      if (e.last > last) last = e.last;
+    }
+    alerts.push({
+      device: m.ip,
+      kind: 'external_contact',
+      severity: critical ? 'critical' : 'high',
+      title: `First contact with the internet after learning: ${firstContacts.length} external peer(s)`,
+      evidence: { class: cls, learnedInternet: false, peers: contactsOf(m.external, firstContacts) },
       first,
       last,
     });
@@ -268,17 +315,21 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
     const services: ReturnType<typeof entryView>[] = [];
     let first = Number.POSITIVE_INFINITY;
     let last = 0;
-    for (const [e, newPeer] of m.newEntries) {
+    // A young device's profile is thin: what its behaviour group shares is not new for it.
+    const judgeByGroup = group !== undefined && group.members >= MIN_GROUP_MEMBERS && isYoung(m, s);
+    for (const [e, newPeerOwn] of m.newEntries) {
+      const byGroup = judgeByGroup ? groupKnows(group, e) : NOTHING_KNOWN;
+      const newPeer = newPeerOwn && !byGroup.peer;
+      let known = byGroup.service;
+      for (const o of m.profile.values()) {
+        if (known) break;
+        if (o !== e && o.port === e.port && o.proto === e.proto && o.dir === e.dir && !isNewIn(m, o))
+          known = true;
+      }
+      if (!newPeer && known) continue;
       if (e.first < first) first = e.first;
       if (e.last > last) last = e.last;
       if (newPeer) peers.push(entryView(e));
-      let known = false;
-      for (const o of m.profile.values()) {
-        if (o !== e && o.port === e.port && o.proto === e.proto && o.dir === e.dir && !isNewIn(m, o)) {
-          known = true;
-          break;
-        }
-      }
       if (!known) services.push(entryView(e));
     }
     if (peers.length > 0) {
@@ -344,66 +395,104 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   return { alerts, classification, quarantine };
 }
 
-/** Raises host scan, port scan and lateral movement for one window, each once per growth of its figure. */
+/**
+ * Raises host scan, port scan and lateral movement over the window's densest span of `scanWindow`, each
+ * once per growth of its figure (the figure is forgotten once the events behind it slid out).
+ */
 function judgeWindow(m: DeviceModel, w: DetectWindow, s: AnalyticsSettings, alerts: AlertDraft[]): void {
-  const wEnd = w.start + s.scanWindowMs;
-  if (w.probes.size >= s.scanThreshold && w.probes.size > (w.reported.host_scan ?? 0)) {
-    w.reported.host_scan = w.probes.size;
+  const W = s.scanWindowMs;
+  const probed = hostTimes(w.probes);
+  const hosts = densestSpan([...probed.values()], W);
+  if (hosts.count >= s.scanThreshold && hosts.count > (w.reported.host_scan ?? 0)) {
+    w.reported.host_scan = hosts.count;
+    const inSpan = [...probed].filter(([, t]) => t >= hosts.from && t <= hosts.to).map(([h]) => h);
     const byPort = new Map<number, number>();
-    for (const ports of w.probes.values()) for (const p of ports) byPort.set(p, (byPort.get(p) ?? 0) + 1);
+    for (const h of inSpan) for (const p of w.probes.get(h)!.keys()) byPort.set(p, (byPort.get(p) ?? 0) + 1);
     alerts.push({
       device: m.ip,
       kind: 'host_scan',
       severity: 'high',
-      title: `Probed ${w.probes.size} hosts within ${s.scanWindowMs / 1000} s`,
+      title: `Probed ${hosts.count} hosts within ${W / 1000} s`,
       evidence: {
-        windowStart: new Date(w.start).toISOString(),
-        hosts: w.probes.size,
-        sampleHosts: [...w.probes.keys()].slice(0, 20),
+        windowStart: new Date(hosts.from).toISOString(),
+        hosts: hosts.count,
+        sampleHosts: inSpan.slice(0, 20),
         ports: [...byPort].sort((a, b) => b[1] - a[1]).slice(0, 10),
       },
-      first: w.start,
-      last: wEnd,
+      first: hosts.from,
+      last: hosts.to,
     });
   }
   for (const [host, ports] of w.probes) {
-    if (ports.size >= s.scanThreshold && ports.size > (w.reported.port_scan ?? 0)) {
-      w.reported.port_scan = ports.size;
+    if (ports.size < s.scanThreshold) continue;
+    const span = densestSpan([...ports.values()], W);
+    if (span.count >= s.scanThreshold && span.count > (w.reported.port_scan ?? 0)) {
+      w.reported.port_scan = span.count;
       alerts.push({
         device: m.ip,
         kind: 'port_scan',
         severity: 'high',
-        title: `Probed ${ports.size} ports on ${host} within ${s.scanWindowMs / 1000} s`,
+        title: `Probed ${span.count} ports on ${host} within ${W / 1000} s`,
         evidence: {
-          windowStart: new Date(w.start).toISOString(),
+          windowStart: new Date(span.from).toISOString(),
           target: host,
-          ports: ports.size,
-          samplePorts: [...ports].slice(0, 30),
+          ports: span.count,
+          samplePorts: [...ports]
+            .filter(([, t]) => t >= span.from && t <= span.to)
+            .map(([p]) => p)
+            .slice(0, 30),
         },
-        first: w.start,
-        last: wEnd,
+        first: span.from,
+        last: span.to,
       });
     }
   }
-  if (w.admin.size >= s.lateralThreshold && w.admin.size > (w.reported.lateral_movement ?? 0)) {
-    w.reported.lateral_movement = w.admin.size;
+  const reached = hostTimes(w.admin);
+  const lateral = densestSpan([...reached.values()], W);
+  if (lateral.count >= s.lateralThreshold && lateral.count > (w.reported.lateral_movement ?? 0)) {
+    w.reported.lateral_movement = lateral.count;
+    const inSpan = [...reached].filter(([, t]) => t >= lateral.from && t <= lateral.to).map(([h]) => h);
     const ports = new Set<number>();
-    for (const ps of w.admin.values()) for (const p of ps) ports.add(p);
+    for (const h of inSpan) for (const p of w.admin.get(h)!.keys()) ports.add(p);
     alerts.push({
       device: m.ip,
       kind: 'lateral_movement',
       severity: 'high',
-      title: `Reached ${w.admin.size} internal hosts on administration ports within ${s.scanWindowMs / 1000} s`,
+      title: `Reached ${lateral.count} internal hosts on administration ports within ${W / 1000} s`,
       evidence: {
-        windowStart: new Date(w.start).toISOString(),
-        hosts: w.admin.size,
-        sampleHosts: [...w.admin.keys()].slice(0, 20),
+        windowStart: new Date(lateral.from).toISOString(),
+        hosts: lateral.count,
+        sampleHosts: inSpan.slice(0, 20),
         ports: [...ports],
       },
-      first: w.start,
-      last: wEnd,
+      first: lateral.from,
+      last: lateral.to,
     });
   }
+}
+
+/**
+ * Slides the window after judging: drops the events a `scanWindow` older than the device's newest flow (they
+ * can share no span with anything still to come), forgets a kind's reported figure once what is left is
+ * under its threshold (a later scan is a new one), and removes the window when it is empty.
+ */
+function slideWindow(m: DeviceModel, w: DetectWindow, s: AnalyticsSettings): void {
+  const cutoff = Math.max(newestEvent(w), m.lastSeen) - s.scanWindowMs;
+  if (w.start > cutoff) return;
+  const oldestProbe = dropBefore(w.probes, cutoff);
+  const oldestAdmin = dropBefore(w.admin, cutoff);
+  if (w.probes.size === 0 && w.admin.size === 0) {
+    m.window = undefined;
+    return;
+  }
+  w.start =
+    oldestProbe === 0 ? oldestAdmin : oldestAdmin === 0 ? oldestProbe : Math.min(oldestProbe, oldestAdmin);
+  if (w.probes.size < s.scanThreshold) delete w.reported.host_scan;
+  let widest = 0;
+  for (const ports of w.probes.values()) if (ports.size > widest) widest = ports.size;
+  if (widest < s.scanThreshold) delete w.reported.port_scan;
+  if (w.admin.size < s.lateralThreshold) delete w.reported.lateral_movement;
+  w.dirty = true;
 }
 
 function isNewIn(m: DeviceModel, e: ProfileEntry): boolean {

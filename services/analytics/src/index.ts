@@ -9,16 +9,18 @@ import type { Database } from '@wardwatch/storage';
 import { type Logger, type Registry, traceConsume } from '@wardwatch/telemetry';
 import type { ConsumedBatch, Transport } from '@wardwatch/transport';
 import { analyticsSettings } from './config.ts';
+import { createGroupingJob, type RegroupResult } from './grouping.ts';
 import { createAnalyticsMetrics } from './metrics.ts';
 import { loadSignatures } from './signatures.ts';
 import { loadModels } from './store/load-models.ts';
 import { createThreatIntel } from './threat-intel.ts';
+import { createManufacturers } from './vendor.ts';
 import { GroupCommit } from './worker/group-commit.ts';
 import { Ingest } from './worker/ingest.ts';
 import { closeOps, startAnalyticsOps } from './worker/ops.ts';
 import { PartitionOffsets } from './worker/partitions.ts';
 import { POLICY_WATCH_MS } from './worker/policy-watch.ts';
-import { type ReloadResult, reload, watchPolicies } from './worker/reloads.ts';
+import { type ReloadResult, regroup, reload, watchPolicies } from './worker/reloads.ts';
 import { SerialQueue } from './worker/serial.ts';
 import { type AnalyticsCounts, type WorkerEnv, WorkerState } from './worker/state.ts';
 
@@ -64,6 +66,8 @@ export interface Analytics {
   reload(): Promise<ReloadResult>;
   /** Counts since start: records applied, records skipped as unusable, batches committed. */
   counts(): AnalyticsCounts;
+  /** Regroups the devices by behaviour now (it also runs every `analytics.groupInterval`); issue 17. */
+  regroup(): Promise<RegroupResult>;
 }
 
 /** Creates an analytics worker; it joins the consumer group on `start()`. Throws SignatureError on bad signatures. */
@@ -84,6 +88,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     exactlyOnce,
     spanFetches: exactlyOnce && settings.commitMs > 0,
     topic: Topics.flows,
+    manufacturers: createManufacturers(settings.ouiFiles),
+    grouping: createGroupingJob(db.pool, { intervalMs: settings.groupMs }),
   };
   const state = new WorkerState(metrics, settings.maxNewDevicesPerExporterPerMinute);
   const queue = new SerialQueue();
@@ -175,6 +181,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     flush,
     reload: () => reload(env, state, queue),
     counts: () => ({ ...state.counts }),
+    regroup: () => regroup(env, state, queue, true),
     async start() {
       await reload(env, state, queue);
       timer = setInterval(() => void reload(env, state, queue), settings.reloadMs);

@@ -39,6 +39,8 @@ const Rule = T.Object(
     external: T.Optional(T.Boolean()),
     periodic: T.Optional(T.Boolean()),
     servesNothing: T.Optional(T.Boolean()),
+    /** The device's manufacturer (IEEE registry, from its MAC) contains one of these, ignoring case. */
+    vendor: T.Optional(T.Array(T.String({ minLength: 1 }), { minItems: 1 })),
   },
   { additionalProperties: false },
 );
@@ -143,6 +145,8 @@ export interface DeviceFeatures {
   fanOut: number;
   external: boolean;
   periodic: boolean;
+  /** Manufacturer of the device's MAC (undefined: no MAC seen, locally administered, or not registered). */
+  manufacturer?: string | undefined;
 }
 
 /** The outcome of classifying one device. */
@@ -202,6 +206,10 @@ export function ruleMatches(rule: SignatureRule, f: DeviceFeatures): boolean {
   if (rule.external !== undefined && rule.external !== f.external) return false;
   if (rule.periodic !== undefined && rule.periodic !== f.periodic) return false;
   if (rule.servesNothing !== undefined && rule.servesNothing !== (f.fanIn === 0)) return false;
+  if (rule.vendor) {
+    const m = f.manufacturer?.toLowerCase();
+    if (m === undefined || !rule.vendor.some((v) => m.includes(v.toLowerCase()))) return false;
+  }
   return true;
 }
 

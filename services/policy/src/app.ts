@@ -27,6 +27,7 @@ import { deviceRoutes } from './routes/devices.ts';
 import { enforcementRoutes } from './routes/enforcement.ts';
 import { exporterTrustRoutes } from './routes/exporter-trust.ts';
 import { exporterRoutes } from './routes/exporters.ts';
+import { groupRoutes } from './routes/groups.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { AlertSummary, Device, ErrorBody, Policy, Rule, responses } from './schemas.ts';
@@ -456,6 +457,7 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
   enforcementRoutes(app, ctx);
   exporterTrustRoutes(app, ctx);
   exporterRoutes(app, ctx);
+  groupRoutes(app, ctx);
   webhookRoutes(app, ctx);
   adminRoutes(app, ctx);
 

@@ -56,6 +56,26 @@ export const Device = T.Object(
   {
     ip: T.String({ description: 'Device address' }),
     mac: Nullable(T.String()),
+    macKind: Nullable(
+      T.Union(
+        ['global', 'local', 'multicast'].map((k) => T.Literal(k)),
+        {
+          description:
+            'global: universally administered (looked up); local: locally administered, e.g. a randomised private address (not looked up); multicast',
+        },
+      ),
+    ),
+    manufacturer: Nullable(
+      T.String({
+        description:
+          'Organisation the IEEE registry assigns the MAC prefix to (null: not global or not registered)',
+      }),
+    ),
+    macPrefix: Nullable(
+      T.String({ description: 'The IEEE assignment that matched: 6, 7 or 9 hex digits (MA-L, MA-M, MA-S)' }),
+    ),
+    group: Nullable(T.Integer({ description: 'Behaviour group (GET /v1/groups)' })),
+    groupSimilarity: Nullable(T.Number({ description: "Similarity to the group's shared profile, 0..1" })),
     vlan: Nullable(T.Integer()),
     exporter: Nullable(T.String()),
     inputIf: Nullable(T.Integer()),
@@ -86,6 +106,32 @@ export const Device = T.Object(
 );
 export type Device = Static<typeof Device>;
 
+/** A behaviour group (issue 17). */
+export const BehaviourGroup = T.Object({
+  id: T.Integer(),
+  memberCount: T.Integer(),
+  members: T.Array(
+    T.Object({
+      ip: T.String(),
+      similarity: Nullable(T.Number({ description: "Similarity to the group's shared profile, 0..1" })),
+      class: T.String(),
+      manufacturer: Nullable(T.String()),
+    }),
+    { description: 'Up to 1000 members, by address' },
+  ),
+  sharedProfile: T.Array(T.Object({ feature: T.String(), share: T.Number() }), {
+    description: 'Features at least half the members hold, with the share of members holding each',
+  }),
+  classVotes: T.Record(T.String(), T.Integer(), { description: 'Members per inferred class' }),
+  label: Nullable(
+    T.Object({ class: T.String(), labelledBy: Nullable(T.String()), labelledAt: Nullable(DateTime) }),
+  ),
+  updatedAt: DateTime,
+});
+
+/** The body of PUT /v1/groups/{id}/label. */
+export const GroupLabelBody = T.Object({ class: Nullable(ClassName) }, { additionalProperties: false });
+
 export const DeviceList = T.Object({
   items: T.Array(T.Ref('Device')),
   nextCursor: Nullable(T.String({ description: 'Pass as `cursor` for the next page' })),
@@ -112,7 +158,10 @@ export const DeviceFilters = {
   quarantined: T.Optional(T.Boolean()),
   criticality: T.Optional(Criticality),
   q: T.Optional(
-    T.String({ maxLength: 100, description: 'Text search: address, MAC, label, owner, department, class' }),
+    T.String({
+      maxLength: 100,
+      description: 'Text search: address, MAC, label, owner, department, class, manufacturer',
+    }),
   ),
 };
 
@@ -376,12 +425,13 @@ export const WebhookEventType = T.Union(
     'quarantine.requested',
     'exporter.new',
     'exporter.trust_changed',
+    'device.group_changed',
   ].map((e) => T.Literal(e)),
 );
 export const WebhookInput = T.Object(
   {
     url: T.String({ format: 'uri', maxLength: 2000, pattern: '^https?://' }),
-    events: T.Array(WebhookEventType, { minItems: 1, maxItems: 9, uniqueItems: true }),
+    events: T.Array(WebhookEventType, { minItems: 1, maxItems: 10, uniqueItems: true }),
     secret: T.String({ minLength: 16, maxLength: 256 }),
     description: T.Optional(Text(500)),
     enabled: T.Optional(T.Boolean()),

@@ -953,6 +953,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Behaviour groups: members (with similarity), shared profile, class votes, label
+         * @description Role: viewer or above.
+         *
+         *     Role: viewer or above.
+         */
+        get: operations["getGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One behaviour group
+         * @description Role: viewer or above.
+         *
+         *     Role: viewer or above.
+         */
+        get: operations["getGroupsById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/label": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Label a group's class: every member, present and future, takes it (a device's class override still wins); null clears
+         * @description Role: analyst or above.
+         */
+        put: operations["putGroupsByIdLabel"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -1134,6 +1198,15 @@ export interface components {
             /** @description Device address */
             ip: string;
             mac: string | null;
+            macKind: ("global" | "local" | "multicast") | (never | null);
+            /** @description Organisation the IEEE registry assigns the MAC prefix to (null: not global or not registered) */
+            manufacturer: string | null;
+            /** @description The IEEE assignment that matched: 6, 7 or 9 hex digits (MA-L, MA-M, MA-S) */
+            macPrefix: string | null;
+            /** @description Behaviour group (GET /v1/groups) */
+            group: number | null;
+            /** @description Similarity to the group's shared profile, 0..1 */
+            groupSimilarity: number | null;
             vlan: number | null;
             exporter: string | null;
             inputIf: number | null;
@@ -2211,7 +2284,7 @@ export interface operations {
                 hasOpenAlerts?: boolean;
                 quarantined?: boolean;
                 criticality?: "low" | "medium" | "high" | "critical";
-                /** @description Text search: address, MAC, label, owner, department, class */
+                /** @description Text search: address, MAC, label, owner, department, class, manufacturer */
                 q?: string;
                 sort?: "ip" | "-risk" | "-lastSeen";
                 limit: number;
@@ -2328,7 +2401,7 @@ export interface operations {
                 hasOpenAlerts?: boolean;
                 quarantined?: boolean;
                 criticality?: "low" | "medium" | "high" | "critical";
-                /** @description Text search: address, MAC, label, owner, department, class */
+                /** @description Text search: address, MAC, label, owner, department, class, manufacturer */
                 q?: string;
             };
             header?: never;
@@ -2442,6 +2515,15 @@ export interface operations {
                         /** @description Device address */
                         ip: string;
                         mac: string | null;
+                        macKind: ("global" | "local" | "multicast") | (never | null);
+                        /** @description Organisation the IEEE registry assigns the MAC prefix to (null: not global or not registered) */
+                        manufacturer: string | null;
+                        /** @description The IEEE assignment that matched: 6, 7 or 9 hex digits (MA-L, MA-M, MA-S) */
+                        macPrefix: string | null;
+                        /** @description Behaviour group (GET /v1/groups) */
+                        group: number | null;
+                        /** @description Similarity to the group's shared profile, 0..1 */
+                        groupSimilarity: number | null;
                         vlan: number | null;
                         exporter: string | null;
                         inputIf: number | null;
@@ -2594,6 +2676,15 @@ export interface operations {
                         /** @description Device address */
                         ip: string;
                         mac: string | null;
+                        macKind: ("global" | "local" | "multicast") | (never | null);
+                        /** @description Organisation the IEEE registry assigns the MAC prefix to (null: not global or not registered) */
+                        manufacturer: string | null;
+                        /** @description The IEEE assignment that matched: 6, 7 or 9 hex digits (MA-L, MA-M, MA-S) */
+                        macPrefix: string | null;
+                        /** @description Behaviour group (GET /v1/groups) */
+                        group: number | null;
+                        /** @description Similarity to the group's shared profile, 0..1 */
+                        groupSimilarity: number | null;
                         vlan: number | null;
                         exporter: string | null;
                         inputIf: number | null;
@@ -6516,6 +6607,378 @@ export interface operations {
             };
         };
     };
+    getGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: number;
+                            memberCount: number;
+                            /** @description Up to 1000 members, by address */
+                            members: {
+                                ip: string;
+                                /** @description Similarity to the group's shared profile, 0..1 */
+                                similarity: number | null;
+                                class: string;
+                                manufacturer: string | null;
+                            }[];
+                            /** @description Features at least half the members hold, with the share of members holding each */
+                            sharedProfile: {
+                                feature: string;
+                                share: number;
+                            }[];
+                            /** @description Members per inferred class */
+                            classVotes: {
+                                [key: string]: number;
+                            };
+                            label: {
+                                class: string;
+                                labelledBy: string | null;
+                                /** Format: date-time */
+                                labelledAt: string | null;
+                            } | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getGroupsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: number;
+                        memberCount: number;
+                        /** @description Up to 1000 members, by address */
+                        members: {
+                            ip: string;
+                            /** @description Similarity to the group's shared profile, 0..1 */
+                            similarity: number | null;
+                            class: string;
+                            manufacturer: string | null;
+                        }[];
+                        /** @description Features at least half the members hold, with the share of members holding each */
+                        sharedProfile: {
+                            feature: string;
+                            share: number;
+                        }[];
+                        /** @description Members per inferred class */
+                        classVotes: {
+                            [key: string]: number;
+                        };
+                        label: {
+                            class: string;
+                            labelledBy: string | null;
+                            /** Format: date-time */
+                            labelledAt: string | null;
+                        } | null;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putGroupsByIdLabel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    class: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: number;
+                        memberCount: number;
+                        /** @description Up to 1000 members, by address */
+                        members: {
+                            ip: string;
+                            /** @description Similarity to the group's shared profile, 0..1 */
+                            similarity: number | null;
+                            class: string;
+                            manufacturer: string | null;
+                        }[];
+                        /** @description Features at least half the members hold, with the share of members holding each */
+                        sharedProfile: {
+                            feature: string;
+                            share: number;
+                        }[];
+                        /** @description Members per inferred class */
+                        classVotes: {
+                            [key: string]: number;
+                        };
+                        label: {
+                            class: string;
+                            labelledBy: string | null;
+                            /** Format: date-time */
+                            labelledAt: string | null;
+                        } | null;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description 4xx: a stable `code`; 5xx: always INTERNAL, without details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listWebhooks: {
         parameters: {
             query?: never;
@@ -6633,7 +7096,7 @@ export interface operations {
                 "application/json": {
                     /** Format: uri */
                     url: string;
-                    events: ("alert.opened" | "alert.updated" | "device.quarantined" | "device.released" | "policy.violated" | "device.new" | "quarantine.requested" | "exporter.new" | "exporter.trust_changed")[];
+                    events: ("alert.opened" | "alert.updated" | "device.quarantined" | "device.released" | "policy.violated" | "device.new" | "quarantine.requested" | "exporter.new" | "exporter.trust_changed" | "device.group_changed")[];
                     secret: string;
                     description?: string;
                     enabled?: boolean;
@@ -6946,7 +7409,7 @@ export interface operations {
                 "application/json": {
                     /** Format: uri */
                     url?: string;
-                    events?: ("alert.opened" | "alert.updated" | "device.quarantined" | "device.released" | "policy.violated" | "device.new" | "quarantine.requested" | "exporter.new" | "exporter.trust_changed")[];
+                    events?: ("alert.opened" | "alert.updated" | "device.quarantined" | "device.released" | "policy.violated" | "device.new" | "quarantine.requested" | "exporter.new" | "exporter.trust_changed" | "device.group_changed")[];
                     secret?: string;
                     description?: string;
                     enabled?: boolean;

@@ -84,7 +84,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
   addTraffic(m, v, ctx, bucketMs);
   addHeartbeat(m, v);
   addContacts(m, v, ctx);
-  addScanEvents(m, r, v, ctx);
+  addScanEvents(m, r, v);
   if (!v.controlOnly) addToProfile(m, v, ctx);
   return v.end;
 }
@@ -181,6 +181,8 @@ function addInventory(m: DeviceModel, r: FlowRecord, v: RecordView, ctx: ApplyCo
   }
   if (isSrc) {
     if (r.srcMac !== '') {
+      // A new MAC may change the manufacturer a signature's `vendor` rule looks at.
+      if (r.srcMac !== m.mac) m.reclassify = true;
       m.mac = r.srcMac;
       if (!m.macs) m.macs = new Map();
       const seen = m.macs.get(r.srcMac);
@@ -333,37 +335,33 @@ function addContacts(m: DeviceModel, v: RecordView, ctx: ApplyContext): void {
  * port 53 or 80 reaches ports above its own); then and when the device is the client, the probed
  * service is the peer's port.
  */
-function addScanEvents(m: DeviceModel, r: FlowRecord, v: RecordView, ctx: ApplyContext): void {
+function addScanEvents(m: DeviceModel, r: FlowRecord, v: RecordView): void {
   if (!(v.isSrc && r.protocol === TCP && (v.dir === OUTBOUND || (r.tcpFlags & (SYN | ACK)) === SYN))) return;
   // A probe: control-only and either never acknowledged anything or opened with a SYN.
   const probe = v.controlOnly && ((r.tcpFlags & ACK) === 0 || (r.tcpFlags & SYN) !== 0);
   const admin = v.internal && ADMIN_PORTS.has(v.rport);
   if (!probe && !admin) return;
   const { start, remote, rport } = v;
-  // Windows open at their first event; a full one is kept for judging at the end of the batch.
+  // The window slides: events are stamped with their time and judged over spans at the end of the batch.
   let w = m.window;
-  if (!w || start >= w.start + ctx.scanWindowMs) {
-    if (w && (w.probes.size >= 3 || w.admin.size >= 2)) m.pastWindows.push(w);
+  if (!w) {
     w = { start, probes: new Map(), admin: new Map(), reported: {}, dirty: true };
     m.window = w;
-  }
-  if (probe) {
-    let ports = w.probes.get(remote);
-    if (!ports) {
-      ports = new Set();
-      w.probes.set(remote, ports);
-    }
-    ports.add(rport);
-  }
-  if (admin) {
-    let ports = w.admin.get(remote);
-    if (!ports) {
-      ports = new Set();
-      w.admin.set(remote, ports);
-    }
-    ports.add(rport);
-  }
+  } else if (start < w.start) w.start = start;
+  if (probe) stampEvent(w.probes, remote, rport, start);
+  if (admin) stampEvent(w.admin, remote, rport, start);
   w.dirty = true;
+}
+
+/** Records that `host` was reached on `port` at `t` (the latest time is kept). */
+function stampEvent(events: Map<string, Map<number, number>>, host: string, port: number, t: number): void {
+  let ports = events.get(host);
+  if (!ports) {
+    ports = new Map();
+    events.set(host, ports);
+  }
+  const prev = ports.get(port);
+  if (prev === undefined || t > prev) ports.set(port, t);
 }
 
 /** Communication profile: host peers up to the cap, then peer groups. */

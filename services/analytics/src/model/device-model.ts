@@ -73,13 +73,18 @@ export interface Stat {
   dirty: boolean;
 }
 
-/** Open scan / lateral-movement window (flow time). */
+/**
+ * The recent scan / lateral-movement events of a device (flow time). The window slides: detections
+ * count the events within any `scanWindow` span (see `sliding.ts`), and events a `scanWindow` older than
+ * the device's newest are dropped after judging.
+ */
 export interface DetectWindow {
+  /** Time of the oldest event kept. */
   start: number;
-  /** Host -> ports probed with control-only TCP flows (no data). */
-  probes: Map<string, Set<number>>;
-  /** Internal hosts reached on administration ports. */
-  admin: Map<string, Set<number>>;
+  /** Host -> port -> latest time probed with control-only TCP flows (no data). */
+  probes: Map<string, Map<number, number>>;
+  /** Internal hosts reached on administration ports: host -> port -> latest time. */
+  admin: Map<string, Map<number, number>>;
   /** Figures already reported per alert kind in this window. */
   reported: Record<string, number>;
   dirty: boolean;
@@ -131,8 +136,6 @@ export interface DeviceModel {
   /** Recent minutes whose rollup row exists (loaded or committed): written with UPDATE. */
   rollupMinutes: Set<number>;
   window: DetectWindow | undefined;
-  /** Windows closed during this batch, still to be judged. */
-  pastWindows: DetectWindow[];
   inferredClass: string;
   classConfidence: number;
   classOverride: string | null;
@@ -208,7 +211,6 @@ export function createDeviceModel(ip: string, partition: number): DeviceModel {
     minutes: new Map(),
     rollupMinutes: new Set(),
     window: undefined,
-    pastWindows: [],
     inferredClass: 'unknown',
     classConfidence: 0,
     classOverride: null,
@@ -259,7 +261,6 @@ export function markCommitted(m: DeviceModel): void {
   }
   for (const s of m.stats.values()) s.dirty = false;
   if (m.window) m.window.dirty = false;
-  m.pastWindows.length = 0;
   m.newEntries.length = 0;
   m.external = undefined;
   m.threats = undefined;

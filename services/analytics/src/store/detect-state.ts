@@ -10,16 +10,23 @@ import type { DetectWindow, DeviceModel } from '../model/device-model.ts';
  */
 export interface SerializedState {
   start?: number;
-  probes?: Record<string, number[]>;
-  admin?: Record<string, number[]>;
+  /** Host -> [port, latest time] pairs (a bare port, from before windows slid: the window's start). */
+  probes?: Record<string, Array<[number, number] | number>>;
+  admin?: Record<string, Array<[number, number] | number>>;
   reported?: Record<string, number>;
   buckets?: Array<[number, number]>;
 }
 
 export function toWindow(s: SerializedState | null): DetectWindow | undefined {
   if (!s || typeof s.start !== 'number') return undefined;
-  const sets = (o: Record<string, number[]> | undefined) =>
-    new Map(Object.entries(o ?? {}).map(([k, v]) => [k, new Set(v)]));
+  const start = s.start;
+  const sets = (o: Record<string, Array<[number, number] | number>> | undefined) =>
+    new Map(
+      Object.entries(o ?? {}).map(([k, v]) => [
+        k,
+        new Map(v.map((x): [number, number] => (typeof x === 'number' ? [x, start] : x))),
+      ]),
+    );
   return {
     start: s.start,
     probes: sets(s.probes),
@@ -42,7 +49,8 @@ export function detectState(m: DeviceModel): string | null {
   if (!open && !buckets) return null;
   const state: SerializedState = {};
   if (open) {
-    const obj = (x: Map<string, Set<number>>) => Object.fromEntries([...x].map(([k, v]) => [k, [...v]]));
+    const obj = (x: Map<string, Map<number, number>>) =>
+      Object.fromEntries([...x].map(([k, v]) => [k, [...v]]));
     state.start = w.start;
     state.probes = obj(w.probes);
     state.admin = obj(w.admin);

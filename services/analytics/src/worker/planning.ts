@@ -38,6 +38,7 @@ export function planGroup(env: WorkerEnv, state: WorkerState, g: Group): GroupPl
   const tApplied = performance.now();
   const writes = detect(env, state, g);
   const batch = planBatch(writes);
+  batch.statements.push(...env.manufacturers.plan(writes.devices)); // issue 17: after the devices upsert
   for (const m of writes.devices) {
     markCommitted(m);
     state.notDevices.delete(m.ip);
@@ -69,6 +70,10 @@ function detect(env: WorkerEnv, state: WorkerState, g: Group): BatchWrites {
     if (!de) {
       const watermark = state.partitions.get(p)?.watermark ?? 0;
       de = { settings, signatures, policies, isInternal, watermark };
+      // Issue 17: manufacturers (vendor rule), group labels and groups (group-judge.ts).
+      de.manufacturerOf = env.manufacturers.manufacturerOf;
+      de.groupLabelOf = env.grouping.labelOf;
+      de.groupOf = env.grouping.groupOf;
       envs.set(p, de);
     }
     return de;

@@ -1,3 +1,4 @@
+import { applyLabels, type RegroupResult } from '../grouping.ts';
 import { loadPolicies } from '../policies.ts';
 import type { ThreatIntelLoad } from '../threat-intel.ts';
 import { policyVersion } from './policy-watch.ts';
@@ -26,6 +27,9 @@ export async function reload(env: WorkerEnv, state: WorkerState, queue: SerialQu
     logger.warn({ error: ti.error }, 'threat-intelligence list not reloaded; keeping the previous one');
   }
   await reloadPolicies(env, state, queue);
+  await regroup(env, state, queue, false).catch((err) =>
+    logger.warn({ err }, 'behaviour groups not updated'),
+  );
   return { policies: state.policies.size(), threatIntel: ti };
 }
 
@@ -51,4 +55,17 @@ async function reloadPolicies(env: WorkerEnv, state: WorkerState, queue: SerialQ
 export async function watchPolicies(env: WorkerEnv, state: WorkerState, queue: SerialQueue): Promise<void> {
   const v = await policyVersion(env.db.pool).catch(() => state.policiesVersion);
   if (v !== state.policiesVersion) await reloadPolicies(env, state, queue);
+}
+
+/** Runs the grouping job (when due, or `force`) and gives cached models their group labels (issue 17). */
+export async function regroup(
+  env: WorkerEnv,
+  state: WorkerState,
+  queue: SerialQueue,
+  force: boolean,
+): Promise<RegroupResult> {
+  const r = await env.grouping.run({ force });
+  if (!r.ran) await env.grouping.loadLabels();
+  await queue.run(async () => applyLabels(state.models.values(), env.grouping));
+  return r;
 }

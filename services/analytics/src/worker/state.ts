@@ -1,11 +1,13 @@
 import type { Database } from '@wardwatch/storage';
 import type { Logger } from '@wardwatch/telemetry';
 import type { AnalyticsSettings } from '../config.ts';
+import type { GroupingJob } from '../grouping.ts';
 import type { AnalyticsMetrics } from '../metrics.ts';
 import type { DeviceModel } from '../model/device-model.ts';
 import { NO_POLICIES, type PolicySet } from '../policies.ts';
 import type { Signatures } from '../signatures.ts';
 import type { ThreatIntel } from '../threat-intel.ts';
+import type { Manufacturers } from '../vendor.ts';
 import { createNewDeviceLimit, type NewDeviceLimit } from './new-device-limit.ts';
 
 // The analytics worker's shared state, explicit: what every part reads (its environment, fixed at
@@ -29,6 +31,10 @@ export interface WorkerEnv {
    */
   spanFetches: boolean;
   topic: string;
+  /** Manufacturers from MACs (issue 17: vendor.ts). */
+  manufacturers: Manufacturers;
+  /** The behaviour-grouping job and the groups it found (issue 17: grouping.ts). */
+  grouping: GroupingJob;
 }
 
 /**

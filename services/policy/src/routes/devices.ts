@@ -30,7 +30,9 @@ const isoTime = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD
  * The hot reads (list, detail) send it as it comes: no row parsing, Date round trips or re-serializing
  * per field in the service, which was most of its CPU per list page.
  */
-const DEVICE_JSON = `json_build_object('ip', host(d.ip), 'mac', d.mac::text, 'vlan', d.vlan,
+const DEVICE_JSON = `json_build_object('ip', host(d.ip), 'mac', d.mac::text, 'macKind', d.mac_kind,
+  'manufacturer', d.manufacturer, 'macPrefix', d.mac_prefix, 'group', d.group_id,
+  'groupSimilarity', d.group_similarity, 'vlan', d.vlan,
   'exporter', host(d.exporter), 'inputIf', d.input_if, 'class', COALESCE(d.class_override, d.class),
   'inferredClass', d.class, 'classConfidence', d.class_confidence, 'classOverride', d.class_override,
   'label', d.label, 'owner', d.owner, 'department', d.department, 'criticality', d.criticality, 'risk', d.risk,
@@ -113,9 +115,10 @@ function filterWhere(f: Filters): Where {
     const mac = macSearchForm(f.q);
     w.add(
       `(host(d.ip) ILIKE $? OR d.mac::text ILIKE $? OR d.label ILIKE $? OR d.owner ILIKE $? OR d.department ILIKE $?
-        OR COALESCE(d.class_override, d.class) ILIKE $?)`,
+        OR COALESCE(d.class_override, d.class) ILIKE $? OR d.manufacturer ILIKE $?)`,
       p,
       mac === undefined ? p : likePattern(mac),
+      p,
       p,
       p,
       p,
@@ -172,6 +175,7 @@ function csvField(v: unknown): string {
 const CSV_COLUMNS = [
   'ip',
   'mac',
+  'manufacturer',
   'class',
   'classConfidence',
   'label',
