@@ -810,9 +810,9 @@ export interface paths {
         };
         /**
          * EDL: quarantined device addresses
-         * @description Role: viewer or above.
+         * @description Role: feeds or above.
          *
-         *     Role: viewer or above.
+         *     Role: feeds or above.
          */
         get: operations["getQuarantinedFeed"];
         put?: never;
@@ -832,9 +832,9 @@ export interface paths {
         };
         /**
          * EDL: addresses of the devices the policy applies to (device and class assignments)
-         * @description Role: viewer or above.
+         * @description Role: feeds or above.
          *
-         *     Role: viewer or above.
+         *     Role: feeds or above.
          */
         get: operations["getPolicyDevicesFeed"];
         put?: never;
@@ -854,9 +854,9 @@ export interface paths {
         };
         /**
          * EDL: the prefixes the policy allows its devices to reach (CIDR and server-group peers)
-         * @description Role: viewer or above.
+         * @description Role: feeds or above.
          *
-         *     Role: viewer or above.
+         *     Role: feeds or above.
          */
         get: operations["getPolicyAllowedFeed"];
         put?: never;
@@ -7842,7 +7842,8 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
-                    role: "viewer" | "analyst" | "admin";
+                    /** @description feeds: the firewall feeds only; viewer: read; analyst: read and act; admin: everything */
+                    role: "feeds" | "viewer" | "analyst" | "admin";
                     /** Format: date-time */
                     expiresAt?: string;
                 };
