@@ -1,5 +1,5 @@
 // The authorisation matrix and hostile input, generated from the API's own route table: every route x
-// (no key, viewer, analyst, admin), then wrong types, injection strings, unicode and huge bodies on every
+// (no key, feeds, viewer, analyst, admin), then wrong types, injection strings, unicode and huge bodies on every
 // route. A route added later is covered without touching this file.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -50,7 +50,7 @@ describe('policy API authorisation matrix (generated from the route table)', () 
     ]);
   });
 
-  test('every route x no key / viewer / analyst / admin answers 401 / 403 / allowed as its rule says', async () => {
+  test('every route x no key / feeds / viewer / analyst / admin answers 401 / 403 / allowed as its rule says', async () => {
     const failures: string[] = [];
     let checked = 0;
     for (const r of routes) {
@@ -85,6 +85,50 @@ describe('policy API authorisation matrix (generated from the route table)', () 
     }
     assert.deepEqual(failures, []);
     assert.ok(checked > 200);
+  });
+
+  test('a feeds key reads the three EDL feeds and nothing else; every other role reads them too', () => {
+    // The routes a firewall's key may call are exactly the feeds: the matrix above then proves a feeds
+    // key gets 403 everywhere else and that viewer, analyst and admin keep reading the feeds.
+    const feedRoutes = routes
+      .filter((r) => r.auth === 'feeds')
+      .map((r) => `${r.method} ${r.url}`)
+      .sort();
+    assert.deepEqual(feedRoutes, [
+      'GET /v1/feeds/policies/:id/allowed.txt',
+      'GET /v1/feeds/policies/:id/devices.txt',
+      'GET /v1/feeds/quarantined.txt',
+    ]);
+    assert.ok(routes.filter((r) => r.url.startsWith('/v1/feeds/')).every((r) => r.auth === 'feeds'));
+  });
+
+  test('a feeds key gets the EDL (Bearer and Basic) and is refused on /v1/devices, the docs and the console', async () => {
+    await h.db.pool.query("UPDATE devices SET quarantined = true WHERE ip = '10.9.0.1'");
+    try {
+      const bearer = { authorization: `Bearer ${h.keys.feeds}` };
+      const basic = { authorization: `Basic ${Buffer.from(`fortigate:${h.keys.feeds}`).toString('base64')}` };
+      for (const headers of [bearer, basic]) {
+        const feed = await h.call('GET', '/v1/feeds/quarantined.txt', { role: null, headers });
+        assert.equal(feed.status, 200);
+        assert.equal(feed.text, '10.9.0.1\n');
+      }
+      const devices = await h.call('GET', '/v1/devices', { role: null, headers: bearer });
+      assert.equal(devices.status, 403);
+      assert.equal((devices.body as { error: { code: string } }).error.code, 'FORBIDDEN');
+      assert.ok(!devices.text.includes('10.9.0.1'));
+      assert.equal(
+        (await h.call('GET', '/v1/devices/10.9.0.1', { role: null, headers: bearer })).status,
+        403,
+      );
+      assert.equal((await h.call('GET', '/openapi.json', { role: null, headers: bearer })).status, 403);
+      assert.equal((await h.call('GET', '/metrics', { role: null, headers: bearer })).status, 403);
+      // No console session from a feeds key: it could show nothing, and a cookie is one more secret to steal.
+      const signIn = await h.call('POST', '/v1/session', { role: null, body: { apiKey: h.keys.feeds } });
+      assert.equal(signIn.status, 403);
+      assert.equal(signIn.headers.get('set-cookie'), null);
+    } finally {
+      await h.db.pool.query("UPDATE devices SET quarantined = false WHERE ip = '10.9.0.1'");
+    }
   });
 
   test('a route registered without an auth rule is refused at registration', async () => {

@@ -63,10 +63,23 @@ test('apikey create --role analyst prints a key that works as an analyst; list h
   assert.equal((await as('GET', '/v1/devices')).status, 401);
 });
 
+test('apikey create --role feeds prints a key that reads the EDL feeds and nothing else (a firewall)', async () => {
+  await seedDevices(h.db, [{ ip: '10.7.0.9', class: 'infusion-pump' }]);
+  await h.db.pool.query("UPDATE devices SET quarantined = true WHERE ip = '10.7.0.9'");
+  const { stdout } = await cli('create', '--role', 'feeds', '--name', 'pa-edge-1');
+  const created = JSON.parse(stdout) as { key: string; role: string };
+  assert.equal(created.role, 'feeds');
+  const headers = { authorization: `Bearer ${created.key}` };
+  const feed = await h.call('GET', '/v1/feeds/quarantined.txt', { role: null, headers });
+  assert.equal(feed.status, 200);
+  assert.match(feed.text, /^10\.7\.0\.9$/m);
+  assert.equal((await h.call('GET', '/v1/devices', { role: null, headers })).status, 403);
+});
+
 test('apikey create refuses an unknown role', async () => {
   await assert.rejects(cli('create', '--role', 'root'), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
-    assert.match(err.stderr, /--role must be one of viewer, analyst, admin/);
+    assert.match(err.stderr, /--role must be one of feeds, viewer, analyst, admin/);
     return true;
   });
 });

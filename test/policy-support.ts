@@ -1,7 +1,7 @@
 // Shared set-up for the policy API tests: a migrated schema of its own on the real PostgreSQL, the real
 // policy service listening on a free loopback port, and API keys of every role.
 import { loadConfig, type WardwatchConfig } from '@wardwatch/config';
-import { createApiKey, createPolicyService, type PolicyService, type Role } from '@wardwatch/policy';
+import { createApiKey, createPolicyService, type PolicyService, ROLES, type Role } from '@wardwatch/policy';
 import { type Database, migrate, openDatabase } from '@wardwatch/storage';
 import { createLogger, createMetricsRegistry, type Registry } from '@wardwatch/telemetry';
 import { dropSchema, TEST_DATABASE_URL, uniqueName } from '@wardwatch/testkit';
@@ -55,7 +55,7 @@ export async function startPolicyHarness(
   const db = await openDatabase({ kind: 'postgres', url: TEST_DATABASE_URL, schema, poolSize: 4 });
   await migrate(db);
   const keys = {} as Record<Role, string>;
-  for (const role of ['viewer', 'analyst', 'admin'] as const) {
+  for (const role of ROLES) {
     keys[role] = (await createApiKey(db.pool, { name: `test-${role}`, role })).key;
   }
   const logger = createLogger({ level: 'silent' });

@@ -22,7 +22,7 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Command> }> =
     load: async () => (await import('./commands/quarantine.ts')).quarantineCommand,
   },
   apikey: {
-    help: 'apikey create --role viewer|analyst|admin [--name NAME] [--expires-days N] | list | revoke ID',
+    help: 'apikey create --role feeds|viewer|analyst|admin [--name NAME] [--expires-days N] | list | revoke ID',
     load: async () => (await import('./commands/apikey.ts')).apikeyCommand,
   },
 };

@@ -6,7 +6,7 @@ import { migrate } from '@wardwatch/storage';
 import { createLogger } from '@wardwatch/telemetry';
 import { openAdapters } from '../assemble.ts';
 
-const USAGE = `usage: wardwatch apikey create --role viewer|analyst|admin [--name NAME] [--expires-days N] [--config FILE]
+const USAGE = `usage: wardwatch apikey create --role feeds|viewer|analyst|admin [--name NAME] [--expires-days N] [--config FILE]
        wardwatch apikey list [--config FILE]
        wardwatch apikey revoke ID [--config FILE]`;
 

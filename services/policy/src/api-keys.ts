@@ -4,8 +4,12 @@ import type pg from 'pg';
 import { type AuditActor, auditAs, auditSystem } from './audit.ts';
 import { iso } from './query.ts';
 
-/** Roles, from least to most privileged; a route names the least role it accepts. */
-export const ROLES = ['viewer', 'analyst', 'admin'] as const;
+/**
+ * Roles, from least to most privileged; a route names the least role it accepts. `feeds` is for
+ * firewalls: it reads the EDL feeds (routes whose rule is `feeds`) and nothing else, while every other
+ * role reads them too.
+ */
+export const ROLES = ['feeds', 'viewer', 'analyst', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** The identity a request acts as. */

@@ -243,8 +243,10 @@ export async function buildApp(deps: PolicyAppDeps): Promise<FastifyInstance> {
       const method = Array.isArray(route.method) ? route.method[0]! : route.method;
       (route.schema as { operationId?: string }).operationId ??= operationIdFor(method, route.url);
       route.schema.security = auth === 'public' ? [] : [{ apiKey: [] }, { session: [] }];
-      if (auth !== 'public')
-        route.schema.description = `${route.schema.description ?? ''}\n\nRole: ${auth} or above.`.trim();
+      // The HEAD route fastify adds for a GET shares its schema: say the role once.
+      const role = `Role: ${auth} or above.`;
+      if (auth !== 'public' && !route.schema.description?.endsWith(role))
+        route.schema.description = `${route.schema.description ?? ''}\n\n${role}`.trim();
     }
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {

@@ -481,7 +481,9 @@ export const ApiKey = T.Object({
 export const ApiKeyInput = T.Object(
   {
     name: Name,
-    role: T.Union([T.Literal('viewer'), T.Literal('analyst'), T.Literal('admin')]),
+    role: T.Union([T.Literal('feeds'), T.Literal('viewer'), T.Literal('analyst'), T.Literal('admin')], {
+      description: 'feeds: the firewall feeds only; viewer: read; analyst: read and act; admin: everything',
+    }),
     expiresAt: T.Optional(T.String({ format: 'date-time' })),
   },
   { additionalProperties: false },

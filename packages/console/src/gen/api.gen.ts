@@ -44,8 +44,6 @@ export interface paths {
         /**
          * Prometheus metrics
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -91,8 +89,6 @@ export interface paths {
         /**
          * Counts for the overview: devices by class and risk, new devices, open alerts, ingest
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getOverview"];
         put?: never;
@@ -113,8 +109,6 @@ export interface paths {
         /**
          * A device's traffic per minute (flow time), the window ending at its newest minute
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getDeviceTraffic"];
         put?: never;
@@ -135,8 +129,6 @@ export interface paths {
         /**
          * The audit trail of one device (analyst fields, quarantine, release), newest first
          * @description Role: analyst or above.
-         *
-         *     Role: analyst or above.
          */
         get: operations["listDeviceAudit"];
         put?: never;
@@ -157,8 +149,6 @@ export interface paths {
         /**
          * Dry run: which devices would violate this policy, judged on their recent behaviour
          * @description The devices the policy is assigned to (directly, or by class when the device has no assignment of its own; up to 500), each device's behaviour profile entries active in the last `hours` of its flows judged against the policy's rules, whether or not the policy is enabled. Changes nothing.
-         *
-         *     Role: viewer or above.
          *
          *     Role: viewer or above.
          */
@@ -203,8 +193,6 @@ export interface paths {
         /**
          * List devices, filtered, with cursor pagination
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["listDevices"];
         put?: never;
@@ -225,8 +213,6 @@ export interface paths {
         /**
          * Export the filtered device list as CSV (RFC 4180)
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["exportDevicesCsv"];
         put?: never;
@@ -247,8 +233,6 @@ export interface paths {
         /**
          * One device: classification and evidence, behaviour profile, baselines, open alerts, policy
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getDevice"];
         put?: never;
@@ -273,8 +257,6 @@ export interface paths {
         /**
          * List alerts, newest first
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["listAlerts"];
         put?: never;
@@ -295,8 +277,6 @@ export interface paths {
         /**
          * One alert with its evidence and comments
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getAlert"];
         put?: never;
@@ -417,8 +397,6 @@ export interface paths {
         /**
          * List policies
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["listPolicies"];
         put?: never;
@@ -443,8 +421,6 @@ export interface paths {
         /**
          * One policy
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getPolicy"];
         put?: never;
@@ -513,8 +489,6 @@ export interface paths {
         /**
          * The policy in force for a device (enabled device assignment, else enabled class assignment), and the disabled policies assigned to it (shown, not enforced)
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getDevicePolicy"];
         put?: never;
@@ -555,8 +529,6 @@ export interface paths {
         /**
          * The device policy as an RFC 8520 MUD file (source=learned renders the learned draft)
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getDeviceMud"];
         put?: never;
@@ -577,8 +549,6 @@ export interface paths {
         /**
          * Named server groups
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["listServerGroups"];
         put?: never;
@@ -663,8 +633,6 @@ export interface paths {
         /**
          * Quarantine history of a device
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["listDeviceQuarantines"];
         put?: never;
@@ -685,8 +653,6 @@ export interface paths {
         /**
          * Active quarantines
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["listQuarantines"];
         put?: never;
@@ -707,8 +673,6 @@ export interface paths {
         /**
          * Quarantines waiting for a person: life-critical devices, and every policy quarantine while the circuit breaker is open
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getQuarantineRequests"];
         put?: never;
@@ -749,8 +713,6 @@ export interface paths {
         /**
          * What the enforcer decided on analytics' quarantine requests (quarantined, requested, dry-run, untrusted, ...), newest first
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getEnforcementDecisions"];
         put?: never;
@@ -810,9 +772,7 @@ export interface paths {
         };
         /**
          * EDL: quarantined device addresses
-         * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
+         * @description Role: feeds or above.
          */
         get: operations["getQuarantinedFeed"];
         put?: never;
@@ -832,9 +792,7 @@ export interface paths {
         };
         /**
          * EDL: addresses of the devices the policy applies to (device and class assignments)
-         * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
+         * @description Role: feeds or above.
          */
         get: operations["getPolicyDevicesFeed"];
         put?: never;
@@ -854,9 +812,7 @@ export interface paths {
         };
         /**
          * EDL: the prefixes the policy allows its devices to reach (CIDR and server-group peers)
-         * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
+         * @description Role: feeds or above.
          */
         get: operations["getPolicyAllowedFeed"];
         put?: never;
@@ -877,8 +833,6 @@ export interface paths {
         /**
          * Trust state of every exporter seen or decided: trusted, pending (new) or blocked
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getExportersTrust"];
         put?: never;
@@ -919,8 +873,6 @@ export interface paths {
         /**
          * Routers and probes sending flows: rate, templates, sequence loss, sampling, last seen
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["listExporters"];
         put?: never;
@@ -941,8 +893,6 @@ export interface paths {
         /**
          * Export configuration for a router/probe to send flows to this collector
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getExporterConfig"];
         put?: never;
@@ -963,8 +913,6 @@ export interface paths {
         /**
          * Behaviour groups: members (with similarity), shared profile, class votes, label
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getGroups"];
         put?: never;
@@ -985,8 +933,6 @@ export interface paths {
         /**
          * One behaviour group
          * @description Role: viewer or above.
-         *
-         *     Role: viewer or above.
          */
         get: operations["getGroupsById"];
         put?: never;
@@ -1027,8 +973,6 @@ export interface paths {
         /**
          * List webhook subscriptions
          * @description Role: admin or above.
-         *
-         *     Role: admin or above.
          */
         get: operations["listWebhooks"];
         put?: never;
@@ -1053,8 +997,6 @@ export interface paths {
         /**
          * One subscription
          * @description Role: admin or above.
-         *
-         *     Role: admin or above.
          */
         get: operations["getWebhook"];
         put?: never;
@@ -1083,8 +1025,6 @@ export interface paths {
         /**
          * Delivery log of a subscription, newest first
          * @description Role: admin or above.
-         *
-         *     Role: admin or above.
          */
         get: operations["listWebhookDeliveries"];
         put?: never;
@@ -1125,8 +1065,6 @@ export interface paths {
         /**
          * List API keys (never the keys themselves)
          * @description Role: admin or above.
-         *
-         *     Role: admin or above.
          */
         get: operations["listApiKeys"];
         put?: never;
@@ -1171,8 +1109,6 @@ export interface paths {
         /**
          * The audit log of writes, newest first
          * @description Role: admin or above.
-         *
-         *     Role: admin or above.
          */
         get: operations["listAudit"];
         put?: never;
@@ -7842,7 +7778,8 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
-                    role: "viewer" | "analyst" | "admin";
+                    /** @description feeds: the firewall feeds only; viewer: read; analyst: read and act; admin: everything */
+                    role: "feeds" | "viewer" | "analyst" | "admin";
                     /** Format: date-time */
                     expiresAt?: string;
                 };

@@ -112,6 +112,11 @@ export function consoleRoutes(app: App, ctx: RouteContext, sessions: SessionStor
         req.log.warn({ ip: req.ip }, 'console sign-in refused: unknown, expired or revoked API key');
         throw new ApiError(401, 'UNAUTHENTICATED', 'unknown, expired or revoked API key');
       }
+      // A firewall's key reads the feeds and nothing else: a console session with it could show nothing.
+      if (principal.role === 'feeds') {
+        req.log.warn({ ip: req.ip, keyId: principal.keyId }, 'console sign-in refused: a feeds key');
+        throw new ApiError(403, 'FORBIDDEN', 'a feeds key reads the firewall feeds only; it cannot sign in');
+      }
       const s = await sessions.open(req, reply, principal);
       req.log.info({ ip: req.ip, keyId: principal.keyId, role: principal.role }, 'console sign-in');
       return reply.status(201).send({

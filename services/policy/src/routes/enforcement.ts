@@ -364,10 +364,11 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
 
   // External Dynamic Lists: bare addresses, one per line, no comments, as PAN-OS (EDL "IP List"),
   // FortiGate (external threat feed, IP address) and Check Point (Generic Data Center / IoC feed) read them.
+  // Their rule is `feeds`: a firewall holds a feeds key, which reads these three routes and nothing else.
   app.get(
     '/v1/feeds/quarantined.txt',
     {
-      config: { auth: 'viewer' },
+      config: { auth: 'feeds' },
       schema: {
         summary: 'EDL: quarantined device addresses',
         tags: ['feeds'],
@@ -389,7 +390,7 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/v1/feeds/policies/:id/devices.txt',
     {
-      config: { auth: 'viewer' },
+      config: { auth: 'feeds' },
       schema: {
         summary: 'EDL: addresses of the devices the policy applies to (device and class assignments)',
         tags: ['feeds'],
@@ -422,7 +423,7 @@ export function enforcementRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/v1/feeds/policies/:id/allowed.txt',
     {
-      config: { auth: 'viewer' },
+      config: { auth: 'feeds' },
       schema: {
         summary: 'EDL: the prefixes the policy allows its devices to reach (CIDR and server-group peers)',
         tags: ['feeds'],

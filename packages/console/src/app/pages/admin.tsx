@@ -18,7 +18,7 @@ export function AdminPage() {
 function Keys() {
   const keys = useLoad(() => must(api.GET('/v1/apikeys')), []);
   const [name, setName] = useState('');
-  const [role, setRole] = useState<'viewer' | 'analyst' | 'admin'>('viewer');
+  const [role, setRole] = useState<'feeds' | 'viewer' | 'analyst' | 'admin'>('viewer');
   const [created, setCreated] = useState<string>();
   const [msg, setMsg] = useState<string>();
   const create = async (e: Event) => {
@@ -46,6 +46,7 @@ function Keys() {
         <label>
           Role
           <select name="role" value={role} onChange={(e) => setRole(e.currentTarget.value as typeof role)}>
+            <option value="feeds">feeds (a firewall's EDL feeds only)</option>
             <option>viewer</option>
             <option>analyst</option>
             <option>admin</option>
