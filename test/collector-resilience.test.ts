@@ -87,6 +87,9 @@ describe('a collector that stays up (real Kafka)', () => {
         'collector.httpPort': httpPort,
         'collector.lingerMs': 20,
         'collector.decodeWorkers': 1,
+        // A trusted exporter: only trusted exporters' templates are shared on templates-v1 (docs/security.md),
+        // and the restarted worker imports them from there.
+        'collector.exporterAllowlist': ['127.0.0.1/32'],
         // Long enough that the test sees the gap through /readyz.
         'collector.workerRestartDelayMs': 2000,
         'collector.tcpMaxConnections': 3,
