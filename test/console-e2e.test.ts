@@ -361,6 +361,31 @@ describe('the SOC console in Chromium', () => {
     await shot(page, 'exporters');
   });
 
+  test('the exporters page shows trust; an admin trusts the pending exporter and it stays trusted after reload', async () => {
+    // The demo configuration has no allowlist: the simulator's exporter arrives pending.
+    const row = '[data-testid=exporters] tbody tr[data-address="127.0.0.1"]';
+    await page.goto(`${base}/#/exporters`);
+    await page.waitForSelector(`${row} [data-testid=trust-state][data-state=pending]`);
+    assert.equal(
+      await page.$eval(row, (tr) => tr.classList.contains('pending')),
+      true,
+      'pending is highlighted',
+    );
+    await page.click(`${row} button::-p-text(Trust)`);
+    await page.waitForSelector(`${row} [data-testid=trust-state][data-state=trusted]`);
+    await page.reload();
+    await page.waitForSelector(`${row} [data-testid=trust-state][data-state=trusted]`);
+    await waitText(page, `${row} [data-testid=trust-state]`, 'api');
+    assert.equal(await page.$(`${row} button::-p-text(Trust)`), null, 'no Trust button once trusted');
+    const trust = await api<{ items: Array<{ address: string; state: string; changedBy: string }> }>(
+      '/v1/exporters/trust',
+    );
+    assert.equal(trust.body.items.find((t) => t.address === '127.0.0.1')?.state, 'trusted');
+    await page.goto(`${base}/#/requests`);
+    await page.waitForSelector('[data-testid=decisions]');
+    await shot(page, 'requests');
+  });
+
   test('a state-changing request with the cookie but without the CSRF token is refused', async () => {
     const cookie = await sessionCookie(page);
     const path = `/v1/alerts/${alertId}/comments`;
@@ -394,6 +419,8 @@ describe('the SOC console in Chromium', () => {
       buttons: [...document.querySelectorAll('main button')].map((b) => b.textContent),
     }));
     assert.deepEqual(deviceActions, { analystForm: false, quarantineForm: false, buttons: [] });
+    await waitText(v, '[data-testid=life-critical]', 'Life-critical (from its class (infusion_pump))');
+    assert.equal(await v.$('select[name=lifeCritical]'), null);
     await shot(v, 'device-viewer');
     await v.goto(`${base}/#/alerts/${alertId}`);
     await v.waitForSelector('[data-testid=evidence]');
@@ -402,6 +429,12 @@ describe('the SOC console in Chromium', () => {
     await v.waitForSelector('[data-testid=alerts]');
     assert.equal(await v.$('form[aria-label="Bulk actions"]'), null);
     assert.equal(await v.$('[data-testid=alerts] input[type=checkbox]'), null);
+    await v.goto(`${base}/#/exporters`);
+    await v.waitForSelector('[data-testid=exporters] [data-testid=trust-state]');
+    assert.deepEqual(
+      await v.$$eval('[data-testid=exporters] button', (bs) => bs.map((b) => b.textContent)),
+      [],
+    );
     const cookie = await sessionCookie(v);
     const session = await api<{ role: string; csrfToken: string }>('/v1/session', { headers: { cookie } });
     assert.equal(session.body.role, 'viewer');
@@ -411,6 +444,7 @@ describe('the SOC console in Chromium', () => {
       ['PATCH', `/v1/devices/${PUMP}`, { label: 'x' }],
       ['POST', `/v1/alerts/${alertId}/comments`, { body: 'x' }],
       ['POST', '/v1/apikeys', { name: 'x', role: 'admin' }],
+      ['PUT', '/v1/exporters/127.0.0.1/trust', { state: 'blocked' }],
     ] as const) {
       const r = await api<{ error: { code: string } }>(path, { method, body: JSON.stringify(body), headers });
       assert.equal(r.status, 403, `${method} ${path}`);

@@ -1,13 +1,26 @@
-// Exporters: health per exporter, and the router configuration generator (vendor -> snippet, copy button).
+// Exporters: health and trust per exporter (admins trust or block), and the router configuration
+// generator (vendor -> snippet, copy button).
 import { useState } from 'preact/hooks';
-import { api, must } from '../api.ts';
+import { api, can, errorText, must, type Role } from '../api.ts';
+import { TrustState, useTrust } from '../trust.tsx';
 import { Card, ErrorLine, fmtTime, useLoad } from '../util.tsx';
 
 const VENDORS = ['cisco-iosxe', 'junos', 'mikrotik', 'fortigate', 'panos', 'softflowd'] as const;
 type Vendor = (typeof VENDORS)[number];
 
-export function ExportersPage() {
+export function ExportersPage(props: { role: Role }) {
   const list = useLoad(() => must(api.GET('/v1/exporters')), [], 5000);
+  const trust = useTrust(5000);
+  const [trustError, setTrustError] = useState<string>();
+  const admin = can(props.role, 'admin');
+  const setState = async (address: string, state: 'trusted' | 'blocked') => {
+    const { error } = await api.PUT('/v1/exporters/{address}/trust', {
+      params: { path: { address } },
+      body: { state },
+    });
+    setTrustError(error ? errorText(error) : undefined);
+    trust.reload();
+  };
   const [vendor, setVendor] = useState<Vendor>('cisco-iosxe');
   const [collector, setCollector] = useState(`${location.hostname}:2055`);
   const [iface, setIface] = useState('');
@@ -32,12 +45,13 @@ export function ExportersPage() {
   return (
     <div class="page exporters">
       <h1>Exporters</h1>
-      <ErrorLine error={list.error} />
+      <ErrorLine error={list.error ?? trust.error ?? trustError} />
       <Card title="Health">
         <table class="list" data-testid="exporters">
           <thead>
             <tr>
               <th>Exporter / domain</th>
+              <th>Trust</th>
               <th>Version</th>
               <th class="n">Records/s</th>
               <th class="n">Records</th>
@@ -47,27 +61,52 @@ export function ExportersPage() {
               <th class="n">Decode errors</th>
               <th>Transports</th>
               <th>Last seen</th>
+              {admin && <th>Actions</th>}
             </tr>
           </thead>
           <tbody>
-            {list.data?.items.map((x) => (
-              <tr key={`${x.address}/${x.observationDomain}`}>
-                <td>
-                  {x.address} / {x.observationDomain}
-                </td>
-                <td>{x.version ?? '–'}</td>
-                <td class="n">{x.recordsPerSecond.toFixed(1)}</td>
-                <td class="n">{x.records}</td>
-                <td class="n">{x.templates}</td>
-                <td class="n">
-                  {x.sequenceLost} {x.sequenceUnit}
-                </td>
-                <td class="n">1:{x.samplingInterval || 1}</td>
-                <td class="n">{x.decodeErrors}</td>
-                <td>{x.transports.join(', ')}</td>
-                <td>{fmtTime(x.lastSeen)}</td>
-              </tr>
-            ))}
+            {list.data?.items.map((x) => {
+              const t = trust.data?.get(x.address);
+              return (
+                <tr
+                  key={`${x.address}/${x.observationDomain}`}
+                  data-address={x.address}
+                  class={t?.state === 'pending' ? 'pending' : undefined}
+                >
+                  <td>
+                    {x.address} / {x.observationDomain}
+                  </td>
+                  <td>
+                    <TrustState trust={t} />
+                  </td>
+                  <td>{x.version ?? '–'}</td>
+                  <td class="n">{x.recordsPerSecond.toFixed(1)}</td>
+                  <td class="n">{x.records}</td>
+                  <td class="n">{x.templates}</td>
+                  <td class="n">
+                    {x.sequenceLost} {x.sequenceUnit}
+                  </td>
+                  <td class="n">1:{x.samplingInterval || 1}</td>
+                  <td class="n">{x.decodeErrors}</td>
+                  <td>{x.transports.join(', ')}</td>
+                  <td>{fmtTime(x.lastSeen)}</td>
+                  {admin && (
+                    <td class="actions">
+                      {t?.state !== 'trusted' && (
+                        <button type="button" onClick={() => setState(x.address, 'trusted')}>
+                          Trust
+                        </button>
+                      )}
+                      {t?.state !== 'blocked' && (
+                        <button type="button" class="danger" onClick={() => setState(x.address, 'blocked')}>
+                          Block
+                        </button>
+                      )}
+                    </td>
+                  )}
+                </tr>
+              );
+            })}
           </tbody>
         </table>
         {list.data?.items.length === 0 && <p>No exporter has sent flows yet.</p>}
