@@ -381,9 +381,59 @@ describe('the SOC console in Chromium', () => {
       '/v1/exporters/trust',
     );
     assert.equal(trust.body.items.find((t) => t.address === '127.0.0.1')?.state, 'trusted');
-    await page.goto(`${base}/#/requests`);
-    await page.waitForSelector('[data-testid=decisions]');
+  });
+
+  test("a life-critical pump's policy asks a person: the Requests page shows it readably; rejecting needs a reason", async () => {
+    // A quarantine policy on the pump, and analytics' request on evidence from the exporter trusted above:
+    // the pump is life-critical (its class), so the enforcer opens a request instead of quarantining.
+    const policy = await api<{ id: number }>('/v1/policies', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'pump-internal', rules: [], internalOnly: true, action: 'quarantine' }),
+    });
+    assert.equal(policy.status, 201);
+    const assigned = await api(`/v1/policies/${policy.body.id}/assignments`, {
+      method: 'POST',
+      body: JSON.stringify({ deviceIp: PUMP }),
+    });
+    assert.ok(assigned.status < 300, `assignment: ${assigned.status}`);
+    await ww.db!.pool.query("INSERT INTO events (type, payload) VALUES ('enforcement.requested', $1)", [
+      JSON.stringify({
+        deviceIp: PUMP,
+        policyId: policy.body.id,
+        reason: '1 flow(s) outside policy',
+        exporters: ['127.0.0.1'],
+        evidence: { violations: [{ peer: '203.0.113.9/32', port: 443, note: HOSTILE }] },
+      }),
+    ]);
+    await page.goto(`${base}/#/overview`);
+    await waitText(page, '[data-testid=requests-pending]', '1 quarantine request to decide');
+    await page.click('[data-testid=requests-pending]');
+    await page.waitForSelector('[data-testid=request]');
+    await waitText(page, '[data-testid=request]', 'life-critical');
+    await waitText(page, '[data-testid=request]', PUMP);
+    await waitText(page, '.evidence table', '203.0.113.9/32');
+    await waitText(page, '.evidence table', HOSTILE); // text, not an element
+    assert.equal(await page.evaluate(() => (window as { __xss?: number }).__xss), undefined);
     await shot(page, 'requests');
+    // Without a reason the browser refuses the form: nothing is sent, the request stays pending.
+    await page.click('form[aria-label^="Decide request"] button[value=reject]');
+    const stillPending = await api<{ items: Array<{ id: number }> }>('/v1/quarantine-requests');
+    assert.equal(stillPending.body.items.length, 1);
+    await page.type(
+      'form[aria-label^="Decide request"] input[name=reason]',
+      'pump is in theatre; biomed checks it',
+    );
+    await page.click('form[aria-label^="Decide request"] button[value=reject]');
+    await page.waitForSelector('[data-testid=no-requests]');
+    await waitText(page, '[data-testid=decided]', 'pump is in theatre; biomed checks it');
+    const rejected = await api<{ items: Array<{ id: number; decisionNote: string; decidedBy: string }> }>(
+      '/v1/quarantine-requests?status=rejected',
+    );
+    assert.equal(rejected.body.items.length, 1);
+    assert.equal(rejected.body.items[0]!.decisionNote, 'pump is in theatre; biomed checks it');
+    await waitText(page, '[data-testid=decisions]', 'requested');
+    const device = await api<{ quarantined: boolean }>(`/v1/devices/${PUMP}`);
+    assert.equal(device.body.quarantined, false, 'rejected: the pump stays on the network');
   });
 
   test('a state-changing request with the cookie but without the CSRF token is refused', async () => {

@@ -57,7 +57,8 @@ export function OverviewPage() {
             <b>{o.alerts.open}</b> open alerts
           </a>
           <a class="figure" href="#/requests" data-testid="requests-pending">
-            <b>{requests.data?.items.length ?? '–'}</b> quarantine requests
+            <b>{requests.data?.items.length ?? '–'}</b> quarantine request
+            {requests.data?.items.length === 1 ? '' : 's'} to decide
           </a>
           <span class="figure" data-testid="ingest-rate">
             <b>{Math.round(o.ingest.recordsPerSecond)}</b> records/s from {o.ingest.exporters} exporters
