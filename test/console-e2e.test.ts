@@ -415,6 +415,13 @@ describe('the SOC console in Chromium', () => {
     await waitText(page, '.evidence table', HOSTILE); // text, not an element
     assert.equal(await page.evaluate(() => (window as { __xss?: number }).__xss), undefined);
     await shot(page, 'requests');
+    // A viewer sees the request but cannot decide it.
+    const v = await newPage();
+    await signIn(v, keys.viewer);
+    await v.goto(`${base}/#/requests`);
+    await v.waitForSelector('[data-testid=request]');
+    assert.equal(await v.$('form[aria-label^="Decide request"]'), null, 'no decision form for a viewer');
+    await v.browserContext().close();
     // Without a reason the browser refuses the form: nothing is sent, the request stays pending.
     await page.click('form[aria-label^="Decide request"] button[value=reject]');
     const stillPending = await api<{ items: Array<{ id: number }> }>('/v1/quarantine-requests');
@@ -434,6 +441,25 @@ describe('the SOC console in Chromium', () => {
     await waitText(page, '[data-testid=decisions]', 'requested');
     const device = await api<{ quarantined: boolean }>(`/v1/devices/${PUMP}`);
     assert.equal(device.body.quarantined, false, 'rejected: the pump stays on the network');
+  });
+
+  test("an analyst overrides the pump's life-critical flag on its page, then returns it to its class", async () => {
+    await page.goto(`${base}/#/devices/${PUMP}`);
+    await waitText(page, '[data-testid=life-critical]', 'Life-critical (from its class (infusion_pump))');
+    await page.select('select[name=lifeCritical]', 'no');
+    await waitText(page, '[data-testid=life-critical]', 'Not life-critical (set for this device)');
+    const off = await api<{ lifeCritical: boolean; lifeCriticalOverride: boolean | null }>(
+      `/v1/devices/${PUMP}`,
+    );
+    assert.deepEqual([off.body.lifeCritical, off.body.lifeCriticalOverride], [false, false]);
+    await page.reload();
+    await waitText(page, '[data-testid=life-critical]', 'Not life-critical (set for this device)');
+    await page.select('select[name=lifeCritical]', 'class');
+    await waitText(page, '[data-testid=life-critical]', 'Life-critical (from its class (infusion_pump))');
+    const back = await api<{ lifeCritical: boolean; lifeCriticalOverride: boolean | null }>(
+      `/v1/devices/${PUMP}`,
+    );
+    assert.deepEqual([back.body.lifeCritical, back.body.lifeCriticalOverride], [true, null]);
   });
 
   test('a state-changing request with the cookie but without the CSRF token is refused', async () => {
