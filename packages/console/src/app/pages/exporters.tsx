@@ -91,7 +91,7 @@ export function ExportersPage(props: { role: Role }) {
                   <td>{x.transports.join(', ')}</td>
                   <td>{fmtTime(x.lastSeen)}</td>
                   {admin && (
-                    <td class="actions">
+                    <td class="buttons">
                       {t?.state !== 'trusted' && (
                         <button type="button" onClick={() => setState(x.address, 'trusted')}>
                           Trust
