@@ -381,6 +381,20 @@ describe('the SOC console in Chromium', () => {
       '/v1/exporters/trust',
     );
     assert.equal(trust.body.items.find((t) => t.address === '127.0.0.1')?.state, 'trusted');
+    // An address decided before it ever sent is listed too; an admin blocks it from the page.
+    const set = await api('/v1/exporters/192.0.2.77/trust', {
+      method: 'PUT',
+      body: JSON.stringify({ state: 'pending' }),
+    });
+    assert.equal(set.status, 200);
+    const unseen = '[data-testid=exporters] tbody tr[data-address="192.0.2.77"]';
+    await page.reload();
+    await page.waitForSelector(`${unseen} [data-testid=trust-state][data-state=pending]`);
+    await waitText(page, unseen, 'no flows received yet');
+    await page.click(`${unseen} button::-p-text(Block)`);
+    await page.waitForSelector(`${unseen} [data-testid=trust-state][data-state=blocked]`);
+    const blocked = await api<{ items: Array<{ address: string; state: string }> }>('/v1/exporters/trust');
+    assert.equal(blocked.body.items.find((t) => t.address === '192.0.2.77')?.state, 'blocked');
   });
 
   test("a life-critical pump's policy asks a person: the Requests page shows it readably; rejecting needs a reason", async () => {

@@ -42,6 +42,23 @@ export function ExportersPage(props: { role: Role }) {
       setError((JSON.parse(text) as { error: { message: string } }).error.message);
     }
   };
+  const buttons = (address: string, state: string | undefined) => (
+    <td class="buttons">
+      {state !== 'trusted' && (
+        <button type="button" onClick={() => setState(address, 'trusted')}>
+          Trust
+        </button>
+      )}
+      {state !== 'blocked' && (
+        <button type="button" class="danger" onClick={() => setState(address, 'blocked')}>
+          Block
+        </button>
+      )}
+    </td>
+  );
+  // Addresses in the trust table with no health row: allowlisted or decided before they ever sent.
+  const seen = new Set(list.data?.items.map((x) => x.address));
+  const unseen = list.data ? [...(trust.data?.values() ?? [])].filter((t) => !seen.has(t.address)) : [];
   return (
     <div class="page exporters">
       <h1>Exporters</h1>
@@ -90,26 +107,27 @@ export function ExportersPage(props: { role: Role }) {
                   <td class="n">{x.decodeErrors}</td>
                   <td>{x.transports.join(', ')}</td>
                   <td>{fmtTime(x.lastSeen)}</td>
-                  {admin && (
-                    <td class="buttons">
-                      {t?.state !== 'trusted' && (
-                        <button type="button" onClick={() => setState(x.address, 'trusted')}>
-                          Trust
-                        </button>
-                      )}
-                      {t?.state !== 'blocked' && (
-                        <button type="button" class="danger" onClick={() => setState(x.address, 'blocked')}>
-                          Block
-                        </button>
-                      )}
-                    </td>
-                  )}
+                  {admin && buttons(x.address, t?.state)}
                 </tr>
               );
             })}
+            {unseen.map((t) => (
+              <tr
+                key={t.address}
+                data-address={t.address}
+                class={t.state === 'pending' ? 'pending' : undefined}
+              >
+                <td>{t.address}</td>
+                <td>
+                  <TrustState trust={t} />
+                </td>
+                <td colSpan={9}>no flows received yet</td>
+                {admin && buttons(t.address, t.state)}
+              </tr>
+            ))}
           </tbody>
         </table>
-        {list.data?.items.length === 0 && <p>No exporter has sent flows yet.</p>}
+        {list.data?.items.length === 0 && unseen.length === 0 && <p>No exporter has sent flows yet.</p>}
       </Card>
       <Card title="Router configuration">
         <form class="inline-form" onSubmit={render} aria-label="Router configuration">
