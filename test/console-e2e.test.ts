@@ -361,6 +361,121 @@ describe('the SOC console in Chromium', () => {
     await shot(page, 'exporters');
   });
 
+  test('the exporters page shows trust; an admin trusts the pending exporter and it stays trusted after reload', async () => {
+    // The demo configuration has no allowlist: the simulator's exporter arrives pending.
+    const row = '[data-testid=exporters] tbody tr[data-address="127.0.0.1"]';
+    await page.goto(`${base}/#/exporters`);
+    await page.waitForSelector(`${row} [data-testid=trust-state][data-state=pending]`);
+    assert.equal(
+      await page.$eval(row, (tr) => tr.classList.contains('pending')),
+      true,
+      'pending is highlighted',
+    );
+    await page.click(`${row} button::-p-text(Trust)`);
+    await page.waitForSelector(`${row} [data-testid=trust-state][data-state=trusted]`);
+    await page.reload();
+    await page.waitForSelector(`${row} [data-testid=trust-state][data-state=trusted]`);
+    await waitText(page, `${row} [data-testid=trust-state]`, 'api');
+    assert.equal(await page.$(`${row} button::-p-text(Trust)`), null, 'no Trust button once trusted');
+    const trust = await api<{ items: Array<{ address: string; state: string; changedBy: string }> }>(
+      '/v1/exporters/trust',
+    );
+    assert.equal(trust.body.items.find((t) => t.address === '127.0.0.1')?.state, 'trusted');
+    // An address decided before it ever sent is listed too; an admin blocks it from the page.
+    const set = await api('/v1/exporters/192.0.2.77/trust', {
+      method: 'PUT',
+      body: JSON.stringify({ state: 'pending' }),
+    });
+    assert.equal(set.status, 200);
+    const unseen = '[data-testid=exporters] tbody tr[data-address="192.0.2.77"]';
+    await page.reload();
+    await page.waitForSelector(`${unseen} [data-testid=trust-state][data-state=pending]`);
+    await waitText(page, unseen, 'no flows received yet');
+    await page.click(`${unseen} button::-p-text(Block)`);
+    await page.waitForSelector(`${unseen} [data-testid=trust-state][data-state=blocked]`);
+    const blocked = await api<{ items: Array<{ address: string; state: string }> }>('/v1/exporters/trust');
+    assert.equal(blocked.body.items.find((t) => t.address === '192.0.2.77')?.state, 'blocked');
+  });
+
+  test("a life-critical pump's policy asks a person: the Requests page shows it readably; rejecting needs a reason", async () => {
+    // A quarantine policy on the pump, and analytics' request on evidence from the exporter trusted above:
+    // the pump is life-critical (its class), so the enforcer opens a request instead of quarantining.
+    const policy = await api<{ id: number }>('/v1/policies', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'pump-internal', rules: [], internalOnly: true, action: 'quarantine' }),
+    });
+    assert.equal(policy.status, 201);
+    const assigned = await api(`/v1/policies/${policy.body.id}/assignments`, {
+      method: 'POST',
+      body: JSON.stringify({ deviceIp: PUMP }),
+    });
+    assert.ok(assigned.status < 300, `assignment: ${assigned.status}`);
+    await ww.db!.pool.query("INSERT INTO events (type, payload) VALUES ('enforcement.requested', $1)", [
+      JSON.stringify({
+        deviceIp: PUMP,
+        policyId: policy.body.id,
+        reason: '1 flow(s) outside policy',
+        exporters: ['127.0.0.1'],
+        evidence: { violations: [{ peer: '203.0.113.9/32', port: 443, note: HOSTILE }] },
+      }),
+    ]);
+    await page.goto(`${base}/#/overview`);
+    await waitText(page, '[data-testid=requests-pending]', '1 quarantine request to decide');
+    await page.click('[data-testid=requests-pending]');
+    await page.waitForSelector('[data-testid=request]');
+    await waitText(page, '[data-testid=request]', 'life-critical');
+    await waitText(page, '[data-testid=request]', PUMP);
+    await waitText(page, '.evidence table', '203.0.113.9/32');
+    await waitText(page, '.evidence table', HOSTILE); // text, not an element
+    assert.equal(await page.evaluate(() => (window as { __xss?: number }).__xss), undefined);
+    await shot(page, 'requests');
+    // A viewer sees the request but cannot decide it.
+    const v = await newPage();
+    await signIn(v, keys.viewer);
+    await v.goto(`${base}/#/requests`);
+    await v.waitForSelector('[data-testid=request]');
+    assert.equal(await v.$('form[aria-label^="Decide request"]'), null, 'no decision form for a viewer');
+    await v.browserContext().close();
+    // Without a reason the browser refuses the form: nothing is sent, the request stays pending.
+    await page.click('form[aria-label^="Decide request"] button[value=reject]');
+    const stillPending = await api<{ items: Array<{ id: number }> }>('/v1/quarantine-requests');
+    assert.equal(stillPending.body.items.length, 1);
+    await page.type(
+      'form[aria-label^="Decide request"] input[name=reason]',
+      'pump is in theatre; biomed checks it',
+    );
+    await page.click('form[aria-label^="Decide request"] button[value=reject]');
+    await page.waitForSelector('[data-testid=no-requests]');
+    await waitText(page, '[data-testid=decided]', 'pump is in theatre; biomed checks it');
+    const rejected = await api<{ items: Array<{ id: number; decisionNote: string; decidedBy: string }> }>(
+      '/v1/quarantine-requests?status=rejected',
+    );
+    assert.equal(rejected.body.items.length, 1);
+    assert.equal(rejected.body.items[0]!.decisionNote, 'pump is in theatre; biomed checks it');
+    await waitText(page, '[data-testid=decisions]', 'requested');
+    const device = await api<{ quarantined: boolean }>(`/v1/devices/${PUMP}`);
+    assert.equal(device.body.quarantined, false, 'rejected: the pump stays on the network');
+  });
+
+  test("an analyst overrides the pump's life-critical flag on its page, then returns it to its class", async () => {
+    await page.goto(`${base}/#/devices/${PUMP}`);
+    await waitText(page, '[data-testid=life-critical]', 'Life-critical (from its class (infusion_pump))');
+    await page.select('select[name=lifeCritical]', 'no');
+    await waitText(page, '[data-testid=life-critical]', 'Not life-critical (set for this device)');
+    const off = await api<{ lifeCritical: boolean; lifeCriticalOverride: boolean | null }>(
+      `/v1/devices/${PUMP}`,
+    );
+    assert.deepEqual([off.body.lifeCritical, off.body.lifeCriticalOverride], [false, false]);
+    await page.reload();
+    await waitText(page, '[data-testid=life-critical]', 'Not life-critical (set for this device)');
+    await page.select('select[name=lifeCritical]', 'class');
+    await waitText(page, '[data-testid=life-critical]', 'Life-critical (from its class (infusion_pump))');
+    const back = await api<{ lifeCritical: boolean; lifeCriticalOverride: boolean | null }>(
+      `/v1/devices/${PUMP}`,
+    );
+    assert.deepEqual([back.body.lifeCritical, back.body.lifeCriticalOverride], [true, null]);
+  });
+
   test('a state-changing request with the cookie but without the CSRF token is refused', async () => {
     const cookie = await sessionCookie(page);
     const path = `/v1/alerts/${alertId}/comments`;
@@ -394,6 +509,8 @@ describe('the SOC console in Chromium', () => {
       buttons: [...document.querySelectorAll('main button')].map((b) => b.textContent),
     }));
     assert.deepEqual(deviceActions, { analystForm: false, quarantineForm: false, buttons: [] });
+    await waitText(v, '[data-testid=life-critical]', 'Life-critical (from its class (infusion_pump))');
+    assert.equal(await v.$('select[name=lifeCritical]'), null);
     await shot(v, 'device-viewer');
     await v.goto(`${base}/#/alerts/${alertId}`);
     await v.waitForSelector('[data-testid=evidence]');
@@ -402,6 +519,12 @@ describe('the SOC console in Chromium', () => {
     await v.waitForSelector('[data-testid=alerts]');
     assert.equal(await v.$('form[aria-label="Bulk actions"]'), null);
     assert.equal(await v.$('[data-testid=alerts] input[type=checkbox]'), null);
+    await v.goto(`${base}/#/exporters`);
+    await v.waitForSelector('[data-testid=exporters] [data-testid=trust-state]');
+    assert.deepEqual(
+      await v.$$eval('[data-testid=exporters] button', (bs) => bs.map((b) => b.textContent)),
+      [],
+    );
     const cookie = await sessionCookie(v);
     const session = await api<{ role: string; csrfToken: string }>('/v1/session', { headers: { cookie } });
     assert.equal(session.body.role, 'viewer');
@@ -411,6 +534,7 @@ describe('the SOC console in Chromium', () => {
       ['PATCH', `/v1/devices/${PUMP}`, { label: 'x' }],
       ['POST', `/v1/alerts/${alertId}/comments`, { body: 'x' }],
       ['POST', '/v1/apikeys', { name: 'x', role: 'admin' }],
+      ['PUT', '/v1/exporters/127.0.0.1/trust', { state: 'blocked' }],
     ] as const) {
       const r = await api<{ error: { code: string } }>(path, { method, body: JSON.stringify(body), headers });
       assert.equal(r.status, 403, `${method} ${path}`);

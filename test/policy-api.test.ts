@@ -800,8 +800,20 @@ describe('policy API behaviour (real PostgreSQL)', () => {
         const one = await h.call('GET', `/v1/devices/${d.ip}`);
         assert.equal(one.status, 200);
         assert.ok(detail(one.body), `detail ${d.ip}: ${ajv.errorsText(detail.errors)}`);
-        const { classEvidence, alerts, policy, quarantine, profile, baselines, model, ...device } =
-          one.body as Json;
+        const {
+          classEvidence,
+          alerts,
+          policy,
+          quarantine,
+          profile,
+          baselines,
+          model,
+          lifeCritical,
+          lifeCriticalOverride,
+          ...device
+        } = one.body as Json;
+        assert.equal(typeof lifeCritical, 'boolean', `detail ${d.ip}: lifeCritical`);
+        assert.equal(lifeCriticalOverride, null, `detail ${d.ip}: no override set`);
         assert.deepEqual(device, d, `detail ${d.ip} carries the list's device object`);
         checked++;
       }

@@ -27,6 +27,9 @@ export type ApiKey = Json<'/v1/apikeys', 'get'>['items'][number];
 export type Webhook = Json<'/v1/webhooks', 'get'>['items'][number];
 export type Delivery = Json<'/v1/webhooks/{id}/deliveries', 'get'>['items'][number];
 export type DryRun = Json<'/v1/devices/{ip}/quarantine', 'post'>;
+export type ExporterTrust = Json<'/v1/exporters/trust', 'get'>['items'][number];
+export type QuarantineRequest = Json<'/v1/quarantine-requests', 'get'>['items'][number];
+export type EnforcementDecision = Json<'/v1/enforcement/decisions', 'get'>['items'][number];
 export type Role = 'viewer' | 'analyst' | 'admin';
 
 let csrfToken: string | null = null;

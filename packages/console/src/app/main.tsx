@@ -11,6 +11,7 @@ import { DevicesPage } from './pages/devices.tsx';
 import { ExportersPage } from './pages/exporters.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { PoliciesPage } from './pages/policies.tsx';
+import { RequestsPage } from './pages/requests.tsx';
 import { go, useRoute } from './util.tsx';
 
 function SignIn(props: { onSignedIn: (s: Session) => void }) {
@@ -55,6 +56,7 @@ const NAV: Array<[string, string, Role]> = [
   ['overview', 'Overview', 'viewer'],
   ['devices', 'Devices', 'viewer'],
   ['alerts', 'Alerts', 'viewer'],
+  ['requests', 'Requests', 'viewer'],
   ['policies', 'Policies', 'viewer'],
   ['exporters', 'Exporters', 'viewer'],
   ['admin', 'Admin', 'admin'],
@@ -71,8 +73,10 @@ function Page(props: { session: Session }) {
       return id ? <AlertPage id={Number(id)} role={role} /> : <AlertsPage role={role} query={query} />;
     case 'policies':
       return <PoliciesPage role={role} />;
+    case 'requests':
+      return <RequestsPage role={role} />;
     case 'exporters':
-      return <ExportersPage />;
+      return <ExportersPage role={role} />;
     case 'admin':
       return can(role, 'admin') ? <AdminPage /> : <p>Administration needs the admin role.</p>;
     default:

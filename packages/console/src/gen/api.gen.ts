@@ -2503,6 +2503,10 @@ export interface operations {
                         baselines: unknown[];
                         /** @description Learning state: learnedAt, lastSent, maxSendGapMs (null before analytics) */
                         model: unknown;
+                        /** @description Never quarantined automatically: the override if set, else the class flag (life_critical_classes) */
+                        lifeCritical: boolean;
+                        /** @description The per-device override (PUT /v1/devices/{ip}/life-critical), null when the class decides */
+                        lifeCriticalOverride: boolean | null;
                     };
                 };
             };

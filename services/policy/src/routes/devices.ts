@@ -63,6 +63,8 @@ type DetailRow = {
   model_profile: string;
   model_baselines: string;
   model_state: string | null;
+  life_critical: boolean;
+  life_critical_override: boolean | null;
 };
 
 /** Rejects anything that is not an IP address, before it reaches SQL. */
@@ -210,6 +212,13 @@ const DeviceDetail = T.Object({
   model: T.Unknown({
     description: 'Learning state: learnedAt, lastSent, maxSendGapMs (null before analytics)',
   }),
+  lifeCritical: T.Boolean({
+    description:
+      'Never quarantined automatically: the override if set, else the class flag (life_critical_classes)',
+  }),
+  lifeCriticalOverride: T.Union([T.Boolean(), T.Null()], {
+    description: 'The per-device override (PUT /v1/devices/{ip}/life-critical), null when the class decides',
+  }),
 });
 
 /** Device routes: list, CSV export, detail, analyst fields. */
@@ -237,7 +246,10 @@ export function deviceRoutes(app: App, ctx: RouteContext): void {
           )}::text AS policy,
           (SELECT json_build_object('id', q.id, 'reason', q.reason, 'source', q.source, 'createdBy', q.created_by,
              'createdAt', q.created_at, 'expiresAt', q.expires_at)
-           FROM quarantines q WHERE q.device_ip = d.ip AND q.released_at IS NULL)::text AS quarantine
+           FROM quarantines q WHERE q.device_ip = d.ip AND q.released_at IS NULL)::text AS quarantine,
+          d.life_critical AS life_critical_override,
+          COALESCE(d.life_critical, EXISTS (SELECT 1 FROM life_critical_classes c
+            WHERE c.class = COALESCE(d.class_override, d.class))) AS life_critical
          FROM unnest($1::text[]) AS k(key) JOIN devices d ON d.ip = k.key::inet`,
       [keys],
     );
@@ -335,7 +347,8 @@ export function deviceRoutes(app: App, ctx: RouteContext): void {
         reply,
         `${row.device.slice(0, -1)},"classEvidence":${row.class_evidence ?? 'null'},"alerts":${row.alerts},` +
           `"policy":${row.policy ?? 'null'},"quarantine":${row.quarantine ?? 'null'},"profile":${row.model_profile},` +
-          `"baselines":${row.model_baselines},"model":${row.model_state ?? 'null'}}`,
+          `"baselines":${row.model_baselines},"model":${row.model_state ?? 'null'},` +
+          `"lifeCritical":${row.life_critical},"lifeCriticalOverride":${row.life_critical_override}}`,
       );
     },
   );

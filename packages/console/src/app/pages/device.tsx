@@ -64,6 +64,7 @@ export function DevicePage(props: { ip: string; role: Role }) {
     <div class="page device">
       <h1>
         Device {ip} {d?.quarantined && <Tag value="quarantined" kind="warn" />}
+        {d?.lifeCritical && <Tag value="life-critical" kind="warn" />}
       </h1>
       <ErrorLine error={detail.error} />
       {d && (
@@ -460,6 +461,48 @@ function PolicyCard(props: { d: DeviceDetail; role: Role }) {
   );
 }
 
+/** Whether the device is life-critical (its class's flag, or the per-device override) and, for an
+ * analyst, the override: a life-critical device is never quarantined automatically. */
+function LifeCritical(props: { d: DeviceDetail; role: Role; onChanged: () => void }) {
+  const { d } = props;
+  const [error, setError] = useState<string>();
+  const set = async (v: string) => {
+    const lifeCritical = v === 'class' ? null : v === 'yes';
+    const { error } = await api.PUT('/v1/devices/{ip}/life-critical', {
+      params: { path: { ip: d.ip } },
+      body: { lifeCritical },
+    });
+    setError(error ? errorText(error) : undefined);
+    if (!error) props.onChanged();
+  };
+  const from =
+    d.lifeCriticalOverride === null ? `from its class (${d.class ?? 'unclassified'})` : 'set for this device';
+  return (
+    <>
+      <p data-testid="life-critical" data-value={String(d.lifeCritical)}>
+        {d.lifeCritical
+          ? `Life-critical (${from}): never quarantined automatically; its policy asks a person instead.`
+          : `Not life-critical (${from}).`}
+      </p>
+      {can(props.role, 'analyst') && (
+        <label>
+          Life-critical
+          <select
+            name="lifeCritical"
+            value={d.lifeCriticalOverride === null ? 'class' : d.lifeCriticalOverride ? 'yes' : 'no'}
+            onChange={(e) => set(e.currentTarget.value)}
+          >
+            <option value="class">as its class says</option>
+            <option value="yes">yes, always ask a person</option>
+            <option value="no">no</option>
+          </select>
+        </label>
+      )}
+      <ErrorLine error={error} />
+    </>
+  );
+}
+
 function QuarantineCard(props: { d: DeviceDetail; role: Role; onChanged: () => void }) {
   const d = props.d;
   const q = d.quarantine as {
@@ -519,6 +562,7 @@ function QuarantineCard(props: { d: DeviceDetail; role: Role; onChanged: () => v
       ) : (
         <p data-testid="quarantine-state">Not quarantined.</p>
       )}
+      <LifeCritical d={d} role={props.role} onChanged={props.onChanged} />
       {can(props.role, 'analyst') && (
         <form class="inline-form" onSubmit={(e) => e.preventDefault()} aria-label="Quarantine">
           <label>

@@ -1,6 +1,7 @@
 // Overview: devices by class and risk, new devices, open alerts by severity, newest alerts, exporters'
 // health and the ingest rate; polled every 5 s.
 import { api, must } from '../api.ts';
+import { TrustState, useTrust } from '../trust.tsx';
 import { Card, ErrorLine, fmtTime, Tag, useLoad } from '../util.tsx';
 
 function Bars(props: {
@@ -34,11 +35,13 @@ export function OverviewPage() {
     5000,
   );
   const exporters = useLoad(() => must(api.GET('/v1/exporters')), [], 5000);
+  const trust = useTrust(5000);
+  const requests = useLoad(() => must(api.GET('/v1/quarantine-requests')), [], 5000);
   const o = overview.data;
   return (
     <div class="page overview">
       <h1>Overview</h1>
-      <ErrorLine error={overview.error ?? alerts.error ?? exporters.error} />
+      <ErrorLine error={overview.error ?? alerts.error ?? exporters.error ?? trust.error ?? requests.error} />
       {o && (
         <div class="figures">
           <a class="figure" href="#/devices" data-testid="devices-total">
@@ -52,6 +55,10 @@ export function OverviewPage() {
           </a>
           <a class="figure" href="#/alerts" data-testid="alerts-open">
             <b>{o.alerts.open}</b> open alerts
+          </a>
+          <a class="figure" href="#/requests" data-testid="requests-pending">
+            <b>{requests.data?.items.length ?? '–'}</b> quarantine request
+            {requests.data?.items.length === 1 ? '' : 's'} to decide
           </a>
           <span class="figure" data-testid="ingest-rate">
             <b>{Math.round(o.ingest.recordsPerSecond)}</b> records/s from {o.ingest.exporters} exporters
@@ -112,6 +119,7 @@ export function OverviewPage() {
           <thead>
             <tr>
               <th>Exporter</th>
+              <th>Trust</th>
               <th>Version</th>
               <th class="n">Records/s</th>
               <th class="n">Sequence loss</th>
@@ -120,9 +128,15 @@ export function OverviewPage() {
           </thead>
           <tbody>
             {exporters.data?.items.map((e) => (
-              <tr key={`${e.address}/${e.observationDomain}`}>
+              <tr
+                key={`${e.address}/${e.observationDomain}`}
+                class={trust.data?.get(e.address)?.state === 'pending' ? 'pending' : undefined}
+              >
                 <td>
                   {e.address} / {e.observationDomain}
+                </td>
+                <td>
+                  <TrustState trust={trust.data?.get(e.address)} />
                 </td>
                 <td>{e.version ?? '–'}</td>
                 <td class="n">{e.recordsPerSecond.toFixed(1)}</td>
