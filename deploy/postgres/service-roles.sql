@@ -43,10 +43,10 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA :"schema" TO :"analytics_role", :
 GRANT SELECT, INSERT, UPDATE, DELETE ON
   :"schema".devices, :"schema".device_addresses, :"schema".device_profiles, :"schema".device_baselines,
   :"schema".device_rollups_minute, :"schema".alerts, :"schema".alert_rollups_minute,
-  :"schema".analytics_offsets
+  :"schema".analytics_offsets, :"schema".behaviour_groups, :"schema".behaviour_grouping
   TO :"analytics_role";
 GRANT SELECT ON :"schema".policies, :"schema".policy_assignments, :"schema".server_groups,
-  :"schema".quarantines, :"schema".exporters
+  :"schema".quarantines, :"schema".exporters, :"schema".policy_version
   TO :"analytics_role";
 GRANT INSERT ON :"schema".events TO :"analytics_role";
 
