@@ -421,7 +421,11 @@ describe('the SOC console in Chromium', () => {
     ]);
     await page.goto(`${base}/#/overview`);
     await waitText(page, '[data-testid=requests-pending]', '1 quarantine request to decide');
-    await page.click('[data-testid=requests-pending]');
+    // The overview re-renders every 5 s (polling), so a click can land on a replaced element on a busy
+    // machine: check where the link goes, then go there.
+    const href = await page.$eval('[data-testid=requests-pending]', (a) => a.getAttribute('href'));
+    assert.equal(href, '#/requests');
+    await page.goto(`${base}/#/requests`);
     await page.waitForSelector('[data-testid=request]');
     await waitText(page, '[data-testid=request]', 'life-critical');
     await waitText(page, '[data-testid=request]', PUMP);
