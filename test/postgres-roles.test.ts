@@ -186,7 +186,8 @@ describe('services on their own PostgreSQL roles (database.migrate false)', () =
     assert.throws(
       () => grant({ WARDWATCH_FEEDS_DB_PASSWORD: 'short-password' }),
       (e: { stderr?: string }) =>
-        /16 characters or more, not a placeholder/.test(e.stderr ?? '') && !(e.stderr ?? '').includes('short-password'),
+        /16 characters or more, not a placeholder/.test(e.stderr ?? '') &&
+        !(e.stderr ?? '').includes('short-password'),
     );
   });
 
