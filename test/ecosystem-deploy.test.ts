@@ -62,6 +62,30 @@ function compose(...profiles: string[]): Record<string, ComposeService> {
   return structuredClone(services);
 }
 
+/** Values for the variables deploy/docker/kafka-sasl-ssl.yml requires on top: the SCRAM users' passwords. */
+const KAFKA_SECRETS = {
+  WARDWATCH_KAFKA_COLLECTOR_PASSWORD: 'test-kafka-collector-password',
+  WARDWATCH_KAFKA_ANALYTICS_PASSWORD: 'test-kafka-analytics-password',
+  WARDWATCH_KAFKA_POLICY_PASSWORD: 'test-kafka-policy-password',
+};
+
+/** docker-compose.yml with the SASL_SSL override, resolved by `docker-compose config`. */
+function composeSaslSsl(env: Record<string, string> = { ...COMPOSE_SECRETS, ...KAFKA_SECRETS }) {
+  ensureTool('docker-compose');
+  const files = ['docker-compose.yml', 'deploy/docker/kafka-sasl-ssl.yml'].flatMap((f) => [
+    '-f',
+    join(ROOT, f),
+  ]);
+  const out = execFileSync('docker-compose', [...files, 'config'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return (parseYaml(out) as { services: Record<string, ComposeService & { entrypoint?: string[] }> })
+    .services;
+}
+
 function kustomize(dir: string): Json[] {
   ensureTool('kubectl');
   const out = execFileSync('kubectl', ['kustomize', join(ROOT, 'deploy', 'k8s', dir)], { encoding: 'utf8' });
@@ -339,6 +363,100 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('deploy/docker/kafka-sasl-ssl.yml (compose with Kafka over SASL_SSL)', () => {
+  test("every Kafka client uses TLS with the operator's CA and a SCRAM-SHA-512 user of its service", () => {
+    const s = composeSaslSsl();
+    const broker = s.kafka!.environment!;
+    let clients = 0;
+    for (const [name, svc] of Object.entries(s)) {
+      const env = svc.environment ?? {};
+      if (!env.KAFKA_BROKERS) continue;
+      clients++;
+      const service = name.replace(/-\d+$/, '');
+      assert.equal(env.WARDWATCH_KAFKA_TLS, 'true', name);
+      assert.equal(env.WARDWATCH_KAFKA_SASL_MECHANISM, 'scram-sha-512', name);
+      assert.equal(env.WARDWATCH_KAFKA_SASL_USERNAME, `wardwatch-${service}`, `${name}: its own user`);
+      const pwVar = `WARDWATCH_KAFKA_${service.toUpperCase()}_PASSWORD` as keyof typeof KAFKA_SECRETS;
+      assert.equal(env.WARDWATCH_KAFKA_SASL_PASSWORD, KAFKA_SECRETS[pwVar], name);
+      assert.equal(
+        broker[`KAFKA_${service.toUpperCase()}_PASSWORD`],
+        KAFKA_SECRETS[pwVar],
+        `broker knows ${name}'s user`,
+      );
+      const ca = mountsOf(svc).get(env.WARDWATCH_KAFKA_CA_FILE!);
+      assert.ok(
+        ca?.endsWith('/deploy/docker/kafka-certs/ca.pem'),
+        `${name}: the CA from the operator's directory`,
+      );
+      assertKnownEnv(name, Object.keys(env));
+      assertValidEnv(name, env);
+    }
+    assert.equal(clients, 5, 'two collectors, two analytics workers, the API');
+    assert.ok(
+      readFileSync(join(ROOT, '.gitignore'), 'utf8').split('\n').includes('deploy/docker/kafka-certs/'),
+    );
+  });
+
+  test('the broker listens beyond loopback only with SASL_SSL, and creates the users the services log in as', () => {
+    const s = composeSaslSsl();
+    const kafka = s.kafka!;
+    const script = kafka.entrypoint!.at(-1)!;
+    const file = mountsOf(kafka).get(script)!;
+    assert.equal(file, join(ROOT, 'deploy', 'docker', 'kafka-sasl-ssl.sh'));
+    execFileSync('sh', ['-n', file]);
+    const text = readFileSync(file, 'utf8');
+    const prop = (k: string) => new RegExp(`^${k.replace(/\./g, '\\.')}=(.*)$`, 'm').exec(text)![1]!;
+    const protocols = new Map(
+      prop('listener.security.protocol.map')
+        .split(',')
+        .map((p) => p.split(':') as [string, string]),
+    );
+    for (const l of prop('listeners').split(',')) {
+      const [, listener, host, port] = /^(\w+):\/\/([^:]*):(\d+)$/.exec(l)!;
+      if (host !== '127.0.0.1')
+        assert.equal(
+          protocols.get(listener!),
+          'SASL_SSL',
+          `${l}: reachable from other containers, so SASL_SSL`,
+        );
+      else assert.notEqual(port, '9092');
+    }
+    assert.equal(prop('sasl.enabled.mechanisms'), 'SCRAM-SHA-512');
+    const advertised = prop('advertised.listeners')
+      .split(',')
+      .find((l) => l.startsWith('SASL_SSL://'))!;
+    assert.equal(
+      advertised.slice('SASL_SSL://'.length),
+      s.policy!.environment!.KAFKA_BROKERS,
+      'clients reach it',
+    );
+    for (const service of ['collector', 'analytics', 'policy']) {
+      assert.match(
+        text,
+        new RegExp(
+          `SCRAM-SHA-512=\\[name=wardwatch-${service},password=\\$\\{KAFKA_${service.toUpperCase()}_PASSWORD:\\?\\}\\]`,
+        ),
+        `the ${service} user is created`,
+      );
+    }
+    assert.match(kafka.healthcheck!.test.join(' '), /127\.0\.0\.1:9094/, 'probes the loopback listener');
+    assert.ok(
+      mountsOf(kafka)
+        .get('/etc/kafka/wardwatch-certs/broker-key.pem')
+        ?.endsWith('kafka-certs/broker-key.pem'),
+    );
+  });
+
+  test('a missing SCRAM password stops docker-compose', () => {
+    for (const v of Object.keys(KAFKA_SECRETS)) {
+      const env = Object.fromEntries(
+        Object.entries({ ...COMPOSE_SECRETS, ...KAFKA_SECRETS }).filter(([k]) => k !== v),
+      );
+      assert.throws(() => composeSaslSsl(env), new RegExp(v));
+    }
+  });
+});
+
 test('docker-compose.yml: the OpenTelemetry collector pipelines use defined parts and reach Jaeger', () => {
   const s = compose('otel');
   const mount = mountsOf(s['otel-collector']!).get('/etc/otelcol/config.yaml')!;
@@ -458,9 +576,16 @@ describe('deploy/k8s (kubectl kustomize)', () => {
       assertKnownEnv('ConfigMap', Object.keys(env));
       for (const service of SERVICES) {
         const c = containerOf(find(docs, 'Deployment', `wardwatch-${service}`)!).containers[0]!;
-        // Secret-backed values are resolved by Kubernetes; only literal values are checked here.
+        // Values from ConfigMaps and fields are resolved by Kubernetes and left out; a Secret's (a password,
+        // a URL) is there, with a stand-in value, so settings that need it (kafka.sasl) are complete.
         const literal = Object.fromEntries(
-          (c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
+          (c.env ?? []).flatMap((e) =>
+            e.value !== undefined
+              ? [[e.name, e.value]]
+              : (e.valueFrom as Json | undefined)?.secretKeyRef
+                ? [[e.name, `resolved-by-kubernetes-${e.name.toLowerCase()}`]]
+                : [],
+          ),
         );
         assertValidEnv(`${overlay} ${service}`, { ...env, ...literal });
       }
@@ -619,7 +744,47 @@ describe('deploy/k8s (kubectl kustomize)', () => {
     const data = cm!.data as Record<string, string>;
     const kafka = find(docs, 'Kafka', 'wardwatch-kafka')!;
     assert.equal(kafka.apiVersion, 'kafka.strimzi.io/v1beta2');
-    assert.equal(data.KAFKA_BROKERS, 'wardwatch-kafka-kafka-bootstrap:9092', 'the Strimzi bootstrap service');
+    // The bootstrap Service's port is the one listener: TLS with SCRAM-SHA-512 (no plaintext listener).
+    const listeners = ((kafka.spec as Json).kafka as { listeners: Array<Json> }).listeners;
+    assert.deepEqual(
+      listeners.map((l) => [l.port, l.tls, (l.authentication as Json | undefined)?.type]),
+      [[9093, true, 'scram-sha-512']],
+    );
+    assert.equal(data.KAFKA_BROKERS, 'wardwatch-kafka-kafka-bootstrap:9093', 'the Strimzi bootstrap service');
+    for (const service of SERVICES) {
+      const dep = find(docs, 'Deployment', `wardwatch-${service}`)!;
+      const spec = containerOf(dep) as unknown as {
+        containers: Array<Container & { volumeMounts: Array<{ name: string; mountPath: string }> }>;
+        volumes: Array<{
+          name: string;
+          secret?: { secretName: string; items: Array<{ key: string; path: string }> };
+        }>;
+      };
+      const c = spec.containers[0]!;
+      const env = new Map((c.env ?? []).map((e) => [e.name, e]));
+      assert.equal(env.get('WARDWATCH_KAFKA_TLS')?.value, 'true', service);
+      assert.equal(env.get('WARDWATCH_KAFKA_SASL_MECHANISM')?.value, 'scram-sha-512', service);
+      const user = env.get('WARDWATCH_KAFKA_SASL_USERNAME')!.value!;
+      const ku = find(docs, 'KafkaUser', user);
+      assert.ok(ku, `${service}: KafkaUser ${user}`);
+      assert.equal(((ku.spec as Json).authentication as Json).type, 'scram-sha-512');
+      assert.equal((ku.metadata as { labels: Json }).labels['strimzi.io/cluster'], 'wardwatch-kafka');
+      // The User Operator's Secret, named after the user.
+      assert.deepEqual(
+        (env.get('WARDWATCH_KAFKA_SASL_PASSWORD')!.valueFrom as { secretKeyRef: Json }).secretKeyRef,
+        { name: user, key: 'password' },
+      );
+      const caFile = env.get('WARDWATCH_KAFKA_CA_FILE')!.value!;
+      const mount = c.volumeMounts.find((m) => caFile.startsWith(`${m.mountPath}/`))!;
+      const vol = spec.volumes.find((v) => v.name === mount.name)!;
+      assert.equal(
+        vol.secret?.secretName,
+        'wardwatch-kafka-cluster-ca-cert',
+        `${service}: Strimzi's cluster CA`,
+      );
+      assert.ok(vol.secret.items.some((i) => i.key === 'ca.crt' && caFile.endsWith(`/${i.path}`)));
+    }
+    assert.equal(new Set(SERVICES.map((s) => s)).size, docs.filter((d) => d.kind === 'KafkaUser').length);
     const flows = find(docs, 'KafkaTopic', 'flows-v1')!;
     assert.equal((flows.metadata as { labels: Json }).labels['strimzi.io/cluster'], 'wardwatch-kafka');
     assert.equal((flows.spec as Json).partitions, Number(data.WARDWATCH_FLOW_PARTITIONS));
