@@ -154,10 +154,25 @@ describe('services on their own PostgreSQL roles (database.migrate false)', () =
 
   before(async () => {
     await admin.connect();
-    // The schema owner (the test server's superuser here) migrates, as `wardwatch migrate` does.
-    const db = await openDatabase({ kind: 'postgres', url: TEST_DATABASE_URL, schema, poolSize: 1 });
-    await migrate(db);
-    await db.close();
+    // The schema owner (the test server's superuser here) migrates with the command the deployments run.
+    const migrateCli = () =>
+      JSON.parse(
+        execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/src/main.ts'), 'migrate'], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: {
+            PATH: process.env.PATH,
+            WARDWATCH_MODE: 'cluster',
+            DATABASE_URL: TEST_DATABASE_URL,
+            WARDWATCH_DB_SCHEMA: schema,
+            WARDWATCH_LOG_LEVEL: 'warn',
+          },
+        }),
+      ) as { schema: string; applied: string[] };
+    const first = migrateCli();
+    assert.equal(first.schema, schema);
+    assert.ok(first.applied.length > 10, 'every migration applied');
+    assert.deepEqual(migrateCli().applied, [], 'a second run has nothing to do');
     grant(passwords);
   });
 
