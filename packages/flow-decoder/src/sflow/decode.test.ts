@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { decodePacket } from '../decode.ts';
 import { type DecodeResult, SFLOW_VERSION } from '../result.ts';
 import { createDecoderState, type DecoderState } from '../state.ts';
-import { be } from '../test-helpers/build.ts';
+import { be, v4 } from '../test-helpers/build.ts';
 import { checkBounds, checkResult, createMutator } from '../test-helpers/fuzz.ts';
 import {
   counterSample,
@@ -16,6 +16,7 @@ import {
   sflowDatagram,
   sflowSeeds,
   taggedFrame,
+  tlv,
 } from '../test-helpers/sflow-builder.ts';
 
 const CTX = { exporter: '127.0.0.1', receivedMs: 1_700_000_000_000 };
@@ -185,6 +186,52 @@ describe('sFlow v5 samples and records', () => {
         [70000, 0],
       ],
     );
+  });
+  test('sampled IPv4 and IPv6 records: every field; one shorter than its layout is skipped', () => {
+    const v6 = (last: number) => [0x20, 0x01, 0x0d, 0xb8, ...new Array(11).fill(0), last];
+    const ip4 = [...v4('10.0.0.1'), ...v4('10.0.0.2')];
+    const tail = [...be(40001, 4), ...be(443, 4), ...be(0x18, 4), ...be(0xb8, 4)];
+    const r = decode(
+      sflowDatagram({
+        samples: [
+          flowSample({ rate: 8, records: [tlv(3, [...be(900, 4), ...be(6, 4), ...ip4, ...tail])] }),
+          flowSample({
+            rate: 4,
+            records: [tlv(4, [...be(700, 4), ...be(17, 4), ...v6(5), ...v6(9), ...tail])],
+          }),
+          flowSample({ records: [tlv(4, [...be(700, 4), ...be(17, 4), ...v6(5), ...v6(9)])] }),
+        ],
+      }),
+    );
+    assert.ok(r.ok);
+    const fields = (x: (typeof r.records)[number]) =>
+      (({ srcAddr, dstAddr, protocol, srcPort, dstPort, tcpFlags, tos, bytes, packets }) => ({
+        srcAddr,
+        dstAddr,
+        protocol,
+        srcPort,
+        dstPort,
+        tcpFlags,
+        tos,
+        bytes,
+        packets,
+      }))(x);
+    const common = { srcPort: 40001, dstPort: 443, tcpFlags: 0x18, tos: 0xb8 };
+    assert.deepEqual(r.records.map(fields), [
+      { srcAddr: '10.0.0.1', dstAddr: '10.0.0.2', protocol: 6, ...common, bytes: 900 * 8, packets: 8 },
+      { srcAddr: '2001:db8::5', dstAddr: '2001:db8::9', protocol: 17, ...common, bytes: 700 * 4, packets: 4 },
+      {
+        srcAddr: '',
+        dstAddr: '',
+        protocol: 0,
+        srcPort: 0,
+        dstPort: 0,
+        tcpFlags: 0,
+        tos: 0,
+        bytes: 0,
+        packets: 1,
+      },
+    ]);
   });
 });
 

@@ -287,27 +287,12 @@ function flowSample(run: Run, start: number, end: number, expanded: boolean): vo
         if (length < 0) length = Math.max(0, u32(b, rs) - 18);
         break;
       case 3:
-        if (len < 32) break;
-        length = u32(b, rs);
-        r.protocol = u32(b, rs + 4) & 0xff;
-        r.srcAddr = ipv4Text(b, rs + 8);
-        r.dstAddr = ipv4Text(b, rs + 12);
-        r.srcPort = u32(b, rs + 16) & 0xffff;
-        r.dstPort = u32(b, rs + 20) & 0xffff;
-        r.tcpFlags = u32(b, rs + 24) & 0xff;
-        r.tos = u32(b, rs + 28) & 0xff;
+      case 4: {
+        const v6 = format === 4;
+        if (len < (v6 ? 56 : 32)) break;
+        length = sampledIp(r, b, rs, v6);
         break;
-      case 4:
-        if (len < 56) break;
-        length = u32(b, rs);
-        r.protocol = u32(b, rs + 4) & 0xff;
-        r.srcAddr = ipv6Text(b, rs + 8);
-        r.dstAddr = ipv6Text(b, rs + 24);
-        r.srcPort = u32(b, rs + 40) & 0xffff;
-        r.dstPort = u32(b, rs + 44) & 0xffff;
-        r.tcpFlags = u32(b, rs + 48) & 0xff;
-        r.tos = u32(b, rs + 52) & 0xff;
-        break;
+      }
       case 1001:
         if (len < 16) break;
         switchSrcVlan = u32(b, rs) & 0xfff;
@@ -333,6 +318,23 @@ function flowSample(run: Run, start: number, end: number, expanded: boolean): vo
     const lim = run.state.limits;
     observeSequence(t, seq, 1, lim.reorderWindowRecords, lim.maxSequenceGap, run.stats);
   }
+}
+
+/**
+ * sampled_ipv4 (3) or sampled_ipv6 (4), which differ only in the width of the addresses (and name the
+ * last field tos or priority); fills the record and returns the packet length.
+ */
+function sampledIp(r: FlowRecord, b: Uint8Array, rs: number, v6: boolean): number {
+  const a = v6 ? 16 : 4;
+  r.protocol = u32(b, rs + 4) & 0xff;
+  r.srcAddr = v6 ? ipv6Text(b, rs + 8) : ipv4Text(b, rs + 8);
+  r.dstAddr = v6 ? ipv6Text(b, rs + 8 + a) : ipv4Text(b, rs + 8 + a);
+  const p = rs + 8 + 2 * a;
+  r.srcPort = u32(b, p) & 0xffff;
+  r.dstPort = u32(b, p + 4) & 0xffff;
+  r.tcpFlags = u32(b, p + 8) & 0xff;
+  r.tos = u32(b, p + 12) & 0xff;
+  return u32(b, rs);
 }
 
 /** next_hop, then router masks (1002) or gateway AS numbers (1003); a short record leaves fields at 0. */
