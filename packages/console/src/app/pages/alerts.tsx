@@ -1,11 +1,25 @@
 // Alerts: a filtered queue with bulk acknowledge / assign / resolve, and one alert with its evidence shown
 // readably (peers, ports, figures against baseline), comments and triage actions.
 import { useState } from 'preact/hooks';
-import { type AlertDetail, api, can, errorText, must, type Role } from '../api.ts';
+import { type Alert, type AlertDetail, api, can, errorText, must, type Role } from '../api.ts';
+import { type Column, Pager, Table, usePages } from '../table.tsx';
 import { Card, ErrorLine, fmtBytes, fmtTime, go, Raw, Tag, useLoad } from '../util.tsx';
 
 type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 type Status = 'open' | 'acknowledged' | 'resolved';
+
+/** The columns alert lists share (the queue, the overview, a device's open alerts). */
+export const alertColumns = {
+  lastSeen: { head: 'Last seen', cell: (a: Alert) => fmtTime(a.lastSeen) },
+  severity: { head: 'Severity', cell: (a: Alert) => <Tag value={a.severity} /> },
+  status: { head: 'Status', cell: (a: Alert) => <Tag value={a.status} /> },
+  title: { head: 'Alert', cell: (a: Alert) => <a href={`#/alerts/${a.id}`}>{a.title}</a> },
+  kind: { head: 'Kind', cell: (a: Alert) => a.kind },
+  device: {
+    head: 'Device',
+    cell: (a: Alert) => <a href={`#/devices/${encodeURIComponent(a.deviceIp)}`}>{a.deviceIp}</a>,
+  },
+} satisfies Record<string, Column<Alert>>;
 
 export function AlertsPage(props: { role: Role; query: URLSearchParams }) {
   const qp = props.query;
@@ -20,13 +34,8 @@ export function AlertsPage(props: { role: Role; query: URLSearchParams }) {
       : undefined,
   };
   const key = qp.toString();
-  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
-  const [seen, setSeen] = useState(key);
-  if (seen !== key) {
-    setSeen(key);
-    setCursors([undefined]);
-  }
-  const cursor = cursors[cursors.length - 1];
+  const pages = usePages(key);
+  const cursor = pages.cursor;
   const list = useLoad(
     () => must(api.GET('/v1/alerts', { params: { query: { ...query, limit: 100, cursor } } })),
     [key, cursor],
@@ -158,79 +167,42 @@ export function AlertsPage(props: { role: Role; query: URLSearchParams }) {
         </form>
       )}
       <Card title="Queue">
-        <table class="list" data-testid="alerts">
-          <thead>
-            <tr>
-              {can(props.role, 'analyst') && (
-                <th>
-                  <input
-                    type="checkbox"
-                    aria-label="Select all"
-                    checked={items.length > 0 && selected.size === items.length}
-                    onChange={(e) =>
-                      setSelected(e.currentTarget.checked ? new Set(items.map((a) => a.id)) : new Set())
-                    }
-                  />
-                </th>
-              )}
-              <th>Last seen</th>
-              <th>Severity</th>
-              <th>Status</th>
-              <th>Alert</th>
-              <th>Kind</th>
-              <th>Device</th>
-              <th>Assignee</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((a) => (
-              <tr key={a.id} data-id={a.id}>
-                {can(props.role, 'analyst') && (
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Select alert ${a.id}`}
-                      checked={selected.has(a.id)}
-                      onChange={() => toggle(a.id)}
-                    />
-                  </td>
-                )}
-                <td>{fmtTime(a.lastSeen)}</td>
-                <td>
-                  <Tag value={a.severity} />
-                </td>
-                <td>
-                  <Tag value={a.status} />
-                </td>
-                <td>
-                  <a href={`#/alerts/${a.id}`}>{a.title}</a>
-                </td>
-                <td>{a.kind}</td>
-                <td>
-                  <a href={`#/devices/${encodeURIComponent(a.deviceIp)}`}>{a.deviceIp}</a>
-                </td>
-                <td>{a.assignee ?? '–'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        <div class="pager">
-          <button
-            type="button"
-            disabled={cursors.length < 2}
-            onClick={() => setCursors(cursors.slice(0, -1))}
-          >
-            Previous
-          </button>
-          <span>Page {cursors.length}</span>
-          <button
-            type="button"
-            disabled={!list.data?.nextCursor}
-            onClick={() => setCursors([...cursors, list.data!.nextCursor!])}
-          >
-            Next
-          </button>
-        </div>
+        <Table
+          testid="alerts"
+          columns={[
+            can(props.role, 'analyst') && {
+              head: (
+                <input
+                  type="checkbox"
+                  aria-label="Select all"
+                  checked={items.length > 0 && selected.size === items.length}
+                  onChange={(e) =>
+                    setSelected(e.currentTarget.checked ? new Set(items.map((a) => a.id)) : new Set())
+                  }
+                />
+              ),
+              cell: (a) => (
+                <input
+                  type="checkbox"
+                  aria-label={`Select alert ${a.id}`}
+                  checked={selected.has(a.id)}
+                  onChange={() => toggle(a.id)}
+                />
+              ),
+            },
+            alertColumns.lastSeen,
+            alertColumns.severity,
+            alertColumns.status,
+            alertColumns.title,
+            alertColumns.kind,
+            alertColumns.device,
+            { head: 'Assignee', cell: (a) => a.assignee ?? '–' },
+          ]}
+          rows={items}
+          rowKey={(a) => a.id}
+          rowAttrs={(a) => ({ 'data-id': a.id })}
+        />
+        <Pager pages={pages} next={list.data?.nextCursor} />
       </Card>
     </div>
   );
@@ -277,25 +249,15 @@ export function Evidence(props: { evidence: unknown }) {
           const rows = v as Array<Record<string, unknown>>;
           const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
           return (
-            <table class="list" key={k}>
-              <caption>{words(k)}</caption>
-              <thead>
-                <tr>
-                  {cols.map((c) => (
-                    <th>{words(c)}</th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((r) => (
-                  <tr>
-                    {cols.map((c) => (
-                      <td>{value(c, r[c])}</td>
-                    ))}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <Table
+              key={k}
+              caption={words(k)}
+              columns={cols.map((c) => ({
+                head: words(c),
+                cell: (r: Record<string, unknown>) => value(c, r[c]),
+              }))}
+              rows={rows}
+            />
           );
         })}
       <details>

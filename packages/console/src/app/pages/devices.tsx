@@ -1,6 +1,7 @@
 // Devices: search (address, MAC, label), filters, sort, keyset pages of 100, CSV export of the same filters.
 import { useState } from 'preact/hooks';
 import { api, type Device, must } from '../api.ts';
+import { type Column, Pager, Table, usePages } from '../table.tsx';
 import { Card, ErrorLine, fmtBytes, fmtTime, go, Tag, useLoad } from '../util.tsx';
 
 type Sort = 'ip' | '-risk' | '-lastSeen';
@@ -44,13 +45,8 @@ function listQuery(query: URLSearchParams) {
 export function DevicesPage(props: { query: URLSearchParams }) {
   const q = listQuery(props.query);
   const key = props.query.toString();
-  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
-  const [pageKey, setPageKey] = useState(key);
-  if (pageKey !== key) {
-    setPageKey(key);
-    setCursors([undefined]);
-  }
-  const cursor = cursors[cursors.length - 1];
+  const pages = usePages(key);
+  const cursor = pages.cursor;
   const list = useLoad(
     () => must(api.GET('/v1/devices', { params: { query: { ...q, limit: 100, cursor } } })),
     [key, cursor],
@@ -183,60 +179,39 @@ export function DevicesPage(props: { query: URLSearchParams }) {
       <ErrorLine error={list.error} />
       <Card title="Inventory">
         <DeviceTable items={list.data?.items ?? []} />
-        <div class="pager">
-          <button
-            type="button"
-            disabled={cursors.length < 2}
-            onClick={() => setCursors(cursors.slice(0, -1))}
-          >
-            Previous
-          </button>
-          <span>Page {cursors.length}</span>
-          <button
-            type="button"
-            disabled={!list.data?.nextCursor}
-            onClick={() => setCursors([...cursors, list.data!.nextCursor!])}
-          >
-            Next
-          </button>
-        </div>
+        <Pager pages={pages} next={list.data?.nextCursor} />
       </Card>
     </div>
   );
 }
 
+const COLUMNS: Column<Device>[] = [
+  {
+    head: 'Address',
+    cell: (d) => (
+      <>
+        <a href={`#/devices/${encodeURIComponent(d.ip)}`}>{d.ip}</a>
+        {d.quarantined && <Tag value="quarantined" kind="warn" />}
+      </>
+    ),
+  },
+  { head: 'MAC', cell: (d) => d.mac ?? '–' },
+  { head: 'Class', cell: (d) => d.class },
+  { head: 'Label', cell: (d) => d.label ?? '' },
+  { head: 'Risk', n: true, cell: (d) => d.risk },
+  { head: 'Open alerts', n: true, cell: (d) => d.openAlerts },
+  { head: 'Traffic', n: true, cell: (d) => fmtBytes(d.bytes) },
+  { head: 'Last seen', cell: (d) => fmtTime(d.lastSeen) },
+];
+
 function DeviceTable(props: { items: Device[] }) {
   return (
-    <table class="list" data-testid="devices">
-      <thead>
-        <tr>
-          <th>Address</th>
-          <th>MAC</th>
-          <th>Class</th>
-          <th>Label</th>
-          <th class="n">Risk</th>
-          <th class="n">Open alerts</th>
-          <th class="n">Traffic</th>
-          <th>Last seen</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.items.map((d) => (
-          <tr key={d.ip} data-ip={d.ip}>
-            <td>
-              <a href={`#/devices/${encodeURIComponent(d.ip)}`}>{d.ip}</a>
-              {d.quarantined && <Tag value="quarantined" kind="warn" />}
-            </td>
-            <td>{d.mac ?? '–'}</td>
-            <td>{d.class}</td>
-            <td>{d.label ?? ''}</td>
-            <td class="n">{d.risk}</td>
-            <td class="n">{d.openAlerts}</td>
-            <td class="n">{fmtBytes(d.bytes)}</td>
-            <td>{fmtTime(d.lastSeen)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <Table
+      testid="devices"
+      columns={COLUMNS}
+      rows={props.items}
+      rowKey={(d) => d.ip}
+      rowAttrs={(d) => ({ 'data-ip': d.ip })}
+    />
   );
 }
