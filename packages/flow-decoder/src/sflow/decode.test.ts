@@ -299,6 +299,26 @@ describe('sFlow v5 faults', () => {
     assert.equal(r.records.length, 1);
   });
 
+  test('flow and counter samples: fewer records than announced, or a record past its sample, say where', () => {
+    const u = (...xs: number[]) => xs.flatMap((x) => be(x, 4));
+    const rec = tlv(1001, u(1, 0, 2, 0));
+    const long = [...rec.slice(0, 4), ...be(40, 4), ...rec.slice(8)];
+    // Flow sample: 7 fixed words, then the count; counter sample: 2 fixed words, then the count. The first
+    // sample's data starts at byte 36 (28-byte datagram header with an IPv4 agent, 8-byte sample header).
+    const flow = (count: number, records: number[]) => tlv(1, [...u(1, 1, 1, 1, 0, 0, 0, count), ...records]);
+    const counters = (count: number, records: number[]) => tlv(2, [...u(1, 3, count), ...records]);
+    const cases: Array<[number[], string, number]> = [
+      [flow(2, rec), 'sFlow flow sample announces 2 records but holds 1', 36 + 32 + 24],
+      [flow(1, long), 'sFlow flow record (40 bytes) runs past its sample', 36 + 32 + 4],
+      [counters(2, rec), 'sFlow counter sample announces 2 records but holds 1', 36 + 12 + 24],
+      [counters(1, long), 'sFlow counter record (40 bytes) runs past its sample', 36 + 12 + 4],
+    ];
+    for (const [sample, message, offset] of cases) {
+      const r = decode(sflowDatagram({ samples: [sample] }));
+      assert.deepEqual(r.ok ? undefined : r.error, { code: 'MALFORMED', message, offset });
+    }
+  });
+
   test('short headers and unknown agent address types are typed errors', () => {
     assert.equal(
       (decode(new Uint8Array([0, 0, 0, 5])) as { error?: { code: string } }).error?.code,

@@ -92,6 +92,31 @@ function fail(run: Run, code: DecodeError['code'], message: string, offset: numb
 }
 
 /**
+ * The end of record `k` of the `n` a flow or counter sample (ending at `end`) announces, the record at
+ * `o` (u32 data_format, u32 length, data); -1 after failing the run when the sample cannot hold it.
+ */
+function recordEnd(
+  run: Run,
+  o: number,
+  end: number,
+  k: number,
+  n: number,
+  sample: 'flow' | 'counter',
+): number {
+  if (o + 8 > end) {
+    fail(run, 'MALFORMED', `sFlow ${sample} sample announces ${n} records but holds ${k}`, o);
+    return -1;
+  }
+  const len = u32(run.b, o + 4);
+  const re = o + 8 + len;
+  if (re > end) {
+    fail(run, 'MALFORMED', `sFlow ${sample} record (${len} bytes) runs past its sample`, o + 4);
+    return -1;
+  }
+  return re;
+}
+
+/**
  * Decodes one sFlow v5 datagram. Never throws: a sample that runs past the datagram, or a record
  * that runs past its sample, is a typed fault; the samples before it are kept. Each flow sample
  * becomes one record, its counters scaled by the sample's sampling rate (always: a sample stands for
@@ -246,18 +271,11 @@ function flowSample(run: Run, start: number, end: number, expanded: boolean): vo
   let switchDstVlan = 0;
   let length = -1;
   for (let k = 0; k < n; k++) {
-    if (o + 8 > end) {
-      fail(run, 'MALFORMED', `sFlow flow sample announces ${n} records but holds ${k}`, o);
-      return;
-    }
+    const re = recordEnd(run, o, end, k, n, 'flow');
+    if (re < 0) return;
     const format = u32(b, o);
-    const len = u32(b, o + 4);
     const rs = o + 8;
-    const re = rs + len;
-    if (re > end) {
-      fail(run, 'MALFORMED', `sFlow flow record (${len} bytes) runs past its sample`, o + 4);
-      return;
-    }
+    const len = re - rs;
     switch (format) {
       case 1: {
         if (len < 16) break;
@@ -498,18 +516,11 @@ function counterSample(run: Run, start: number, end: number, expanded: boolean):
   o += 4;
   let c: InterfaceCounters | undefined;
   for (let k = 0; k < n; k++) {
-    if (o + 8 > end) {
-      fail(run, 'MALFORMED', `sFlow counter sample announces ${n} records but holds ${k}`, o);
-      return;
-    }
+    const re = recordEnd(run, o, end, k, n, 'counter');
+    if (re < 0) return;
     const format = u32(b, o);
-    const len = u32(b, o + 4);
     const rs = o + 8;
-    const re = rs + len;
-    if (re > end) {
-      fail(run, 'MALFORMED', `sFlow counter record (${len} bytes) runs past its sample`, o + 4);
-      return;
-    }
+    const len = re - rs;
     if (format === 1 && len >= 88) {
       c ??= newCounters(run, sourceIndex);
       c.ifIndex = u32(b, rs);
