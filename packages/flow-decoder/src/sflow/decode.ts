@@ -1,4 +1,5 @@
 import { createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
+import { u16, u32, u64 } from '../bytes.ts';
 import { ipv4Text, ipv6Text, macText } from '../format.ts';
 import {
   createStats,
@@ -55,18 +56,6 @@ import { type DecoderState, type Session, touchSession } from '../state.ts';
 
 /** An interface value meaning "internal or unknown" (format 0). */
 const IF_UNKNOWN = 0x3fffffff;
-
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-}
-
-function u64(b: Uint8Array, o: number): number {
-  return u32(b, o) * 4294967296 + u32(b, o + 4);
-}
 
 /** The value of an sFlow interface (format 0 only: an ifIndex; dropped, multiple and unknown are 0). */
 function ifIndex(format: number, value: number): number {
