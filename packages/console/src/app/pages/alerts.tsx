@@ -3,10 +3,23 @@
 import { useState } from 'preact/hooks';
 import { type Alert, type AlertDetail, api, can, errorText, must, type Role } from '../api.ts';
 import { type Column, Pager, Table, usePages } from '../table.tsx';
-import { Card, ErrorLine, fmtBytes, fmtTime, go, Raw, Tag, useLoad } from '../util.tsx';
+import {
+  Card,
+  ErrorLine,
+  FilterInput,
+  FilterSelect,
+  fmtBytes,
+  fmtTime,
+  go,
+  Raw,
+  Tag,
+  useLoad,
+} from '../util.tsx';
 
-type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
-type Status = 'open' | 'acknowledged' | 'resolved';
+const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
+const STATUSES = ['open', 'acknowledged', 'resolved'] as const;
+type Severity = (typeof SEVERITIES)[number];
+type Status = (typeof STATUSES)[number];
 
 /** The columns alert lists share (the queue, the overview, a device's open alerts). */
 export const alertColumns = {
@@ -78,69 +91,45 @@ export function AlertsPage(props: { role: Role; query: URLSearchParams }) {
     <div class="page alerts">
       <h1>Alerts</h1>
       <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Alert filters">
-        <label>
-          Status
-          <select
-            name="status"
-            value={query.status ?? ''}
-            onChange={(e) => set('status', e.currentTarget.value)}
-          >
-            <option value="">any</option>
-            <option value="open">open</option>
-            <option value="acknowledged">acknowledged</option>
-            <option value="resolved">resolved</option>
-          </select>
-        </label>
-        <label>
-          Severity
-          <select
-            name="severity"
-            value={query.severity ?? ''}
-            onChange={(e) => set('severity', e.currentTarget.value)}
-          >
-            <option value="">any</option>
-            {['critical', 'high', 'medium', 'low', 'info'].map((s) => (
-              <option>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Kind
-          <input
-            name="kind"
-            value={query.kind ?? ''}
-            onChange={(e) => set('kind', e.currentTarget.value.trim())}
-          />
-        </label>
-        <label>
-          Device
-          <input
-            name="deviceIp"
-            value={query.deviceIp ?? ''}
-            onChange={(e) => set('deviceIp', e.currentTarget.value.trim())}
-          />
-        </label>
-        <label>
-          Assignee
-          <input
-            name="assignee"
-            value={query.assignee ?? ''}
-            onChange={(e) => set('assignee', e.currentTarget.value.trim())}
-          />
-        </label>
-        <label>
-          Seen in the last
-          <select
-            name="since"
-            value={qp.get('since') ?? ''}
-            onChange={(e) => set('since', e.currentTarget.value)}
-          >
-            <option value="">any time</option>
-            <option value="1">hour</option>
-            <option value="24">24 hours</option>
-            <option value="168">7 days</option>
-          </select>
-        </label>
+        <FilterSelect
+          name="status"
+          label="Status"
+          value={query.status ?? ''}
+          options={[['', 'any'], ...STATUSES.map((x) => [x, x] as const)]}
+          onChange={(v) => set('status', v)}
+        />
+        <FilterSelect
+          name="severity"
+          label="Severity"
+          value={query.severity ?? ''}
+          options={[['', 'any'], ...SEVERITIES.map((x) => [x, x] as const)]}
+          onChange={(v) => set('severity', v)}
+        />
+        <FilterInput name="kind" label="Kind" value={query.kind ?? ''} onChange={(v) => set('kind', v)} />
+        <FilterInput
+          name="deviceIp"
+          label="Device"
+          value={query.deviceIp ?? ''}
+          onChange={(v) => set('deviceIp', v)}
+        />
+        <FilterInput
+          name="assignee"
+          label="Assignee"
+          value={query.assignee ?? ''}
+          onChange={(v) => set('assignee', v)}
+        />
+        <FilterSelect
+          name="since"
+          label="Seen in the last"
+          value={qp.get('since') ?? ''}
+          options={[
+            ['', 'any time'],
+            ['1', 'hour'],
+            ['24', '24 hours'],
+            ['168', '7 days'],
+          ]}
+          onChange={(v) => set('since', v)}
+        />
       </form>
       <ErrorLine error={list.error} />
       {can(props.role, 'analyst') && (

@@ -2,9 +2,39 @@
 import { useState } from 'preact/hooks';
 import { api, type Device, must } from '../api.ts';
 import { type Column, Pager, Table, usePages } from '../table.tsx';
-import { Card, ErrorLine, fmtBytes, fmtTime, go, Tag, useLoad } from '../util.tsx';
+import { Card, ErrorLine, FilterInput, FilterSelect, fmtBytes, fmtTime, go, Tag, useLoad } from '../util.tsx';
 
 type Sort = 'ip' | '-risk' | '-lastSeen';
+const YES_NO = [
+  ['', 'any'],
+  ['true', 'yes'],
+  ['false', 'no'],
+] as const;
+/** The filters chosen from a list, in the form's order. */
+const CHOICES = [
+  {
+    name: 'minRisk',
+    label: 'Risk at least',
+    options: [
+      ['', 'any'],
+      ['25', '25'],
+      ['50', '50'],
+      ['75', '75'],
+    ],
+  },
+  { name: 'quarantined', label: 'Quarantined', options: YES_NO },
+  { name: 'hasOpenAlerts', label: 'Open alerts', options: YES_NO },
+  {
+    name: 'firstSeen',
+    label: 'First seen',
+    options: [
+      ['', 'any time'],
+      ['1h', 'last hour'],
+      ['24h', 'last 24 h'],
+      ['168h', 'last 7 days'],
+    ],
+  },
+] as const;
 const FILTERS = [
   'q',
   'class',
@@ -82,64 +112,20 @@ export function DevicesPage(props: { query: URLSearchParams }) {
           />
         </label>
         <button type="submit">Search</button>
-        <label>
-          Class
-          <input
-            name="class"
-            value={props.query.get('class') ?? ''}
-            onChange={(e) => set('class', e.currentTarget.value.trim())}
+        <FilterInput
+          name="class"
+          label="Class"
+          value={props.query.get('class') ?? ''}
+          onChange={(v) => set('class', v)}
+        />
+        {CHOICES.map((c) => (
+          <FilterSelect
+            key={c.name}
+            {...c}
+            value={props.query.get(c.name) ?? ''}
+            onChange={(v) => set(c.name, v)}
           />
-        </label>
-        <label>
-          Risk at least
-          <select
-            name="minRisk"
-            value={props.query.get('minRisk') ?? ''}
-            onChange={(e) => set('minRisk', e.currentTarget.value)}
-          >
-            <option value="">any</option>
-            <option value="25">25</option>
-            <option value="50">50</option>
-            <option value="75">75</option>
-          </select>
-        </label>
-        <label>
-          Quarantined
-          <select
-            name="quarantined"
-            value={props.query.get('quarantined') ?? ''}
-            onChange={(e) => set('quarantined', e.currentTarget.value)}
-          >
-            <option value="">any</option>
-            <option value="true">yes</option>
-            <option value="false">no</option>
-          </select>
-        </label>
-        <label>
-          Open alerts
-          <select
-            name="hasOpenAlerts"
-            value={props.query.get('hasOpenAlerts') ?? ''}
-            onChange={(e) => set('hasOpenAlerts', e.currentTarget.value)}
-          >
-            <option value="">any</option>
-            <option value="true">yes</option>
-            <option value="false">no</option>
-          </select>
-        </label>
-        <label>
-          First seen
-          <select
-            name="firstSeen"
-            value={props.query.get('firstSeen') ?? ''}
-            onChange={(e) => set('firstSeen', e.currentTarget.value)}
-          >
-            <option value="">any time</option>
-            <option value="1h">last hour</option>
-            <option value="24h">last 24 h</option>
-            <option value="168h">last 7 days</option>
-          </select>
-        </label>
+        ))}
         <label>
           VLAN
           <input
@@ -151,22 +137,23 @@ export function DevicesPage(props: { query: URLSearchParams }) {
             onChange={(e) => set('vlan', e.currentTarget.value.trim())}
           />
         </label>
-        <label>
-          Exporter
-          <input
-            name="exporter"
-            value={props.query.get('exporter') ?? ''}
-            onChange={(e) => set('exporter', e.currentTarget.value.trim())}
-          />
-        </label>
-        <label>
-          Sort
-          <select name="sort" value={q.sort} onChange={(e) => set('sort', e.currentTarget.value)}>
-            <option value="ip">address</option>
-            <option value="-risk">risk</option>
-            <option value="-lastSeen">last seen</option>
-          </select>
-        </label>
+        <FilterInput
+          name="exporter"
+          label="Exporter"
+          value={props.query.get('exporter') ?? ''}
+          onChange={(v) => set('exporter', v)}
+        />
+        <FilterSelect
+          name="sort"
+          label="Sort"
+          value={q.sort}
+          options={[
+            ['ip', 'address'],
+            ['-risk', 'risk'],
+            ['-lastSeen', 'last seen'],
+          ]}
+          onChange={(v) => set('sort', v)}
+        />
         <a class="button" href={`/v1/devices.csv?${csv.toString()}`} download="devices.csv">
           Export CSV
         </a>
