@@ -1,6 +1,8 @@
+import type { Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { Where } from './query.ts';
+import type { AuditRecord } from './schemas.ts';
 
 /** One audited write: what happened to which target, with the state before and after. */
 export interface AuditEntry {
@@ -74,20 +76,7 @@ export async function pruneAudit(pool: pg.Pool, days: number): Promise<number> {
 }
 
 /** One audit log entry as the API shows it. */
-export interface AuditView {
-  id: number;
-  at: string;
-  actorKeyId: string | null;
-  actorName: string;
-  actorRole: string;
-  action: string;
-  targetType: string;
-  targetId: string;
-  before: unknown;
-  after: unknown;
-  requestId: string | null;
-  sourceIp: string | null;
-}
+export type AuditView = Static<typeof AuditRecord>;
 
 interface AuditRow {
   id: number;
