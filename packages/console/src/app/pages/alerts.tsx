@@ -20,6 +20,12 @@ const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
 const STATUSES = ['open', 'acknowledged', 'resolved'] as const;
 type Severity = (typeof SEVERITIES)[number];
 type Status = (typeof STATUSES)[number];
+/** The filters typed in, in the form's order. */
+const TEXT_FILTERS = [
+  ['kind', 'Kind'],
+  ['deviceIp', 'Device'],
+  ['assignee', 'Assignee'],
+] as const;
 
 /** The columns alert lists share (the queue, the overview, a device's open alerts). */
 export const alertColumns = {
@@ -105,19 +111,15 @@ export function AlertsPage(props: { role: Role; query: URLSearchParams }) {
           options={[['', 'any'], ...SEVERITIES.map((x) => [x, x] as const)]}
           onChange={(v) => set('severity', v)}
         />
-        <FilterInput name="kind" label="Kind" value={query.kind ?? ''} onChange={(v) => set('kind', v)} />
-        <FilterInput
-          name="deviceIp"
-          label="Device"
-          value={query.deviceIp ?? ''}
-          onChange={(v) => set('deviceIp', v)}
-        />
-        <FilterInput
-          name="assignee"
-          label="Assignee"
-          value={query.assignee ?? ''}
-          onChange={(v) => set('assignee', v)}
-        />
+        {TEXT_FILTERS.map(([name, label]) => (
+          <FilterInput
+            key={name}
+            name={name}
+            label={label}
+            value={query[name] ?? ''}
+            onChange={(v) => set(name, v)}
+          />
+        ))}
         <FilterSelect
           name="since"
           label="Seen in the last"
