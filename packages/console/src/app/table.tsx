@@ -14,7 +14,7 @@ type RowAttrs = Record<string, string | number | undefined>;
 
 /**
  * A `table.list` of `rows`, one cell per column; a column given as `false` is left out (columns shown
- * by role). Without `head` the table has no header row.
+ * by role). With `head={false}` the table has no header row.
  */
 export function Table<R>(props: {
   columns: ReadonlyArray<Column<R> | false>;
