@@ -16,6 +16,7 @@ import { loadConfig } from '../packages/config/src/index.ts';
 import { migrate, openDatabase } from '../packages/storage/src/index.ts';
 import { createLogger } from '../packages/telemetry/src/index.ts';
 import { createApiKey } from '../services/policy/src/index.ts';
+import { seedDevices } from './bench-seed.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const KEY = 'bench-admin-key-0123456789abcdef';
@@ -54,17 +55,7 @@ async function seed(schema: string, devices: number): Promise<void> {
   try {
     await migrate(db);
     const t0 = Date.now();
-    // 100k devices over 10.0.0.0/8: classes, risk, analyst fields, a MAC for some.
-    await db.pool.query(
-      `INSERT INTO devices (ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent, class, class_confidence, risk, label, mac)
-       SELECT ('10.0.0.0'::inet + i), now() - interval '30 days', now() - (i % 1440) * interval '1 minute',
-              i * 1000, i * 10, i, (ARRAY['infusion-pump','patient-monitor','workstation','pacs-server','printer','unknown'])[1 + i % 6],
-              0.9, (i * 37) % 101, CASE WHEN i % 10 = 0 THEN 'device ' || i END,
-              CASE WHEN i % 3 = 0 THEN ('02:00:' || lpad(to_hex((i >> 24) & 255), 2, '0') || ':' || lpad(to_hex((i >> 16) & 255), 2, '0') || ':' ||
-                    lpad(to_hex((i >> 8) & 255), 2, '0') || ':' || lpad(to_hex(i & 255), 2, '0'))::macaddr END
-       FROM generate_series(1, $1::int) AS i`,
-      [devices],
-    );
+    await seedDevices(db.pool, devices);
     await db.pool.query(
       `INSERT INTO alerts (device_ip, kind, severity, title, first_seen, last_seen)
        SELECT '10.0.0.0'::inet + i, 'new-peer', 'medium', 'new peer', now(), now() FROM generate_series(1, $1::int, 20) AS i`,
@@ -201,7 +192,7 @@ async function main(): Promise<void> {
     const list = await run(
       url,
       'filtered-list',
-      () => `/v1/devices?class=infusion-pump&minRisk=${50 + Math.floor(Math.random() * 40)}&limit=50`,
+      () => `/v1/devices?class=infusion_pump&minRisk=${50 + Math.floor(Math.random() * 40)}&limit=50`,
       duration,
       connections,
       child.pid!,

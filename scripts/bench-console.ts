@@ -15,6 +15,7 @@ import { migrate, openDatabase } from '../packages/storage/src/index.ts';
 import { createLogger, createMetricsRegistry } from '../packages/telemetry/src/index.ts';
 import { createPolicyService } from '../services/policy/src/index.ts';
 import { launchChromium } from '../test/support/chromium.ts';
+import { seedDevices } from './bench-seed.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const KEY = 'bench-console-admin-key-0123456789';
@@ -23,16 +24,7 @@ async function seed(db: Awaited<ReturnType<typeof openDatabase>>, devices: numbe
   await migrate(db);
   // Devices over 10.0.0.0/8 with classes, risk, labels and MACs; an alert for one in 20; profiles for a
   // quarter; a day of minute rollups for the device the device page opens.
-  await db.pool.query(
-    `INSERT INTO devices (ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent, class, class_confidence, risk, label, mac)
-     SELECT ('10.0.0.0'::inet + i), now() - interval '30 days', now() - (i % 1440) * interval '1 minute',
-            i * 1000, i * 10, i, (ARRAY['infusion_pump','patient_monitor','workstation','pacs','printer','unknown'])[1 + i % 6],
-            0.9, (i * 37) % 101, CASE WHEN i % 10 = 0 THEN 'device ' || i END,
-            CASE WHEN i % 3 = 0 THEN ('02:00:' || lpad(to_hex((i >> 24) & 255), 2, '0') || ':' || lpad(to_hex((i >> 16) & 255), 2, '0') || ':' ||
-                  lpad(to_hex((i >> 8) & 255), 2, '0') || ':' || lpad(to_hex(i & 255), 2, '0'))::macaddr END
-     FROM generate_series(1, $1::int) AS i`,
-    [devices],
-  );
+  await seedDevices(db.pool, devices);
   await db.pool.query(
     `INSERT INTO alerts (device_ip, kind, severity, title, first_seen, last_seen, evidence)
      SELECT '10.0.0.0'::inet + i, 'new_peer', (ARRAY['low','medium','high','critical'])[1 + i % 4], 'new peer', now(), now(),

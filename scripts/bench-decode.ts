@@ -6,9 +6,8 @@
 // Run: pnpm bench:decode [rounds (default 9)] [ms per round (default 400)]
 import { createDecoderState, decodePacket } from '../packages/flow-decoder/src/index.ts';
 import { createReferenceDecoder } from '../packages/flow-decoder/src/test-helpers/node-netflowv9.ts';
-import { sfprobeExport } from '../packages/flow-decoder/src/test-helpers/sfprobe.ts';
 import { generateTraffic } from '../packages/flow-decoder/src/test-helpers/traffic.ts';
-import { hasTool, softflowdExport } from '../packages/testkit/src/index.ts';
+import { hasTool, sfprobeExport, softflowdExport } from '../packages/testkit/src/index.ts';
 
 const rounds = Number(process.argv[2] ?? 9);
 const roundMs = Number(process.argv[3] ?? 400);
@@ -35,7 +34,7 @@ async function main(): Promise<void> {
   const v9 = (await softflowdExport(frames, 9)).datagrams;
   const ipfix = (await softflowdExport(frames, 10)).datagrams;
   if (!hasTool('pmacctd')) throw new Error('pmacctd is not installed (apt-get install pmacct)');
-  const sflow = (await sfprobeExport(frames, { rate: 1 })).datagrams;
+  const sflow = (await sfprobeExport(frames, { samplingRate: 1 })).datagrams;
 
   const ctx = { exporter: '192.0.2.1', receivedMs: 0 };
   const state = createDecoderState();

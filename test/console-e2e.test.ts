@@ -13,12 +13,12 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startWardwatch, type Wardwatch } from '@wardwatch/cli';
-import { loadConfig } from '@wardwatch/config';
 import { createLogger } from '@wardwatch/telemetry';
 import { waitFor } from '@wardwatch/testkit';
 import type { Browser, Page } from 'puppeteer-core';
 import { build as buildConsole } from '../packages/console/build.mjs';
 import { launchChromium } from './support/chromium.ts';
+import { demoConfig } from './support/demo-stack.ts';
 
 const run = promisify(execFile);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -109,20 +109,7 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   await buildConsole(); // the test runs against the console as the sources are now
   dataDir = mkdtempSync(join(tmpdir(), 'ww-console-'));
-  const config = loadConfig({
-    file: join(ROOT, 'deploy', 'demo', 'wardwatch-demo.yaml'),
-    env: {},
-    overrides: {
-      mode: 'embedded',
-      dataDir,
-      'collector.udpPorts': [0],
-      'collector.tcpPorts': [],
-      'collector.lingerMs': 20,
-      'api.port': 0,
-      'api.bootstrapApiKey': ADMIN_KEY,
-      logLevel: 'warn',
-    },
-  });
+  const config = demoConfig(dataDir, ADMIN_KEY);
   ww = await startWardwatch(config, createLogger({ level: 'warn' }));
   base = ww.policy!.url();
   for (const role of ['analyst', 'viewer'] as const) {

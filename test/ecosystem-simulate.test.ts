@@ -11,9 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startWardwatch, type Wardwatch } from '@wardwatch/cli';
-import { loadConfig } from '@wardwatch/config';
 import { createLogger } from '@wardwatch/telemetry';
 import { waitFor } from '@wardwatch/testkit';
+import { demoConfig } from './support/demo-stack.ts';
 
 const run = promisify(execFile);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,20 +68,7 @@ function metric(text: string, name: string): number {
 /** A fresh embedded stack with the demo's configuration (docs/deployment.md), on ephemeral loopback ports. */
 async function startStack(): Promise<void> {
   dataDir = mkdtempSync(join(tmpdir(), 'ww-sim-'));
-  const config = loadConfig({
-    file: join(ROOT, 'deploy', 'demo', 'wardwatch-demo.yaml'),
-    env: {},
-    overrides: {
-      mode: 'embedded',
-      dataDir,
-      'collector.udpPorts': [0],
-      'collector.tcpPorts': [],
-      'collector.lingerMs': 20,
-      'api.port': 0,
-      'api.bootstrapApiKey': API_KEY,
-      logLevel: 'warn',
-    },
-  });
+  const config = demoConfig(dataDir, API_KEY);
   ww = await startWardwatch(config, createLogger({ level: 'warn' }));
 }
 

@@ -127,53 +127,34 @@ export interface OptionsRecord {
   fields: OptionField[];
 }
 
+/** What a decode result holds whether or not the packet decoded whole. */
+export interface DecodeParts {
+  version: number;
+  /**
+   * The packet header's observation domain (v9 source id, IPFIX observation domain id, v5 engine
+   * type and id); 0 when the packet is too short to hold it.
+   */
+  observationDomain: number;
+  records: FlowRecord[];
+  options: OptionsRecord[];
+  stats: DecodeStats;
+  /**
+   * Ids of the templates the exporter withdrew in this packet (IPFIX withdrawal, single or all;
+   * scope: the packet's exporter, version and domain); absent when none. Only these left the
+   * state by the exporter's will: templates also leave it when evicted under the limits.
+   */
+  withdrawn?: number[];
+  /** sFlow: the agent address and sub-agent id the datagram names (its exporter identity). */
+  agent?: { address: string; subAgentId: number };
+  /** sFlow: interface counters from counter samples; absent when none. */
+  counters?: InterfaceCounters[];
+}
+
 /**
  * The outcome of decoding one export packet. On failure, `records` holds what was decoded before
  * the fault (self-consistent records from intact sets), so a collector can keep or drop them.
  */
-export type DecodeResult =
-  | {
-      ok: true;
-      version: number;
-      /**
-       * The packet header's observation domain (v9 source id, IPFIX observation domain id, v5 engine
-       * type and id); 0 when the packet is too short to hold it.
-       */
-      observationDomain: number;
-      records: FlowRecord[];
-      options: OptionsRecord[];
-      stats: DecodeStats;
-      /**
-       * Ids of the templates the exporter withdrew in this packet (IPFIX withdrawal, single or all;
-       * scope: the packet's exporter, version and domain); absent when none. Only these left the
-       * state by the exporter's will: templates also leave it when evicted under the limits.
-       */
-      withdrawn?: number[];
-      /** sFlow: the agent address and sub-agent id the datagram names (its exporter identity). */
-      agent?: { address: string; subAgentId: number };
-      /** sFlow: interface counters from counter samples; absent when none. */
-      counters?: InterfaceCounters[];
-    }
-  | {
-      ok: false;
-      version: number;
-      /** The packet header's observation domain, as on success; 0 when the packet is too short to hold it. */
-      observationDomain: number;
-      error: DecodeError;
-      records: FlowRecord[];
-      options: OptionsRecord[];
-      stats: DecodeStats;
-      /**
-       * Ids of the templates the exporter withdrew in this packet (IPFIX withdrawal, single or all;
-       * scope: the packet's exporter, version and domain); absent when none. Only these left the
-       * state by the exporter's will: templates also leave it when evicted under the limits.
-       */
-      withdrawn?: number[];
-      /** sFlow: the agent address and sub-agent id the datagram names (its exporter identity). */
-      agent?: { address: string; subAgentId: number };
-      /** sFlow: interface counters from counter samples; absent when none. */
-      counters?: InterfaceCounters[];
-    };
+export type DecodeResult = (DecodeParts & { ok: true }) | (DecodeParts & { ok: false; error: DecodeError });
 
 /** Fresh all-zero stats. */
 export function createStats(unit: SequenceUnit): DecodeStats {

@@ -1,6 +1,4 @@
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
+import { u16 } from './bytes.ts';
 
 // Where a NetFlow v9 packet ends is not in its header (Count is unreliable), so walk its flowsets:
 // a flowset id of 5, 9 or 10 (reserved in v9) is the header of the next packet.

@@ -13,6 +13,7 @@ export {
   runSoftflowd,
   type SfprobeOptions,
   type SoftflowdOptions,
+  sfprobeExport,
   softflowdExport,
 } from './tools.ts';
 export { waitFor } from './wait.ts';

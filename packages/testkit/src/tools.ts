@@ -1,4 +1,5 @@
-// Real tools for tests and benchmarks: Debian packages on demand, and the one softflowd runner.
+// Real tools for tests and benchmarks: Debian packages on demand, and the one runner of each exporter
+// (softflowd, pmacctd's sfprobe and nfprobe).
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -82,15 +83,14 @@ export async function runSoftflowd(opts: SoftflowdOptions): Promise<void> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 /**
- * Runs softflowd ({@link runSoftflowd}) over `frames` and returns the export datagrams it sent to a
- * socket on 127.0.0.1, and that socket's port.
+ * Writes `frames` as a pcap, has `run` export it to a socket on 127.0.0.1 (`target`, host:port) and
+ * returns the datagrams that arrived there, and the socket's port.
  */
-export async function softflowdExport(
+async function captureExports(
   frames: readonly Frame[],
-  version: 5 | 9 | 10,
-  extraArgs: readonly string[] = [],
+  run: (pcap: string, target: string) => Promise<void>,
 ): Promise<{ datagrams: Buffer[]; port: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'ww-softflowd-'));
+  const dir = mkdtempSync(join(tmpdir(), 'ww-capture-'));
   const sock = createSocket({ type: 'udp4', recvBufferSize: 16 * 1024 * 1024 });
   const datagrams: Buffer[] = [];
   sock.on('message', (m) => datagrams.push(m));
@@ -99,8 +99,8 @@ export async function softflowdExport(
     const port = sock.address().port;
     const pcap = join(dir, 'traffic.pcap');
     writeFileSync(pcap, encodePcap(frames));
-    await runSoftflowd({ pcap, target: `127.0.0.1:${port}`, version, extraArgs });
-    // Loopback datagrams sent before softflowd exited may still be queued: read until none arrive.
+    await run(pcap, `127.0.0.1:${port}`);
+    // Loopback datagrams sent before the exporter exited may still be queued: read until none arrive.
     let n = -1;
     while (n !== datagrams.length) {
       n = datagrams.length;
@@ -113,6 +113,18 @@ export async function softflowdExport(
   }
 }
 
+/**
+ * Runs softflowd ({@link runSoftflowd}) over `frames` and returns the export datagrams it sent to a
+ * socket on 127.0.0.1, and that socket's port.
+ */
+export function softflowdExport(
+  frames: readonly Frame[],
+  version: 5 | 9 | 10,
+  extraArgs: readonly string[] = [],
+): Promise<{ datagrams: Buffer[]; port: number }> {
+  return captureExports(frames, (pcap, target) => runSoftflowd({ pcap, target, version, extraArgs }));
+}
+
 /** Options for {@link runSfprobe}. */
 export interface SfprobeOptions {
   pcap: string;
@@ -123,6 +135,9 @@ export interface SfprobeOptions {
   subAgentId?: number;
   /** 1 in N packets sampled (default 1). */
   samplingRate?: number;
+  /** ifIndex reported for the sampled interface (with `direction`). */
+  ifIndex?: number;
+  direction?: 'in' | 'out';
 }
 
 /**
@@ -133,20 +148,19 @@ export async function runSfprobe(opts: SfprobeOptions): Promise<void> {
   ensureTool('pmacctd', 'pmacct');
   const dir = mkdtempSync(join(tmpdir(), 'ww-sfprobe-'));
   const conf = join(dir, 'pmacctd.conf');
-  // Per-plugin keys: pmacctd knows no `sfprobe_sampling_rate`; `sampling_rate[name]` is the plugin's.
-  writeFileSync(
-    conf,
-    [
-      'daemonize: false',
-      'plugins: sfprobe[ww]',
-      `pcap_savefile: ${opts.pcap}`,
-      `sfprobe_receiver: ${opts.target}`,
-      `sfprobe_agentip: ${opts.agent ?? '192.0.2.10'}`,
-      `sfprobe_agentsubid: ${opts.subAgentId ?? 0}`,
-      `sampling_rate[ww]: ${opts.samplingRate ?? 1}`,
-      '',
-    ].join('\n'),
-  );
+  const lines = [
+    'daemonize: false',
+    'plugins: sfprobe[ww]',
+    `pcap_savefile: ${opts.pcap}`,
+    `sfprobe_receiver: ${opts.target}`,
+    `sfprobe_agentip: ${opts.agent ?? '192.0.2.10'}`,
+    `sfprobe_agentsubid: ${opts.subAgentId ?? 0}`,
+    // Per-plugin keys: pmacctd knows no `sfprobe_sampling_rate` and refuses a global `sfprobe_ifindex`.
+    `sampling_rate[ww]: ${opts.samplingRate ?? 1}`,
+  ];
+  if (opts.ifIndex !== undefined) lines.push(`sfprobe_ifindex[ww]: ${opts.ifIndex}`);
+  if (opts.direction !== undefined) lines.push(`sfprobe_direction[ww]: ${opts.direction}`);
+  writeFileSync(conf, `${lines.join('\n')}\n`);
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn('pmacctd', ['-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -167,6 +181,17 @@ export async function runSfprobe(opts: SfprobeOptions): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Runs pmacctd's sfprobe ({@link runSfprobe}) over `frames` and returns the sFlow datagrams it sent to a
+ * socket on 127.0.0.1, and that socket's port.
+ */
+export function sfprobeExport(
+  frames: readonly Frame[],
+  opts: Omit<SfprobeOptions, 'pcap' | 'target'> = {},
+): Promise<{ datagrams: Buffer[]; port: number }> {
+  return captureExports(frames, (pcap, target) => runSfprobe({ ...opts, pcap, target }));
 }
 
 /** Options for {@link runPmacctdNfprobe}. */

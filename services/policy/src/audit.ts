@@ -1,5 +1,8 @@
+import type { Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type pg from 'pg';
+import type { Where } from './query.ts';
+import type { AuditRecord } from './schemas.ts';
 
 /** One audited write: what happened to which target, with the state before and after. */
 export interface AuditEntry {
@@ -70,4 +73,45 @@ export async function pruneAudit(pool: pg.Pool, days: number): Promise<number> {
     [days],
   );
   return rowCount ?? 0;
+}
+
+/** One audit log entry as the API shows it. */
+export type AuditView = Static<typeof AuditRecord>;
+
+interface AuditRow {
+  id: number;
+  at: Date;
+  actor_key_id: string | null;
+  actor_name: string;
+  actor_role: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  before: unknown;
+  after: unknown;
+  request_id: string | null;
+  source_ip: string | null;
+}
+
+/** Reads up to `limit` audit entries matching `where`, newest first. */
+export async function readAudit(db: pg.Pool, where: Where, limit: number): Promise<AuditView[]> {
+  const { rows } = await db.query<AuditRow>(
+    `SELECT id, at, actor_key_id, actor_name, actor_role, action, target_type, target_id, before, after, request_id, source_ip
+     FROM audit_log ${where.sql()} ORDER BY id DESC LIMIT ${where.param(limit)}`,
+    where.params,
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    at: r.at.toISOString(),
+    actorKeyId: r.actor_key_id,
+    actorName: r.actor_name,
+    actorRole: r.actor_role,
+    action: r.action,
+    targetType: r.target_type,
+    targetId: r.target_id,
+    before: r.before,
+    after: r.after,
+    requestId: r.request_id,
+    sourceIp: r.source_ip,
+  }));
 }

@@ -113,3 +113,42 @@ export function Tag(props: { value: string | null | undefined; kind?: string }) 
 export function Raw(props: { value: unknown }) {
   return <pre class="raw">{JSON.stringify(props.value, null, 2)}</pre>;
 }
+
+/** A list page's filter: a labelled select of [value, text] options; a choice goes to `onChange`. */
+export function FilterSelect(props: {
+  name: string;
+  label: string;
+  value: string;
+  options: ReadonlyArray<readonly [string, string]>;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label>
+      {props.label}
+      <select name={props.name} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+        {props.options.map(([v, text]) => (
+          <option value={v}>{text}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** A list page's filter: a labelled text input whose trimmed text goes to `onChange` when it changes. */
+export function FilterInput(props: {
+  name: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label>
+      {props.label}
+      <input
+        name={props.name}
+        value={props.value}
+        onChange={(e) => props.onChange(e.currentTarget.value.trim())}
+      />
+    </label>
+  );
+}

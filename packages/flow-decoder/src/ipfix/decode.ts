@@ -1,3 +1,4 @@
+import { u16, u32 } from '../bytes.ts';
 import { allZero } from '../format.ts';
 import type { TemplateField } from '../plan.ts';
 import { createStats, type DecodeContext } from '../result.ts';
@@ -28,14 +29,6 @@ import { type DecoderState, touchSession, withdrawTemplates } from '../state.ts'
 //   ID >= 256 Data Set; 0, 1 and 4-255 reserved.
 //   Variable-length value: Length (1) | value, or 255 | Length (2) | value.
 const HEADER = 16;
-
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-}
 
 function templateSet(run: PacketRun, setId: number, b: Uint8Array, start: number, end: number): void {
   const options = setId === 3;

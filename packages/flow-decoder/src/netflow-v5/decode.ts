@@ -1,4 +1,5 @@
 import { createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
+import { u16, u32 } from '../bytes.ts';
 import { ipv4Text } from '../format.ts';
 import { createStats, type DecodeContext, type DecodeResult } from '../result.ts';
 import { observeSequence } from '../sequence.ts';
@@ -18,14 +19,6 @@ const HEADER = 24;
 const RECORD = 48;
 const TWO31 = 2147483648;
 const TWO32 = 4294967296;
-
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-}
 
 /** Decodes a NetFlow v5 export packet (bytes past the announced records are ignored). */
 export function decodeV5(b: Uint8Array, state: DecoderState, ctx: DecodeContext): DecodeResult {

@@ -1,3 +1,4 @@
+import { u16, u32 } from '../bytes.ts';
 import { allZero } from '../format.ts';
 import type { TemplateField } from '../plan.ts';
 import { createStats, type DecodeContext } from '../result.ts';
@@ -27,14 +28,6 @@ import { type DecoderState, touchSession } from '../state.ts';
 //           | { Scope Type (2) | Scope Length (2) } * | { Option Type (2) | Option Length (2) } * | padding
 //   ID 2-255 reserved;  ID >= 256 Data FlowSet: records laid out by template ID = FlowSet ID, then padding.
 const HEADER = 20;
-
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-}
 
 function templateSet(run: PacketRun, b: Uint8Array, start: number, end: number): void {
   let p = start;

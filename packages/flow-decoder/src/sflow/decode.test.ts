@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { decodePacket } from '../decode.ts';
 import { type DecodeResult, SFLOW_VERSION } from '../result.ts';
 import { createDecoderState, type DecoderState } from '../state.ts';
-import { be } from '../test-helpers/build.ts';
+import { be, v4 } from '../test-helpers/build.ts';
 import { checkBounds, checkResult, createMutator } from '../test-helpers/fuzz.ts';
 import {
   counterSample,
@@ -16,6 +16,7 @@ import {
   sflowDatagram,
   sflowSeeds,
   taggedFrame,
+  tlv,
 } from '../test-helpers/sflow-builder.ts';
 
 const CTX = { exporter: '127.0.0.1', receivedMs: 1_700_000_000_000 };
@@ -186,6 +187,52 @@ describe('sFlow v5 samples and records', () => {
       ],
     );
   });
+  test('sampled IPv4 and IPv6 records: every field; one shorter than its layout is skipped', () => {
+    const v6 = (last: number) => [0x20, 0x01, 0x0d, 0xb8, ...new Array(11).fill(0), last];
+    const ip4 = [...v4('10.0.0.1'), ...v4('10.0.0.2')];
+    const tail = [...be(40001, 4), ...be(443, 4), ...be(0x18, 4), ...be(0xb8, 4)];
+    const r = decode(
+      sflowDatagram({
+        samples: [
+          flowSample({ rate: 8, records: [tlv(3, [...be(900, 4), ...be(6, 4), ...ip4, ...tail])] }),
+          flowSample({
+            rate: 4,
+            records: [tlv(4, [...be(700, 4), ...be(17, 4), ...v6(5), ...v6(9), ...tail])],
+          }),
+          flowSample({ records: [tlv(4, [...be(700, 4), ...be(17, 4), ...v6(5), ...v6(9)])] }),
+        ],
+      }),
+    );
+    assert.ok(r.ok);
+    const fields = (x: (typeof r.records)[number]) =>
+      (({ srcAddr, dstAddr, protocol, srcPort, dstPort, tcpFlags, tos, bytes, packets }) => ({
+        srcAddr,
+        dstAddr,
+        protocol,
+        srcPort,
+        dstPort,
+        tcpFlags,
+        tos,
+        bytes,
+        packets,
+      }))(x);
+    const common = { srcPort: 40001, dstPort: 443, tcpFlags: 0x18, tos: 0xb8 };
+    assert.deepEqual(r.records.map(fields), [
+      { srcAddr: '10.0.0.1', dstAddr: '10.0.0.2', protocol: 6, ...common, bytes: 900 * 8, packets: 8 },
+      { srcAddr: '2001:db8::5', dstAddr: '2001:db8::9', protocol: 17, ...common, bytes: 700 * 4, packets: 4 },
+      {
+        srcAddr: '',
+        dstAddr: '',
+        protocol: 0,
+        srcPort: 0,
+        dstPort: 0,
+        tcpFlags: 0,
+        tos: 0,
+        bytes: 0,
+        packets: 1,
+      },
+    ]);
+  });
 });
 
 describe('sFlow v5 sequence accounting', () => {
@@ -250,6 +297,26 @@ describe('sFlow v5 faults', () => {
     const r = decode(sflowDatagram({ samples: [broken, good] }));
     assert.equal(!r.ok && r.error.code, 'MALFORMED');
     assert.equal(r.records.length, 1);
+  });
+
+  test('flow and counter samples: fewer records than announced, or a record past its sample, say where', () => {
+    const u = (...xs: number[]) => xs.flatMap((x) => be(x, 4));
+    const rec = tlv(1001, u(1, 0, 2, 0));
+    const long = [...rec.slice(0, 4), ...be(40, 4), ...rec.slice(8)];
+    // Flow sample: 7 fixed words, then the count; counter sample: 2 fixed words, then the count. The first
+    // sample's data starts at byte 36 (28-byte datagram header with an IPv4 agent, 8-byte sample header).
+    const flow = (count: number, records: number[]) => tlv(1, [...u(1, 1, 1, 1, 0, 0, 0, count), ...records]);
+    const counters = (count: number, records: number[]) => tlv(2, [...u(1, 3, count), ...records]);
+    const cases: Array<[number[], string, number]> = [
+      [flow(2, rec), 'sFlow flow sample announces 2 records but holds 1', 36 + 32 + 24],
+      [flow(1, long), 'sFlow flow record (40 bytes) runs past its sample', 36 + 32 + 4],
+      [counters(2, rec), 'sFlow counter sample announces 2 records but holds 1', 36 + 12 + 24],
+      [counters(1, long), 'sFlow counter record (40 bytes) runs past its sample', 36 + 12 + 4],
+    ];
+    for (const [sample, message, offset] of cases) {
+      const r = decode(sflowDatagram({ samples: [sample] }));
+      assert.deepEqual(r.ok ? undefined : r.error, { code: 'MALFORMED', message, offset });
+    }
   });
 
   test('short headers and unknown agent address types are typed errors', () => {

@@ -1,4 +1,5 @@
 import { createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
+import { u16, u32, u64 } from '../bytes.ts';
 import { ipv4Text, ipv6Text, macText } from '../format.ts';
 import {
   createStats,
@@ -56,18 +57,6 @@ import { type DecoderState, type Session, touchSession } from '../state.ts';
 /** An interface value meaning "internal or unknown" (format 0). */
 const IF_UNKNOWN = 0x3fffffff;
 
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-}
-
-function u64(b: Uint8Array, o: number): number {
-  return u32(b, o) * 4294967296 + u32(b, o + 4);
-}
-
 /** The value of an sFlow interface (format 0 only: an ifIndex; dropped, multiple and unknown are 0). */
 function ifIndex(format: number, value: number): number {
   return format === 0 && value !== IF_UNKNOWN ? value : 0;
@@ -89,6 +78,31 @@ interface Run {
 
 function fail(run: Run, code: DecodeError['code'], message: string, offset: number): void {
   if (run.error === undefined) run.error = { code, message, offset };
+}
+
+/**
+ * The end of record `k` of the `n` a flow or counter sample (ending at `end`) announces, the record at
+ * `o` (u32 data_format, u32 length, data); -1 after failing the run when the sample cannot hold it.
+ */
+function recordEnd(
+  run: Run,
+  o: number,
+  end: number,
+  k: number,
+  n: number,
+  sample: 'flow' | 'counter',
+): number {
+  if (o + 8 > end) {
+    fail(run, 'MALFORMED', `sFlow ${sample} sample announces ${n} records but holds ${k}`, o);
+    return -1;
+  }
+  const len = u32(run.b, o + 4);
+  const re = o + 8 + len;
+  if (re > end) {
+    fail(run, 'MALFORMED', `sFlow ${sample} record (${len} bytes) runs past its sample`, o + 4);
+    return -1;
+  }
+  return re;
 }
 
 /**
@@ -246,18 +260,11 @@ function flowSample(run: Run, start: number, end: number, expanded: boolean): vo
   let switchDstVlan = 0;
   let length = -1;
   for (let k = 0; k < n; k++) {
-    if (o + 8 > end) {
-      fail(run, 'MALFORMED', `sFlow flow sample announces ${n} records but holds ${k}`, o);
-      return;
-    }
+    const re = recordEnd(run, o, end, k, n, 'flow');
+    if (re < 0) return;
     const format = u32(b, o);
-    const len = u32(b, o + 4);
     const rs = o + 8;
-    const re = rs + len;
-    if (re > end) {
-      fail(run, 'MALFORMED', `sFlow flow record (${len} bytes) runs past its sample`, o + 4);
-      return;
-    }
+    const len = re - rs;
     switch (format) {
       case 1: {
         if (len < 16) break;
@@ -287,27 +294,12 @@ function flowSample(run: Run, start: number, end: number, expanded: boolean): vo
         if (length < 0) length = Math.max(0, u32(b, rs) - 18);
         break;
       case 3:
-        if (len < 32) break;
-        length = u32(b, rs);
-        r.protocol = u32(b, rs + 4) & 0xff;
-        r.srcAddr = ipv4Text(b, rs + 8);
-        r.dstAddr = ipv4Text(b, rs + 12);
-        r.srcPort = u32(b, rs + 16) & 0xffff;
-        r.dstPort = u32(b, rs + 20) & 0xffff;
-        r.tcpFlags = u32(b, rs + 24) & 0xff;
-        r.tos = u32(b, rs + 28) & 0xff;
+      case 4: {
+        const v6 = format === 4;
+        if (len < (v6 ? 56 : 32)) break;
+        length = sampledIp(r, b, rs, v6);
         break;
-      case 4:
-        if (len < 56) break;
-        length = u32(b, rs);
-        r.protocol = u32(b, rs + 4) & 0xff;
-        r.srcAddr = ipv6Text(b, rs + 8);
-        r.dstAddr = ipv6Text(b, rs + 24);
-        r.srcPort = u32(b, rs + 40) & 0xffff;
-        r.dstPort = u32(b, rs + 44) & 0xffff;
-        r.tcpFlags = u32(b, rs + 48) & 0xff;
-        r.tos = u32(b, rs + 52) & 0xff;
-        break;
+      }
       case 1001:
         if (len < 16) break;
         switchSrcVlan = u32(b, rs) & 0xfff;
@@ -333,6 +325,23 @@ function flowSample(run: Run, start: number, end: number, expanded: boolean): vo
     const lim = run.state.limits;
     observeSequence(t, seq, 1, lim.reorderWindowRecords, lim.maxSequenceGap, run.stats);
   }
+}
+
+/**
+ * sampled_ipv4 (3) or sampled_ipv6 (4), which differ only in the width of the addresses (and name the
+ * last field tos or priority); fills the record and returns the packet length.
+ */
+function sampledIp(r: FlowRecord, b: Uint8Array, rs: number, v6: boolean): number {
+  const a = v6 ? 16 : 4;
+  r.protocol = u32(b, rs + 4) & 0xff;
+  r.srcAddr = v6 ? ipv6Text(b, rs + 8) : ipv4Text(b, rs + 8);
+  r.dstAddr = v6 ? ipv6Text(b, rs + 8 + a) : ipv4Text(b, rs + 8 + a);
+  const p = rs + 8 + 2 * a;
+  r.srcPort = u32(b, p) & 0xffff;
+  r.dstPort = u32(b, p + 4) & 0xffff;
+  r.tcpFlags = u32(b, p + 8) & 0xff;
+  r.tos = u32(b, p + 12) & 0xff;
+  return u32(b, rs);
 }
 
 /** next_hop, then router masks (1002) or gateway AS numbers (1003); a short record leaves fields at 0. */
@@ -496,18 +505,11 @@ function counterSample(run: Run, start: number, end: number, expanded: boolean):
   o += 4;
   let c: InterfaceCounters | undefined;
   for (let k = 0; k < n; k++) {
-    if (o + 8 > end) {
-      fail(run, 'MALFORMED', `sFlow counter sample announces ${n} records but holds ${k}`, o);
-      return;
-    }
+    const re = recordEnd(run, o, end, k, n, 'counter');
+    if (re < 0) return;
     const format = u32(b, o);
-    const len = u32(b, o + 4);
     const rs = o + 8;
-    const re = rs + len;
-    if (re > end) {
-      fail(run, 'MALFORMED', `sFlow counter record (${len} bytes) runs past its sample`, o + 4);
-      return;
-    }
+    const len = re - rs;
     if (format === 1 && len >= 88) {
       c ??= newCounters(run, sourceIndex);
       c.ifIndex = u32(b, rs);

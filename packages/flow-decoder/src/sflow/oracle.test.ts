@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FlowRecord } from '@wardwatch/flow-schema';
-import { hasTool as haveTool } from '@wardwatch/testkit';
+import { hasTool as haveTool, sfprobeExport } from '@wardwatch/testkit';
 import { decodePacket } from '../decode.ts';
 import { SFLOW_VERSION } from '../result.ts';
 import { createDecoderState } from '../state.ts';
 import { sflowSeeds } from '../test-helpers/sflow-builder.ts';
-import { sfprobeExport, type TsharkSample, tsharkSflow } from '../test-helpers/sfprobe.ts';
 import { type Frame, generateTraffic } from '../test-helpers/traffic.ts';
+import { type TsharkSample, tsharkSflow } from '../test-helpers/tshark.ts';
 
 const START = Date.UTC(2024, 0, 1, 12);
 const skip = haveTool('pmacctd') && haveTool('tshark') ? false : 'pmacctd or tshark not installed';
@@ -149,7 +149,7 @@ describe('sFlow v5 from pmacctd sfprobe agrees with tshark on every sample', { s
   for (const rate of [1, 10]) {
     test(`sampling 1:${rate}`, async () => {
       const { datagrams, port } = await sfprobeExport(input, {
-        rate,
+        samplingRate: rate,
         agent: '192.0.2.10',
         subAgentId: 3,
         ifIndex: 7,

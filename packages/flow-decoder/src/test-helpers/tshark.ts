@@ -1,5 +1,5 @@
-// Test helpers: decode captured export datagrams with tshark's cflow dissector (softflowd itself is
-// run by @wardwatch/testkit's runSoftflowd / softflowdExport).
+// Test helpers: decode captured export datagrams with tshark's cflow and sflow dissectors (the exporters
+// themselves, softflowd and pmacctd's sfprobe, are run by @wardwatch/testkit).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,14 +8,14 @@ import { encodePcap, udpFrame } from '@wardwatch/hospital-sim';
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { maxBuffer: 256 * 1024 * 1024 }, (err, stdout) =>
+    execFile(cmd, args, { maxBuffer: 512 * 1024 * 1024 }, (err, stdout) =>
       err ? reject(err) : resolve(stdout),
     );
   });
 }
 
 /** A temporary directory removed by `cleanup()`. */
-export function tempDir(): { dir: string; cleanup: () => void } {
+function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'ww-decoder-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -30,13 +30,17 @@ export interface TsharkPacket {
 }
 
 /**
- * Decodes export datagrams with tshark's cflow dissector: writes them as a pcap (127.0.0.1 ->
- * 127.0.0.1:port) and returns, per datagram, the records tshark shows.
+ * Writes datagrams as a pcap (127.0.0.1 -> 127.0.0.1:port, 1 ms apart) and returns tshark's JSON of it
+ * with `dissector` decoding that port: one entry per datagram.
  */
-export async function tsharkDecode(datagrams: readonly Uint8Array[], port: number): Promise<TsharkPacket[]> {
+async function tsharkJson(
+  datagrams: readonly Uint8Array[],
+  port: number,
+  dissector: string,
+): Promise<unknown[]> {
   const { dir, cleanup } = tempDir();
   try {
-    const file = path.join(dir, 'exports.pcap');
+    const file = path.join(dir, `${dissector}.pcap`);
     const base = Date.UTC(2030, 0, 1);
     writeFileSync(
       file,
@@ -52,18 +56,25 @@ export async function tsharkDecode(datagrams: readonly Uint8Array[], port: numbe
       '-r',
       file,
       '-d',
-      `udp.port==${port},cflow`,
+      `udp.port==${port},${dissector}`,
       '-T',
       'json',
       '--no-duplicate-keys',
       '-J',
-      'cflow',
+      dissector,
     ]);
-    const packets = JSON.parse(out) as { _source: { layers: { cflow?: unknown } } }[];
-    return packets.map((p) => records(p._source.layers.cflow));
+    return JSON.parse(out) as unknown[];
   } finally {
     cleanup();
   }
+}
+
+/** Decodes export datagrams with tshark's cflow dissector and returns, per datagram, the records tshark shows. */
+export async function tsharkDecode(datagrams: readonly Uint8Array[], port: number): Promise<TsharkPacket[]> {
+  const packets = (await tsharkJson(datagrams, port, 'cflow')) as {
+    _source: { layers: { cflow?: unknown } };
+  }[];
+  return packets.map((p) => records(p._source.layers.cflow));
 }
 
 // tshark nests each record as a "Flow N" object inside "Set" objects, with sub-trees such as
@@ -90,4 +101,62 @@ function records(layer: unknown): TsharkPacket {
   };
   visit(layer, '');
   return out;
+}
+
+/** tshark's view of one flow sample: the sample's own fields and those of the dissected header. */
+export interface TsharkSample {
+  /** Datagram index. */
+  datagram: number;
+  agent: string;
+  subAgentId: string;
+  fields: Map<string, string[]>;
+}
+
+/**
+ * Decodes sFlow datagrams with tshark's sflow dissector and returns every flow sample and counter
+ * sample, in datagram order, each with all the fields of its subtree flattened (repeated names keep
+ * every value in order, so a QinQ header gives two `vlan.id`).
+ */
+export async function tsharkSflow(
+  datagrams: readonly Uint8Array[],
+  port: number,
+): Promise<{ flows: TsharkSample[]; counters: TsharkSample[] }> {
+  const packets = (await tsharkJson(datagrams, port, 'sflow')) as {
+    _source: { layers: { sflow?: Record<string, unknown> } };
+  }[];
+  const flows: TsharkSample[] = [];
+  const counters: TsharkSample[] = [];
+  packets.forEach((p, datagram) => {
+    const layer = p._source.layers.sflow ?? {};
+    const agent = String(layer['sflow_245.agent'] ?? layer['sflow_245.agentv6'] ?? '');
+    const subAgentId = String(layer['sflow_245.sub_agent_id'] ?? '');
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) continue;
+      const fields = new Map<string, string[]>();
+      flatten(v, fields);
+      const sample = { datagram, agent, subAgentId, fields };
+      if (/flow sample/i.test(k)) flows.push(sample);
+      else if (/counters? sample/i.test(k)) counters.push(sample);
+    }
+  });
+  return { flows, counters };
+}
+
+function flatten(o: unknown, into: Map<string, string[]>): void {
+  if (o === null || typeof o !== 'object') return;
+  for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
+    if (typeof v === 'string') {
+      const list = into.get(k);
+      if (list) list.push(v);
+      else into.set(k, [v]);
+    } else if (Array.isArray(v)) {
+      for (const x of v) {
+        if (typeof x === 'string') {
+          const list = into.get(k);
+          if (list) list.push(x);
+          else into.set(k, [x]);
+        } else flatten(x, into);
+      }
+    } else flatten(v, into);
+  }
 }

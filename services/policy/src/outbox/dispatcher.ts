@@ -1,6 +1,7 @@
 import type { Logger } from '@wardwatch/telemetry';
 import type pg from 'pg';
 import type { PolicyMetrics } from '../metrics.ts';
+import { createPoller } from './poller.ts';
 import type { SecretBox } from './secrets.ts';
 import { signWebhook } from './signing.ts';
 
@@ -70,9 +71,6 @@ export function createDispatcher(deps: {
   options: DispatcherOptions;
 }) {
   const { pool, secrets, logger, metrics, options } = deps;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = true;
   const inflight = new Set<AbortController>();
 
   async function attempt(d: DueRow): Promise<AttemptResult> {
@@ -166,35 +164,24 @@ export function createDispatcher(deps: {
         } catch (err) {
           r = { kind: 'retryable', status: null, error: (err as Error).message };
         }
-        if (stopped && r.kind === 'retryable' && r.error === 'AbortError') return; // shutting down: lease expires, retried later
+        if (poller.stopped && r.kind === 'retryable' && r.error === 'AbortError') return; // shutting down: lease expires, retried later
         await record(d, r, Date.now() - started);
       }),
     );
     return rows.length;
   }
 
-  const loop = async () => {
-    if (stopped) return;
-    try {
-      while (!stopped && (await round()) > 0) {}
-    } catch (err) {
-      logger.warn({ err }, 'webhook dispatch round failed');
-    }
-    if (!stopped) timer = setTimeout(() => (running = loop()), options.pollIntervalMs);
-  };
+  const poller = createPoller(round, options.pollIntervalMs, (err) =>
+    logger.warn({ err }, 'webhook dispatch round failed'),
+  );
 
   return {
     round,
-    start() {
-      stopped = false;
-      running = loop();
-    },
+    start: poller.start,
     /** Stops polling and aborts requests in flight; their deliveries are retried after the lease. */
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      for (const ac of inflight) ac.abort();
-      await running?.catch(() => {});
-    },
+    stop: () =>
+      poller.stop(() => {
+        for (const ac of inflight) ac.abort();
+      }),
   };
 }

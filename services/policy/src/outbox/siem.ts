@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { PolicyMetrics } from '../metrics.ts';
 import { type CefAlert, formatCef, syslogLine } from './cef.ts';
 import { advanceOutbox, outboxPosition, readOutbox } from './cursor.ts';
+import { createPoller } from './poller.ts';
 
 /**
  * Where alerts go: a syslog receiver over UDP (one message per datagram), TCP (LF-framed, RFC 6587) or
@@ -49,9 +50,6 @@ export function createSiemForwarder(deps: {
   const me = hostname();
   let udp: UdpSocket | undefined;
   let tcp: Socket | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = true;
 
   // Read once: a CA file that cannot be read is a start-up error, not a retry loop.
   const ca = options.caFile ? readFileSync(options.caFile) : undefined;
@@ -130,29 +128,18 @@ export function createSiemForwarder(deps: {
     return sent + (events.length > 0 ? 1 : 0);
   }
 
-  const loop = async () => {
-    if (stopped) return;
-    try {
-      while (!stopped && (await round()) > 0) {}
-    } catch (err) {
-      metrics.siemErrors.inc();
-      logger.warn({ err: (err as Error).message }, 'SIEM forwarding failed; retrying');
-      tcp?.destroy();
-      tcp = undefined;
-    }
-    if (!stopped) timer = setTimeout(() => (running = loop()), options.pollIntervalMs);
-  };
+  const poller = createPoller(round, options.pollIntervalMs, (err) => {
+    metrics.siemErrors.inc();
+    logger.warn({ err: (err as Error).message }, 'SIEM forwarding failed; retrying');
+    tcp?.destroy();
+    tcp = undefined;
+  });
 
   return {
     round,
-    start() {
-      stopped = false;
-      running = loop();
-    },
+    start: poller.start,
     async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running?.catch(() => {});
+      await poller.stop();
       udp?.close();
       tcp?.end();
       tcp?.destroy();

@@ -7,6 +7,7 @@ import {
   revokeApiKeyAudited,
   toApiKey,
 } from '../api-keys.ts';
+import { readAudit } from '../audit.ts';
 import type { App, RouteContext } from '../context.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { decodeCursor, encodeCursor, parseTime } from '../params.ts';
@@ -105,41 +106,11 @@ export function adminRoutes(app: App, ctx: RouteContext): void {
         if (!c || !Number.isSafeInteger(c[0])) throw badRequest('BAD_CURSOR', 'invalid cursor');
         w.add('id < $?', c[0]);
       }
-      const { rows } = await db.pool.query<{
-        id: number;
-        at: Date;
-        actor_key_id: string | null;
-        actor_name: string;
-        actor_role: string;
-        action: string;
-        target_type: string;
-        target_id: string;
-        before: unknown;
-        after: unknown;
-        request_id: string | null;
-        source_ip: string | null;
-      }>(
-        `SELECT id, at, actor_key_id, actor_name, actor_role, action, target_type, target_id, before, after, request_id, source_ip
-         FROM audit_log ${w.sql()} ORDER BY id DESC LIMIT ${w.param(q.limit + 1)}`,
-        w.params,
-      );
+      const rows = await readAudit(db.pool, w, q.limit + 1);
       const more = rows.length > q.limit;
       const page = rows.slice(0, q.limit);
       return {
-        items: page.map((r) => ({
-          id: r.id,
-          at: r.at.toISOString(),
-          actorKeyId: r.actor_key_id,
-          actorName: r.actor_name,
-          actorRole: r.actor_role,
-          action: r.action,
-          targetType: r.target_type,
-          targetId: r.target_id,
-          before: r.before,
-          after: r.after,
-          requestId: r.request_id,
-          sourceIp: r.source_ip,
-        })),
+        items: page,
         nextCursor: more ? encodeCursor([page[page.length - 1]!.id]) : null,
       };
     },

@@ -2,12 +2,12 @@ import { Type as T } from '@sinclair/typebox';
 import { loadConsoleAssets } from '@wardwatch/console';
 import { withTransaction } from '@wardwatch/storage';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { audit } from '../audit.ts';
+import { audit, readAudit } from '../audit.ts';
 import type { App, RouteContext } from '../context.ts';
 import { readProfile } from '../device-behaviour.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { judge, loadEvaluationContext, POLICY_COLUMNS, toPolicy } from '../policy-model.ts';
-import { iso } from '../query.ts';
+import { iso, Where } from '../query.ts';
 import { AuditRecord, IdParams, IpParams, Nullable, responses, UuidParams } from '../schemas.ts';
 import type { SessionStore } from '../session.ts';
 import { requireIp } from './devices.ts';
@@ -281,40 +281,8 @@ export function consoleRoutes(app: App, ctx: RouteContext, sessions: SessionStor
     },
     async (req) => {
       const ip = requireIp(req.params.ip);
-      const { rows } = await db.pool.query<{
-        id: number;
-        at: Date;
-        actor_key_id: string | null;
-        actor_name: string;
-        actor_role: string;
-        action: string;
-        target_type: string;
-        target_id: string;
-        before: unknown;
-        after: unknown;
-        request_id: string | null;
-        source_ip: string | null;
-      }>(
-        `SELECT id, at, actor_key_id, actor_name, actor_role, action, target_type, target_id, before, after, request_id, source_ip
-         FROM audit_log WHERE target_type = 'device' AND target_id = $1 ORDER BY id DESC LIMIT 200`,
-        [ip],
-      );
-      return {
-        items: rows.map((r) => ({
-          id: r.id,
-          at: r.at.toISOString(),
-          actorKeyId: r.actor_key_id,
-          actorName: r.actor_name,
-          actorRole: r.actor_role,
-          action: r.action,
-          targetType: r.target_type,
-          targetId: r.target_id,
-          before: r.before,
-          after: r.after,
-          requestId: r.request_id,
-          sourceIp: r.source_ip,
-        })),
-      };
+      const where = new Where().add("target_type = 'device'").add('target_id = $?', ip);
+      return { items: await readAudit(db.pool, where, 200) };
     },
   );
 

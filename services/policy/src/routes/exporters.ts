@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { Type as T } from '@sinclair/typebox';
+import type { InterfaceHealth } from '@wardwatch/flow-schema';
 import type { App, RouteContext } from '../context.ts';
 import { badRequest } from '../errors.ts';
 import {
@@ -28,23 +29,8 @@ interface ExporterRow {
   first_seen: Date;
   last_seen: Date;
   datagrams_lost: number;
-  interfaces: InterfaceRow[] | null;
-}
-
-/** One element of `exporters.interfaces` (the collector's InterfaceHealth). */
-interface InterfaceRow {
-  ifIndex: number;
-  speed: number;
-  adminUp: boolean;
-  operUp: boolean;
-  inOctets: number;
-  outOctets: number;
-  inErrors: number;
-  outErrors: number;
-  inDiscards: number;
-  outDiscards: number;
-  fcsErrors: number;
-  lastSeenMs: number;
+  /** The collector's per-interface health of an sFlow agent, stored as JSON. */
+  interfaces: InterfaceHealth[] | null;
 }
 
 /** Exporter routes: the routers sending flows, and their configuration snippets. */

@@ -1,7 +1,8 @@
 // Administration: API keys (a new key shown once; revoke), webhooks (create, delivery log, retry) and the
 // audit log with filters.
 import { useState } from 'preact/hooks';
-import { api, errorText, must, type Webhook } from '../api.ts';
+import { type AuditRecord, api, errorText, must, type Webhook } from '../api.ts';
+import { type Column, Table } from '../table.tsx';
 import { Card, ErrorLine, fmtTime, Raw, Tag, useLoad } from '../util.tsx';
 
 export function AdminPage() {
@@ -59,40 +60,28 @@ function Keys() {
           New key, shown once: <code>{created}</code>
         </p>
       )}
-      <table class="list" data-testid="apikeys">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Role</th>
-            <th>Prefix</th>
-            <th>Created</th>
-            <th>Last used</th>
-            <th>State</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {keys.data?.items.map((k) => (
-            <tr key={k.id}>
-              <td>{k.name}</td>
-              <td>{k.role}</td>
-              <td>
-                <code>{k.prefix}…</code>
-              </td>
-              <td>{fmtTime(k.createdAt)}</td>
-              <td>{fmtTime(k.lastUsedAt)}</td>
-              <td>{k.revokedAt ? <Tag value="revoked" /> : <Tag value="live" />}</td>
-              <td>
-                {!k.revokedAt && (
-                  <button type="button" class="danger" onClick={() => revoke(k.id)}>
-                    Revoke
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <Table
+        testid="apikeys"
+        columns={[
+          { head: 'Name', cell: (k) => k.name },
+          { head: 'Role', cell: (k) => k.role },
+          { head: 'Prefix', cell: (k) => <code>{k.prefix}…</code> },
+          { head: 'Created', cell: (k) => fmtTime(k.createdAt) },
+          { head: 'Last used', cell: (k) => fmtTime(k.lastUsedAt) },
+          { head: 'State', cell: (k) => (k.revokedAt ? <Tag value="revoked" /> : <Tag value="live" />) },
+          {
+            head: null,
+            cell: (k) =>
+              !k.revokedAt && (
+                <button type="button" class="danger" onClick={() => revoke(k.id)}>
+                  Revoke
+                </button>
+              ),
+          },
+        ]}
+        rows={keys.data?.items}
+        rowKey={(k) => k.id}
+      />
     </Card>
   );
 }
@@ -205,42 +194,50 @@ function WebhookRow(props: { h: Webhook }) {
         {note && <span class="note"> {note}</span>}
       </p>
       {open && (
-        <table class="list">
-          <thead>
-            <tr>
-              <th>Event</th>
-              <th>Status</th>
-              <th class="n">Attempts</th>
-              <th>Last attempt</th>
-              <th>Last error</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {deliveries.data?.items.map((d) => (
-              <tr key={d.id}>
-                <td>{d.eventType}</td>
-                <td>
-                  <Tag value={d.status} />
-                </td>
-                <td class="n">{d.attempts}</td>
-                <td>{fmtTime(d.lastAttemptAt)}</td>
-                <td>{d.lastError ?? (d.lastStatusCode ? `HTTP ${d.lastStatusCode}` : '–')}</td>
-                <td>
-                  {d.status !== 'delivered' && (
-                    <button type="button" onClick={() => retry(d.id)}>
-                      Retry
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          columns={[
+            { head: 'Event', cell: (d) => d.eventType },
+            { head: 'Status', cell: (d) => <Tag value={d.status} /> },
+            { head: 'Attempts', n: true, cell: (d) => d.attempts },
+            { head: 'Last attempt', cell: (d) => fmtTime(d.lastAttemptAt) },
+            {
+              head: 'Last error',
+              cell: (d) => d.lastError ?? (d.lastStatusCode ? `HTTP ${d.lastStatusCode}` : '–'),
+            },
+            {
+              head: null,
+              cell: (d) =>
+                d.status !== 'delivered' && (
+                  <button type="button" onClick={() => retry(d.id)}>
+                    Retry
+                  </button>
+                ),
+            },
+          ]}
+          rows={deliveries.data?.items}
+          rowKey={(d) => d.id}
+        />
       )}
     </div>
   );
 }
+
+/** The columns of audit log lists (here and a device's audit trail). */
+export const AUDIT = {
+  when: { head: 'When', cell: (r: AuditRecord) => fmtTime(r.at) },
+  who: { head: 'Who', cell: (r: AuditRecord) => `${r.actorName} (${r.actorRole})` },
+  action: { head: 'Action', cell: (r: AuditRecord) => r.action },
+  target: { head: 'Target', cell: (r: AuditRecord) => `${r.targetType} ${r.targetId}` },
+  change: {
+    head: 'Change',
+    cell: (r: AuditRecord) => (
+      <details>
+        <summary>before / after</summary>
+        <Raw value={{ before: r.before, after: r.after }} />
+      </details>
+    ),
+  },
+} satisfies Record<string, Column<AuditRecord>>;
 
 function Audit() {
   const [filters, setFilters] = useState({ targetType: '', targetId: '', action: '' });
@@ -273,37 +270,13 @@ function Audit() {
         <button type="submit">Filter</button>
       </form>
       <ErrorLine error={audit.error} />
-      <table class="list" data-testid="audit">
-        <thead>
-          <tr>
-            <th>When</th>
-            <th>Who</th>
-            <th>Action</th>
-            <th>Target</th>
-            <th>Change</th>
-          </tr>
-        </thead>
-        <tbody>
-          {audit.data?.items.map((r) => (
-            <tr key={r.id} data-action={r.action} data-target={r.targetId}>
-              <td>{fmtTime(r.at)}</td>
-              <td>
-                {r.actorName} ({r.actorRole})
-              </td>
-              <td>{r.action}</td>
-              <td>
-                {r.targetType} {r.targetId}
-              </td>
-              <td>
-                <details>
-                  <summary>before / after</summary>
-                  <Raw value={{ before: r.before, after: r.after }} />
-                </details>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <Table
+        testid="audit"
+        columns={[AUDIT.when, AUDIT.who, AUDIT.action, AUDIT.target, AUDIT.change]}
+        rows={audit.data?.items}
+        rowKey={(r) => r.id}
+        rowAttrs={(r) => ({ 'data-action': r.action, 'data-target': r.targetId })}
+      />
     </Card>
   );
 }

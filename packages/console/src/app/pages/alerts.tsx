@@ -1,11 +1,44 @@
 // Alerts: a filtered queue with bulk acknowledge / assign / resolve, and one alert with its evidence shown
 // readably (peers, ports, figures against baseline), comments and triage actions.
 import { useState } from 'preact/hooks';
-import { type AlertDetail, api, can, errorText, must, type Role } from '../api.ts';
-import { Card, ErrorLine, fmtBytes, fmtTime, go, Raw, Tag, useLoad } from '../util.tsx';
+import { type Alert, type AlertDetail, api, can, errorText, must, type Role } from '../api.ts';
+import { type Column, Pager, Table, usePages } from '../table.tsx';
+import {
+  Card,
+  ErrorLine,
+  FilterInput,
+  FilterSelect,
+  fmtBytes,
+  fmtTime,
+  go,
+  Raw,
+  Tag,
+  useLoad,
+} from '../util.tsx';
 
-type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
-type Status = 'open' | 'acknowledged' | 'resolved';
+const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
+const STATUSES = ['open', 'acknowledged', 'resolved'] as const;
+type Severity = (typeof SEVERITIES)[number];
+type Status = (typeof STATUSES)[number];
+/** The filters typed in, in the form's order. */
+const TEXT_FILTERS = [
+  ['kind', 'Kind'],
+  ['deviceIp', 'Device'],
+  ['assignee', 'Assignee'],
+] as const;
+
+/** The columns alert lists share (the queue, the overview, a device's open alerts). */
+export const alertColumns = {
+  lastSeen: { head: 'Last seen', cell: (a: Alert) => fmtTime(a.lastSeen) },
+  severity: { head: 'Severity', cell: (a: Alert) => <Tag value={a.severity} /> },
+  status: { head: 'Status', cell: (a: Alert) => <Tag value={a.status} /> },
+  title: { head: 'Alert', cell: (a: Alert) => <a href={`#/alerts/${a.id}`}>{a.title}</a> },
+  kind: { head: 'Kind', cell: (a: Alert) => a.kind },
+  device: {
+    head: 'Device',
+    cell: (a: Alert) => <a href={`#/devices/${encodeURIComponent(a.deviceIp)}`}>{a.deviceIp}</a>,
+  },
+} satisfies Record<string, Column<Alert>>;
 
 export function AlertsPage(props: { role: Role; query: URLSearchParams }) {
   const qp = props.query;
@@ -20,13 +53,8 @@ export function AlertsPage(props: { role: Role; query: URLSearchParams }) {
       : undefined,
   };
   const key = qp.toString();
-  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
-  const [seen, setSeen] = useState(key);
-  if (seen !== key) {
-    setSeen(key);
-    setCursors([undefined]);
-  }
-  const cursor = cursors[cursors.length - 1];
+  const pages = usePages(key);
+  const cursor = pages.cursor;
   const list = useLoad(
     () => must(api.GET('/v1/alerts', { params: { query: { ...query, limit: 100, cursor } } })),
     [key, cursor],
@@ -69,69 +97,41 @@ export function AlertsPage(props: { role: Role; query: URLSearchParams }) {
     <div class="page alerts">
       <h1>Alerts</h1>
       <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Alert filters">
-        <label>
-          Status
-          <select
-            name="status"
-            value={query.status ?? ''}
-            onChange={(e) => set('status', e.currentTarget.value)}
-          >
-            <option value="">any</option>
-            <option value="open">open</option>
-            <option value="acknowledged">acknowledged</option>
-            <option value="resolved">resolved</option>
-          </select>
-        </label>
-        <label>
-          Severity
-          <select
-            name="severity"
-            value={query.severity ?? ''}
-            onChange={(e) => set('severity', e.currentTarget.value)}
-          >
-            <option value="">any</option>
-            {['critical', 'high', 'medium', 'low', 'info'].map((s) => (
-              <option>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Kind
-          <input
-            name="kind"
-            value={query.kind ?? ''}
-            onChange={(e) => set('kind', e.currentTarget.value.trim())}
+        <FilterSelect
+          name="status"
+          label="Status"
+          value={query.status ?? ''}
+          options={[['', 'any'], ...STATUSES.map((x) => [x, x] as const)]}
+          onChange={(v) => set('status', v)}
+        />
+        <FilterSelect
+          name="severity"
+          label="Severity"
+          value={query.severity ?? ''}
+          options={[['', 'any'], ...SEVERITIES.map((x) => [x, x] as const)]}
+          onChange={(v) => set('severity', v)}
+        />
+        {TEXT_FILTERS.map(([name, label]) => (
+          <FilterInput
+            key={name}
+            name={name}
+            label={label}
+            value={query[name] ?? ''}
+            onChange={(v) => set(name, v)}
           />
-        </label>
-        <label>
-          Device
-          <input
-            name="deviceIp"
-            value={query.deviceIp ?? ''}
-            onChange={(e) => set('deviceIp', e.currentTarget.value.trim())}
-          />
-        </label>
-        <label>
-          Assignee
-          <input
-            name="assignee"
-            value={query.assignee ?? ''}
-            onChange={(e) => set('assignee', e.currentTarget.value.trim())}
-          />
-        </label>
-        <label>
-          Seen in the last
-          <select
-            name="since"
-            value={qp.get('since') ?? ''}
-            onChange={(e) => set('since', e.currentTarget.value)}
-          >
-            <option value="">any time</option>
-            <option value="1">hour</option>
-            <option value="24">24 hours</option>
-            <option value="168">7 days</option>
-          </select>
-        </label>
+        ))}
+        <FilterSelect
+          name="since"
+          label="Seen in the last"
+          value={qp.get('since') ?? ''}
+          options={[
+            ['', 'any time'],
+            ['1', 'hour'],
+            ['24', '24 hours'],
+            ['168', '7 days'],
+          ]}
+          onChange={(v) => set('since', v)}
+        />
       </form>
       <ErrorLine error={list.error} />
       {can(props.role, 'analyst') && (
@@ -158,79 +158,42 @@ export function AlertsPage(props: { role: Role; query: URLSearchParams }) {
         </form>
       )}
       <Card title="Queue">
-        <table class="list" data-testid="alerts">
-          <thead>
-            <tr>
-              {can(props.role, 'analyst') && (
-                <th>
-                  <input
-                    type="checkbox"
-                    aria-label="Select all"
-                    checked={items.length > 0 && selected.size === items.length}
-                    onChange={(e) =>
-                      setSelected(e.currentTarget.checked ? new Set(items.map((a) => a.id)) : new Set())
-                    }
-                  />
-                </th>
-              )}
-              <th>Last seen</th>
-              <th>Severity</th>
-              <th>Status</th>
-              <th>Alert</th>
-              <th>Kind</th>
-              <th>Device</th>
-              <th>Assignee</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((a) => (
-              <tr key={a.id} data-id={a.id}>
-                {can(props.role, 'analyst') && (
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Select alert ${a.id}`}
-                      checked={selected.has(a.id)}
-                      onChange={() => toggle(a.id)}
-                    />
-                  </td>
-                )}
-                <td>{fmtTime(a.lastSeen)}</td>
-                <td>
-                  <Tag value={a.severity} />
-                </td>
-                <td>
-                  <Tag value={a.status} />
-                </td>
-                <td>
-                  <a href={`#/alerts/${a.id}`}>{a.title}</a>
-                </td>
-                <td>{a.kind}</td>
-                <td>
-                  <a href={`#/devices/${encodeURIComponent(a.deviceIp)}`}>{a.deviceIp}</a>
-                </td>
-                <td>{a.assignee ?? '–'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        <div class="pager">
-          <button
-            type="button"
-            disabled={cursors.length < 2}
-            onClick={() => setCursors(cursors.slice(0, -1))}
-          >
-            Previous
-          </button>
-          <span>Page {cursors.length}</span>
-          <button
-            type="button"
-            disabled={!list.data?.nextCursor}
-            onClick={() => setCursors([...cursors, list.data!.nextCursor!])}
-          >
-            Next
-          </button>
-        </div>
+        <Table
+          testid="alerts"
+          columns={[
+            can(props.role, 'analyst') && {
+              head: (
+                <input
+                  type="checkbox"
+                  aria-label="Select all"
+                  checked={items.length > 0 && selected.size === items.length}
+                  onChange={(e) =>
+                    setSelected(e.currentTarget.checked ? new Set(items.map((a) => a.id)) : new Set())
+                  }
+                />
+              ),
+              cell: (a) => (
+                <input
+                  type="checkbox"
+                  aria-label={`Select alert ${a.id}`}
+                  checked={selected.has(a.id)}
+                  onChange={() => toggle(a.id)}
+                />
+              ),
+            },
+            alertColumns.lastSeen,
+            alertColumns.severity,
+            alertColumns.status,
+            alertColumns.title,
+            alertColumns.kind,
+            alertColumns.device,
+            { head: 'Assignee', cell: (a) => a.assignee ?? '–' },
+          ]}
+          rows={items}
+          rowKey={(a) => a.id}
+          rowAttrs={(a) => ({ 'data-id': a.id })}
+        />
+        <Pager pages={pages} next={list.data?.nextCursor} />
       </Card>
     </div>
   );
@@ -277,25 +240,15 @@ export function Evidence(props: { evidence: unknown }) {
           const rows = v as Array<Record<string, unknown>>;
           const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
           return (
-            <table class="list" key={k}>
-              <caption>{words(k)}</caption>
-              <thead>
-                <tr>
-                  {cols.map((c) => (
-                    <th>{words(c)}</th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((r) => (
-                  <tr>
-                    {cols.map((c) => (
-                      <td>{value(c, r[c])}</td>
-                    ))}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <Table
+              key={k}
+              caption={words(k)}
+              columns={cols.map((c) => ({
+                head: words(c),
+                cell: (r: Record<string, unknown>) => value(c, r[c]),
+              }))}
+              rows={rows}
+            />
           );
         })}
       <details>

@@ -4,7 +4,10 @@
 import { useState } from 'preact/hooks';
 import { api, can, type DeviceDetail, type DryRun, errorText, must, type Role } from '../api.ts';
 import { TrafficChart } from '../chart.tsx';
+import { Table } from '../table.tsx';
 import { Card, ErrorLine, fmtBytes, fmtTime, Raw, Tag, useLoad } from '../util.tsx';
+import { AUDIT } from './admin.tsx';
+import { alertColumns } from './alerts.tsx';
 
 /** A `device_profiles` entry as the detail route serves it. */
 interface ProfileEntry {
@@ -159,22 +162,15 @@ function Classification(props: { d: DeviceDetail; role: Role; onSaved: () => voi
         <b>{d.class}</b> ({Math.round(d.classConfidence * 100)}% confidence
         {d.classOverride ? `; inferred ${d.inferredClass}, set by an analyst` : ''})
       </p>
-      <table class="list" data-testid="class-evidence">
-        <thead>
-          <tr>
-            <th>Evidence that matched</th>
-            <th class="n">Weight</th>
-          </tr>
-        </thead>
-        <tbody>
-          {evidence.map((e) => (
-            <tr key={e.rule}>
-              <td>{ruleText(e.rule)}</td>
-              <td class="n">{e.weight}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <Table
+        testid="class-evidence"
+        columns={[
+          { head: 'Evidence that matched', cell: (e) => ruleText(e.rule) },
+          { head: 'Weight', n: true, cell: (e) => e.weight },
+        ]}
+        rows={evidence}
+        rowKey={(e) => e.rule}
+      />
       <p>
         Label: <span data-testid="device-label">{d.label ?? '–'}</span> · Owner: {d.owner ?? '–'} ·
         Department: {d.department ?? '–'} · Criticality: {d.criticality ?? '–'}
@@ -310,63 +306,51 @@ function Behaviour(props: { d: DeviceDetail }) {
     <>
       <Card title="Peers and services">
         <div class="grid">
-          <table class="list" data-testid="peers">
-            <thead>
-              <tr>
-                <th>Peer</th>
-                <th>Where</th>
-                <th>Service</th>
-                <th>Direction</th>
-                <th class="n">Flows</th>
-                <th class="n">Bytes out / in</th>
-                <th>First seen</th>
-              </tr>
-            </thead>
-            <tbody>
-              {profile.slice(0, 100).map((p) => (
-                <tr key={`${p.peer}/${p.servicePort}/${p.protocol}/${p.direction}`} data-peer={p.peer}>
-                  <td>{p.peer.replace(/\/(32|128)$/, '')}</td>
-                  <td>{p.peerInternal ? 'internal' : <Tag value="internet" kind="warn" />}</td>
-                  <td>
-                    {PROTO[p.protocol] ?? p.protocol}/{p.servicePort}
-                  </td>
-                  <td>{p.direction === 'outbound' ? 'device → peer' : 'peer → device'}</td>
-                  <td class="n">{p.flows}</td>
-                  <td class="n">
-                    {fmtBytes(p.bytesOut)} / {fmtBytes(p.bytesIn)}
-                  </td>
-                  <td>{fmtTime(p.firstSeen)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Table
+            testid="peers"
+            columns={[
+              { head: 'Peer', cell: (p) => p.peer.replace(/\/(32|128)$/, '') },
+              {
+                head: 'Where',
+                cell: (p) => (p.peerInternal ? 'internal' : <Tag value="internet" kind="warn" />),
+              },
+              { head: 'Service', cell: (p) => `${PROTO[p.protocol] ?? p.protocol}/${p.servicePort}` },
+              {
+                head: 'Direction',
+                cell: (p) => (p.direction === 'outbound' ? 'device → peer' : 'peer → device'),
+              },
+              { head: 'Flows', n: true, cell: (p) => p.flows },
+              {
+                head: 'Bytes out / in',
+                n: true,
+                cell: (p) => `${fmtBytes(p.bytesOut)} / ${fmtBytes(p.bytesIn)}`,
+              },
+              { head: 'First seen', cell: (p) => fmtTime(p.firstSeen) },
+            ]}
+            rows={profile.slice(0, 100)}
+            rowKey={(p) => `${p.peer}/${p.servicePort}/${p.protocol}/${p.direction}`}
+            rowAttrs={(p) => ({ 'data-peer': p.peer })}
+          />
           <CommMap ip={props.d.ip} peers={profile} />
         </div>
         {profile.length === 0 && <p>No peers profiled yet.</p>}
       </Card>
       <Card title="Baseline against now">
-        <table class="list" data-testid="baselines">
-          <thead>
-            <tr>
-              <th>Metric</th>
-              <th class="n">Baseline per bucket (mean ± sd)</th>
-              <th class="n">Latest bucket ({width} min)</th>
-              <th class="n">Buckets learned</th>
-            </tr>
-          </thead>
-          <tbody>
-            {baselines.map((b) => (
-              <tr key={b.metric}>
-                <td>{b.metric}</td>
-                <td class="n">
-                  {b.mean.toFixed(0)} ± {b.stddev.toFixed(0)}
-                </td>
-                <td class="n">{now[b.metric] ?? '–'}</td>
-                <td class="n">{b.n}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          testid="baselines"
+          columns={[
+            { head: 'Metric', cell: (b) => b.metric },
+            {
+              head: 'Baseline per bucket (mean ± sd)',
+              n: true,
+              cell: (b) => `${b.mean.toFixed(0)} ± ${b.stddev.toFixed(0)}`,
+            },
+            { head: `Latest bucket (${width} min)`, n: true, cell: (b) => now[b.metric] ?? '–' },
+            { head: 'Buckets learned', n: true, cell: (b) => b.n },
+          ]}
+          rows={baselines}
+          rowKey={(b) => b.metric}
+        />
       </Card>
     </>
   );
@@ -380,25 +364,19 @@ function AlertsCard(props: { d: DeviceDetail }) {
         <a href={`#/alerts?deviceIp=${encodeURIComponent(props.d.ip)}&status=`}>All alerts of this device</a>
       }
     >
-      <table class="list" data-testid="device-alerts">
-        <tbody>
-          {props.d.alerts.map((a) => (
-            <tr key={a.id}>
-              <td>
-                <Tag value={a.severity} />
-              </td>
-              <td>
-                <a href={`#/alerts/${a.id}`}>{a.title}</a>
-              </td>
-              <td>{a.kind}</td>
-              <td>
-                <Tag value={a.status} />
-              </td>
-              <td>{fmtTime(a.lastSeen)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <Table
+        testid="device-alerts"
+        head={false}
+        columns={[
+          alertColumns.severity,
+          alertColumns.title,
+          alertColumns.kind,
+          alertColumns.status,
+          alertColumns.lastSeen,
+        ]}
+        rows={props.d.alerts}
+        rowKey={(a) => a.id}
+      />
       {props.d.alerts.length === 0 && <p>No open alerts.</p>}
     </Card>
   );
@@ -639,33 +617,13 @@ function AuditCard(props: { ip: string; version: unknown }) {
   return (
     <Card title="Audit trail">
       <ErrorLine error={audit.error} />
-      <table class="list" data-testid="device-audit">
-        <thead>
-          <tr>
-            <th>When</th>
-            <th>Who</th>
-            <th>Action</th>
-            <th>Change</th>
-          </tr>
-        </thead>
-        <tbody>
-          {audit.data?.items.map((r) => (
-            <tr key={r.id} data-action={r.action}>
-              <td>{fmtTime(r.at)}</td>
-              <td>
-                {r.actorName} ({r.actorRole})
-              </td>
-              <td>{r.action}</td>
-              <td>
-                <details>
-                  <summary>before / after</summary>
-                  <Raw value={{ before: r.before, after: r.after }} />
-                </details>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <Table
+        testid="device-audit"
+        columns={[AUDIT.when, AUDIT.who, AUDIT.action, AUDIT.change]}
+        rows={audit.data?.items}
+        rowKey={(r) => r.id}
+        rowAttrs={(r) => ({ 'data-action': r.action })}
+      />
     </Card>
   );
 }

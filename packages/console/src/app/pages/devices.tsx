@@ -1,9 +1,40 @@
 // Devices: search (address, MAC, label), filters, sort, keyset pages of 100, CSV export of the same filters.
 import { useState } from 'preact/hooks';
 import { api, type Device, must } from '../api.ts';
-import { Card, ErrorLine, fmtBytes, fmtTime, go, Tag, useLoad } from '../util.tsx';
+import { type Column, Pager, Table, usePages } from '../table.tsx';
+import { Card, ErrorLine, FilterInput, FilterSelect, fmtBytes, fmtTime, go, Tag, useLoad } from '../util.tsx';
 
 type Sort = 'ip' | '-risk' | '-lastSeen';
+const YES_NO = [
+  ['', 'any'],
+  ['true', 'yes'],
+  ['false', 'no'],
+] as const;
+/** The filters chosen from a list, in the form's order. */
+const CHOICES = [
+  {
+    name: 'minRisk',
+    label: 'Risk at least',
+    options: [
+      ['', 'any'],
+      ['25', '25'],
+      ['50', '50'],
+      ['75', '75'],
+    ],
+  },
+  { name: 'quarantined', label: 'Quarantined', options: YES_NO },
+  { name: 'hasOpenAlerts', label: 'Open alerts', options: YES_NO },
+  {
+    name: 'firstSeen',
+    label: 'First seen',
+    options: [
+      ['', 'any time'],
+      ['1h', 'last hour'],
+      ['24h', 'last 24 h'],
+      ['168h', 'last 7 days'],
+    ],
+  },
+] as const;
 const FILTERS = [
   'q',
   'class',
@@ -44,13 +75,8 @@ function listQuery(query: URLSearchParams) {
 export function DevicesPage(props: { query: URLSearchParams }) {
   const q = listQuery(props.query);
   const key = props.query.toString();
-  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
-  const [pageKey, setPageKey] = useState(key);
-  if (pageKey !== key) {
-    setPageKey(key);
-    setCursors([undefined]);
-  }
-  const cursor = cursors[cursors.length - 1];
+  const pages = usePages(key);
+  const cursor = pages.cursor;
   const list = useLoad(
     () => must(api.GET('/v1/devices', { params: { query: { ...q, limit: 100, cursor } } })),
     [key, cursor],
@@ -86,64 +112,20 @@ export function DevicesPage(props: { query: URLSearchParams }) {
           />
         </label>
         <button type="submit">Search</button>
-        <label>
-          Class
-          <input
-            name="class"
-            value={props.query.get('class') ?? ''}
-            onChange={(e) => set('class', e.currentTarget.value.trim())}
+        <FilterInput
+          name="class"
+          label="Class"
+          value={props.query.get('class') ?? ''}
+          onChange={(v) => set('class', v)}
+        />
+        {CHOICES.map((c) => (
+          <FilterSelect
+            key={c.name}
+            {...c}
+            value={props.query.get(c.name) ?? ''}
+            onChange={(v) => set(c.name, v)}
           />
-        </label>
-        <label>
-          Risk at least
-          <select
-            name="minRisk"
-            value={props.query.get('minRisk') ?? ''}
-            onChange={(e) => set('minRisk', e.currentTarget.value)}
-          >
-            <option value="">any</option>
-            <option value="25">25</option>
-            <option value="50">50</option>
-            <option value="75">75</option>
-          </select>
-        </label>
-        <label>
-          Quarantined
-          <select
-            name="quarantined"
-            value={props.query.get('quarantined') ?? ''}
-            onChange={(e) => set('quarantined', e.currentTarget.value)}
-          >
-            <option value="">any</option>
-            <option value="true">yes</option>
-            <option value="false">no</option>
-          </select>
-        </label>
-        <label>
-          Open alerts
-          <select
-            name="hasOpenAlerts"
-            value={props.query.get('hasOpenAlerts') ?? ''}
-            onChange={(e) => set('hasOpenAlerts', e.currentTarget.value)}
-          >
-            <option value="">any</option>
-            <option value="true">yes</option>
-            <option value="false">no</option>
-          </select>
-        </label>
-        <label>
-          First seen
-          <select
-            name="firstSeen"
-            value={props.query.get('firstSeen') ?? ''}
-            onChange={(e) => set('firstSeen', e.currentTarget.value)}
-          >
-            <option value="">any time</option>
-            <option value="1h">last hour</option>
-            <option value="24h">last 24 h</option>
-            <option value="168h">last 7 days</option>
-          </select>
-        </label>
+        ))}
         <label>
           VLAN
           <input
@@ -155,22 +137,23 @@ export function DevicesPage(props: { query: URLSearchParams }) {
             onChange={(e) => set('vlan', e.currentTarget.value.trim())}
           />
         </label>
-        <label>
-          Exporter
-          <input
-            name="exporter"
-            value={props.query.get('exporter') ?? ''}
-            onChange={(e) => set('exporter', e.currentTarget.value.trim())}
-          />
-        </label>
-        <label>
-          Sort
-          <select name="sort" value={q.sort} onChange={(e) => set('sort', e.currentTarget.value)}>
-            <option value="ip">address</option>
-            <option value="-risk">risk</option>
-            <option value="-lastSeen">last seen</option>
-          </select>
-        </label>
+        <FilterInput
+          name="exporter"
+          label="Exporter"
+          value={props.query.get('exporter') ?? ''}
+          onChange={(v) => set('exporter', v)}
+        />
+        <FilterSelect
+          name="sort"
+          label="Sort"
+          value={q.sort}
+          options={[
+            ['ip', 'address'],
+            ['-risk', 'risk'],
+            ['-lastSeen', 'last seen'],
+          ]}
+          onChange={(v) => set('sort', v)}
+        />
         <a class="button" href={`/v1/devices.csv?${csv.toString()}`} download="devices.csv">
           Export CSV
         </a>
@@ -183,60 +166,39 @@ export function DevicesPage(props: { query: URLSearchParams }) {
       <ErrorLine error={list.error} />
       <Card title="Inventory">
         <DeviceTable items={list.data?.items ?? []} />
-        <div class="pager">
-          <button
-            type="button"
-            disabled={cursors.length < 2}
-            onClick={() => setCursors(cursors.slice(0, -1))}
-          >
-            Previous
-          </button>
-          <span>Page {cursors.length}</span>
-          <button
-            type="button"
-            disabled={!list.data?.nextCursor}
-            onClick={() => setCursors([...cursors, list.data!.nextCursor!])}
-          >
-            Next
-          </button>
-        </div>
+        <Pager pages={pages} next={list.data?.nextCursor} />
       </Card>
     </div>
   );
 }
 
+const COLUMNS: Column<Device>[] = [
+  {
+    head: 'Address',
+    cell: (d) => (
+      <>
+        <a href={`#/devices/${encodeURIComponent(d.ip)}`}>{d.ip}</a>
+        {d.quarantined && <Tag value="quarantined" kind="warn" />}
+      </>
+    ),
+  },
+  { head: 'MAC', cell: (d) => d.mac ?? '–' },
+  { head: 'Class', cell: (d) => d.class },
+  { head: 'Label', cell: (d) => d.label ?? '' },
+  { head: 'Risk', n: true, cell: (d) => d.risk },
+  { head: 'Open alerts', n: true, cell: (d) => d.openAlerts },
+  { head: 'Traffic', n: true, cell: (d) => fmtBytes(d.bytes) },
+  { head: 'Last seen', cell: (d) => fmtTime(d.lastSeen) },
+];
+
 function DeviceTable(props: { items: Device[] }) {
   return (
-    <table class="list" data-testid="devices">
-      <thead>
-        <tr>
-          <th>Address</th>
-          <th>MAC</th>
-          <th>Class</th>
-          <th>Label</th>
-          <th class="n">Risk</th>
-          <th class="n">Open alerts</th>
-          <th class="n">Traffic</th>
-          <th>Last seen</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.items.map((d) => (
-          <tr key={d.ip} data-ip={d.ip}>
-            <td>
-              <a href={`#/devices/${encodeURIComponent(d.ip)}`}>{d.ip}</a>
-              {d.quarantined && <Tag value="quarantined" kind="warn" />}
-            </td>
-            <td>{d.mac ?? '–'}</td>
-            <td>{d.class}</td>
-            <td>{d.label ?? ''}</td>
-            <td class="n">{d.risk}</td>
-            <td class="n">{d.openAlerts}</td>
-            <td class="n">{fmtBytes(d.bytes)}</td>
-            <td>{fmtTime(d.lastSeen)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <Table
+      testid="devices"
+      columns={COLUMNS}
+      rows={props.items}
+      rowKey={(d) => d.ip}
+      rowAttrs={(d) => ({ 'data-ip': d.ip })}
+    />
   );
 }

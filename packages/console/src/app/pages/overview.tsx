@@ -1,8 +1,10 @@
 // Overview: devices by class and risk, new devices, open alerts by severity, newest alerts, exporters'
 // health and the ingest rate; polled every 5 s.
 import { api, must } from '../api.ts';
+import { Table } from '../table.tsx';
 import { TrustState, useTrust } from '../trust.tsx';
-import { Card, ErrorLine, fmtTime, Tag, useLoad } from '../util.tsx';
+import { Card, ErrorLine, fmtTime, useLoad } from '../util.tsx';
+import { alertColumns } from './alerts.tsx';
 
 function Bars(props: {
   items: Array<{ name: string; n: number }>;
@@ -87,67 +89,28 @@ export function OverviewPage() {
         </Card>
       </div>
       <Card title="Newest open alerts">
-        <table class="list">
-          <thead>
-            <tr>
-              <th>Last seen</th>
-              <th>Severity</th>
-              <th>Alert</th>
-              <th>Device</th>
-            </tr>
-          </thead>
-          <tbody>
-            {alerts.data?.items.map((a) => (
-              <tr key={a.id}>
-                <td>{fmtTime(a.lastSeen)}</td>
-                <td>
-                  <Tag value={a.severity} />
-                </td>
-                <td>
-                  <a href={`#/alerts/${a.id}`}>{a.title}</a>
-                </td>
-                <td>
-                  <a href={`#/devices/${encodeURIComponent(a.deviceIp)}`}>{a.deviceIp}</a>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          columns={[alertColumns.lastSeen, alertColumns.severity, alertColumns.title, alertColumns.device]}
+          rows={alerts.data?.items}
+          rowKey={(a) => a.id}
+        />
       </Card>
       <Card title="Exporters">
-        <table class="list">
-          <thead>
-            <tr>
-              <th>Exporter</th>
-              <th>Trust</th>
-              <th>Version</th>
-              <th class="n">Records/s</th>
-              <th class="n">Sequence loss</th>
-              <th>Last seen</th>
-            </tr>
-          </thead>
-          <tbody>
-            {exporters.data?.items.map((e) => (
-              <tr
-                key={`${e.address}/${e.observationDomain}`}
-                class={trust.data?.get(e.address)?.state === 'pending' ? 'pending' : undefined}
-              >
-                <td>
-                  {e.address} / {e.observationDomain}
-                </td>
-                <td>
-                  <TrustState trust={trust.data?.get(e.address)} />
-                </td>
-                <td>{e.version ?? '–'}</td>
-                <td class="n">{e.recordsPerSecond.toFixed(1)}</td>
-                <td class="n">
-                  {e.sequenceLost} {e.sequenceUnit}
-                </td>
-                <td>{fmtTime(e.lastSeen)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          columns={[
+            { head: 'Exporter', cell: (e) => `${e.address} / ${e.observationDomain}` },
+            { head: 'Trust', cell: (e) => <TrustState trust={trust.data?.get(e.address)} /> },
+            { head: 'Version', cell: (e) => e.version ?? '–' },
+            { head: 'Records/s', n: true, cell: (e) => e.recordsPerSecond.toFixed(1) },
+            { head: 'Sequence loss', n: true, cell: (e) => `${e.sequenceLost} ${e.sequenceUnit}` },
+            { head: 'Last seen', cell: (e) => fmtTime(e.lastSeen) },
+          ]}
+          rows={exporters.data?.items}
+          rowKey={(e) => `${e.address}/${e.observationDomain}`}
+          rowAttrs={(e) => ({
+            class: trust.data?.get(e.address)?.state === 'pending' ? 'pending' : undefined,
+          })}
+        />
       </Card>
     </div>
   );

@@ -1,6 +1,7 @@
 // Policies and server groups: list, edit rules (JSON), enable, assign to a device or class.
 import { useState } from 'preact/hooks';
 import { api, can, errorText, must, type Policy, type paths, type Role } from '../api.ts';
+import { Table } from '../table.tsx';
 import { Card, ErrorLine, Raw, Tag, useLoad } from '../util.tsx';
 
 type DryRun = paths['/v1/policies/{id}/violations']['get']['responses'][200]['content']['application/json'];
@@ -118,26 +119,28 @@ function PolicyRow(props: { p: Policy; role: Role; onChanged: () => void }) {
             of the last {dry.hours} hours
             {dry.policy.enabled ? '' : '; the policy is disabled, so nothing is enforced today'}).
           </p>
-          <table class="list">
-            <tbody>
-              {dry.violating.map((v) => (
-                <tr key={v.deviceIp}>
-                  <td>
-                    <a href={`#/devices/${encodeURIComponent(v.deviceIp)}`}>{v.deviceIp}</a>
-                  </td>
-                  <td class="n">{v.entries}</td>
-                  <td>
-                    {v.examples
-                      .map(
-                        (e) =>
-                          `${e.direction === 'outbound' ? '→' : '←'} ${e.peer.replace(/\/(32|128)$/, '')} ${PROTO[e.protocol] ?? e.protocol}/${e.servicePort} (${e.reason})`,
-                      )
-                      .join('; ')}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Table
+            head={false}
+            columns={[
+              {
+                head: 'Device',
+                cell: (v) => <a href={`#/devices/${encodeURIComponent(v.deviceIp)}`}>{v.deviceIp}</a>,
+              },
+              { head: 'Entries', n: true, cell: (v) => v.entries },
+              {
+                head: 'Examples',
+                cell: (v) =>
+                  v.examples
+                    .map(
+                      (e) =>
+                        `${e.direction === 'outbound' ? '→' : '←'} ${e.peer.replace(/\/(32|128)$/, '')} ${PROTO[e.protocol] ?? e.protocol}/${e.servicePort} (${e.reason})`,
+                    )
+                    .join('; '),
+              },
+            ]}
+            rows={dry.violating}
+            rowKey={(v) => v.deviceIp}
+          />
         </div>
       )}
     </Card>

@@ -10,6 +10,7 @@ import {
   type QuarantineRequest,
   type Role,
 } from '../api.ts';
+import { Table } from '../table.tsx';
 import { Card, ErrorLine, fmtTime, Tag, useLoad } from '../util.tsx';
 import { Evidence } from './alerts.tsx';
 
@@ -88,34 +89,24 @@ function RequestCard(props: { r: QuarantineRequest; role: Role; onDecided: () =>
 
 function Decisions(props: { items: EnforcementDecision[] | undefined }) {
   return (
-    <table class="list" data-testid="decisions">
-      <thead>
-        <tr>
-          <th>At</th>
-          <th>Device</th>
-          <th>Policy</th>
-          <th>Outcome</th>
-          <th>Detail</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.items?.slice(0, 50).map((d) => (
-          <tr key={d.id}>
-            <td>{fmtTime(d.at)}</td>
-            <td>{deviceLink(d.deviceIp)}</td>
-            <td>{policyLink(d.policyId)}</td>
-            <td>
-              <Tag value={d.outcome} />
-            </td>
-            <td>
-              {Object.entries(d.detail)
-                .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
-                .join('; ')}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <Table
+      testid="decisions"
+      columns={[
+        { head: 'At', cell: (d) => fmtTime(d.at) },
+        { head: 'Device', cell: (d) => deviceLink(d.deviceIp) },
+        { head: 'Policy', cell: (d) => policyLink(d.policyId) },
+        { head: 'Outcome', cell: (d) => <Tag value={d.outcome} /> },
+        {
+          head: 'Detail',
+          cell: (d) =>
+            Object.entries(d.detail)
+              .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+              .join('; '),
+        },
+      ]}
+      rows={props.items?.slice(0, 50)}
+      rowKey={(d) => d.id}
+    />
   );
 }
 
@@ -151,30 +142,18 @@ export function RequestsPage(props: { role: Role }) {
         <RequestCard key={r.id} r={r} role={props.role} onDecided={reload} />
       ))}
       <Card title="Recently decided">
-        <table class="list" data-testid="decided">
-          <thead>
-            <tr>
-              <th>Decided</th>
-              <th>Device</th>
-              <th>Status</th>
-              <th>By</th>
-              <th>Note</th>
-            </tr>
-          </thead>
-          <tbody>
-            {decided.data?.map((r) => (
-              <tr key={r.id}>
-                <td>{fmtTime(r.decidedAt)}</td>
-                <td>{deviceLink(r.deviceIp)}</td>
-                <td>
-                  <Tag value={r.status} />
-                </td>
-                <td>{r.decidedBy ?? '–'}</td>
-                <td>{r.decisionNote ?? '–'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          testid="decided"
+          columns={[
+            { head: 'Decided', cell: (r) => fmtTime(r.decidedAt) },
+            { head: 'Device', cell: (r) => deviceLink(r.deviceIp) },
+            { head: 'Status', cell: (r) => <Tag value={r.status} /> },
+            { head: 'By', cell: (r) => r.decidedBy ?? '–' },
+            { head: 'Note', cell: (r) => r.decisionNote ?? '–' },
+          ]}
+          rows={decided.data}
+          rowKey={(r) => r.id}
+        />
       </Card>
       <Card title="Recent enforcement decisions">
         <Decisions items={decisions.data?.items} />
