@@ -28,7 +28,7 @@ import {
   partitionFor,
 } from '../packages/flow-schema/src/index.ts';
 import { mulberry32 } from '../packages/hospital-sim/src/index.ts';
-import { migrate, openDatabase } from '../packages/storage/src/index.ts';
+import { migrate, openDatabase, reportingSchema } from '../packages/storage/src/index.ts';
 import { createLogger, createMetricsRegistry, type Registry } from '../packages/telemetry/src/index.ts';
 import type { ConsumedBatch, ConsumedMessage, Transport } from '../packages/transport/src/index.ts';
 import { createAnalytics } from '../services/analytics/src/index.ts';
@@ -295,7 +295,7 @@ async function runInventory(devices: number) {
     `SELECT (SELECT count(*) FROM devices)::text AS devices, (SELECT count(*) FROM device_profiles)::text AS profiles,
        (SELECT count(*) FROM device_rollups_minute)::text AS rollups`,
   );
-  await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}", "${reportingSchema(schema)}" CASCADE`);
   await db.close();
   await monitor.close();
   // A figure over fewer devices or records than asked for measures another inventory: refuse it.

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startWardwatch } from '../cli/src/index.ts';
 import { loadConfig } from '../packages/config/src/index.ts';
-import { migrate, openDatabase } from '../packages/storage/src/index.ts';
+import { migrate, openDatabase, reportingSchema } from '../packages/storage/src/index.ts';
 import { createLogger } from '../packages/telemetry/src/index.ts';
 import { createApiKey } from '../services/policy/src/index.ts';
 import { seedDevices } from './bench-seed.ts';
@@ -216,7 +216,7 @@ async function main(): Promise<void> {
       await once(child, 'exit').catch(() => {});
     }
     const db = await openDatabase({ kind: 'postgres', url: DATABASE_URL, schema, poolSize: 1 });
-    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}", "${reportingSchema(schema)}" CASCADE`);
     await db.close();
   }
 }

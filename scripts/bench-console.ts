@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../packages/config/src/index.ts';
 import { build as buildConsole } from '../packages/console/build.mjs';
 import { CONSOLE_DIST } from '../packages/console/src/index.ts';
-import { migrate, openDatabase } from '../packages/storage/src/index.ts';
+import { migrate, openDatabase, reportingSchema } from '../packages/storage/src/index.ts';
 import { createLogger, createMetricsRegistry } from '../packages/telemetry/src/index.ts';
 import { createPolicyService } from '../services/policy/src/index.ts';
 import { launchChromium } from '../test/support/chromium.ts';
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   } finally {
     await close();
     await service.stop();
-    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}", "${reportingSchema(schema)}" CASCADE`);
     await db.close();
   }
 }
