@@ -519,10 +519,10 @@ function slideWindow(m: DeviceModel, w: DetectWindow, s: AnalyticsSettings): voi
  * `device_silent`: a device of a heartbeat class that sent continuously has sent nothing for longer
  * than `silenceAfter` (and three of its longest learned gaps, and, when its learnt sending was sampled,
  * the silence its sampled rate makes by chance less than 0.01 times a day: `sampling.ts`), counted after
- * the lateness allowance on its partition's flow time. For a patient monitor that is a safety event. The heartbeat is a
- * baseline (its longest gap is learned during the learning period, when any gap is normal), so silence
- * is judged once the partition's flow time has passed the device's learning period: a silence that
- * began during learning and still lasts then is reported then.
+ * the lateness allowance on its partition's flow time. For a patient monitor that is a safety event. The
+ * heartbeat is a baseline (its longest gap is learned during the learning period, when any gap is
+ * normal), so silence is judged once the partition's flow time has passed the device's learning period:
+ * a silence that began during learning and still lasts then is reported then.
  */
 export function checkSilence(m: DeviceModel, env: DetectEnv): AlertDraft | undefined {
   const s = env.settings;
