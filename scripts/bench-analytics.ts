@@ -216,6 +216,9 @@ async function runInventory(devices: number) {
       monitoredNetworks: ['10.0.0.0/8'],
       'analytics.learningPeriod': '10m',
       'analytics.groupId': schema,
+      // Every device comes from one exporter here: the per-exporter bound on new devices a minute (a
+      // forged exporter's flood) would otherwise admit only its default 1000 of a larger inventory.
+      'analytics.maxNewDevicesPerExporterPerMinute': Math.max(1000, devices),
     },
   });
   const registry = createMetricsRegistry();
@@ -295,6 +298,12 @@ async function runInventory(devices: number) {
   await db.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await db.close();
   await monitor.close();
+  // A figure over fewer devices or records than asked for measures another inventory: refuse it.
+  if (Number(rows.rows[0]!.devices) !== devices || results.some((r) => r.records !== totalRecords)) {
+    throw new Error(
+      `inventory ${devices}: the worker applied ${results.map((r) => r.records).join(' and ')} of ${totalRecords} records a pass and holds ${rows.rows[0]!.devices} devices`,
+    );
+  }
   const [create, steady] = results as [(typeof results)[0], (typeof results)[0]];
   const line = {
     inventory: devices,

@@ -31,6 +31,8 @@ const composeCache = new Map<string, Record<string, ComposeService>>();
 /** Values for the secrets docker-compose.yml requires (`${VAR:?…}`); test values, not credentials. */
 const COMPOSE_SECRETS = {
   WARDWATCH_DB_PASSWORD: 'test-db-password',
+  WARDWATCH_ANALYTICS_DB_PASSWORD: 'test-analytics-db-password',
+  WARDWATCH_POLICY_DB_PASSWORD: 'test-policy-db-password',
   GRAFANA_DB_PASSWORD: 'test-grafana-db-password',
   GRAFANA_ADMIN_PASSWORD: 'test-grafana-admin-password',
   WARDWATCH_API_KEY: 'test-admin-api-key-0123456789',
@@ -58,6 +60,30 @@ function compose(...profiles: string[]): Record<string, ComposeService> {
   const services = (parseYaml(out) as { services: Record<string, ComposeService> }).services;
   composeCache.set(profiles.join(','), services);
   return structuredClone(services);
+}
+
+/** Values for the variables deploy/docker/kafka-sasl-ssl.yml requires on top: the SCRAM users' passwords. */
+const KAFKA_SECRETS = {
+  WARDWATCH_KAFKA_COLLECTOR_PASSWORD: 'test-kafka-collector-password',
+  WARDWATCH_KAFKA_ANALYTICS_PASSWORD: 'test-kafka-analytics-password',
+  WARDWATCH_KAFKA_POLICY_PASSWORD: 'test-kafka-policy-password',
+};
+
+/** docker-compose.yml with the SASL_SSL override, resolved by `docker-compose config`. */
+function composeSaslSsl(env: Record<string, string> = { ...COMPOSE_SECRETS, ...KAFKA_SECRETS }) {
+  ensureTool('docker-compose');
+  const files = ['docker-compose.yml', 'deploy/docker/kafka-sasl-ssl.yml'].flatMap((f) => [
+    '-f',
+    join(ROOT, f),
+  ]);
+  const out = execFileSync('docker-compose', [...files, 'config'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return (parseYaml(out) as { services: Record<string, ComposeService & { entrypoint?: string[] }> })
+    .services;
 }
 
 function kustomize(dir: string): Json[] {
@@ -152,6 +178,8 @@ describe('docker-compose.yml', () => {
       'collector-2',
       'grafana',
       'kafka',
+      'migrate',
+      'migrate-roles',
       'policy',
       'postgres',
       'prometheus',
@@ -171,7 +199,13 @@ describe('docker-compose.yml', () => {
       assert.equal(svc.build?.target, service, `${name}: image built from its own Dockerfile target`);
       const env = svc.environment!;
       assert.equal(env.WARDWATCH_MODE, 'cluster', name);
-      assert.match(env.DATABASE_URL!, /^postgres:\/\/wardwatch:[^@]+@postgres:5432\/wardwatch$/, name);
+      if (service === 'collector') assert.equal(env.DATABASE_URL, undefined, `${name} needs no database`);
+      else
+        assert.match(
+          env.DATABASE_URL!,
+          new RegExp(`^postgres://wardwatch_${service}:[^@]+@postgres:5432/wardwatch$`),
+          `${name} connects with its own role`,
+        );
       assert.equal(env.KAFKA_BROKERS, 'kafka:9092', name);
       assertKnownEnv(name, Object.keys(env));
       assertValidEnv(name, env);
@@ -233,6 +267,68 @@ describe('docker-compose.yml', () => {
     assert.ok(init && existsSync(join(init, '10-grafana-role.sh')), 'the PostgreSQL init script is mounted');
   });
 
+  test('each service connects with its own PostgreSQL role; only the migrate steps hold the owner password', () => {
+    const s = compose('otel', 'demo');
+    const sql = readFileSync(join(ROOT, 'deploy', 'postgres', 'service-roles.sql'), 'utf8');
+    const defaultRole = (v: string) => new RegExp(`\\\\set ${v} (\\w+)`).exec(sql)![1];
+    for (const [name, svc] of Object.entries(s)) {
+      const service = name.replace(/-\d+$/, '');
+      if (service !== 'analytics' && service !== 'policy') continue;
+      const env = svc.environment!;
+      const url = new URL(env.DATABASE_URL!);
+      // The role service-roles.sql makes for it, with the password the roles step gives that role.
+      assert.equal(url.username, defaultRole(`${service}_role`), name);
+      const pwVar =
+        service === 'analytics' ? 'WARDWATCH_ANALYTICS_DB_PASSWORD' : 'WARDWATCH_POLICY_DB_PASSWORD';
+      assert.equal(decodeURIComponent(url.password), COMPOSE_SECRETS[pwVar], name);
+      assert.equal(
+        s['migrate-roles']!.environment![pwVar],
+        COMPOSE_SECRETS[pwVar],
+        `migrate-roles sets ${pwVar}`,
+      );
+      assert.equal(loadConfig({ env }).database.migrate, false, `${name} does not migrate`);
+      assert.equal(svc.depends_on?.['migrate-roles']?.condition, 'service_completed_successfully', name);
+    }
+    const holders = Object.entries(s)
+      .filter(([, svc]) =>
+        Object.values(svc.environment ?? {}).some((v) =>
+          String(v).includes(COMPOSE_SECRETS.WARDWATCH_DB_PASSWORD),
+        ),
+      )
+      .map(([n]) => n)
+      .sort();
+    assert.deepEqual(holders, ['migrate', 'migrate-roles', 'postgres']);
+    // The owner migrates, then the roles script runs as the owner, from the repository's file.
+    const migrate = s.migrate!;
+    assert.deepEqual(migrate.command, ['migrate']);
+    assert.equal(
+      new URL(migrate.environment!.DATABASE_URL!).username,
+      s.postgres!.environment!.POSTGRES_USER,
+    );
+    assertValidEnv('migrate', migrate.environment!);
+    const roles = s['migrate-roles']!;
+    assert.equal(roles.depends_on?.migrate?.condition, 'service_completed_successfully');
+    assert.equal(roles.environment!.PGUSER, s.postgres!.environment!.POSTGRES_USER);
+    const script = (roles as { entrypoint?: string[] }).entrypoint!.at(-1)!;
+    assert.equal(readFileSync(mountsOf(roles).get(script)!, 'utf8'), sql);
+  });
+
+  test('a missing service role password stops docker-compose', () => {
+    for (const v of ['WARDWATCH_ANALYTICS_DB_PASSWORD', 'WARDWATCH_POLICY_DB_PASSWORD']) {
+      const rest = Object.fromEntries(Object.entries(COMPOSE_SECRETS).filter(([k]) => k !== v));
+      assert.throws(
+        () =>
+          execFileSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), 'config'], {
+            cwd: ROOT,
+            encoding: 'utf8',
+            env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...rest },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          }),
+        new RegExp(v),
+      );
+    }
+  });
+
   test('Prometheus scrapes every collector, analytics worker and the API on their ops ports', () => {
     const s = compose();
     const prom = parseYaml(readFileSync(join(ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8')) as {
@@ -264,6 +360,100 @@ describe('docker-compose.yml', () => {
       readFileSync(join(ROOT, '.gitignore'), 'utf8').split('\n').includes('deploy/prometheus/api-key'),
     );
     assert.equal(s.policy!.environment!.WARDWATCH_BOOTSTRAP_API_KEY, COMPOSE_SECRETS.WARDWATCH_API_KEY);
+  });
+});
+
+describe('deploy/docker/kafka-sasl-ssl.yml (compose with Kafka over SASL_SSL)', () => {
+  test("every Kafka client uses TLS with the operator's CA and a SCRAM-SHA-512 user of its service", () => {
+    const s = composeSaslSsl();
+    const broker = s.kafka!.environment!;
+    let clients = 0;
+    for (const [name, svc] of Object.entries(s)) {
+      const env = svc.environment ?? {};
+      if (!env.KAFKA_BROKERS) continue;
+      clients++;
+      const service = name.replace(/-\d+$/, '');
+      assert.equal(env.WARDWATCH_KAFKA_TLS, 'true', name);
+      assert.equal(env.WARDWATCH_KAFKA_SASL_MECHANISM, 'scram-sha-512', name);
+      assert.equal(env.WARDWATCH_KAFKA_SASL_USERNAME, `wardwatch-${service}`, `${name}: its own user`);
+      const pwVar = `WARDWATCH_KAFKA_${service.toUpperCase()}_PASSWORD` as keyof typeof KAFKA_SECRETS;
+      assert.equal(env.WARDWATCH_KAFKA_SASL_PASSWORD, KAFKA_SECRETS[pwVar], name);
+      assert.equal(
+        broker[`KAFKA_${service.toUpperCase()}_PASSWORD`],
+        KAFKA_SECRETS[pwVar],
+        `broker knows ${name}'s user`,
+      );
+      const ca = mountsOf(svc).get(env.WARDWATCH_KAFKA_CA_FILE!);
+      assert.ok(
+        ca?.endsWith('/deploy/docker/kafka-certs/ca.pem'),
+        `${name}: the CA from the operator's directory`,
+      );
+      assertKnownEnv(name, Object.keys(env));
+      assertValidEnv(name, env);
+    }
+    assert.equal(clients, 5, 'two collectors, two analytics workers, the API');
+    assert.ok(
+      readFileSync(join(ROOT, '.gitignore'), 'utf8').split('\n').includes('deploy/docker/kafka-certs/'),
+    );
+  });
+
+  test('the broker listens beyond loopback only with SASL_SSL, and creates the users the services log in as', () => {
+    const s = composeSaslSsl();
+    const kafka = s.kafka!;
+    const script = kafka.entrypoint!.at(-1)!;
+    const file = mountsOf(kafka).get(script)!;
+    assert.equal(file, join(ROOT, 'deploy', 'docker', 'kafka-sasl-ssl.sh'));
+    execFileSync('sh', ['-n', file]);
+    const text = readFileSync(file, 'utf8');
+    const prop = (k: string) => new RegExp(`^${k.replace(/\./g, '\\.')}=(.*)$`, 'm').exec(text)![1]!;
+    const protocols = new Map(
+      prop('listener.security.protocol.map')
+        .split(',')
+        .map((p) => p.split(':') as [string, string]),
+    );
+    for (const l of prop('listeners').split(',')) {
+      const [, listener, host, port] = /^(\w+):\/\/([^:]*):(\d+)$/.exec(l)!;
+      if (host !== '127.0.0.1')
+        assert.equal(
+          protocols.get(listener!),
+          'SASL_SSL',
+          `${l}: reachable from other containers, so SASL_SSL`,
+        );
+      else assert.notEqual(port, '9092');
+    }
+    assert.equal(prop('sasl.enabled.mechanisms'), 'SCRAM-SHA-512');
+    const advertised = prop('advertised.listeners')
+      .split(',')
+      .find((l) => l.startsWith('SASL_SSL://'))!;
+    assert.equal(
+      advertised.slice('SASL_SSL://'.length),
+      s.policy!.environment!.KAFKA_BROKERS,
+      'clients reach it',
+    );
+    for (const service of ['collector', 'analytics', 'policy']) {
+      assert.match(
+        text,
+        new RegExp(
+          `SCRAM-SHA-512=\\[name=wardwatch-${service},password=\\$\\{KAFKA_${service.toUpperCase()}_PASSWORD:\\?\\}\\]`,
+        ),
+        `the ${service} user is created`,
+      );
+    }
+    assert.match(kafka.healthcheck!.test.join(' '), /127\.0\.0\.1:9094/, 'probes the loopback listener');
+    assert.ok(
+      mountsOf(kafka)
+        .get('/etc/kafka/wardwatch-certs/broker-key.pem')
+        ?.endsWith('kafka-certs/broker-key.pem'),
+    );
+  });
+
+  test('a missing SCRAM password stops docker-compose', () => {
+    for (const v of Object.keys(KAFKA_SECRETS)) {
+      const env = Object.fromEntries(
+        Object.entries({ ...COMPOSE_SECRETS, ...KAFKA_SECRETS }).filter(([k]) => k !== v),
+      );
+      assert.throws(() => composeSaslSsl(env), new RegExp(v));
+    }
   });
 });
 
@@ -386,9 +576,16 @@ describe('deploy/k8s (kubectl kustomize)', () => {
       assertKnownEnv('ConfigMap', Object.keys(env));
       for (const service of SERVICES) {
         const c = containerOf(find(docs, 'Deployment', `wardwatch-${service}`)!).containers[0]!;
-        // Secret-backed values are resolved by Kubernetes; only literal values are checked here.
+        // Values from ConfigMaps and fields are resolved by Kubernetes and left out; a Secret's (a password,
+        // a URL) is there, with a stand-in value, so settings that need it (kafka.sasl) are complete.
         const literal = Object.fromEntries(
-          (c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
+          (c.env ?? []).flatMap((e) =>
+            e.value !== undefined
+              ? [[e.name, e.value]]
+              : (e.valueFrom as Json | undefined)?.secretKeyRef
+                ? [[e.name, `resolved-by-kubernetes-${e.name.toLowerCase()}`]]
+                : [],
+          ),
         );
         assertValidEnv(`${overlay} ${service}`, { ...env, ...literal });
       }
@@ -455,6 +652,69 @@ describe('deploy/k8s (kubectl kustomize)', () => {
       assert.deepEqual(udpPorts.split(',').map(Number), [2055, 4739, 6343]);
     });
 
+    test(`${overlay}: each service on its own database role; only the migrate Job has the owner's Secret`, () => {
+      const docs = kustomize(overlay);
+      const secretName = (e: { valueFrom?: Json } | undefined) =>
+        String((e?.valueFrom as { secretKeyRef?: { name: string } } | undefined)?.secretKeyRef?.name);
+      const job = find(docs, 'Job', 'wardwatch-migrate');
+      assert.ok(job, 'a migrate Job');
+      const spec = (job.spec as { template: { spec: Json } }).template.spec as {
+        initContainers: Container[];
+        containers: Array<
+          Container & { command: string[]; volumeMounts: Array<{ name: string; mountPath: string }> }
+        >;
+        volumes: Array<{ name: string; configMap?: { name: string } }>;
+        securityContext: Json;
+      };
+      assert.equal(spec.securityContext.runAsNonRoot, true);
+      const [migrate] = spec.initContainers;
+      assert.deepEqual(migrate!.args, ['migrate'], 'the owner migrates first');
+      const ownerSecret = secretName(migrate!.env!.find((e) => e.name === 'DATABASE_URL'));
+      const [roles] = spec.containers;
+      assert.equal(secretName(roles!.env!.find((e) => e.name === 'DATABASE_URL')), ownerSecret);
+      // then psql runs service-roles.sql, mounted from a ConfigMap holding the repository's file.
+      const script = roles!.command.at(-1)!;
+      const mount = roles!.volumeMounts.find((m) => script.startsWith(`${m.mountPath}/`))!;
+      const cmName = spec.volumes.find((v) => v.name === mount.name)!.configMap!.name;
+      const cm = find(docs, 'ConfigMap', cmName)!;
+      const sql = readFileSync(join(ROOT, 'deploy', 'postgres', 'service-roles.sql'), 'utf8');
+      assert.equal((cm.data as Record<string, string>)[script.slice(mount.mountPath.length + 1)], sql);
+      assert.equal(roles!.command[0], 'psql');
+      assertKnownEnv(
+        'migrate',
+        migrate!.env!.map((e) => e.name),
+      );
+
+      for (const service of ['analytics', 'policy']) {
+        const c = containerOf(find(docs, 'Deployment', `wardwatch-${service}`)!).containers[0]!;
+        assert.equal(c.env!.find((e) => e.name === 'WARDWATCH_DB_MIGRATE')?.value, 'false', service);
+        const own = secretName(c.env!.find((e) => e.name === 'DATABASE_URL'));
+        assert.notEqual(own, ownerSecret, `${service} does not read the owner's Secret`);
+        // The roles step gives the role the password of the service's own Secret.
+        const pw = roles!.env!.find((e) => e.name === `WARDWATCH_${service.toUpperCase()}_DB_PASSWORD`);
+        assert.equal(secretName(pw), own, `${service}: LOGIN with its Secret's password`);
+        const secret = find(docs, 'Secret', own);
+        if (secret) {
+          const data = secret.data as Record<string, string>;
+          const b64 = (k: string) => Buffer.from(data[k]!, 'base64').toString('utf8');
+          const url = new URL(b64('url'));
+          assert.equal(url.username, `wardwatch_${service}`, `${service}: its URL names its own role`);
+          assert.equal(decodeURIComponent(url.password), b64('password'));
+        }
+      }
+      // No other workload sees the owner's Secret.
+      for (const d of docs.filter((x) =>
+        ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'].includes(String(x.kind)),
+      )) {
+        const uses = JSON.stringify(d.spec).includes(`"name":"${ownerSecret}"`);
+        assert.equal(
+          uses,
+          d === job,
+          `${d.kind} ${(d.metadata as Json).name}: owner Secret ${uses ? 'used' : 'unused'}`,
+        );
+      }
+    });
+
     test(`${overlay}: analytics workers scale up to the flows-v1 partition count`, () => {
       const docs = kustomize(overlay);
       const cm = docs.find(
@@ -484,7 +744,47 @@ describe('deploy/k8s (kubectl kustomize)', () => {
     const data = cm!.data as Record<string, string>;
     const kafka = find(docs, 'Kafka', 'wardwatch-kafka')!;
     assert.equal(kafka.apiVersion, 'kafka.strimzi.io/v1beta2');
-    assert.equal(data.KAFKA_BROKERS, 'wardwatch-kafka-kafka-bootstrap:9092', 'the Strimzi bootstrap service');
+    // The bootstrap Service's port is the one listener: TLS with SCRAM-SHA-512 (no plaintext listener).
+    const listeners = ((kafka.spec as Json).kafka as { listeners: Array<Json> }).listeners;
+    assert.deepEqual(
+      listeners.map((l) => [l.port, l.tls, (l.authentication as Json | undefined)?.type]),
+      [[9093, true, 'scram-sha-512']],
+    );
+    assert.equal(data.KAFKA_BROKERS, 'wardwatch-kafka-kafka-bootstrap:9093', 'the Strimzi bootstrap service');
+    for (const service of SERVICES) {
+      const dep = find(docs, 'Deployment', `wardwatch-${service}`)!;
+      const spec = containerOf(dep) as unknown as {
+        containers: Array<Container & { volumeMounts: Array<{ name: string; mountPath: string }> }>;
+        volumes: Array<{
+          name: string;
+          secret?: { secretName: string; items: Array<{ key: string; path: string }> };
+        }>;
+      };
+      const c = spec.containers[0]!;
+      const env = new Map((c.env ?? []).map((e) => [e.name, e]));
+      assert.equal(env.get('WARDWATCH_KAFKA_TLS')?.value, 'true', service);
+      assert.equal(env.get('WARDWATCH_KAFKA_SASL_MECHANISM')?.value, 'scram-sha-512', service);
+      const user = env.get('WARDWATCH_KAFKA_SASL_USERNAME')!.value!;
+      const ku = find(docs, 'KafkaUser', user);
+      assert.ok(ku, `${service}: KafkaUser ${user}`);
+      assert.equal(((ku.spec as Json).authentication as Json).type, 'scram-sha-512');
+      assert.equal((ku.metadata as { labels: Json }).labels['strimzi.io/cluster'], 'wardwatch-kafka');
+      // The User Operator's Secret, named after the user.
+      assert.deepEqual(
+        (env.get('WARDWATCH_KAFKA_SASL_PASSWORD')!.valueFrom as { secretKeyRef: Json }).secretKeyRef,
+        { name: user, key: 'password' },
+      );
+      const caFile = env.get('WARDWATCH_KAFKA_CA_FILE')!.value!;
+      const mount = c.volumeMounts.find((m) => caFile.startsWith(`${m.mountPath}/`))!;
+      const vol = spec.volumes.find((v) => v.name === mount.name)!;
+      assert.equal(
+        vol.secret?.secretName,
+        'wardwatch-kafka-cluster-ca-cert',
+        `${service}: Strimzi's cluster CA`,
+      );
+      assert.ok(vol.secret.items.some((i) => i.key === 'ca.crt' && caFile.endsWith(`/${i.path}`)));
+    }
+    assert.equal(new Set(SERVICES.map((s) => s)).size, docs.filter((d) => d.kind === 'KafkaUser').length);
     const flows = find(docs, 'KafkaTopic', 'flows-v1')!;
     assert.equal((flows.metadata as { labels: Json }).labels['strimzi.io/cluster'], 'wardwatch-kafka');
     assert.equal((flows.spec as Json).partitions, Number(data.WARDWATCH_FLOW_PARTITIONS));
@@ -496,11 +796,37 @@ describe('deploy/k8s (kubectl kustomize)', () => {
     assert.equal(pg.apiVersion, 'postgresql.cnpg.io/v1');
     const initdb = ((pg.spec as Json).bootstrap as { initdb: { database: string; owner: string } }).initdb;
     assert.deepEqual([initdb.database, initdb.owner], ['wardwatch', 'wardwatch']);
+    // The services' roles are CloudNativePG managed roles, LOGIN with the password of the Secret each
+    // service reads its URL from; the owner's URI (wardwatch-pg-app) goes to the migrate Job only.
+    const managed = (
+      pg.spec as {
+        managed: { roles: Array<{ name: string; login: boolean; passwordSecret: { name: string } }> };
+      }
+    ).managed.roles;
     for (const service of ['analytics', 'policy']) {
       const c = containerOf(find(docs, 'Deployment', `wardwatch-${service}`)!).containers[0]!;
-      const ref = c.env!.find((e) => e.name === 'DATABASE_URL')!.valueFrom as { secretKeyRef: Json };
-      assert.deepEqual(ref.secretKeyRef, { name: 'wardwatch-pg-app', key: 'uri' }, service);
+      const ref = (c.env!.find((e) => e.name === 'DATABASE_URL')!.valueFrom as { secretKeyRef: Json })
+        .secretKeyRef;
+      assert.deepEqual(ref, { name: `wardwatch-db-${service}`, key: 'url' }, service);
+      const role = managed.find((r) => r.passwordSecret.name === ref.name);
+      assert.ok(role?.login, `${service}: a managed LOGIN role with that Secret's password`);
+      const secret = find(docs, 'Secret', String(ref.name))!;
+      const data = secret.data as Record<string, string>;
+      const b64 = (k: string) => Buffer.from(data[k]!, 'base64').toString('utf8');
+      assert.equal(secret.type, 'kubernetes.io/basic-auth');
+      assert.equal(b64('username'), role.name);
+      assert.equal(new URL(b64('url')).username, role.name, `${service}: its URL names its role`);
+      assert.equal(decodeURIComponent(new URL(b64('url')).password), b64('password'));
     }
+    const job = (find(docs, 'Job', 'wardwatch-migrate')!.spec as { template: { spec: Json } }).template.spec;
+    const owner = [...(job.initContainers as Container[]), ...(job.containers as Container[])].map(
+      (c) =>
+        (c.env!.find((e) => e.name === 'DATABASE_URL')!.valueFrom as { secretKeyRef: Json }).secretKeyRef,
+    );
+    assert.deepEqual(owner, [
+      { name: 'wardwatch-pg-app', key: 'uri' },
+      { name: 'wardwatch-pg-app', key: 'uri' },
+    ]);
   });
 
   test('overlays/external: the database Secret and broker list the services read exist', () => {

@@ -3,7 +3,7 @@ import { type Analytics, createAnalytics } from '@wardwatch/analytics';
 import { type Collector, createCollector } from '@wardwatch/collector';
 import type { WardwatchConfig } from '@wardwatch/config';
 import { createPolicyService, type PolicyService } from '@wardwatch/policy';
-import { type Database, migrate, openDatabase } from '@wardwatch/storage';
+import { type Database, type DatabaseOptions, openDatabase, prepareSchema } from '@wardwatch/storage';
 import { createMetricsRegistry, type Logger } from '@wardwatch/telemetry';
 import { createKafkaTransport, createMemoryTransport, type Transport } from '@wardwatch/transport';
 
@@ -23,20 +23,21 @@ export interface Wardwatch {
   stop(): Promise<void>;
 }
 
+/** The database the mode calls for: PGlite under the data dir (embedded) or PostgreSQL (cluster). */
+export function databaseOptions(config: WardwatchConfig): DatabaseOptions {
+  return config.mode === 'embedded'
+    ? { kind: 'pglite', dataDir: config.dataDir, schema: config.database.schema }
+    : {
+        kind: 'postgres',
+        url: config.database.url,
+        schema: config.database.schema,
+        poolSize: config.database.poolSize,
+      };
+}
+
 /** Opens the adapters the mode calls for: PGlite + memory bus (embedded) or PostgreSQL + Kafka (cluster). */
 export async function openAdapters(config: WardwatchConfig, logger: Logger, needDb: boolean) {
-  const db = needDb
-    ? await openDatabase(
-        config.mode === 'embedded'
-          ? { kind: 'pglite', dataDir: config.dataDir, schema: config.database.schema }
-          : {
-              kind: 'postgres',
-              url: config.database.url,
-              schema: config.database.schema,
-              poolSize: config.database.poolSize,
-            },
-      )
-    : undefined;
+  const db = needDb ? await openDatabase(databaseOptions(config)) : undefined;
   const kafkaLog = logger.child({ component: 'kafka' });
   const transport =
     config.mode === 'embedded'
@@ -56,7 +57,7 @@ export async function openAdapters(config: WardwatchConfig, logger: Logger, need
 
 /**
  * The one place of assembly: builds the requested services in dependency order (database and
- * migrations, transport, analytics, collector, API), starts them, and returns a handle that stops them
+ * migrations (or their check), transport, analytics, collector, API), starts them, and returns a handle that stops them
  * in reverse order.
  */
 export async function startWardwatch(
@@ -83,7 +84,8 @@ export async function startWardwatch(
   };
   try {
     if (db) {
-      const applied = await migrate(db, (msg) => logger.debug(msg));
+      // The schema's owner migrates; a service on its own role (database.migrate: false) only checks.
+      const applied = await prepareSchema(db, config.database.migrate, (msg) => logger.debug(msg));
       if (applied.length > 0) logger.info({ applied }, 'database migrated');
     }
     if (services.includes('analytics') && db) {

@@ -9,6 +9,10 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Command> }> =
     help: 'start the embedded stack, or --service collector|analytics|policy (cluster); --check validates config (--help)',
     load: async () => (await import('./commands/start.ts')).startCommand,
   },
+  migrate: {
+    help: 'migrate [--config FILE]: bring the database schema up to date as its owner, then exit (cluster: before the services)',
+    load: async () => (await import('./commands/migrate.ts')).migrateCommand,
+  },
   decode: {
     help: 'decode <file.pcap|file.dat|->: print flow records as JSON lines',
     load: async () => (await import('./commands/decode.ts')).decodeCommand,

@@ -5,9 +5,13 @@
 --   psql "$OWNER_URL" -v schema=wardwatch -f deploy/postgres/service-roles.sql
 --
 -- Roles (renamable with -v analytics_role=... policy_role=... feeds_role=... grafana_role=...) are
--- created NOLOGIN when missing; give each a password (or a certificate) and LOGIN yourself:
---   ALTER ROLE wardwatch_analytics LOGIN PASSWORD '...';
--- The owner role keeps running the migrations; each service then connects with its own role.
+-- created NOLOGIN when missing. A role whose password is in psql's environment gets LOGIN with it (read
+-- with \getenv, psql 15+, so no password is on a command line; 16+ characters, no placeholder):
+--   WARDWATCH_ANALYTICS_DB_PASSWORD, WARDWATCH_POLICY_DB_PASSWORD, WARDWATCH_FEEDS_DB_PASSWORD,
+--   GRAFANA_DB_PASSWORD
+-- or give it LOGIN and a password (or a certificate) yourself: ALTER ROLE wardwatch_analytics LOGIN ...
+-- The owner role keeps running the migrations (`wardwatch migrate`); each service then connects with its
+-- own role and database.migrate false (docker-compose.yml and deploy/k8s do both).
 \set ON_ERROR_STOP on
 \if :{?analytics_role} \else \set analytics_role wardwatch_analytics \endif
 \if :{?policy_role} \else \set policy_role wardwatch_policy \endif
@@ -30,6 +34,39 @@ CREATE ROLE :"feeds_role" NOLOGIN;
 SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'grafana_role') AS make \gset
 \if :make
 CREATE ROLE :"grafana_role" NOLOGIN;
+\endif
+
+\getenv analytics_password WARDWATCH_ANALYTICS_DB_PASSWORD
+\getenv policy_password WARDWATCH_POLICY_DB_PASSWORD
+\getenv feeds_password WARDWATCH_FEEDS_DB_PASSWORD
+\getenv grafana_password GRAFANA_DB_PASSWORD
+\if :{?analytics_password}
+SELECT length(:'analytics_password') < 16 OR :'analytics_password' ~* 'change[-_ ]?me|placeholder|example' AS weak \gset
+\if :weak
+DO $$ BEGIN RAISE EXCEPTION 'the analytics role''s password: 16 characters or more, not a placeholder'; END $$;
+\endif
+ALTER ROLE :"analytics_role" LOGIN PASSWORD :'analytics_password';
+\endif
+\if :{?policy_password}
+SELECT length(:'policy_password') < 16 OR :'policy_password' ~* 'change[-_ ]?me|placeholder|example' AS weak \gset
+\if :weak
+DO $$ BEGIN RAISE EXCEPTION 'the policy role''s password: 16 characters or more, not a placeholder'; END $$;
+\endif
+ALTER ROLE :"policy_role" LOGIN PASSWORD :'policy_password';
+\endif
+\if :{?feeds_password}
+SELECT length(:'feeds_password') < 16 OR :'feeds_password' ~* 'change[-_ ]?me|placeholder|example' AS weak \gset
+\if :weak
+DO $$ BEGIN RAISE EXCEPTION 'the feeds role''s password: 16 characters or more, not a placeholder'; END $$;
+\endif
+ALTER ROLE :"feeds_role" LOGIN PASSWORD :'feeds_password';
+\endif
+\if :{?grafana_password}
+SELECT length(:'grafana_password') < 16 OR :'grafana_password' ~* 'change[-_ ]?me|placeholder|example' AS weak \gset
+\if :weak
+DO $$ BEGIN RAISE EXCEPTION 'the grafana role''s password: 16 characters or more, not a placeholder'; END $$;
+\endif
+ALTER ROLE :"grafana_role" LOGIN PASSWORD :'grafana_password';
 \endif
 
 BEGIN;

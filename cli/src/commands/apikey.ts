@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@wardwatch/config';
 import { createApiKeyAudited, ROLES, type Role, revokeApiKeyAudited } from '@wardwatch/policy';
-import { migrate } from '@wardwatch/storage';
+import { prepareSchema } from '@wardwatch/storage';
 import { createLogger } from '@wardwatch/telemetry';
 import { openAdapters } from '../assemble.ts';
 
@@ -53,7 +53,7 @@ export async function apikeyCommand(args: string[]): Promise<number> {
   // The audit log's actor for key changes made here: the CLI and the operating-system user running it.
   const actor = `cli:${osUser()}`;
   try {
-    await migrate(db!);
+    await prepareSchema(db!, config.database.migrate);
     if (sub === 'create') {
       const { key, apiKey } = await createApiKeyAudited(db!.pool, actor, {
         name: values.name,

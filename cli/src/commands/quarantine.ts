@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@wardwatch/config';
 import { decideRequest, quarantineAs, releaseAs, setTrust } from '@wardwatch/policy';
-import { migrate } from '@wardwatch/storage';
+import { prepareSchema } from '@wardwatch/storage';
 import { createLogger } from '@wardwatch/telemetry';
 import { openAdapters } from '../assemble.ts';
 
@@ -60,7 +60,7 @@ export async function quarantineCommand(args: string[]): Promise<number> {
   const { db, transport } = await openAdapters(config, createLogger({ level: 'warn' }), true);
   const actor = `cli:${osUser()}`;
   try {
-    await migrate(db!);
+    await prepareSchema(db!, config.database.migrate);
     const reason = values.reason?.trim() ?? '';
     let out: unknown;
     if (sub === 'add')

@@ -112,3 +112,40 @@ test('durations: written with a unit or as milliseconds, validated to millisecon
       err.problems.length === 3,
   );
 });
+
+test('an empty port list variable means no port: WARDWATCH_TCP_PORTS= turns IPFIX over TCP off', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-config-'));
+  const file = join(dir, 'wardwatch.yaml');
+  writeFileSync(file, 'collector:\n  tcpPorts: [4739, 4740]\n');
+  assert.deepEqual(loadConfig({ env: {} }).collector.tcpPorts, [4739]);
+  assert.deepEqual(loadConfig({ env: { WARDWATCH_TCP_PORTS: '' } }).collector.tcpPorts, []);
+  assert.deepEqual(loadConfig({ file, env: { WARDWATCH_TCP_PORTS: ' ' } }).collector.tcpPorts, []);
+  assert.deepEqual(loadConfig({ file, env: {} }).collector.tcpPorts, [4739, 4740]);
+  // UDP cannot be turned off: an empty list is refused, not replaced by the default.
+  assert.throws(
+    () => loadConfig({ env: { WARDWATCH_UDP_PORTS: '' } }),
+    (e: unknown) => e instanceof ConfigError && /\/collector\/udpPorts/.test(e.message),
+  );
+});
+
+test('an empty variable of any other kind is unset: the file or the default applies', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ww-config-'));
+  const file = join(dir, 'wardwatch.yaml');
+  writeFileSync(file, 'collector:\n  exporterAllowlist: [192.0.2.0/24]\napi:\n  port: 9000\n');
+  const c = loadConfig({
+    file,
+    env: {
+      // An empty allowlist would admit every exporter: an empty variable must not widen the file's list.
+      WARDWATCH_EXPORTER_ALLOWLIST: '',
+      KAFKA_BROKERS: '',
+      WARDWATCH_MONITORED_NETWORKS: '',
+      WARDWATCH_API_PORT: '',
+      DATABASE_URL: '',
+    },
+  });
+  assert.deepEqual(c.collector.exporterAllowlist, ['192.0.2.0/24']);
+  assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092']);
+  assert.ok(c.monitoredNetworks.includes('10.0.0.0/8'));
+  assert.equal(c.api.port, 9000);
+  assert.equal(c.mode, 'embedded');
+});

@@ -21,6 +21,8 @@ const list = (v: string) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 const num = (v: string) => (/^-?\d+$/.test(v.trim()) ? Number(v) : v);
+/** A list of port numbers: the one kind of variable where an empty value says something (no listener). */
+const ports = (v: string) => list(v).map(num);
 const bool = (v: string) => {
   const t = v.trim().toLowerCase();
   return t === 'true' || t === '1' ? true : t === 'false' || t === '0' ? false : v;
@@ -35,14 +37,15 @@ export const ENV: ReadonlyArray<[string, string[], (v: string) => unknown]> = [
   ['DATABASE_URL', ['database', 'url'], String],
   ['WARDWATCH_DB_SCHEMA', ['database', 'schema'], String],
   ['WARDWATCH_DB_POOL_SIZE', ['database', 'poolSize'], num],
+  ['WARDWATCH_DB_MIGRATE', ['database', 'migrate'], bool],
   ['KAFKA_BROKERS', ['kafka', 'brokers'], list],
   ['WARDWATCH_KAFKA_CLIENT_ID', ['kafka', 'clientId'], String],
   ['WARDWATCH_TOPIC_PREFIX', ['kafka', 'topicPrefix'], String],
   ['WARDWATCH_FLOW_PARTITIONS', ['kafka', 'flowPartitions'], num],
   ['WARDWATCH_COLLECTOR_HOST', ['collector', 'host'], String],
-  ['WARDWATCH_UDP_PORTS', ['collector', 'udpPorts'], (v) => list(v).map(num)],
+  ['WARDWATCH_UDP_PORTS', ['collector', 'udpPorts'], ports],
   ['WARDWATCH_COLLECTOR_HTTP_PORT', ['collector', 'httpPort'], num],
-  ['WARDWATCH_TCP_PORTS', ['collector', 'tcpPorts'], (v) => list(v).map(num)],
+  ['WARDWATCH_TCP_PORTS', ['collector', 'tcpPorts'], ports],
   ['WARDWATCH_DECODE_WORKERS', ['collector', 'decodeWorkers'], num],
   ['WARDWATCH_EXPORTER_ALLOWLIST', ['collector', 'exporterAllowlist'], list],
   ['WARDWATCH_COLLECTOR_BUFFER_BYTES', ['collector', 'bufferBytes'], num],
@@ -181,9 +184,13 @@ export function loadConfig(opts: LoadConfigOptions = {}): WardwatchConfig {
       raw = parsed as Record<string, unknown>;
     }
   }
+  // An empty variable is unset (the file's value or the default applies), as a shell or compose leaves an
+  // unset pass-through (`X: ${X}`) empty; except a port list, where empty means no listener of that kind
+  // (`WARDWATCH_TCP_PORTS=` turns IPFIX over TCP off). An empty allowlist would admit every exporter, so
+  // an empty WARDWATCH_EXPORTER_ALLOWLIST never widens the file's.
   for (const [name, path, parse] of ENV) {
     const v = env[name];
-    if (v !== undefined && v !== '') setPath(raw, path, parse(v));
+    if (v !== undefined && (v.trim() !== '' || parse === ports)) setPath(raw, path, parse(v));
   }
   if (env.DATABASE_URL && env.KAFKA_BROKERS && !env.WARDWATCH_MODE && raw.mode === undefined)
     raw.mode = 'cluster';

@@ -52,6 +52,11 @@ export const ConfigSchema = T.Object(
         /** PostgreSQL schema that holds Wardwatch's tables. */
         schema: T.String({ default: 'wardwatch', pattern: '^[a-z_][a-z0-9_]{0,62}$' }),
         poolSize: T.Integer({ default: 10, minimum: 1, maximum: 200 }),
+        /**
+         * Bring the schema up to date at start (its owner's job). `false` for a service connected with a
+         * role that has no DDL rights: it checks that no migration is pending and stops if one is.
+         */
+        migrate: T.Boolean({ default: true }),
       },
       { default: {}, additionalProperties: false },
     ),

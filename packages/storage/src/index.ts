@@ -6,4 +6,11 @@ export {
   openDatabase,
   withTransaction,
 } from './database.ts';
-export { migrate, REPORTING_TABLES, reportingSchema } from './migrate.ts';
+export {
+  migrate,
+  pendingMigrations,
+  prepareSchema,
+  REPORTING_TABLES,
+  reportingSchema,
+  SchemaNotMigratedError,
+} from './migrate.ts';

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { runner } from 'node-pg-migrate';
 import type pg from 'pg';
 import { type Database, MIGRATIONS_DIR } from './database.ts';
@@ -36,6 +37,58 @@ export async function migrate(db: Database, log: (msg: string) => void = () => {
   } finally {
     client.release();
   }
+}
+
+/** The schema lacks migrations this version needs, and this process may not run them (`database.migrate: false`). */
+export class SchemaNotMigratedError extends Error {
+  readonly code = 'SCHEMA_NOT_MIGRATED';
+  readonly retriable = true;
+  constructor(
+    readonly schema: string,
+    readonly pending: readonly string[],
+  ) {
+    super(
+      `schema ${schema} lacks ${pending.length} migration(s) (${pending.join(', ')}): run \`wardwatch migrate\` as the schema's owner first`,
+    );
+    this.name = 'SchemaNotMigratedError';
+  }
+}
+
+/**
+ * The migrations (node-pg-migrate names: the file name without `.sql`) not yet applied to the schema;
+ * every one when the schema has no migrations table. Needs only SELECT on `pgmigrations`.
+ */
+export async function pendingMigrations(db: Database): Promise<string[]> {
+  const all = readdirSync(MIGRATIONS_DIR)
+    .filter((f) => f.endsWith('.sql'))
+    .map((f) => f.slice(0, -'.sql'.length))
+    .sort();
+  const table = await db.pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+    `"${db.schema}".pgmigrations`,
+  ]);
+  if (!table.rows[0]?.t) return all;
+  const done = new Set(
+    (await db.pool.query<{ name: string }>(`SELECT name FROM "${db.schema}".pgmigrations`)).rows.map(
+      (r) => r.name,
+    ),
+  );
+  return all.filter((m) => !done.has(m));
+}
+
+/**
+ * What a service does with the schema at start: migrate it (`run`, the owner's connection), or only
+ * check that nothing is pending (a service role without DDL rights), throwing SchemaNotMigratedError.
+ * Returns the migrations applied now.
+ */
+export async function prepareSchema(
+  db: Database,
+  run: boolean,
+  log: (msg: string) => void = () => {},
+): Promise<string[]> {
+  if (run) return migrate(db, log);
+  const pending = await pendingMigrations(db);
+  if (pending.length > 0) throw new SchemaNotMigratedError(db.schema, pending);
+  return [];
 }
 
 /**
