@@ -6,6 +6,7 @@
 //
 // The seeds here are used by no test, so the figures are not tuned to them. Options (env):
 //   EVAL_RUNS=a,b   only these runs (by name)      EVAL_LOG=warn   the stack's log level
+//   EVAL_SILENCE_AFTER=45s   analytics.silenceAfter (default: the product's, 2m): what the silence delay needs
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +144,7 @@ async function runOne(run: Run): Promise<RunResult> {
       'analytics.baselineBucket': '1m',
       // The exporters' active timeout here is the one-minute window: flows are never later than that.
       'analytics.allowedLateness': '1m',
+      ...(process.env.EVAL_SILENCE_AFTER ? { 'analytics.silenceAfter': process.env.EVAL_SILENCE_AFTER } : {}),
       logLevel: process.env.EVAL_LOG ?? 'error',
     },
   });

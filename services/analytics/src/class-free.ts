@@ -5,6 +5,7 @@ import {
   type ExternalContact,
   type ProfileEntry,
 } from './model/device-model.ts';
+import { enoughSightings } from './sampling.ts';
 
 // Detections that need no device class: they judge a device against its own learned history, so a device no
 // signature recognises (`unknown`) is watched as closely as a known one.
@@ -25,12 +26,13 @@ export function learnedInternet(m: DeviceModel): boolean {
 
 /**
  * The internet peers the device conversed with for the first time in this batch, after learning, when its
- * learned profile had none: a first contact with the internet (empty otherwise).
+ * learned profile had none: a first contact with the internet (empty otherwise). Under sampling, only
+ * entries that rest on enough sampled packets count (`sampling.ts`).
  */
 export function firstInternetContacts(m: DeviceModel): ProfileEntry[] {
   if (!m.stored || m.newEntries.length === 0) return [];
   const fresh: ProfileEntry[] = [];
-  for (const [e] of m.newEntries) if (isInternetPeer(e)) fresh.push(e);
+  for (const [e] of m.newEntries) if (isInternetPeer(e) && enoughSightings(m, e)) fresh.push(e);
   if (fresh.length === 0 || learnedInternet(m)) return [];
   return fresh;
 }

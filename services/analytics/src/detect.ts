@@ -14,6 +14,13 @@ import {
   type ProfileEntry,
 } from './model/device-model.ts';
 import { evaluatePolicy, type PolicySet } from './policies.ts';
+import {
+  enoughSightings,
+  isNewInBatch,
+  profileCoversNews,
+  sampledFloorBytes,
+  silenceEvidenceMs,
+} from './sampling.ts';
 import { type Classification, classify, type DeviceFeatures, type Signatures } from './signatures.ts';
 import { densestSpan, dropBefore, hostTimes, newestEvent } from './sliding.ts';
 
@@ -195,11 +202,18 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   const group = env.groupOf?.(m.ip);
 
   // Baseline judgements on the open buckets (learned devices only), before the closed ones are folded.
+  // A sampled byte estimate must rest on a few full frames before it can make an alert (sampling.ts).
+  const sampledFloor = sampledFloorBytes(m.samplingRate);
   for (const b of m.buckets.values()) {
     if (b.start < m.learnedAt) continue;
     const bo = baselineFor(m, 'bytes_out', b.start, MIN_BASELINE_SAMPLES);
     if (bo && (b.reported & REPORTED_SPIKE) === 0) {
-      const limit = Math.max(s.spikeMinBytes, bo.mean + SPIKE_SIGMAS * stddev(bo), SPIKE_FACTOR * bo.mean);
+      const limit = Math.max(
+        s.spikeMinBytes,
+        sampledFloor,
+        bo.mean + SPIKE_SIGMAS * stddev(bo),
+        SPIKE_FACTOR * bo.mean,
+      );
       if (b.bytesOut > limit) {
         b.reported |= REPORTED_SPIKE;
         alerts.push({
@@ -225,7 +239,7 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
       // A device that never sent anything outside has a floor far below the usual one (class-free.ts).
       // ...unless its behaviour group uses the internet (then its own short history says little).
       const quiet = neverSentOutside(m, MIN_BASELINE_SAMPLES) && !groupUsesInternet(group);
-      const floor = quiet ? s.exfilQuietMinBytes : s.exfilMinBytes;
+      const floor = Math.max(quiet ? s.exfilQuietMinBytes : s.exfilMinBytes, sampledFloor);
       const limit = Math.max(floor, eo.mean + SPIKE_SIGMAS * stddev(eo), EXFIL_FACTOR * eo.mean);
       if (b.extOut > limit) {
         b.reported |= REPORTED_EXFIL;
@@ -274,10 +288,15 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
     });
   }
 
+  // Something never seen is news only if the learnt profile covers the device's traffic (one learnt from
+  // sampled flows is mostly single sightings) and, sampled, if more than a stray packet or two shows it:
+  // else the "new" entry is as likely an old one that learning did not sample (sampling.ts).
+  const covered = m.newEntries.length === 0 || profileCoversNews(m);
+
   // The internet for the first time, whatever the class: the learned profile had no internet peer.
   // A young device whose behaviour group uses the internet is not judged on its own thin profile.
   const groupInternet = isYoung(m, s) && groupUsesInternet(group);
-  const firstContacts = internalOnly || groupInternet ? [] : firstInternetContacts(m);
+  const firstContacts = internalOnly || groupInternet || !covered ? [] : firstInternetContacts(m);
   if (firstContacts.length > 0) {
     let first = Number.POSITIVE_INFINITY;
     let last = 0;
@@ -310,7 +329,7 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
   }
 
   // New peers and services after learning, for classes with a stable communication profile.
-  if (m.newEntries.length > 0 && (sig?.stablePeers || policy)) {
+  if (m.newEntries.length > 0 && covered && (sig?.stablePeers || policy)) {
     const peers: ReturnType<typeof entryView>[] = [];
     const services: ReturnType<typeof entryView>[] = [];
     let first = Number.POSITIVE_INFINITY;
@@ -318,12 +337,13 @@ export function finishDevice(m: DeviceModel, env: DetectEnv): DeviceOutcome {
     // A young device's profile is thin: what its behaviour group shares is not new for it.
     const judgeByGroup = group !== undefined && group.members >= MIN_GROUP_MEMBERS && isYoung(m, s);
     for (const [e, newPeerOwn] of m.newEntries) {
+      if (!enoughSightings(m, e)) continue;
       const byGroup = judgeByGroup ? groupKnows(group, e) : NOTHING_KNOWN;
       const newPeer = newPeerOwn && !byGroup.peer;
       let known = byGroup.service;
       for (const o of m.profile.values()) {
         if (known) break;
-        if (o !== e && o.port === e.port && o.proto === e.proto && o.dir === e.dir && !isNewIn(m, o))
+        if (o !== e && o.port === e.port && o.proto === e.proto && o.dir === e.dir && !isNewInBatch(m, o))
           known = true;
       }
       if (!newPeer && known) continue;
@@ -495,18 +515,14 @@ function slideWindow(m: DeviceModel, w: DetectWindow, s: AnalyticsSettings): voi
   w.dirty = true;
 }
 
-function isNewIn(m: DeviceModel, e: ProfileEntry): boolean {
-  for (const [n] of m.newEntries) if (n === e) return true;
-  return false;
-}
-
 /**
  * `device_silent`: a device of a heartbeat class that sent continuously has sent nothing for longer
- * than `silenceAfter` (and three of its longest learned gaps), counted after the lateness allowance
- * on its partition's flow time. For a patient monitor that is a safety event. The heartbeat is a
- * baseline (its longest gap is learned during the learning period, when any gap is normal), so silence
- * is judged once the partition's flow time has passed the device's learning period: a silence that
- * began during learning and still lasts then is reported then.
+ * than `silenceAfter` (and three of its longest learned gaps, and, when its learnt sending was sampled,
+ * the silence its sampled rate makes by chance less than 0.01 times a day: `sampling.ts`), counted after
+ * the lateness allowance on its partition's flow time. For a patient monitor that is a safety event. The
+ * heartbeat is a baseline (its longest gap is learned during the learning period, when any gap is
+ * normal), so silence is judged once the partition's flow time has passed the device's learning period:
+ * a silence that began during learning and still lasts then is reported then.
  */
 export function checkSilence(m: DeviceModel, env: DetectEnv): AlertDraft | undefined {
   const s = env.settings;
@@ -516,8 +532,10 @@ export function checkSilence(m: DeviceModel, env: DetectEnv): AlertDraft | undef
   const sig = env.signatures.byClass.get(cls);
   if (!sig?.heartbeat || !isPeriodic(m)) return undefined;
   const silentFor = env.watermark - m.lastSent;
-  const limit = Math.max(s.silenceMs, 3 * m.maxSendGap) + s.latenessMs;
-  if (silentFor <= limit) return undefined;
+  // A sampled heartbeat: the silence its learnt sampled rate makes by chance too rarely to matter.
+  const sampled = silenceEvidenceMs(m);
+  const limit = Math.max(s.silenceMs, 3 * m.maxSendGap, sampled) + s.latenessMs;
+  if (!(silentFor > limit)) return undefined;
   m.silenceReported = m.lastSent;
   return {
     device: m.ip,
@@ -529,6 +547,7 @@ export function checkSilence(m: DeviceModel, env: DetectEnv): AlertDraft | undef
       lastSent: new Date(m.lastSent).toISOString(),
       silentForMs: silentFor,
       longestLearnedGapMs: m.maxSendGap,
+      ...(sampled > 0 ? { sampledSilenceMs: Math.round(sampled), learnedSamples: m.learnedSamples } : {}),
       safety: cls === 'patient_monitor' || cls === 'infusion_pump',
     },
     first: m.lastSent,

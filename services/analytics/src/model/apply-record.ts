@@ -30,6 +30,10 @@ interface RecordView {
   rport: number;
   outB: number;
   outP: number;
+  /** Packets the device sent as exported (before the sampling rate scales them). */
+  outPExported: number;
+  /** The record's sampling rate (1: unsampled). */
+  rate: number;
   inB: number;
   inP: number;
   start: number;
@@ -53,6 +57,8 @@ const view: RecordView = {
   rport: 0,
   outB: 0,
   outP: 0,
+  outPExported: 0,
+  rate: 1,
   inB: 0,
   inP: 0,
   start: 0,
@@ -80,6 +86,7 @@ export function applyRecord(m: DeviceModel, r: FlowRecord, ctx: ApplyContext, bu
   const v = view;
   readRecord(v, r, isSrc, ctx);
   m.touched = true;
+  m.samplingRate = v.rate;
   addInventory(m, r, v, ctx);
   addTraffic(m, v, ctx, bucketMs);
   addHeartbeat(m, v);
@@ -104,6 +111,8 @@ function readRecord(v: RecordView, r: FlowRecord, isSrc: boolean, ctx: ApplyCont
   const revP = k === 1 ? r.reversePackets : Math.round(r.reversePackets * k);
   v.outB = isSrc ? fwdB : revB;
   v.outP = isSrc ? fwdP : revP;
+  v.outPExported = isSrc ? r.packets : r.reversePackets;
+  v.rate = k;
   v.inB = isSrc ? revB : fwdB;
   v.inP = isSrc ? revP : fwdP;
   let start = r.startMs > 0 ? r.startMs : r.receivedMs;
@@ -282,6 +291,8 @@ function addTraffic(m: DeviceModel, v: RecordView, ctx: ApplyContext, bucketMs: 
 function addHeartbeat(m: DeviceModel, v: RecordView): void {
   if (!(v.outP > 0 || v.outB > 0)) return;
   const { start, end } = v;
+  // A sampled heartbeat's gaps are the sampling's: its learnt sampled packets judge its silence (sampling.ts).
+  if (v.rate > 1 && start < m.learnedAt) m.learnedSamples += Math.max(1, v.outPExported);
   if (m.lastSent > 0 && start > m.lastSent && start < m.learnedAt) {
     const gap = start - m.lastSent;
     if (gap > m.maxSendGap) {
@@ -384,6 +395,7 @@ function addToProfile(m: DeviceModel, v: RecordView, ctx: ApplyContext): void {
       bytesOut: 0,
       bytesIn: 0,
       packets: 0,
+      seen: 0,
       first: start,
       last: end,
       dirty: true,
@@ -397,6 +409,7 @@ function addToProfile(m: DeviceModel, v: RecordView, ctx: ApplyContext): void {
     m.reclassify = true;
     if (start >= m.learnedAt && m.stored) m.newEntries.push([e, newPeer]);
   }
+  e.seen += 1;
   e.flows += 1;
   e.bytesOut += v.outB;
   e.bytesIn += v.inB;

@@ -25,6 +25,8 @@ export interface ProfileEntry {
   proto: number;
   dir: number;
   internal: boolean;
+  /** Records behind the entry, all time (as exported: a sampled record counts once). */
+  seen: number;
   /** Deltas since the last commit. */
   flows: number;
   bytesOut: number;
@@ -123,6 +125,10 @@ export interface DeviceModel {
   inputIf: number;
   lastSent: number;
   maxSendGap: number;
+  /** Sampled packets (as exported, unscaled) the device sent during learning; 0 when none was sampled. */
+  learnedSamples: number;
+  /** Sampling rate of the device's latest record (1: unsampled). */
+  samplingRate: number;
   /** Buckets ending at or before this time are folded into the baselines. */
   baselineThrough: number;
   buckets: Map<number, Bucket>;
@@ -202,6 +208,8 @@ export function createDeviceModel(ip: string, partition: number): DeviceModel {
     inputIf: 0,
     lastSent: 0,
     maxSendGap: 0,
+    learnedSamples: 0,
+    samplingRate: 1,
     baselineThrough: 0,
     buckets: new Map(),
     stats: new Map(),

@@ -73,6 +73,7 @@ function writeDevices(
   const la = new Array<number>(n);
   const lsent = new Array<number>(n);
   const gap = new Array<number>(n);
+  const lsm = new Array<number>(n);
   const bt = new Array<number>(n);
   const det = new Array<string | null>(n);
   const rb = new Array<number>(n);
@@ -98,6 +99,7 @@ function writeDevices(
     la[i] = m.learnedAt;
     lsent[i] = m.lastSent;
     gap[i] = m.maxSendGap;
+    lsm[i] = m.learnedSamples;
     bt[i] = m.baselineThrough;
     det[i] = detectState(m);
     if (withRisk) rb[i] = risk.get(m.ip) ?? 0;
@@ -108,7 +110,28 @@ function writeDevices(
       ev[i] = JSON.stringify(c.evidence);
     }
   }
-  const params = [ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inIf, part, la, lsent, gap, bt, det];
+  const params = [
+    ip,
+    fs,
+    ls,
+    bs,
+    ps,
+    fls,
+    br,
+    pr,
+    flr,
+    mac,
+    vlan,
+    exp,
+    inIf,
+    part,
+    la,
+    lsent,
+    gap,
+    bt,
+    det,
+    lsm,
+  ];
   let cols = '';
   let vals = '';
   let types = '';
@@ -134,8 +157,8 @@ function writeDevices(
   }
   const unnest = `unnest($1::inet[], $2::float8[], $3::float8[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
        $8::bigint[], $9::bigint[], $10::text[], $11::int[], $12::text[], $13::int[], $14::int[], $15::float8[],
-       $16::float8[], $17::bigint[], $18::float8[], $19::text[]${types})
-       AS u(ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inif, part, la, lsent, gap, bt, det${names})`;
+       $16::float8[], $17::bigint[], $18::float8[], $19::text[], $20::bigint[]${types})
+       AS u(ip, fs, ls, bs, ps, fls, br, pr, flr, mac, vlan, exp, inif, part, la, lsent, gap, bt, det, lsm${names})`;
   if (stored) {
     out.push({
       text: `UPDATE devices AS d SET
@@ -155,6 +178,7 @@ function writeDevices(
        learned_at = to_timestamp(u.la / 1000.0),
        last_sent = ${ts('u.lsent')},
        max_send_gap_ms = u.gap,
+       learned_samples = u.lsm,
        baseline_through = ${ts('u.bt')},
        detect_state = u.det::jsonb${withRisk ? `,\n       risk = ${RISK}` : ''}${
          withClass ? ',\n       class = u.cls, class_confidence = u.conf, class_evidence = u.ev::jsonb' : ''
@@ -170,10 +194,10 @@ function writeDevices(
   out.push({
     text: `INSERT INTO devices AS d (ip, first_seen, last_seen, bytes_sent, packets_sent, flows_sent, bytes_received,
        packets_received, flows_received, mac, vlan, exporter, input_if, kafka_partition, learned_at, last_sent,
-       max_send_gap_ms, baseline_through, detect_state${cols})
+       max_send_gap_ms, baseline_through, detect_state, learned_samples${cols})
      SELECT u.ip, to_timestamp(u.fs / 1000.0), to_timestamp(u.ls / 1000.0), u.bs, u.ps, u.fls, u.br, u.pr, u.flr,
        NULLIF(u.mac, '')::macaddr, NULLIF(u.vlan, 0), NULLIF(u.exp, '')::inet, NULLIF(u.inif, 0), u.part,
-       to_timestamp(u.la / 1000.0), ${ts('u.lsent')}, u.gap, ${ts('u.bt')}, u.det::jsonb${vals}
+       to_timestamp(u.la / 1000.0), ${ts('u.lsent')}, u.gap, ${ts('u.bt')}, u.det::jsonb, u.lsm${vals}
      FROM ${unnest}
      ON CONFLICT (ip) DO UPDATE SET
        first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
@@ -192,6 +216,7 @@ function writeDevices(
        learned_at = EXCLUDED.learned_at,
        last_sent = EXCLUDED.last_sent,
        max_send_gap_ms = EXCLUDED.max_send_gap_ms,
+       learned_samples = EXCLUDED.learned_samples,
        baseline_through = EXCLUDED.baseline_through,
        detect_state = EXCLUDED.detect_state${sets},
        updated_at = now()`,

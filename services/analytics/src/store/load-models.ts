@@ -23,6 +23,7 @@ interface DeviceRow {
   learned_at: number | null;
   last_sent: number | null;
   max_send_gap_ms: number;
+  learned_samples: string;
   baseline_through: number | null;
   detect_state: SerializedState | null;
   silence_reported: number | null;
@@ -48,7 +49,7 @@ export async function loadModels(
       : ['d.kafka_partition = ANY($1::int[])', where.partitions];
   const devices = await db.query<DeviceRow>(
     `SELECT host(d.ip) AS ip, d.kafka_partition, ${ms('d.first_seen')} AS first_seen, ${ms('d.last_seen')} AS last_seen,
-       ${ms('d.learned_at')} AS learned_at, ${ms('d.last_sent')} AS last_sent, d.max_send_gap_ms,
+       ${ms('d.learned_at')} AS learned_at, ${ms('d.last_sent')} AS last_sent, d.max_send_gap_ms, d.learned_samples,
        ${ms('d.baseline_through')} AS baseline_through, d.detect_state, d.class, d.class_confidence, d.class_override,
        (SELECT ${ms("(a.evidence->>'lastSent')::timestamptz")} FROM alerts a
         WHERE a.device_ip = d.ip AND a.kind = 'device_silent' AND a.status <> 'resolved') AS silence_reported
@@ -65,6 +66,7 @@ export async function loadModels(
     m.learnedAt = r.learned_at ?? r.first_seen + learningMs;
     m.lastSent = r.last_sent ?? 0;
     m.maxSendGap = Number(r.max_send_gap_ms);
+    m.learnedSamples = Number(r.learned_samples);
     m.baselineThrough = r.baseline_through ?? 0;
     m.window = toWindow(r.detect_state);
     // The silence the open device_silent alert reports (its evidence names the last sending): not again.
@@ -83,10 +85,11 @@ export async function loadModels(
       protocol: number;
       direction: string;
       peer_internal: boolean;
+      flows: string;
       first_seen: number;
       last_seen: number;
     }>(
-      `SELECT host(device_ip) AS ip, peer::text AS peer, service_port, protocol, direction, peer_internal,
+      `SELECT host(device_ip) AS ip, peer::text AS peer, service_port, protocol, direction, peer_internal, flows,
          ${ms('first_seen')} AS first_seen, ${ms('last_seen')} AS last_seen
        FROM device_profiles WHERE device_ip = ANY($1::inet[])`,
       [ips],
@@ -121,6 +124,7 @@ export async function loadModels(
       proto: p.protocol,
       dir,
       internal: p.peer_internal,
+      seen: Number(p.flows),
       flows: 0,
       bytesOut: 0,
       bytesIn: 0,
