@@ -140,4 +140,38 @@ describe('sFlow v5 alone builds the inventory (embedded default, pmacctd sfprobe
       'the agent named in the datagrams, not the UDP source 127.0.0.1',
     );
   });
+
+  test('sampled 1:10, the same traffic is counted about as often as unsampled (scaled once, not twice)', async () => {
+    const sent = async () => {
+      await ww.analytics!.flush();
+      const items = (await api<{ items: DeviceBody[] }>(ww, '/v1/devices?limit=1000')).items;
+      return items.reduce((n, d) => n + d.packetsSent, 0);
+    };
+    const unsampled = await sent();
+    assert.ok(unsampled > 1000, `packets sent at 1:1: ${unsampled}`);
+    const port = ww.collector!.ports()[0]!;
+    await runSfprobe({
+      pcap: join(dir, 'hospital-tagged.pcap'),
+      target: `127.0.0.1:${port}`,
+      agent: AGENT,
+      subAgentId: SUB_AGENT,
+      samplingRate: 10,
+    });
+    await ww.collector!.flush();
+    // Applied once the count stops moving between two polls.
+    let last = -1;
+    const total = await waitFor(
+      async () => {
+        const now = await sent();
+        const settled = now === last && now > unsampled;
+        last = now;
+        return settled ? now : undefined;
+      },
+      { what: 'the sampled replay applied', timeoutMs: 120_000, intervalMs: 2_000 },
+    );
+    // Each 1:10 sample stands for 10 packets: an unbiased estimate of the same replay. Scaled twice (by the
+    // decoder and again by analytics) it would read ~10x.
+    const ratio = (total - unsampled) / unsampled;
+    assert.ok(ratio > 0.5 && ratio < 2, `sampled estimate / unsampled count = ${ratio.toFixed(2)}`);
+  });
 });

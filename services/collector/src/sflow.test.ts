@@ -66,7 +66,8 @@ test('an sFlow agent is its own exporter (agent address, sub-agent id) with inte
       srcVlan: 30,
       inputIf: 12,
       samplingRate: 256,
-      packets: 256,
+      // As sampled: analytics scales by samplingRate once (scaled here too, a 1:N sample counted N^2).
+      packets: 1,
     },
   );
   assert.equal(out.exporters.length, 1);

@@ -28,7 +28,7 @@ function decode(b: Uint8Array, state: DecoderState = createDecoderState()): Deco
 describe('sFlow v5 samples and records', () => {
   const [first, second] = sflowSeeds();
 
-  test('raw Ethernet headers: MACs, QinQ, IPv4/TCP, IPv6/UDP, a truncated header; scaled by each sample rate', () => {
+  test('raw Ethernet headers: MACs, QinQ, IPv4/TCP, IPv6/UDP, a truncated header; each sample rate recorded, counters unscaled', () => {
     const r = decode(first!);
     assert.ok(r.ok);
     assert.equal(r.version, SFLOW_VERSION);
@@ -74,8 +74,8 @@ describe('sFlow v5 samples and records', () => {
         inputIf: 3,
         outputIf: 4,
         samplingRate: 64,
-        packets: 64,
-        bytes: (20 + 20 + 200) * 64,
+        packets: 1,
+        bytes: 20 + 20 + 200,
         startMs: CTX.receivedMs,
       },
     );
@@ -84,13 +84,23 @@ describe('sFlow v5 samples and records', () => {
     assert.equal(udp!.dstPort, 53);
     assert.equal(udp!.inputIf, 7, 'expanded sample interface');
     assert.equal(udp!.samplingRate, 512);
-    assert.equal(udp!.bytes, (40 + 8 + 40) * 512);
+    assert.equal(udp!.bytes, 40 + 8 + 40);
     // 30 header bytes: Ethernet and its tag, then 12 bytes of IPv4: MACs and VLAN only, and the bytes
     // from the frame length less the stripped FCS and the 18-byte L2 header.
     assert.equal(icmp!.srcMac, '02:00:00:00:00:02');
     assert.equal(icmp!.srcVlan, 5);
     assert.equal(icmp!.srcAddr, '');
     assert.equal(icmp!.bytes, 20 + 8 + 56);
+  });
+
+  test('counters are scaled by each sample rate only when the state asks (scaleCounters), as for NetFlow', () => {
+    // Scaling twice would make a 1:N sample count N^2 packets downstream: the collector leaves
+    // counters as sampled and analytics scales them by samplingRate once.
+    const scaled = decode(first!, createDecoderState({ scaleCounters: true }));
+    assert.ok(scaled.ok);
+    const [tcp, udp] = scaled.records;
+    assert.deepEqual([tcp!.packets, tcp!.bytes], [64, (20 + 20 + 200) * 64]);
+    assert.deepEqual([udp!.packets, udp!.bytes], [512, (40 + 8 + 40) * 512]);
   });
 
   test('counter samples (compact and expanded) become interface counters', () => {
@@ -218,8 +228,8 @@ describe('sFlow v5 samples and records', () => {
       }))(x);
     const common = { srcPort: 40001, dstPort: 443, tcpFlags: 0x18, tos: 0xb8 };
     assert.deepEqual(r.records.map(fields), [
-      { srcAddr: '10.0.0.1', dstAddr: '10.0.0.2', protocol: 6, ...common, bytes: 900 * 8, packets: 8 },
-      { srcAddr: '2001:db8::5', dstAddr: '2001:db8::9', protocol: 17, ...common, bytes: 700 * 4, packets: 4 },
+      { srcAddr: '10.0.0.1', dstAddr: '10.0.0.2', protocol: 6, ...common, bytes: 900, packets: 1 },
+      { srcAddr: '2001:db8::5', dstAddr: '2001:db8::9', protocol: 17, ...common, bytes: 700, packets: 1 },
       {
         srcAddr: '',
         dstAddr: '',

@@ -108,8 +108,8 @@ function recordEnd(
 /**
  * Decodes one sFlow v5 datagram. Never throws: a sample that runs past the datagram, or a record
  * that runs past its sample, is a typed fault; the samples before it are kept. Each flow sample
- * becomes one record, its counters scaled by the sample's sampling rate (always: a sample stands for
- * `rate` packets) and the rate recorded. The exporter is the agent address the datagram names, and
+ * becomes one record counting one packet and its length, the sample's sampling rate recorded (and the
+ * counters scaled by it when the state's `scaleCounters` asks, as for NetFlow and IPFIX). The exporter is the agent address the datagram names, and
  * the observation domain its sub-agent id.
  */
 export function decodeSflow(b: Uint8Array, state: DecoderState, ctx: DecodeContext): DecodeResult {
@@ -317,8 +317,11 @@ function flowSample(run: Run, start: number, end: number, expanded: boolean): vo
   }
   if (switchSrcVlan !== 0) r.srcVlan = switchSrcVlan;
   if (switchDstVlan !== 0) r.dstVlan = switchDstVlan;
-  r.packets = r.samplingRate;
-  r.bytes = Math.max(length, 0) * r.samplingRate;
+  // One sampled packet, as the other decoders leave their counters (consumers scale by `samplingRate`
+  // once); scaled here only when the state asks for it (`scaleCounters`, e.g. `wardwatch decode --scale`).
+  const k = run.state.scaleCounters ? r.samplingRate : 1;
+  r.packets = k;
+  r.bytes = Math.max(length, 0) * k;
   run.records.push(r);
   const t = sourceTracker(run.state, run.session, source);
   if (t !== undefined) {
