@@ -181,16 +181,34 @@ export interface ShapePair {
 /**
  * The pairs of shapes whose {@link observedSimilarity} reaches `floor`, without comparing every pair
  * (prefix filtering, as in set-similarity joins). A pair at `floor` or above has common weight at least
- * `floor` times the least cost of either side's features, so it shares a feature within the rarer part of
- * each shape left when its commonest features, weighing less than that, are set aside. Each shape is
- * compared only with the shapes holding a feature of that part. `floor` 0: every pair sharing a feature.
+ * `floor` times the least cost of either side's features, so its rarest common feature lies within the
+ * rarer part (prefix) of each shape left when its commonest features, weighing less than that, are set
+ * aside. Shapes are compared only when their prefixes share a feature. `floor` 0: every pair sharing a
+ * feature. Features must be numbered in one order for all shapes (rarest first makes prefixes short).
  */
 export function similarPairs(shapes: readonly Shape[], names: readonly string[], floor: number): ShapePair[] {
   const nf = names.length;
   const weights = names.map(featureWeight);
+  // Each shape's prefix: its features but the commonest ones whose full weight stays below floor times the
+  // least its features can cost against any device (derived ones cost nothing against a thin one).
+  const prefixEnd = shapes.map((a) => {
+    let least = 0;
+    for (let k = 0; k < a.features.length; k++)
+      if (!isDerived(names[a.features[k]!]!)) least += weights[a.features[k]!]! * missCost(a.flows[k]!, 0);
+    let end = a.features.length;
+    let suffix = 0;
+    while (end > 0 && suffix + weights[a.features[end - 1]!]! < floor * least) {
+      suffix += weights[a.features[end - 1]!]!;
+      end--;
+    }
+    return end;
+  });
+  // Only prefixes are indexed: a pair at the floor shares its rarest common feature in both prefixes (the
+  // common weight cannot all lie in either suffix), so a common feature's list holds only the shapes
+  // where it is among the rarer features, not every shape that has it.
   const postings: number[][] = Array.from({ length: nf }, () => []);
   shapes.forEach((sh, i) => {
-    for (const f of sh.features) postings[f]!.push(i);
+    for (let k = 0; k < prefixEnd[i]!; k++) postings[sh.features[k]!]!.push(i);
   });
   const held = new Int32Array(nf).fill(-1);
   const heldFlows = new Int32Array(nf);
@@ -198,20 +216,11 @@ export function similarPairs(shapes: readonly Shape[], names: readonly string[],
   const seen = new Int32Array(shapes.length).fill(-1);
   const pairs: ShapePair[] = [];
   shapes.forEach((a, i) => {
-    // The least its features can cost against any device (derived ones: nothing, against a thin one).
-    let least = 0;
     for (let k = 0; k < a.features.length; k++) {
-      const f = a.features[k]!;
-      held[f] = i;
-      heldFlows[f] = a.flows[k]!;
-      if (!isDerived(names[f]!)) least += weights[f]! * missCost(a.flows[k]!, 0);
+      held[a.features[k]!] = i;
+      heldFlows[a.features[k]!] = a.flows[k]!;
     }
-    let end = a.features.length;
-    let suffix = 0;
-    while (end > 0 && suffix + weights[a.features[end - 1]!]! < floor * least) {
-      suffix += weights[a.features[end - 1]!]!;
-      end--;
-    }
+    const end = prefixEnd[i]!;
     for (let k = 0; k < end; k++) {
       for (const j of postings[a.features[k]!]!) {
         if (j <= i || seen[j] === i) continue;

@@ -47,6 +47,8 @@ export interface Grouping {
   byDevice: Map<string, { group: number; similarity: number }>;
   /** The id the next new group takes. */
   nextId: number;
+  /** Distinct observed profiles (shapes) and the similar pairs of them compared. */
+  stats: { shapes: number; pairs: number };
 }
 
 /** Options of {@link groupProfiles}. */
@@ -163,5 +165,5 @@ export function groupProfiles(inputs: readonly GroupInput[], opts: GroupOptions 
   const byDevice = new Map<string, { group: number; similarity: number }>();
   for (const g of groups)
     for (const m of g.members) byDevice.set(m.ip, { group: g.id, similarity: m.similarity });
-  return { groups, byDevice, nextId };
+  return { groups, byDevice, nextId, stats: { shapes: shapes.length, pairs: pairs.length } };
 }
