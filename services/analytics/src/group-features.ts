@@ -38,16 +38,11 @@ function hostOf(peer: string): string | undefined {
 /**
  * The features of a profile: `uses tcp/3613` and `uses tcp/3613 at 10.10.0.10` for an internal server it
  * opens conversations to, `serves tcp/104`, `internet tcp/443` for a service it uses outside,
- * `periodic` for a device that sends continuously, `serves nothing` for a pure client.
+ * `periodic` for a device that sends continuously (seen in enough flows to tell), `serves nothing` for a
+ * pure client. The features of {@link observedFeatures}, without their counts.
  */
 export function featuresOfProfile(p: GroupInput): Set<string> {
-  const f = new Set<string>();
-  for (const e of p.entries) for (const x of entryFeatures(e)) f.add(x);
-  if (p.periodic) f.add('periodic');
-  let serves = false;
-  for (const x of f) if (x.startsWith('serves ')) serves = true;
-  if (!serves) f.add('serves nothing');
-  return f;
+  return new Set(observedFeatures(p).counts.keys());
 }
 
 /** The features one profile entry gives (see {@link featuresOfProfile}). */
