@@ -180,8 +180,16 @@ export interface ShapePair {
  * rarer part (prefix) of each shape left when its commonest features, weighing less than that, are set
  * aside. Shapes are compared only when their prefixes share a feature. `floor` 0: every pair sharing a
  * feature. Features must be numbered in one order for all shapes (rarest first makes prefixes short).
+ * `stopAbove`: a feature held by more shapes than this finds no pair (as stop words in text search): a
+ * pair that shares only such features is not compared, which is what keeps a large inventory from
+ * comparing nearly every pair (most devices are pure clients, many use DNS); exact when not given.
  */
-export function similarPairs(shapes: readonly Shape[], names: readonly string[], floor: number): ShapePair[] {
+export function similarPairs(
+  shapes: readonly Shape[],
+  names: readonly string[],
+  floor: number,
+  stopAbove = Number.POSITIVE_INFINITY,
+): ShapePair[] {
   const nf = names.length;
   const weights = names.map(featureWeight);
   // Each shape's prefix: its features but the commonest ones whose full weight stays below floor times the
@@ -201,9 +209,13 @@ export function similarPairs(shapes: readonly Shape[], names: readonly string[],
   // Only prefixes are indexed: a pair at the floor shares its rarest common feature in both prefixes (the
   // common weight cannot all lie in either suffix), so a common feature's list holds only the shapes
   // where it is among the rarer features, not every shape that has it.
+  // Features held by more than `stopAbove` shapes find no pairs (they still count in the similarity).
+  const df = new Int32Array(nf);
+  for (const sh of shapes) for (const f of sh.features) df[f]!++;
   const postings: number[][] = Array.from({ length: nf }, () => []);
   shapes.forEach((sh, i) => {
-    for (let k = 0; k < prefixEnd[i]!; k++) postings[sh.features[k]!]!.push(i);
+    for (let k = 0; k < prefixEnd[i]!; k++)
+      if (df[sh.features[k]!]! <= stopAbove) postings[sh.features[k]!]!.push(i);
   });
   const held = new Int32Array(nf).fill(-1);
   const heldFlows = new Int32Array(nf);

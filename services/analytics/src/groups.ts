@@ -63,6 +63,10 @@ export interface GroupOptions {
   pairFloor?: number;
 }
 
+/** A feature held by more than this share of the shapes (and {@link STOP_MIN_SHAPES}) finds no similar pairs. */
+const STOP_SHARE = 0.05;
+const STOP_MIN_SHAPES = 500;
+
 /** Default merge threshold: clusters merge while their devices share on average half their features. */
 export const GROUP_THRESHOLD = 0.5;
 
@@ -104,7 +108,10 @@ export function groupProfiles(inputs: readonly GroupInput[], opts: GroupOptions 
     const ids = Int32Array.from(o.counts.keys(), (x) => idOfFeature.get(x)!).sort();
     return { features: ids, flows: ids.map((id) => o.counts.get(ranked[id]!)!), depth: o.depth };
   });
-  const pairs = similarPairs(shapes, ranked, floor);
+  // Exact on a hospital's few hundred shapes; past that, the features most shapes hold find no pairs.
+  const stopAbove =
+    floor > 0 ? Math.max(STOP_MIN_SHAPES, STOP_SHARE * shapes.length) : Number.POSITIVE_INFINITY;
+  const pairs = similarPairs(shapes, ranked, floor, stopAbove);
   const clusters = averageLinkage(
     shapeDevices.map((d) => d.length),
     pairs,
