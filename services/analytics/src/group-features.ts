@@ -80,8 +80,12 @@ export function similarity(a: ReadonlySet<string>, b: ReadonlySet<string>): numb
 
 /** Flows past which a feature counts as observed for certain (and shapes stop telling counts apart). */
 export const OBSERVED_FLOWS = 8;
-/** Depths (flows a device was seen in) are compared in powers of two up to this. */
-const MAX_DEPTH = 1024;
+/**
+ * Depths (flows a device was seen in) are compared in powers of two up to this: past it a device's own
+ * features are all seen for certain and a thin device's missing ones cost nearly their weight anyway, so
+ * deeper devices need not make more shapes.
+ */
+const MAX_DEPTH = 8 * OBSERVED_FLOWS;
 /** Least ratio of two devices' depths a one-sided feature's cost is judged at (keeps similarPairs exact). */
 const MIN_DEPTH_RATIO = 1 / 8;
 
