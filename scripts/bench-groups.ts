@@ -211,6 +211,7 @@ async function benchSize(n: number, url: string): Promise<void> {
     // First run: every device joins a group (an event each); then the steady state: the same profiles again.
     const first = await measured(() => job.run({ force: true }));
     const run = await measured(() => job.run({ force: true }));
+    if (!first.value.ran || !run.value.ran) throw new Error('the grouping job did not run (lock held elsewhere)');
     const inputs = devices.map((d) => d.input);
     const alone = await measured(() => groupProfiles(inputs));
     const st = alone.value.stats;

@@ -65,7 +65,8 @@ export function labelEvidence(
   ];
 }
 
-const LOCK = "hashtext('wardwatch.behaviour_groups')";
+// Per schema: deployments (and tests) sharing a database in schemas of their own do not block each other.
+const LOCK = "hashtext('wardwatch.behaviour_groups:' || current_schema())";
 const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
 
 interface DeviceRow {

@@ -74,8 +74,9 @@ export const GROUP_THRESHOLD = 0.5;
  * Groups profiles: devices with the same observed features form one shape; shapes merge by average linkage
  * (weighted by their devices, {@link observedSimilarity}) while the best pair's average similarity reaches
  * the threshold. Only the pairs of shapes {@link similarPairs} finds at half the threshold count (a pair
- * below counts as 0 in a cluster's average, so an average is off by less than that), so time and memory
- * follow the similar pairs, not the square of the shapes.
+ * below counts as 0 in a cluster's average, so an average is off by less than that; past 500 shapes, a
+ * pair sharing only features most shapes hold is not compared either), so time and memory follow the
+ * similar pairs, not the square of the shapes.
  */
 export function groupProfiles(inputs: readonly GroupInput[], opts: GroupOptions = {}): Grouping {
   const threshold = opts.threshold ?? GROUP_THRESHOLD;
