@@ -139,7 +139,8 @@ describe('behaviour groups through softflowd and the cluster pipeline', () => {
   });
 
   test('kinds stay apart and each kind stays together', (t) => {
-    const kind = new Map(scenario.devices.map((d) => [d.ip, d.class]));
+    // The devices' real kinds (the simulator's templates): stricter than their classes.
+    const kind = new Map(scenario.devices.map((d) => [d.ip, d.kind]));
     for (const g of groups1) t.diagnostic(`group ${g.id}: ${g.members.map((m) => kind.get(m.ip)).join(' ')}`);
     const groupOf = new Map(groups1.flatMap((g) => g.members.map((m) => [m.ip, g.id] as const)));
     for (let i = 1; i <= 8; i++) {
@@ -148,9 +149,13 @@ describe('behaviour groups through softflowd and the cluster pipeline', () => {
     }
     assert.notEqual(groupOf.get('10.30.1.1'), pumpGroup);
     assert.notEqual(groupOf.get('10.90.1.1'), pumpGroup);
-    // Purity: every group holds one kind of device.
+    // Purity: every group holds one kind of device; completeness: every kind is in one group.
     for (const g of groups1)
       assert.equal(new Set(g.members.map((m) => kind.get(m.ip))).size, 1, `group ${g.id}`);
+    const groupsOfKind = new Map<string, Set<number>>();
+    for (const [ip, id] of groupOf)
+      groupsOfKind.set(kind.get(ip)!, (groupsOfKind.get(kind.get(ip)!) ?? new Set()).add(id));
+    for (const [k, ids] of groupsOfKind) assert.equal(ids.size, 1, `kind ${k} in groups ${[...ids]}`);
     const pumps = groups1.find((g) => g.id === pumpGroup)!;
     assert.deepEqual(pumps.classVotes, { infusion_pump: 8 });
     assert.ok(pumps.sharedProfile.some((s) => s.feature === 'uses tcp/3613' && s.share === 1));

@@ -1,5 +1,6 @@
 import { createDeviceMatcher, createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
 import { ipLength, type SyntheticPacket } from './pcap.ts';
+import { mulberry32, seedOf } from './rng.ts';
 
 /** How {@link packetsToRecords} labels the records. */
 export interface RecordOptions {
@@ -9,6 +10,13 @@ export interface RecordOptions {
   version?: number;
   /** Receive time to stamp (default: the window's last packet time). */
   receivedMs?: number;
+  /**
+   * Random packet sampling, 1 in `samplingRate` (default 1: every packet), as sFlow agents and sampling
+   * NetFlow exporters do; counters stay as sampled and each record carries the rate.
+   */
+  samplingRate?: number;
+  /** Seed of the sampling (default 1): the same seed and packets give the same sample. */
+  samplingSeed?: number;
 }
 
 /**
@@ -21,13 +29,17 @@ export function packetsToRecords(
 ): FlowRecord[] {
   const flows = new Map<string, FlowRecord>();
   let lastTs = 0;
+  const rate = Math.max(1, Math.floor(opts.samplingRate ?? 1));
+  const pick = rate > 1 ? mulberry32(seedOf(opts.samplingSeed ?? 1, packets[0]?.tsMs ?? 0)) : undefined;
   for (const p of packets) {
+    if (pick && pick() * rate >= 1) continue;
     const key = `${p.src}|${p.dst}|${p.srcPort ?? 0}|${p.dstPort ?? 0}|${p.protocol}`;
     let r = flows.get(key);
     if (!r) {
       r = createFlowRecord();
       r.exporter = opts.exporter ?? '127.0.0.1';
       r.version = opts.version ?? 9;
+      r.samplingRate = rate > 1 ? rate : 0;
       r.srcAddr = p.src;
       r.dstAddr = p.dst;
       r.srcPort = p.srcPort ?? 0;

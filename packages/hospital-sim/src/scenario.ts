@@ -33,6 +33,12 @@ export interface SimDevice {
   name: string;
   /** The class a correct classification gives it. */
   class: SimClass;
+  /**
+   * Its real kind: the template it is made from (`pump` for every pump, `pump-server`, `dc-dns-syslog`,
+   * `workstation`), its name without the number. Devices of one kind behave alike; of different kinds,
+   * not (several kinds share a class: the pump server, file server, DC, EHR and RTLS engine are `server`).
+   */
+  kind: string;
   /** True when an injected attack involves it (it must raise its expected alerts, and may raise others). */
   attacked: boolean;
 }
@@ -129,7 +135,7 @@ export function createScenario(opts: ScenarioOptions = {}): Scenario {
   const expectedAlerts: ExpectedAlert[] = [];
 
   const device = (ip: string, name: string, cls: SimClass) =>
-    devices.push({ ip, name, class: cls, attacked: false });
+    devices.push({ ip, name, class: cls, kind: name.replace(/-\d+$/, ''), attacked: false });
   /** Busier during the day shift (07:00-19:00 local), never idle: a hospital runs all night. */
   const dayFactor = (t: number) => {
     const h = (new Date(t).getUTCHours() + utcOffset + 24) % 24;

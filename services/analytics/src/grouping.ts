@@ -65,7 +65,8 @@ export function labelEvidence(
   ];
 }
 
-const LOCK = "hashtext('wardwatch.behaviour_groups')";
+// Per schema: deployments (and tests) sharing a database in schemas of their own do not block each other.
+const LOCK = "hashtext('wardwatch.behaviour_groups:' || current_schema())";
 const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
 
 interface DeviceRow {
@@ -186,8 +187,9 @@ async function regroup(client: pg.PoolClient, threshold: number): Promise<Regrou
     protocol: number;
     direction: string;
     peer_internal: boolean;
+    flows: string;
   }>(
-    `SELECT host(device_ip) AS ip, peer::text AS peer, service_port, protocol, direction, peer_internal
+    `SELECT host(device_ip) AS ip, peer::text AS peer, service_port, protocol, direction, peer_internal, flows
        FROM device_profiles`,
   );
   const stored = await client.query<{
@@ -210,6 +212,7 @@ async function regroup(client: pg.PoolClient, threshold: number): Promise<Regrou
       proto: r.protocol,
       dir: r.direction === 'inbound' ? 'inbound' : 'outbound',
       internal: r.peer_internal,
+      flows: Number(r.flows),
     });
   }
   const inputs: GroupInput[] = devices.rows.map((d) => ({

@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createDeviceMatcher } from '@wardwatch/flow-schema';
-import { createScenario, routeByDevice } from '@wardwatch/hospital-sim';
+import { createScenario, mulberry32, routeByDevice } from '@wardwatch/hospital-sim';
 import { isPeriodic } from './detect.ts';
-import { featuresOfProfile, type GroupInput, groupProfiles } from './groups.ts';
+import {
+  featuresOfProfile,
+  type GroupEntry,
+  type GroupInput,
+  groupProfiles,
+  missCost,
+  observedFeatures,
+  observedSimilarity,
+  similarity,
+} from './groups.ts';
 import { applyRecord } from './model/apply-record.ts';
 import {
   type ApplyContext,
@@ -15,10 +24,14 @@ import { loadSignatures } from './signatures.ts';
 
 const signatures = loadSignatures();
 
-/** The simulated hospital's devices as the worker models them after `minutes` of clean traffic. */
+/**
+ * The simulated hospital's devices as the worker models them after `minutes` of clean traffic, exported
+ * with 1-in-`sampling` packet sampling; `truth` is each device's real kind (its simulator template).
+ */
 function simulatedProfiles(
   seed: number,
   minutes: number,
+  sampling = 1,
 ): { inputs: GroupInput[]; truth: Map<string, string> } {
   const scenario = createScenario({
     seed,
@@ -40,8 +53,10 @@ function simulatedProfiles(
     openFrom: 0,
   };
   const models = new Map<string, DeviceModel>();
-  for (const [from, to] of scenario.windows(5 * 60_000)) {
-    for (const [device, records] of routeByDevice(scenario.records(from, to), scenario.monitoredNetworks)) {
+  // Sampled: one-minute records, as the scorecard's exporters send (a sampled flow is seen per minute).
+  for (const [from, to] of scenario.windows((sampling > 1 ? 1 : 5) * 60_000)) {
+    const window = scenario.records(from, to, { samplingRate: sampling, samplingSeed: seed });
+    for (const [device, records] of routeByDevice(window, scenario.monitoredNetworks)) {
       let m = models.get(device);
       if (!m) {
         m = createDeviceModel(device, 0);
@@ -50,9 +65,10 @@ function simulatedProfiles(
       for (const r of records) applyRecord(m, r, ctx, 60_000);
     }
   }
-  const truth = new Map(scenario.devices.map((d) => [d.ip, d.class]));
+  const truth = new Map(scenario.devices.map((d) => [d.ip, d.kind]));
+  // The grouping job groups the devices that have a profile.
   const inputs = [...models.values()]
-    .filter((m) => truth.has(m.ip))
+    .filter((m) => truth.has(m.ip) && m.profile.size > 0)
     .map((m) => ({
       ip: m.ip,
       periodic: isPeriodic(m),
@@ -63,6 +79,7 @@ function simulatedProfiles(
         proto: e.proto,
         dir: DIRECTION_NAMES[e.dir]!,
         internal: e.internal,
+        flows: e.flows,
       })),
     }));
   return { inputs, truth };
@@ -116,7 +133,35 @@ describe('behaviour groups', () => {
       assert.equal(of(`10.30.1.${i}`), of('10.30.1.1'), `monitor ${i}`);
     }
     assert.ok(s.purity >= 0.95, `purity ${s.purity}`);
+    assert.ok(s.completeness >= 0.95, `completeness ${s.completeness}`);
     assert.ok(g.groups.length > 5, 'not collapsed into a few groups');
+  });
+
+  test('sampled 1:100, devices of one kind stay together and kinds stay apart', (t) => {
+    // Seeds of no scorecard run; 45 minutes, as a scorecard run learns.
+    for (const seed of [101, 202, 303]) {
+      const { inputs, truth } = simulatedProfiles(seed, 45, 100);
+      const g = groupProfiles(inputs);
+      const s = score(g.groups, truth);
+      for (const grp of g.groups)
+        t.diagnostic(`seed ${seed} group ${grp.id}: ${grp.members.map((m) => truth.get(m.ip)).join(' ')}`);
+      t.diagnostic(`seed ${seed}: purity ${s.purity.toFixed(3)} completeness ${s.completeness.toFixed(3)}`);
+      assert.ok(s.purity >= 0.95, `seed ${seed} purity ${s.purity}`);
+      assert.ok(s.completeness >= 0.95, `seed ${seed} completeness ${s.completeness}`);
+    }
+  });
+
+  test('comparing only the similar pairs groups as comparing every pair', () => {
+    for (const [seed, sampling] of [
+      [101, 1],
+      [202, 100],
+      [303, 10],
+    ] as const) {
+      const { inputs } = simulatedProfiles(seed, 30, sampling);
+      const fast = groupProfiles(inputs);
+      const exact = groupProfiles(inputs, { pairFloor: 0 });
+      assert.deepEqual(fast.groups, exact.groups, `seed ${seed} 1:${sampling}`);
+    }
   });
 
   test('ids are stable: the same hospital regrouped later keeps its groups, and a changed device leaves', () => {
@@ -149,5 +194,99 @@ describe('behaviour groups', () => {
       prev.get('10.20.1.4'),
       'the other pumps keep their group',
     );
+  });
+});
+
+/** A client's outbound entry to an internal server, seen in `flows` flow records. */
+const uses = (host: string, port: number, flows: number): GroupEntry => ({
+  peer: `${host}/32`,
+  port,
+  proto: 6,
+  dir: 'outbound',
+  internal: true,
+  flows,
+});
+const device = (ip: string, entries: GroupEntry[]): GroupInput => ({
+  ip,
+  entries,
+  periodic: false,
+  class: 'unknown',
+});
+
+describe('sampled profiles', () => {
+  test('a one-sided feature seen in a flow or two costs little; seen in many flows, as unsampled', () => {
+    assert.equal(missCost(8), 1);
+    assert.equal(missCost(1), 0.75);
+    assert.ok(missCost(1, 1 / 8) < missCost(1), 'less when the other device was seen far less');
+    // Two clients sharing two services, each with two more it was seen using once: apart unsampled, alike
+    // sampled (the merge threshold is 0.5).
+    const a = device('10.0.1.1', [
+      uses('10.9.0.1', 445, 4),
+      uses('10.9.0.2', 443, 5),
+      uses('10.9.0.3', 9100, 1),
+      uses('10.9.0.5', 88, 1),
+    ]);
+    const b = device('10.0.1.2', [
+      uses('10.9.0.1', 445, 3),
+      uses('10.9.0.2', 443, 6),
+      uses('10.9.0.4', 53, 1),
+      uses('10.9.0.6', 389, 1),
+    ]);
+    const sets = similarity(featuresOfProfile(a), featuresOfProfile(b));
+    const sampled = observedSimilarity(observedFeatures(a), observedFeatures(b));
+    assert.ok(sets < 0.5 && sampled >= 0.5, `sets ${sets} sampled ${sampled}`);
+    // The same seen in many flows each: exactly the weighted Jaccard index of the feature sets.
+    const many = (d: GroupInput) => ({ ...d, entries: d.entries.map((e) => ({ ...e, flows: 40 })) });
+    assert.equal(observedSimilarity(observedFeatures(many(a)), observedFeatures(many(b))), sets);
+  });
+
+  test('devices of one kind, each sampled into a different part of its profile, share a group apart from another kind', () => {
+    // Kind A: clients of 8 services (two common to both kinds); kind B: clients of 5 services and servers of
+    // one. Each device shows each service with a few sampled flows, or none (a random part of its profile).
+    const rng = mulberry32(77);
+    const kindA = [
+      ['10.9.0.1', 445],
+      ['10.9.0.2', 443],
+      ['10.9.0.3', 9100],
+      ['10.9.0.4', 53],
+      ['10.9.0.5', 88],
+      ['10.9.0.6', 443],
+      ['10.9.0.7', 3389],
+      ['10.9.0.8', 8080],
+    ] as const;
+    const kindB = [
+      ['10.9.0.4', 53],
+      ['10.9.0.2', 443],
+      ['10.9.1.1', 2575],
+      ['10.9.1.2', 104],
+      ['10.9.1.3', 11112],
+    ] as const;
+    const sample = (template: ReadonlyArray<readonly [string, number]>) =>
+      template.flatMap(([host, port]) => {
+        const flows = Math.floor(rng() * 4); // 0..3 sampled flows
+        return flows === 0 ? [] : [uses(host, port, flows)];
+      });
+    const inputs: GroupInput[] = [];
+    const truth = new Map<string, string>();
+    for (let i = 1; i <= 12; i++) {
+      inputs.push(device(`10.1.0.${i}`, sample(kindA)));
+      truth.set(`10.1.0.${i}`, 'A');
+    }
+    for (let i = 1; i <= 6; i++) {
+      const serves: GroupEntry = {
+        peer: '10.7.0.1/32',
+        port: 6000,
+        proto: 6,
+        dir: 'inbound',
+        internal: true,
+        flows: 2,
+      };
+      inputs.push(device(`10.2.0.${i}`, [...sample(kindB), serves]));
+      truth.set(`10.2.0.${i}`, 'B');
+    }
+    const g = groupProfiles(inputs.filter((d) => d.entries.length > 0));
+    const s = score(g.groups, truth);
+    assert.equal(s.purity, 1, 'kinds apart');
+    assert.ok(s.completeness >= 0.95, `completeness ${s.completeness}`);
   });
 });

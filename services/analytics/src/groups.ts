@@ -1,28 +1,34 @@
+import {
+  type GroupInput,
+  type ObservedProfile,
+  observedFeatures,
+  type Shape,
+  similarity,
+  similarPairs,
+} from './group-features.ts';
+import { averageLinkage } from './linkage.ts';
+
 // Behaviour groups: devices whose communication profiles are alike share a group, whatever their class.
 // Pure: profiles in, groups out. A profile is reduced to a set of features (the services it uses and on
 // which internal servers, the services it offers, what it uses on the internet, whether it sends
-// continuously); two devices are alike by the Jaccard index of their features; groups are built by
-// average-linkage agglomerative clustering over the distinct feature sets, cut at a similarity threshold,
-// and keep their ids from one grouping to the next by the members they share.
+// continuously: group-features.ts); two devices are alike by the weighted Jaccard index of their features,
+// with one-sided features that sampling may have hidden counting less; groups are built by average-linkage
+// agglomerative clustering (linkage.ts) over the distinct observed profiles and their similar pairs, cut
+// at a similarity threshold, and keep their ids from one grouping to the next by the members they share.
 
-/** One profile entry as grouping sees it. */
-export interface GroupEntry {
-  /** The peer as stored (`cidr` text: a host `/32` or `/128`, or a peer group). */
-  peer: string;
-  port: number;
-  proto: number;
-  dir: 'outbound' | 'inbound';
-  internal: boolean;
-}
-
-/** A device's profile, for grouping. */
-export interface GroupInput {
-  ip: string;
-  entries: readonly GroupEntry[];
-  periodic: boolean;
-  /** The class inferred (or set) for the device: counted as a vote, never used to group. */
-  class: string;
-}
+export {
+  entryFeatures,
+  featuresOfProfile,
+  featureWeight,
+  type GroupEntry,
+  type GroupInput,
+  missCost,
+  OBSERVED_FLOWS,
+  type ObservedProfile,
+  observedFeatures,
+  observedSimilarity,
+  similarity,
+} from './group-features.ts';
 
 /** One group of a grouping. */
 export interface BehaviourGroup {
@@ -41,6 +47,8 @@ export interface Grouping {
   byDevice: Map<string, { group: number; similarity: number }>;
   /** The id the next new group takes. */
   nextId: number;
+  /** Distinct observed profiles (shapes) and the similar pairs of them compared. */
+  stats: { shapes: number; pairs: number };
 }
 
 /** Options of {@link groupProfiles}. */
@@ -51,144 +59,71 @@ export interface GroupOptions {
   previous?: ReadonlyMap<string, number>;
   /** The id the first new group takes (default 1, or above every previous id). */
   nextId?: number;
+  /** Least similarity of a pair of shapes compared (default half the threshold; 0: every pair, exact). */
+  pairFloor?: number;
 }
+
+/** A feature held by more than this share of the shapes (and {@link STOP_MIN_SHAPES}) finds no similar pairs. */
+const STOP_SHARE = 0.05;
+const STOP_MIN_SHAPES = 500;
 
 /** Default merge threshold: clusters merge while their devices share on average half their features. */
 export const GROUP_THRESHOLD = 0.5;
 
-const PROTO: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmp6', 132: 'sctp' };
-
-function hostOf(peer: string): string | undefined {
-  const slash = peer.indexOf('/');
-  if (slash < 0) return peer;
-  const len = peer.slice(slash + 1);
-  return len === '32' || len === '128' ? peer.slice(0, slash) : undefined;
-}
-
 /**
- * The features of a profile: `uses tcp/3613` and `uses tcp/3613 at 10.10.0.10` for an internal server it
- * opens conversations to, `serves tcp/104`, `internet tcp/443` for a service it uses outside,
- * `periodic` for a device that sends continuously, `serves nothing` for a pure client.
- */
-export function featuresOfProfile(p: GroupInput): Set<string> {
-  const f = new Set<string>();
-  for (const e of p.entries) for (const x of entryFeatures(e)) f.add(x);
-  if (p.periodic) f.add('periodic');
-  let serves = false;
-  for (const x of f) if (x.startsWith('serves ')) serves = true;
-  if (!serves) f.add('serves nothing');
-  return f;
-}
-
-/** The features one profile entry gives (see {@link featuresOfProfile}). */
-export function entryFeatures(e: GroupEntry): string[] {
-  const svc = `${PROTO[e.proto] ?? `ip${e.proto}`}/${e.port}`;
-  if (e.dir === 'inbound') return [`serves ${svc}`];
-  if (!e.internal) return [`internet ${svc}`];
-  const host = hostOf(e.peer);
-  return host === undefined ? [`uses ${svc}`] : [`uses ${svc}`, `uses ${svc} at ${host}`];
-}
-
-/**
- * How much a feature counts: what a device offers (or that it offers nothing) tells its role and weighs
- * twice a service it uses; sending continuously weighs half (many kinds do).
- */
-export function featureWeight(feature: string): number {
-  if (feature.startsWith('serves')) return 2;
-  return feature === 'periodic' ? 0.5 : 1;
-}
-
-function weightOf(f: ReadonlySet<string>): number {
-  let w = 0;
-  for (const x of f) w += featureWeight(x);
-  return w;
-}
-
-/** The weighted Jaccard index of two feature sets ({@link featureWeight}; 1: same, two empty sets alike). */
-export function similarity(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
-  if (a.size === 0 && b.size === 0) return 1;
-  let common = 0;
-  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
-  for (const x of small) if (large.has(x)) common += featureWeight(x);
-  return common / (weightOf(a) + weightOf(b) - common);
-}
-
-interface Cluster {
-  /** Indexes into the distinct feature sets. */
-  shapes: number[];
-  weight: number;
-}
-
-/**
- * Groups profiles: devices with the same features form one shape; shapes merge by average linkage
- * (weighted by their devices) while the best pair's average similarity reaches the threshold.
- * Cost: O(s^2) memory and O(s^3) time in the number of distinct shapes s (devices of one kind mostly
- * share a shape, so s stays far below the number of devices).
+ * Groups profiles: devices with the same observed features form one shape; shapes merge by average linkage
+ * (weighted by their devices, {@link observedSimilarity}) while the best pair's average similarity reaches
+ * the threshold. Only the pairs of shapes {@link similarPairs} finds at half the threshold count (a pair
+ * below counts as 0 in a cluster's average, so an average is off by less than that; past 500 shapes, a
+ * pair sharing only features most shapes hold is not compared either), so time and memory follow the
+ * similar pairs, not the square of the shapes.
  */
 export function groupProfiles(inputs: readonly GroupInput[], opts: GroupOptions = {}): Grouping {
   const threshold = opts.threshold ?? GROUP_THRESHOLD;
-  const features = inputs.map(featuresOfProfile);
-  // Distinct feature sets (shapes) and their devices.
+  const floor = Math.min(threshold, opts.pairFloor ?? threshold / 2);
+  const observed = inputs.map(observedFeatures);
+  // Distinct observed profiles (shapes) and their devices.
   const shapeOf = new Map<string, number>();
-  const shapes: Array<Set<string>> = [];
+  const shapeProfiles: ObservedProfile[] = [];
   const shapeDevices: number[][] = [];
-  features.forEach((f, i) => {
-    const key = [...f].sort().join('\n');
+  observed.forEach((o, i) => {
+    const key = `${o.depth}\n${[...o.counts]
+      .map(([x, n]) => `${x}\t${n}`)
+      .sort()
+      .join('\n')}`;
     let s = shapeOf.get(key);
     if (s === undefined) {
-      s = shapes.length;
+      s = shapeProfiles.length;
       shapeOf.set(key, s);
-      shapes.push(f);
+      shapeProfiles.push(o);
       shapeDevices.push([]);
     }
     shapeDevices[s]!.push(i);
   });
-  const n = shapes.length;
-  // Average-linkage similarity between clusters, kept as a matrix (Lance-Williams update on merge).
-  const sim: Float64Array[] = shapes.map(() => new Float64Array(n));
-  for (let i = 0; i < n; i++)
-    for (let j = i + 1; j < n; j++) {
-      const s = similarity(shapes[i]!, shapes[j]!);
-      sim[i]![j] = s;
-      sim[j]![i] = s;
-    }
-  const clusters: Array<Cluster | undefined> = shapes.map((_, i) => ({
-    shapes: [i],
-    weight: shapeDevices[i]!.length,
-  }));
-  for (;;) {
-    let best = -1;
-    let bi = -1;
-    let bj = -1;
-    for (let i = 0; i < n; i++) {
-      if (!clusters[i]) continue;
-      for (let j = i + 1; j < n; j++) {
-        if (!clusters[j]) continue;
-        if (sim[i]![j]! > best) {
-          best = sim[i]![j]!;
-          bi = i;
-          bj = j;
-        }
-      }
-    }
-    if (bi < 0 || best < threshold) break;
-    const a = clusters[bi]!;
-    const b = clusters[bj]!;
-    for (let k = 0; k < n; k++) {
-      if (k === bi || k === bj || !clusters[k]) continue;
-      const v = (a.weight * sim[bi]![k]! + b.weight * sim[bj]![k]!) / (a.weight + b.weight);
-      sim[bi]![k] = v;
-      sim[k]![bi] = v;
-    }
-    clusters[bi] = { shapes: [...a.shapes, ...b.shapes], weight: a.weight + b.weight };
-    clusters[bj] = undefined;
-  }
+  // Feature ids ranked rarest first (fewest shapes holding them), then by name for a stable order.
+  const df = new Map<string, number>();
+  for (const o of shapeProfiles) for (const x of o.counts.keys()) df.set(x, (df.get(x) ?? 0) + 1);
+  const ranked = [...df.keys()].sort((x, y) => df.get(x)! - df.get(y)! || (x < y ? -1 : x > y ? 1 : 0));
+  const idOfFeature = new Map(ranked.map((x, i) => [x, i]));
+  const shapes: Shape[] = shapeProfiles.map((o) => {
+    const ids = Int32Array.from(o.counts.keys(), (x) => idOfFeature.get(x)!).sort();
+    return { features: ids, flows: ids.map((id) => o.counts.get(ranked[id]!)!), depth: o.depth };
+  });
+  // Exact on a hospital's few hundred shapes; past that, the features most shapes hold find no pairs.
+  const stopAbove =
+    floor > 0 ? Math.max(STOP_MIN_SHAPES, STOP_SHARE * shapes.length) : Number.POSITIVE_INFINITY;
+  const pairs = similarPairs(shapes, ranked, floor, stopAbove);
+  const clusters = averageLinkage(
+    shapeDevices.map((d) => d.length),
+    pairs,
+    threshold,
+  );
+  const features = inputs.map((_, i) => new Set(observed[i]!.counts.keys()));
 
   // Members, shared profile, votes.
   const built: Array<Omit<BehaviourGroup, 'id'> & { ips: string[] }> = [];
   for (const c of clusters) {
-    if (!c) continue;
-    const devices = c.shapes.flatMap((s) => shapeDevices[s]!);
+    const devices = c.flatMap((s) => shapeDevices[s]!);
     const counts = new Map<string, number>();
     for (const d of devices) for (const x of features[d]!) counts.set(x, (counts.get(x) ?? 0) + 1);
     const shared = [...counts]
@@ -238,5 +173,5 @@ export function groupProfiles(inputs: readonly GroupInput[], opts: GroupOptions 
   const byDevice = new Map<string, { group: number; similarity: number }>();
   for (const g of groups)
     for (const m of g.members) byDevice.set(m.ip, { group: g.id, similarity: m.similarity });
-  return { groups, byDevice, nextId };
+  return { groups, byDevice, nextId, stats: { shapes: shapes.length, pairs: pairs.length } };
 }

@@ -26,6 +26,14 @@ import { type AnalyticsCounts, type WorkerEnv, WorkerState } from './worker/stat
 
 export { type AnalyticsSettings, analyticsSettings } from './config.ts';
 export type { AlertDraft, AlertKind } from './detect.ts';
+export { createGroupingJob, type GroupingJob, type RegroupResult } from './grouping.ts';
+export {
+  type GroupEntry,
+  type GroupInput,
+  type Grouping,
+  type GroupOptions,
+  groupProfiles,
+} from './groups.ts';
 export {
   BUILTIN_SIGNATURES,
   type Classification,
