@@ -129,3 +129,65 @@ test('a busy main thread does not leave the UDP sockets unread (kernel drops, ac
     await collector.stop();
   }
 });
+
+test('a UDP receive thread that dies is started again on the same port; readiness is false meanwhile', async () => {
+  const registry = createMetricsRegistry({ defaultMetrics: false });
+  const collector = createCollector({
+    config: loadConfig({
+      env: {},
+      overrides: {
+        monitoredNetworks: ['10.0.0.0/8'],
+        'kafka.flowPartitions': 4,
+        'collector.host': '127.0.0.1',
+        'collector.udpPorts': [0],
+        'collector.tcpPorts': [],
+        'collector.decodeWorkers': 2,
+        'collector.workerRestartDelayMs': 500,
+        'collector.exporterAllowlist': ['127.0.0.0/8'],
+      },
+    }),
+    transport: createMemoryTransport(),
+    logger: createLogger({ level: 'fatal' }),
+    registry,
+  });
+  await collector.start();
+  const sock = createSocket('udp4');
+  const send = (b: Buffer) =>
+    new Promise<void>((r) => sock.send(b, collector.ports()[0]!, '127.0.0.1', () => r()));
+  const flows = (seed: number): V9Flow[] =>
+    Array.from({ length: 10 }, (_, j) => ({
+      src: `10.8.${seed}.${j + 1}`,
+      dst: '203.0.113.8',
+      bytes: 100,
+      packets: 1,
+      protocol: 17,
+    }));
+  try {
+    const port = collector.ports()[0];
+    await send(v9TemplatePacket(1));
+    await send(v9DataPacket(flows(1), 2));
+    await waitFor(async () => (collector.counts().decoded === 10 ? true : undefined), {
+      what: 'the first records',
+    });
+    await collector.killUdpThread();
+    assert.equal(await collector.notReady(), 'UDP receive thread down (restarting)');
+    await waitFor(async () => ((await collector.notReady()) === undefined ? true : undefined), {
+      what: 'the receive thread started again',
+      timeoutMs: 20_000,
+    });
+    assert.deepEqual(collector.ports(), [port]);
+    assert.equal(await metric(registry, 'wardwatch_collector_decode_worker_restarts_total'), 1);
+    // The decode workers kept their templates: a data-only packet to the same port is decoded.
+    await waitFor(
+      async () => {
+        await send(v9DataPacket(flows(2), 3));
+        await collector.flush();
+        return collector.counts().decoded >= 20 ? true : undefined;
+      },
+      { what: 'records read by the new thread', timeoutMs: 20_000, intervalMs: 500 },
+    );
+  } finally {
+    sock.close();
+    await collector.stop();
+  }
+});

@@ -79,6 +79,8 @@ export interface Collector {
   notReady(): Promise<string | undefined>;
   /** Terminates one decode worker as a crash would (operations drills and tests); it is restarted. */
   killDecodeWorker(shard: number): Promise<void>;
+  /** Terminates the UDP receive thread as a crash would (drills and tests); it is restarted on the same ports. */
+  killUdpThread(): Promise<void>;
 }
 
 /** Creates the collector; nothing is bound until `start()`. */
@@ -445,6 +447,10 @@ export function createCollector(deps: CollectorDeps): Collector {
     async killDecodeWorker(shard) {
       if (!pool) throw new Error('collector not started');
       await pool.killWorker(shard);
+    },
+    async killUdpThread() {
+      if (!pool) throw new Error('collector not started');
+      await pool.killUdpThread();
     },
     counts: () => ({ ...counts, dropped: { ...counts.dropped }, pending: routedPending() }),
     async flush(timeoutMs = 30_000) {

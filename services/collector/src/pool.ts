@@ -74,6 +74,8 @@ export interface ShardPool {
   udpDown(): boolean;
   /** Kernel thread id of the UDP receive thread, once it reported it. */
   udpThreadId(): number | undefined;
+  /** Terminates the UDP receive thread as a crash would (drills and tests); it is restarted on the same ports. */
+  killUdpThread(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -397,6 +399,10 @@ export async function createShardPool(opts: ShardPoolOptions): Promise<ShardPool
     takeUdpCounts: () => udp?.takeCounts() ?? { received: 0, not_allowed: 0, blocked: 0, decode_backlog: 0 },
     udpDown: () => udp?.dead ?? false,
     udpThreadId: () => udp?.tid,
+    async killUdpThread() {
+      if (!udp) throw new Error('no UDP receive thread (decodeWorkers is 0)');
+      await udp.kill();
+    },
     async stop() {
       // The sockets first (nothing more is read), then what the receive thread packed is decoded.
       await udp?.close();

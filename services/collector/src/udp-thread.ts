@@ -157,6 +157,11 @@ export class UdpThread {
     return out;
   }
 
+  /** Terminates the thread as a crash would: it is restarted. */
+  async kill(): Promise<void> {
+    await this.worker.terminate();
+  }
+
   async terminate(): Promise<void> {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
