@@ -18,11 +18,12 @@
 // BENCH_COMPRESSION (Wardwatch's Kafka compression, default lz4, the configuration's default),
 // BENCH_COLLECTOR_YAML (extra lines for Wardwatch's `collector:` section, e.g. '  batchRecords: 1000'),
 // BENCH_NODE_OPTIONS (the collector's NODE_OPTIONS, default its deployed '--max-semi-space-size=8'),
+// BENCH_RMEM_MAX (run as root: net.core.rmem_max for the run, default 32 MiB, restored after; 0: unchanged),
 // KAFKA_BROKERS (default 127.0.0.1:9092: the broker already running there is used, never a second one).
 //
 // Layout: this file assembles the run; bench-collector/ holds the settings (common.ts), the sender and
 // capture (capture.ts), one module per target (wardwatch.ts, nfcapd.ts, pmacct.ts), the /proc readers
-// (proc.ts), the rate ladder (ladder.ts) and the summary (report.ts).
+// (proc.ts), the socket buffer cap (rmem.ts), the rate ladder (ladder.ts) and the summary (report.ts).
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,6 +52,7 @@ import {
 import { ladder, lossFree } from './bench-collector/ladder.ts';
 import { listenerPid } from './bench-collector/proc.ts';
 import { report } from './bench-collector/report.ts';
+import { raiseRmemMax, restoreRmemMax, WANTED_RMEM_MAX } from './bench-collector/rmem.ts';
 import { prebuild } from './bench-collector/wardwatch.ts';
 
 async function main(): Promise<void> {
@@ -69,6 +71,12 @@ async function main(): Promise<void> {
   log(
     `# machine: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores (shared with other work: figures are indicative; compare targets within the run)`,
   );
+  log(raiseRmemMax(WANTED_RMEM_MAX));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      restoreRmemMax();
+      process.exit(130);
+    });
   const brokerPort = Number(brokers[0]!.split(':').pop());
   const brokerPid = listenerPid(brokerPort);
   log(
@@ -116,6 +124,7 @@ async function main(): Promise<void> {
 }
 
 async function cleanup(): Promise<void> {
+  restoreRmemMax();
   // The benchmark's topics hold millions of records: remove them from the shared broker.
   const kafka = new Kafka({ clientId: 'bench-collector', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();

@@ -3,7 +3,7 @@ import { freeUdpPort, send } from './capture.ts';
 import { type Format, GIVE_UP, LOSS_FREE, log, RATES, type Step, settle, type Target } from './common.ts';
 import { startNfcapd } from './nfcapd.ts';
 import { startNfacctd } from './pmacct.ts';
-import { cpuSeconds } from './proc.ts';
+import { cpuSeconds, udpReceiveBuffer } from './proc.ts';
 import { startWardwatch } from './wardwatch.ts';
 
 /** CPU figures of one step, one line: seconds per part, the broker's, and microseconds per record. */
@@ -34,6 +34,8 @@ export async function ladder(
         : await startNfacctd(port, format);
   const steps: Step[] = [];
   const brokerCpu = () => (brokerPid === undefined ? 0 : cpuSeconds(`/proc/${brokerPid}/stat`));
+  if (pass === 1)
+    log(`#   ${target} ${format}: socket receive buffer ${udpReceiveBuffer(port) ?? '?'} bytes (ss rb)`);
   try {
     // Warm-up: templates reach the collector before the measured steps.
     send(sender, file, port, 200);

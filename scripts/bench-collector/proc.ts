@@ -1,4 +1,5 @@
 // CPU seconds, peak RSS, children and a TCP port's listener, read from /proc.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** Peak resident set (VmHWM) of a process and its children, MiB. */
@@ -79,4 +80,15 @@ export function listenerPid(port: number): number | undefined {
     }
   }
   return undefined;
+}
+
+/** Receive buffer (SO_RCVBUF as the kernel set it, `rb` of `ss -m`) of the UDP sockets bound to a port. */
+export function udpReceiveBuffer(port: number): number | undefined {
+  try {
+    const out = execFileSync('ss', ['-uamn', `sport = :${port}`], { encoding: 'utf8' });
+    const m = /\brb(\d+)/.exec(out);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -16,9 +16,13 @@ export function report(runs: Map<string, { steps: Step[]; rss: number }[]>): voi
   // sFlow is compared on its own (its records are samples, about 6 a datagram against ~31).
   const NETFLOW = FORMATS.filter((f) => f !== 'sflow');
   const all = [...runs.entries()].filter(([k]) => !k.endsWith('_sflow')).flatMap(([, v]) => v);
-  const common = [...RATES]
-    .reverse()
-    .find((rate) => all.every((r) => r.steps.some((s) => s.rate === rate && s.loss < LOSS_FREE)));
+  // (No NetFlow format in the run, e.g. BENCH_FORMATS=sflow: nothing to compare here.)
+  const common =
+    all.length === 0
+      ? undefined
+      : [...RATES]
+          .reverse()
+          .find((rate) => all.every((r) => r.steps.some((s) => s.rate === rate && s.loss < LOSS_FREE)));
   const cpuPerRecord = new Map<Target, number>();
   if (common !== undefined) {
     for (const target of TARGETS as Target[]) {
@@ -45,7 +49,7 @@ export function report(runs: Map<string, { steps: Step[]; rss: number }[]>): voi
         `= ${target} CPU at ${common} datagrams/s (every target loss-free): ${us.toFixed(2)} us/record${per ? ` (${per})` : ''}; broker ${((broker / records) * 1e6).toFixed(2)} us/record`,
       );
     }
-  } else {
+  } else if (all.length > 0) {
     log('= no step was loss-free for every target in every pass: no CPU per record compared');
   }
 

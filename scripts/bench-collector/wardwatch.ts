@@ -24,6 +24,8 @@ import { cpuSeconds, peakRssMb } from './proc.ts';
  * generation keeps its peak RSS down when flooded (the analytics worker, by contrast, runs with a larger one).
  */
 export const COLLECTOR_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '--max-semi-space-size=8';
+/** Extra arguments of the collector's `node` (those NODE_OPTIONS refuses, e.g. `--cpu-prof --cpu-prof-dir=D`). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 /** Builds the bundle `pnpm start` runs when a source changed, so no build lands in a measured process. */
 export function prebuild(): void {
@@ -59,7 +61,7 @@ export async function startWardwatch(port: number): Promise<Runner> {
   );
   const child = spawn(
     process.execPath,
-    [...startCommandArgs(repo), '--service', 'collector', '--config', cfg],
+    [...NODE_ARGS, ...startCommandArgs(repo), '--service', 'collector', '--config', cfg],
     {
       cwd: repo,
       env: {

@@ -105,7 +105,7 @@ export const ConfigSchema = T.Object(
         lingerMs: T.Integer({ default: 50, minimum: 0, maximum: 10000 }),
         /** TCP ports for IPFIX over TCP (RFC 7011 §10.4); empty for none. */
         tcpPorts: T.Array(PortOrEphemeral, { default: [4739] }),
-        /** Decode worker threads (datagrams are sharded to them by exporter); 0 decodes on the receive thread; `auto`: cores - 1, at least 1. */
+        /** Decode worker threads (datagrams are sharded to them by exporter); 0 reads UDP and decodes on the main thread; `auto`: cores - 1, at least 1. */
         decodeWorkers: T.Union([T.Literal('auto'), T.Integer({ minimum: 0, maximum: 64 })], {
           default: 'auto',
         }),

@@ -1,17 +1,23 @@
-// Entry of a decode worker thread: owns one DecodeShard and talks to the receive thread by messages.
-import { parentPort, workerData } from 'node:worker_threads';
-import { type PacketBatch, ShardRunner } from './runner.ts';
+// Entry of the collector's worker threads. A decode worker owns one DecodeShard and takes packed datagrams
+// from the main thread (IPFIX over TCP) and from the UDP receive thread (over a port of their own); the
+// UDP receive thread (`role: 'udp'`, udp-receiver.ts) runs from the same script.
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import type { PacketsMessage } from './packer.ts';
+import { ShardRunner } from './runner.ts';
 import type { ShardOutput, ShardSettings } from './shard.ts';
 import { currentThreadId } from './thread-cpu.ts';
+import { runUdpReceiver, type UdpReceiverInput } from './udp-receiver.ts';
 
-/** Messages from the receive thread to a worker. */
+/** Messages from the main thread to a decode worker. */
 export type ToWorker =
-  | ({ type: 'packets' } & PacketBatch)
+  | PacketsMessage
   | { type: 'import'; entries: { key: string; text: string }[]; id: number }
   | { type: 'flush'; id: number }
-  | { type: 'stop'; id: number };
+  | { type: 'stop'; id: number }
+  /** The port the UDP receive thread packs to (a new one when that thread was started again). */
+  | { type: 'receiver'; port: MessagePort };
 
-/** Messages from a worker to the receive thread. */
+/** Messages from a decode worker to the main thread. */
 export type FromWorker =
   | { type: 'output'; output: ShardOutput }
   /** A packing buffer, decoded, handed back for reuse (the decoder keeps no view of it: it copies). */
@@ -20,17 +26,20 @@ export type FromWorker =
   /** The worker's kernel thread id, sent once at start (its CPU time is read from /proc by that id). */
   | { type: 'thread'; tid: number };
 
-/** A worker's `workerData`. */
+/** A decode worker's `workerData`. */
 export interface WorkerInput {
+  role: 'decode';
   settings: ShardSettings;
-  /** Bytes of packed datagrams decoded so far (an int32 that wraps), read by the receive thread's bound. */
-  decoded: Int32Array;
+  /** Bytes posted by each source and decoded of each (packer.ts: int32 counters that wrap). */
+  counters: Int32Array;
 }
 
 const port = parentPort;
-if (port) {
-  const { settings, decoded } = workerData as WorkerInput;
-  const tid = currentThreadId();
+const tid = currentThreadId();
+if (port && (workerData as { role?: string }).role === 'udp') {
+  runUdpReceiver(port, workerData as UdpReceiverInput, tid);
+} else if (port) {
+  const { settings, counters } = workerData as WorkerInput;
   if (tid !== undefined) port.postMessage({ type: 'thread', tid } satisfies FromWorker);
   const runner = new ShardRunner(settings, (output) => {
     const transfer: ArrayBuffer[] = [];
@@ -40,14 +49,33 @@ if (port) {
     }
     port.postMessage({ type: 'output', output } satisfies FromWorker, transfer);
   });
+  /** Decodes a packed batch, counts it decoded for its source's bound and hands the buffer back. */
+  const packets = (msg: PacketsMessage, from: MessagePort) => {
+    runner.ingestBatch(msg);
+    Atomics.add(counters, 2 + msg.source, msg.length);
+    from.postMessage({ type: 'recycle', buffer: msg.buffer } satisfies FromWorker, [msg.buffer]);
+  };
+  let receiver: MessagePort | undefined;
   port.on('message', (msg: ToWorker) => {
     switch (msg.type) {
       case 'packets':
-        runner.ingestBatch(msg);
-        // Consumed: the receive thread's backlog bound counts bytes posted and not yet decoded.
-        Atomics.add(decoded, 0, msg.length);
-        port.postMessage({ type: 'recycle', buffer: msg.buffer } satisfies FromWorker, [msg.buffer]);
+        packets(msg, port);
         break;
+      case 'receiver': {
+        receiver?.close();
+        const from = msg.port;
+        receiver = from;
+        // Packets and flushes from the receive thread come in order on its own port; a flush is
+        // answered to the main thread, after every packet posted before it was decoded.
+        from.on('message', (m: PacketsMessage | { type: 'flush'; id: number }) => {
+          if (m.type === 'packets') packets(m, from);
+          else {
+            runner.flush();
+            port.postMessage({ type: 'done', id: m.id } satisfies FromWorker);
+          }
+        });
+        break;
+      }
       case 'import': {
         const result = runner.shard.importTemplates(msg.entries);
         port.postMessage({ type: 'done', id: msg.id, result } satisfies FromWorker);
@@ -60,6 +88,7 @@ if (port) {
       case 'stop':
         runner.stop();
         port.postMessage({ type: 'done', id: msg.id } satisfies FromWorker);
+        receiver?.close();
         port.close();
         break;
     }

@@ -79,6 +79,8 @@ export interface Collector {
   notReady(): Promise<string | undefined>;
   /** Terminates one decode worker as a crash would (operations drills and tests); it is restarted. */
   killDecodeWorker(shard: number): Promise<void>;
+  /** Terminates the UDP receive thread as a crash would (drills and tests); it is restarted on the same ports. */
+  killUdpThread(): Promise<void>;
 }
 
 /** Creates the collector; nothing is bound until `start()`. */
@@ -90,7 +92,10 @@ export function createCollector(deps: CollectorDeps): Collector {
     transport,
     allowlist: c.exporterAllowlist,
     logger,
-    onChange: () => releaseWithheld(),
+    onChange: () => {
+      releaseWithheld();
+      pool?.setBlocked(trust.blocked());
+    },
   });
   /** Templates of exporters not trusted (yet), kept to be shared once they are (bounded). */
   const withheld = new Map<string, KeyedValue>();
@@ -104,7 +109,10 @@ export function createCollector(deps: CollectorDeps): Collector {
       }
     if (release.length > 0) control?.offer(Topics.templates, release, 0);
   }
+  /** UDP sockets on this thread (inline decoding only); with workers they live on the receive thread. */
   const udp: Socket[] = [];
+  /** Ports bound on the UDP receive thread. */
+  let udpThreadPorts: number[] = [];
   const tcp: TcpListener[] = [];
   let ops: HttpServer | undefined;
   let pool: ShardPool | undefined;
@@ -155,17 +163,20 @@ export function createCollector(deps: CollectorDeps): Collector {
     },
   });
 
-  // Where the CPU goes, per thread (Linux): the receive thread is the main thread (its id is the
-  // process id) and also runs the Kafka producer; each decode worker reported its own id.
+  // Where the CPU goes, per thread (Linux): the main thread (its id is the process id) runs the Kafka
+  // producer and IPFIX over TCP; the UDP receive thread and each decode worker reported their own id.
   new Gauge({
     name: 'wardwatch_collector_thread_cpu_seconds',
-    help: 'CPU seconds (user + system) used by a collector thread since it started (/proc), by thread: receive (sockets, hand-off to workers, Kafka producer) or decode-N',
+    help: 'CPU seconds (user + system) used by a collector thread since it started (/proc), by thread: udp (the UDP receive thread: sockets, hand-off to workers), main (Kafka producer, IPFIX over TCP; UDP too without workers) or decode-N',
     labelNames: ['thread'] as const,
     registers: [deps.registry],
     collect() {
       this.reset();
       const main = threadCpuSeconds(process.pid);
-      if (main !== undefined) this.set({ thread: 'receive' }, main);
+      if (main !== undefined) this.set({ thread: 'main' }, main);
+      const udpTid = pool?.udpThreadId();
+      const udpCpu = udpTid === undefined ? undefined : threadCpuSeconds(udpTid);
+      if (udpCpu !== undefined) this.set({ thread: 'udp' }, udpCpu);
       for (const [shard, tid] of pool?.threadIds() ?? []) {
         const v = threadCpuSeconds(tid);
         if (v !== undefined) this.set({ thread: `decode-${shard}` }, v);
@@ -346,15 +357,36 @@ export function createCollector(deps: CollectorDeps): Collector {
           );
       },
       restartDelayMs: c.workerRestartDelayMs,
+      allowlist: c.exporterAllowlist,
+      onUdpThread: (event, detail) => {
+        if (event === 'error') warnSocket({ where: 'udp', detail }, 'socket error');
+        else if (event === 'exit') {
+          metrics.workerExits.inc();
+          logger.error({ detail }, 'UDP receive thread exited; restarting it (UDP is not read meanwhile)');
+        } else {
+          metrics.workerRestarts.inc();
+          logger.warn('UDP receive thread restarted');
+        }
+      },
+    });
+    const p = pool;
+    metrics.pullBeforeScrape(() => {
+      const n = p.takeUdpCounts();
+      if (n.received > 0) metrics.countReceived('udp', n.received);
+      for (const reason of ['not_allowed', 'blocked', 'decode_backlog'] as const)
+        if (n[reason] > 0) metrics.packetsDropped.inc({ reason }, n[reason]);
     });
     await loadTemplates(pool);
     await trust.start();
+    pool.setBlocked(trust.blocked());
     const admit = trust.admit;
-    for (const port of c.udpPorts) {
-      const s = await bindUdp(c.host, port, c.receiveBufferBytes, pool, admit, events);
-      udp.push(s);
-      udpPorts.add(s.address().port);
+    const onThread = pool.bindUdp(c.host, c.udpPorts, c.receiveBufferBytes);
+    if (onThread) udpThreadPorts = await onThread;
+    else {
+      for (const port of c.udpPorts)
+        udp.push(await bindUdp(c.host, port, c.receiveBufferBytes, pool, admit, events));
     }
+    for (const port of collector.ports()) udpPorts.add(port);
     const tcpLimits = {
       maxConnections: c.tcpMaxConnections,
       idleTimeoutMs: c.tcpIdleTimeoutMs,
@@ -395,7 +427,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         throw err;
       }
     },
-    ports: () => udp.map((s) => s.address().port),
+    ports: () => [...udpThreadPorts, ...udp.map((s) => s.address().port)],
     tcpPorts: () => tcp.map((s) => s.port()),
     opsUrl() {
       const a = ops?.address();
@@ -407,6 +439,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       if (!started) return 'starting';
       const down = pool?.down() ?? [];
       if (down.length > 0) return `decode shard ${down.join(', ')} down (restarting)`;
+      if (pool?.udpDown()) return 'UDP receive thread down (restarting)';
       if (!(await transport.ping())) return 'transport unreachable';
       if ((flows?.fill() ?? 0) >= 0.9) return 'publish buffer nearly full';
       return undefined;
@@ -414,6 +447,10 @@ export function createCollector(deps: CollectorDeps): Collector {
     async killDecodeWorker(shard) {
       if (!pool) throw new Error('collector not started');
       await pool.killWorker(shard);
+    },
+    async killUdpThread() {
+      if (!pool) throw new Error('collector not started');
+      await pool.killUdpThread();
     },
     counts: () => ({ ...counts, dropped: { ...counts.dropped }, pending: routedPending() }),
     async flush(timeoutMs = 30_000) {
@@ -425,8 +462,10 @@ export function createCollector(deps: CollectorDeps): Collector {
       started = false;
       stopGauges();
       await Promise.all(udp.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await pool?.closeUdp();
       await Promise.all(tcp.map((s) => s.close()));
       udp.length = 0;
+      udpThreadPorts = [];
       tcp.length = 0;
       await pool?.stop();
       pool = undefined;

@@ -18,6 +18,8 @@ export function createCollectorMetrics(registry: Registry) {
   // Counted per packet on the receive thread: a plain number there, added to the counter when scraped
   // (a labelled `inc` per datagram was a visible share of the receive thread's time).
   const receivedSince = { udp: 0, tcp: 0 };
+  /** Takes the UDP receive thread's counts into these metrics; called before each scrape. */
+  let pull = () => {};
   const m = {
     received: new Counter({
       name: 'wardwatch_collector_packets_received_total',
@@ -25,6 +27,7 @@ export function createCollectorMetrics(registry: Registry) {
       labelNames: ['transport'] as const,
       registers: r,
       collect() {
+        pull();
         for (const t of ['udp', 'tcp'] as const) {
           if (receivedSince[t] > 0) this.inc({ transport: t }, receivedSince[t]);
           receivedSince[t] = 0;
@@ -39,9 +42,12 @@ export function createCollectorMetrics(registry: Registry) {
     }),
     packetsDropped: new Counter({
       name: 'wardwatch_collector_packets_dropped_total',
-      help: 'Export packets dropped (not_allowed, decode_backlog, tcp_framing) or not wholly decodable (truncated, malformed, unsupported_version; records before the fault are kept)',
+      help: 'Export packets dropped (not_allowed, blocked, decode_backlog, tcp_framing) or not wholly decodable (truncated, malformed, unsupported_version; records before the fault are kept)',
       labelNames: ['reason'] as const,
       registers: r,
+      collect() {
+        pull();
+      },
     }),
     tcpClosed: new Counter({
       name: 'wardwatch_collector_tcp_connections_closed_total',
@@ -268,12 +274,17 @@ export function createCollectorMetrics(registry: Registry) {
     m.exporters.set(sum(shardLevels.exporters));
   }
 
-  /** Counts one export packet read from a socket. */
-  function countReceived(transport: 'udp' | 'tcp'): void {
-    receivedSince[transport]++;
+  /** Counts export packets read from a socket. */
+  function countReceived(transport: 'udp' | 'tcp', n = 1): void {
+    receivedSince[transport] += n;
   }
 
-  return { ...m, applyStats, countReceived };
+  /** Sets what takes counts kept elsewhere (the UDP receive thread's) into these metrics at each scrape. */
+  function pullBeforeScrape(fn: () => void): void {
+    pull = fn;
+  }
+
+  return { ...m, applyStats, countReceived, pullBeforeScrape };
 }
 
 export type CollectorMetrics = ReturnType<typeof createCollectorMetrics>;

@@ -2,17 +2,20 @@
 // templates and its data always meet in one shard. Worker shards receive datagrams packed into one
 // transferred buffer per shard every couple of milliseconds (or sooner when it fills), under a bound of
 // bytes posted and not yet decoded (the worker counts what it decoded in shared memory). The worker hands
-// each buffer back once decoded, and the receive thread packs into it again: no copy and no allocation
-// per batch.
+// each buffer back once decoded, and the sender packs into it again: no copy and no allocation per batch.
+// With workers, the UDP sockets are read on a thread of their own (udp-receiver.ts), which packs straight
+// to the workers over ports of its own; the main thread packs only IPFIX over TCP.
 import { readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { fnv1a } from '@wardwatch/flow-schema';
 import type { FromWorker, ToWorker, WorkerInput } from './decode-worker.ts';
-import { PACKET_HEADER, ShardRunner } from './runner.ts';
+import { createPackCounters, PacketPacker, type PushResult } from './packer.ts';
+import { ShardRunner } from './runner.ts';
 import type { ShardOutput, ShardSettings, Via } from './shard.ts';
+import { type UdpCounts, UdpThread } from './udp-thread.ts';
 
-/** Outcome of handing a datagram to its shard. */
-export type PushResult = 'accepted' | 'backlog';
+export type { PushResult } from './packer.ts';
+export type { UdpCounts } from './udp-thread.ts';
 
 /** Options of {@link createShardPool}. */
 export interface ShardPoolOptions {
@@ -29,6 +32,10 @@ export interface ShardPoolOptions {
   onWorkerRestart?: (shard: number) => void;
   /** Wait before the first restart of a crashed worker; doubles per consecutive crash up to 30 s. */
   restartDelayMs?: number;
+  /** `collector.exporterAllowlist`, checked per datagram by the UDP receive thread. */
+  allowlist?: readonly string[];
+  /** The UDP receive thread failed or was started again (its sockets bound anew). */
+  onUdpThread?: (event: 'error' | 'exit' | 'restart', detail: string) => void;
 }
 
 /** The decode shards. */
@@ -52,6 +59,23 @@ export interface ShardPool {
   size(): number;
   /** Kernel thread ids of the decode workers that reported one, by shard (for per-thread CPU). */
   threadIds(): Map<number, number>;
+  /**
+   * With workers: binds the UDP sockets on the receive thread and resolves the ports bound. Without
+   * (inline decoding) `undefined`: the caller binds them on its own thread.
+   */
+  bindUdp(host: string, ports: number[], receiveBufferBytes: number): Promise<number[]> | undefined;
+  /** Closes the UDP sockets of the receive thread (nothing more is read). */
+  closeUdp(): Promise<void>;
+  /** Exporters an admin blocked: the receive thread drops their datagrams. */
+  setBlocked(exporters: string[]): void;
+  /** The receive thread's counts since the previous call (zero without it). */
+  takeUdpCounts(): UdpCounts;
+  /** The receive thread is down (crashed, not yet started again). */
+  udpDown(): boolean;
+  /** Kernel thread id of the UDP receive thread, once it reported it. */
+  udpThreadId(): number | undefined;
+  /** Terminates the UDP receive thread as a crash would (drills and tests); it is restarted on the same ports. */
+  killUdpThread(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,17 +90,6 @@ interface Shard {
 /** Path of the decode worker's prebuilt script; defined only in the prebuilt bundle (`scripts/wardwatch.mjs`). */
 declare const WARDWATCH_DECODE_WORKER: string | undefined;
 
-/**
- * Packed datagrams go out once this many bytes wait, or after {@link SEND_DELAY_MS}. A message per
- * event-loop turn (the receive thread takes a few datagrams per turn) made `postMessage` the largest cost
- * of both threads; ~100 datagrams a message cost little and delay decoding by ~2 ms at most.
- */
-const SEND_BYTES = 128 << 10;
-const SEND_DELAY_MS = 2;
-/** A packing buffer: below {@link SEND_BYTES} used, one more export packet (at most 64 KiB) always fits. */
-const PACK_BYTES = SEND_BYTES + (64 << 10) + PACKET_HEADER;
-/** Packing buffers kept for reuse per shard beyond the one being filled. */
-const MAX_FREE_BUFFERS = 8;
 const WORKER_YOUNG_GENERATION_MB = 32;
 
 /**
@@ -123,18 +136,10 @@ const STABLE_MS = 60_000;
 
 class WorkerShard implements Shard {
   private worker!: Worker;
-  private buf = new ArrayBuffer(PACK_BYTES);
-  private view = new DataView(this.buf);
-  private bytes = new Uint8Array(this.buf);
-  private used = 0;
-  private exporters: string[] = [];
-  private exporterIndex = new Map<string, number>();
-  /** Packing buffers the worker handed back. */
-  private readonly free: ArrayBuffer[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  /** Bytes posted, and bytes the worker decoded (shared with it): int32 counters that may wrap. */
-  private posted = 0;
-  private decoded = new Int32Array(new SharedArrayBuffer(4));
+  /** Packing on this thread (IPFIX over TCP; the UDP receive thread packs for itself). */
+  private readonly packer: PacketPacker;
+  /** Bytes posted and decoded per source, shared with the worker (a fresh pair per start). */
+  counters = createPackCounters();
   private nextId = 1;
   /** The worker is not running (crashed and waiting for its restart, or stopped). */
   dead = false;
@@ -151,31 +156,32 @@ class WorkerShard implements Shard {
     readonly index: number,
     private readonly opts: ShardPoolOptions,
     private readonly source: string,
+    /** The worker (re)started, or went down (`undefined`): the UDP receive thread is told. */
+    private readonly onState: (shard: WorkerShard, up: boolean) => void,
   ) {
+    this.packer = new PacketPacker(0, opts.backlogBytes);
     this.spawn();
   }
 
   private spawn(): void {
     const { opts, index } = this;
-    // A fresh counter: the bytes posted to the dead worker and not decoded are gone with it.
-    this.decoded = new Int32Array(new SharedArrayBuffer(4));
-    this.posted = 0;
+    // Fresh counters: the bytes posted to the dead worker and not decoded are gone with it.
+    this.counters = createPackCounters();
     this.dead = false;
     this.startedAt = Date.now();
     const worker = new Worker(this.source, {
       eval: true,
-      workerData: { settings: opts.settings, decoded: this.decoded } satisfies WorkerInput,
+      workerData: { role: 'decode', settings: opts.settings, counters: this.counters } satisfies WorkerInput,
       // The decoder allocates a record object per flow: under load V8 grows the young generation to
       // its default maximum. 32 MB decodes as fast here (16 MB cost ~8 %) and caps the worker's share.
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
     this.worker = worker;
+    this.packer.attach(worker, this.counters);
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'output') opts.onOutput(m.output, index);
-      else if (m.type === 'recycle') {
-        if (m.buffer.byteLength === PACK_BYTES && this.free.length < MAX_FREE_BUFFERS)
-          this.free.push(m.buffer);
-      } else if (m.type === 'thread') this.tid = m.tid;
+      else if (m.type === 'recycle') this.packer.recycle(m.buffer);
+      else if (m.type === 'thread') this.tid = m.tid;
       else this.waiting.get(m.id)?.(m);
     });
     worker.on('error', (err) => opts.onWorkerError(err, index));
@@ -184,6 +190,8 @@ class WorkerShard implements Shard {
     // the pool is stopping, it is started again after a delay that grows with consecutive crashes.
     worker.on('exit', (code) => {
       this.dead = true;
+      this.packer.detach();
+      this.onState(this, false);
       for (const done of [...this.waiting.values()]) done({ type: 'done', id: 0 });
       if (this.stopping) return;
       this.crashes = Date.now() - this.startedAt >= STABLE_MS ? 1 : this.crashes + 1;
@@ -196,6 +204,12 @@ class WorkerShard implements Shard {
         opts.onWorkerRestart?.(index);
       }, delay);
     });
+    this.onState(this, true);
+  }
+
+  /** Hands the worker the port the UDP receive thread packs to. */
+  connect(port: MessagePort): void {
+    if (!this.dead) this.worker.postMessage({ type: 'receiver', port } satisfies ToWorker, [port]);
   }
 
   /** Terminates the worker as a crash would: it is restarted. */
@@ -204,56 +218,25 @@ class WorkerShard implements Shard {
   }
 
   push(exporter: string, data: Uint8Array, receivedMs: number, via: Via): PushResult {
-    const need = PACKET_HEADER + data.length;
-    if (this.dead) return 'backlog';
-    if (this.backlog() + need > this.opts.backlogBytes) return 'backlog';
-    if (this.used + need > this.buf.byteLength) {
-      this.send();
-      if (need > this.buf.byteLength) this.grow(need);
-    }
-    let idx = this.exporterIndex.get(exporter);
-    if (idx === undefined) {
-      idx = this.exporters.length;
-      this.exporters.push(exporter);
-      this.exporterIndex.set(exporter, idx);
-    }
-    const o = this.used;
-    this.view.setUint32(o, data.length);
-    this.view.setUint16(o + 4, idx);
-    this.view.setUint8(o + 6, via);
-    this.view.setFloat64(o + 8, receivedMs);
-    this.bytes.set(data, o + PACKET_HEADER);
-    this.used = o + need;
-    if (this.used >= SEND_BYTES) this.send();
-    else this.timer ??= setTimeout(() => this.send(), SEND_DELAY_MS);
-    return 'accepted';
+    return this.packer.push(exporter, data, receivedMs, via);
   }
 
-  private grow(n: number): void {
-    this.use(new ArrayBuffer(n));
+  /** Registers an answer to come from the worker (a flush forwarded by the UDP receive thread). */
+  expect(): { id: number; done: Promise<unknown> } {
+    const id = this.nextId++;
+    if (this.dead) return { id, done: Promise.resolve() };
+    const done = new Promise<unknown>((resolve) => {
+      this.waiting.set(id, (m) => {
+        this.waiting.delete(id);
+        resolve(m);
+      });
+    });
+    return { id, done };
   }
 
-  private use(buf: ArrayBuffer): void {
-    this.buf = buf;
-    this.view = new DataView(buf);
-    this.bytes = new Uint8Array(buf);
-  }
-
-  /** Posts the packed datagrams, transferring the packing buffer, and packs into a free one next. */
-  send(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    if (this.used === 0) return;
-    const buffer = this.buf;
-    const msg: ToWorker = { type: 'packets', buffer, length: this.used, exporters: this.exporters };
-    this.posted = (this.posted + this.used) | 0;
-    this.used = 0;
-    this.exporters = [];
-    this.exporterIndex = new Map();
-    this.worker.postMessage(msg, [buffer]);
-    this.use(this.free.pop() ?? new ArrayBuffer(PACK_BYTES));
+  /** Answers an expected id without the worker (it was down when the flush reached the receive thread). */
+  answer(id: number): void {
+    this.waiting.get(id)?.({ type: 'done', id });
   }
 
   request(
@@ -265,7 +248,7 @@ class WorkerShard implements Shard {
       if (this.restartTimer) clearTimeout(this.restartTimer);
     }
     if (this.dead) return Promise.resolve({ type: 'done' as const, id: 0 });
-    this.send();
+    this.packer.send();
     const id = this.nextId++;
     return new Promise<FromWorker & { type: 'done' }>((resolve) => {
       this.waiting.set(id, (m) => {
@@ -277,13 +260,13 @@ class WorkerShard implements Shard {
   }
 
   backlog(): number {
-    return ((this.posted - Atomics.load(this.decoded, 0)) | 0) + this.used;
+    return this.packer.backlog();
   }
 
   async terminate(): Promise<void> {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    if (this.timer) clearTimeout(this.timer);
+    this.packer.stop();
     await this.worker.terminate();
   }
 }
@@ -318,15 +301,53 @@ class InlineShard implements Shard {
 /** Starts the decode shards: `workers` threads, or one inline shard when `workers` is 0. */
 export async function createShardPool(opts: ShardPoolOptions): Promise<ShardPool> {
   const shards: Shard[] = [];
+  let udp: UdpThread | undefined;
+  const workerShards: WorkerShard[] = [];
+  /** Connects a running decode worker and the UDP receive thread by a channel of their own. */
+  const link = (w: WorkerShard) => {
+    if (!udp || udp.dead || w.dead) return;
+    const { port1, port2 } = new MessageChannel();
+    w.connect(port1);
+    udp.attach(w.index, port2, w.counters);
+  };
   if (opts.workers > 0) {
     const { code } = await workerCode();
-    for (let i = 0; i < opts.workers; i++) shards.push(new WorkerShard(i, opts, code));
+    udp = new UdpThread(
+      code,
+      { shards: opts.workers, allowlist: opts.allowlist ?? [], backlogBytes: opts.backlogBytes },
+      {
+        error: (where, message) => opts.onUdpThread?.('error', `${where}: ${message}`),
+        exit: (code) => opts.onUdpThread?.('exit', `exit code ${code}`),
+        restart: () => {
+          for (const w of workerShards) link(w);
+          opts.onUdpThread?.('restart', 'started again');
+        },
+        skipped: (shard, id) => workerShards[shard]?.answer(id),
+      },
+      opts.restartDelayMs ?? 1000,
+    );
+    const onState = (w: WorkerShard, up: boolean) => {
+      if (up) link(w);
+      else udp?.detach(w.index);
+    };
+    for (let i = 0; i < opts.workers; i++) {
+      const w = new WorkerShard(i, opts, code, onState);
+      workerShards.push(w);
+      shards.push(w);
+    }
   } else {
     shards.push(new InlineShard(opts));
   }
   const n = shards.length;
   const one = n === 1 ? shards[0]! : undefined;
   const shardOf = (exporter: string) => one ?? shards[fnv1a(exporter) % n]!;
+  /** Everything the UDP receive thread packed so far decoded: a flush behind it on each worker's port. */
+  const flushUdp = async () => {
+    if (!udp || udp.dead) return;
+    const expected = workerShards.map((w) => w.expect());
+    udp.flush(expected.map((e) => e.id));
+    await Promise.race([Promise.all(expected.map((e) => e.done)), udp.exited]);
+  };
 
   return {
     push: (exporter, buf, receivedMs, via) => shardOf(exporter).push(exporter, buf, receivedMs, via),
@@ -352,26 +373,43 @@ export async function createShardPool(opts: ShardPoolOptions): Promise<ShardPool
       return { imported, rejected };
     },
     async flush() {
+      await flushUdp();
       await Promise.all(shards.map((s) => s.request({ type: 'flush' })));
     },
     backlogBytes: () => shards.reduce((sum, s) => sum + s.backlog(), 0),
-    down: () => shards.flatMap((s, i) => (s instanceof WorkerShard && s.dead ? [i] : [])),
+    down: () => workerShards.flatMap((s, i) => (s.dead ? [i] : [])),
     async killWorker(i) {
-      const s = shards[i];
-      if (!(s instanceof WorkerShard)) throw new Error(`no decode worker ${i}`);
+      const s = workerShards[i];
+      if (!s) throw new Error(`no decode worker ${i}`);
       await s.kill();
     },
     size: () => n,
     threadIds() {
       const ids = new Map<number, number>();
-      shards.forEach((s, i) => {
-        if (s instanceof WorkerShard && s.tid !== undefined) ids.set(i, s.tid);
+      workerShards.forEach((s, i) => {
+        if (s.tid !== undefined) ids.set(i, s.tid);
       });
       return ids;
     },
+    bindUdp: (host, ports, receiveBufferBytes) => udp?.bind(host, ports, receiveBufferBytes),
+    closeUdp: async () => {
+      await udp?.close();
+    },
+    setBlocked: (exporters) => udp?.setBlocked(exporters),
+    takeUdpCounts: () => udp?.takeCounts() ?? { received: 0, not_allowed: 0, blocked: 0, decode_backlog: 0 },
+    udpDown: () => udp?.dead ?? false,
+    udpThreadId: () => udp?.tid,
+    async killUdpThread() {
+      if (!udp) throw new Error('no UDP receive thread (decodeWorkers is 0)');
+      await udp.kill();
+    },
     async stop() {
+      // The sockets first (nothing more is read), then what the receive thread packed is decoded.
+      await udp?.close();
+      await flushUdp();
+      await udp?.terminate();
       await Promise.all(shards.map((s) => s.request({ type: 'stop' })));
-      await Promise.all(shards.map((s) => (s instanceof WorkerShard ? s.terminate() : undefined)));
+      await Promise.all(workerShards.map((s) => s.terminate()));
     },
   };
 }

@@ -1,5 +1,7 @@
 // The sockets: UDP on every configured port (any export version) and IPFIX over TCP. They only read,
-// check the exporter's admission (allowlist, blocked by the policy service) and hand each export packet to the decode shards; they never wait.
+// check the exporter's admission (allowlist, blocked by the policy service) and hand each export packet to
+// the decode shards; they never wait. With decode workers, the UDP sockets live on their own thread
+// (udp-receiver.ts) and TCP stays on the main thread; without, both run on the main thread.
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Socket as TcpSocket } from 'node:net';
 import { createDeviceMatcher } from '@wardwatch/flow-schema';
@@ -43,7 +45,7 @@ export async function bindUdp(
   host: string,
   port: number,
   receiveBufferBytes: number,
-  pool: ShardPool,
+  sink: Pick<ShardPool, 'push'>,
   admit: (address: string) => 'ok' | 'not_allowed' | 'blocked',
   ev: ReceiverEvents,
 ): Promise<Socket> {
@@ -59,7 +61,7 @@ export async function bindUdp(
       ev.dropped(admission);
       return;
     }
-    if (pool.push(exporter, msg, Date.now(), VIA_UDP) === 'backlog') ev.dropped('decode_backlog');
+    if (sink.push(exporter, msg, Date.now(), VIA_UDP) === 'backlog') ev.dropped('decode_backlog');
   });
   socket.on('error', (err) => ev.error(err, `udp:${port}`));
   await new Promise<void>((resolve, reject) => {

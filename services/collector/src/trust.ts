@@ -15,6 +15,8 @@ export type Admission = 'ok' | 'not_allowed' | 'blocked';
 export interface TrustView {
   admit(exporter: string): Admission;
   trusted(exporter: string): boolean;
+  /** Exporters an admin blocked (for the UDP receive thread's own check). */
+  blocked(): string[];
   /** Reads the whole topic again and replaces the view (every few seconds once started). */
   refresh(): Promise<void>;
   start(): Promise<void>;
@@ -46,6 +48,9 @@ export function createTrustView(deps: {
     admit(exporter) {
       if (states.get(exporter) === 'blocked') return 'blocked';
       return inList(exporter) ? 'ok' : 'not_allowed';
+    },
+    blocked() {
+      return [...states].flatMap(([k, v]) => (v === 'blocked' ? [k] : []));
     },
     trusted(exporter) {
       const s = states.get(exporter);
