@@ -123,6 +123,18 @@ export function observedFeatures(p: GroupInput): ObservedProfile {
 }
 
 /**
+ * The features a device shows that `shared` (its old group's shared profile) lacks, seen in at least
+ * {@link OBSERVED_FLOWS} flow records each: what can show, under packet sampling, that a device left its
+ * group. A thin sampled profile that fills in gains features seen in a flow or two, and lacks shared ones
+ * by chance; neither is evidence that the device behaves differently.
+ */
+export function wellObservedGains(p: GroupInput, shared: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const [x, n] of observedFeatures(p).counts) if (!shared.has(x) && n >= OBSERVED_FLOWS) out.push(x);
+  return out;
+}
+
+/**
  * How much a feature one device showed in `flows` flow records counts against its being alike another
  * device that never showed it (times its weight), where the other was seen `ratio` times as much. With
  * random sampling a device of the same kind misses a feature seen once quite often and one seen in many

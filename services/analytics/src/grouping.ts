@@ -1,6 +1,13 @@
 import type pg from 'pg';
 import { isPeriodic } from './detect.ts';
-import { featuresOfProfile, GROUP_THRESHOLD, type GroupInput, groupProfiles, similarity } from './groups.ts';
+import {
+  featuresOfProfile,
+  GROUP_THRESHOLD,
+  type GroupInput,
+  groupProfiles,
+  similarity,
+  wellObservedGains,
+} from './groups.ts';
 import type { DeviceModel } from './model/device-model.ts';
 
 // The grouping job: reads every device's communication profile, groups the devices by behaviour
@@ -78,6 +85,8 @@ interface DeviceRow {
   learned_at: number | null;
   last_sent: number | null;
   max_send_gap_ms: string;
+  /** Sampled packets sent during learning: 0 when learning was unsampled (migration 1765320000000). */
+  learned_samples: string;
 }
 
 /** Creates the job; `intervalMs` is the least wall-clock time between two runs across workers. */
@@ -177,7 +186,7 @@ async function regroup(client: pg.PoolClient, threshold: number): Promise<Regrou
   const devices = await client.query<DeviceRow>(
     `SELECT host(d.ip) AS ip, d.class AS cls, d.group_id, ${ms('d.first_seen')} AS first_seen,
          ${ms('d.last_seen')} AS last_seen, ${ms('d.learned_at')} AS learned_at, ${ms('d.last_sent')} AS last_sent,
-         d.max_send_gap_ms
+         d.max_send_gap_ms, d.learned_samples
        FROM devices d WHERE EXISTS (SELECT 1 FROM device_profiles p WHERE p.device_ip = d.ip)`,
   );
   const profiles = await client.query<{
@@ -261,6 +270,9 @@ async function regroup(client: pg.PoolClient, threshold: number): Promise<Regrou
     const oldShared = new Set((old.shared_profile ?? []).map((s) => s.feature));
     const toOld = similarity(features, oldShared);
     if (toOld >= threshold) return;
+    // Learnt from sampled flows: only a new behaviour seen often enough shows that the device left its
+    // group (as news needs sightings under sampling, sampling.ts); a thin profile filling in does not.
+    if (Number(d.learned_samples) > 0 && wellObservedGains(input, oldShared).length === 0) return;
     const gained = [...features].filter((f) => !oldShared.has(f)).slice(0, 20);
     const lost = [...oldShared].filter((f) => !features.has(f)).slice(0, 20);
     alerts.push({

@@ -12,6 +12,7 @@ import {
   observedFeatures,
   observedSimilarity,
   similarity,
+  wellObservedGains,
 } from './groups.ts';
 import { applyRecord } from './model/apply-record.ts';
 import {
@@ -214,6 +215,19 @@ const device = (ip: string, entries: GroupEntry[]): GroupInput => ({
 });
 
 describe('sampled profiles', () => {
+  test('leaving a group under sampling needs a new behaviour seen often enough', () => {
+    const shared = new Set(['uses tcp/445', 'uses tcp/445 at 10.9.0.1', 'serves nothing']);
+    // A thin sampled profile filling in: a service seen in one flow, and a shared one not seen at all.
+    const thin = device('10.0.1.1', [uses('10.9.0.3', 9100, 1), uses('10.9.0.5', 88, 2)]);
+    assert.deepEqual(wellObservedGains(thin, shared), []);
+    // A new internal server used in many flows: evidence.
+    const moved = device('10.0.1.2', [uses('10.9.0.1', 445, 9), uses('10.9.0.7', 3389, 12)]);
+    assert.deepEqual(wellObservedGains(moved, shared).sort(), ['uses tcp/3389', 'uses tcp/3389 at 10.9.0.7']);
+    // Unsampled entries (no flow count) are observed for certain.
+    const plain = device('10.0.1.3', [{ ...uses('10.9.0.7', 3389, 1), flows: undefined }]);
+    assert.ok(wellObservedGains(plain, shared).includes('uses tcp/3389'));
+  });
+
   test('a one-sided feature seen in a flow or two costs little; seen in many flows, as unsampled', () => {
     assert.equal(missCost(8), 1);
     assert.equal(missCost(1), 0.75);

@@ -28,6 +28,7 @@ export {
   observedFeatures,
   observedSimilarity,
   similarity,
+  wellObservedGains,
 } from './group-features.ts';
 
 /** One group of a grouping. */
