@@ -1,70 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createDeviceMatcher, createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
-import type { AnalyticsSettings } from './config.ts';
-import { checkSilence, type DetectEnv, finishDevice } from './detect.ts';
-import { applyRecord } from './model/apply-record.ts';
-import {
-  type ApplyContext,
-  createDeviceModel,
-  type DeviceModel,
-  markCommitted,
-} from './model/device-model.ts';
-import { NO_POLICIES } from './policies.ts';
-import { loadSignatures } from './signatures.ts';
+import { createFlowRecord, type FlowRecord } from '@wardwatch/flow-schema';
+import { checkSilence, finishDevice } from './detect.ts';
+import { createDeviceModel, type DeviceModel, markCommitted } from './model/device-model.ts';
+import { TEST_BUCKET, testApply, testDetectEnv } from './test-support.ts';
 
-const matcher = createDeviceMatcher(['10.0.0.0/8']);
-const isInternal = (a: string) => matcher.isDevice(a);
-const signatures = loadSignatures();
 const T0 = Date.UTC(2026, 0, 5, 10, 0, 0);
-const BUCKET = 300_000;
-
-const settings: AnalyticsSettings = {
-  groupId: 'g',
-  monitoredNetworks: ['10.0.0.0/8'],
-  learningMs: 3_600_000,
-  bucketMs: BUCKET,
-  latenessMs: 300_000,
-  silenceMs: 120_000,
-  maxSkewMs: 120_000,
-  scanWindowMs: 60_000,
-  scanThreshold: 20,
-  lateralThreshold: 6,
-  maxProfilePeers: 256,
-  maxDeviceModels: 500_000,
-  maxNewDevicesPerExporterPerMinute: 1000,
-  reloadMs: 30_000,
-  commitMs: 0,
-  commitRecords: 1_000_000,
-  exfilMinBytes: 10_000_000,
-  exfilQuietMinBytes: 100_000,
-  spikeMinBytes: 1_000_000,
-  signaturesFile: undefined,
-  threatIntelFile: undefined,
-  ouiFiles: [],
-  groupMs: 300_000,
-};
-
-const ctx = (): ApplyContext => ({
-  isInternal,
-  servicePorts: signatures.servicePorts,
-  maxPeers: settings.maxProfilePeers,
-  learningMs: settings.learningMs,
-  scanWindowMs: settings.scanWindowMs,
-  isThreat: () => false,
-  late: { count: 0 },
-  maxSkewMs: 120_000,
-  clamped: { count: 0 },
-  openFrom: 0,
-});
-
-const env = (watermark: number): DetectEnv => ({
-  settings,
-  signatures,
-  policies: NO_POLICIES,
-  isInternal,
-  watermark,
-});
+const BUCKET = TEST_BUCKET;
+const env = testDetectEnv;
+const apply = testApply;
 
 /** A bare TCP SYN the device sent, unanswered. */
 function syn(p: Partial<FlowRecord>): FlowRecord {
@@ -78,11 +22,6 @@ function syn(p: Partial<FlowRecord>): FlowRecord {
     endMs: T0,
     ...p,
   };
-}
-
-function apply(m: DeviceModel, records: FlowRecord[]): void {
-  const c = ctx();
-  for (const r of records) applyRecord(m, r, c, BUCKET);
 }
 
 /** A patient monitor (analyst's class, stored) that sent every 30 s from T0 for `minutes`. */
